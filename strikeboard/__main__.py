@@ -1,0 +1,5 @@
+import sys
+
+from strikeboard.cli import main
+
+sys.exit(main())

@@ -1,0 +1,41 @@
+"""The one settings object, read from the environment (and a `.env` file when present).
+
+Every variable is documented in the README's Configuration table. Secrets are `SecretStr`, so
+they never show in logs, reprs or error messages.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    # Stores
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the hot data.")
+    redis_key_prefix: str = Field("sb:", description="Prefix of every Redis key Strikeboard owns.")
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/postgres", description="PostgreSQL for history."
+    )
+
+    # Kite
+    kite_api_key: str = Field("", description="Kite Connect API key.")
+    kite_access_token: SecretStr = Field(SecretStr(""), description="Kite access token (daily).")
+    kite_api_secret: SecretStr = Field(SecretStr(""), description="Kite API secret (login flow).")
+    kite_secret_name: str = Field(
+        "", description="AWS Secrets Manager secret holding api_key/access_token (cloud)."
+    )
+    kite_api_url: str = Field("https://api.kite.trade", description="Kite Connect REST root.")
+    kite_ticker_url: str = Field("wss://ws.kite.trade", description="Kite Ticker WebSocket root.")
+
+    log_level: str = Field("INFO", description="Log level of every process.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,137 @@
+"""`strikeboard dev`: the whole local system in one command.
+
+Redis and PostgreSQL (from REDIS_URL / DATABASE_URL, or private ones under .local/dev), the
+Kite-compatible simulator, and the other processes of the stack, each a child process with the
+settings it needs in its environment. Runs until interrupted, then stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from strikeboard import devservices
+
+DEFAULT_LOCAL_DIR = Path(".local/dev")
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    ready_url: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {proc.returncode}")
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def run_children(
+    children: list[Child], base_env: dict[str, str]
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for child in children:
+            proc = subprocess.Popen(child.argv, env={**base_env, **child.env})
+            procs.append(proc)
+            if child.ready_url:
+                _wait_http(child.ready_url, proc)
+        yield procs
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def plan(args: argparse.Namespace, sim_port: int) -> list[Child]:
+    """The child processes of the local stack, in start order."""
+    sim_root = f"http://127.0.0.1:{sim_port}"
+    sim = Child(
+        "simulator",
+        [sys.executable, "-m", "strikeboard", "sim", "--port", str(sim_port),
+         "--speed", str(args.speed), "--seed", str(args.seed)],
+        ready_url=f"{sim_root}/_sim/state",
+    )  # fmt: skip
+    return [sim]
+
+
+def run(args: argparse.Namespace) -> int:
+    stop = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    sim_port = args.sim_port or devservices.free_port()
+    with devservices.services(args.local_dir) as found:
+        env = {
+            **os.environ,
+            "REDIS_URL": found.redis_url,
+            "DATABASE_URL": found.database_url,
+            "KITE_API_URL": f"http://127.0.0.1:{sim_port}",
+            "KITE_TICKER_URL": f"ws://127.0.0.1:{sim_port}/ws",
+        }
+        children = plan(args, sim_port)
+        with run_children(children, env) as procs:
+            print("Strikeboard local stack is up:", flush=True)
+            print(f"  Redis       {found.redis_url}")
+            print(f"  PostgreSQL  {found.database_url}")
+            print(f"  Simulator   Kite REST {env['KITE_API_URL']}  ticker {env['KITE_TICKER_URL']}")
+            print("Press Ctrl-C to stop.", flush=True)
+            try:
+                while not stop:
+                    for child, proc in zip(children, procs, strict=True):
+                        if proc.poll() is not None:
+                            print(f"{child.name} exited with {proc.returncode}", file=sys.stderr)
+                            return 1
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                pass
+    print("Stopped.")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "dev",
+        help="run the whole local system (services, simulator, feed, gateway)",
+        description=run.__doc__ or __doc__,
+    )
+    parser.add_argument("--sim-port", type=int, default=0, help="simulator port (default: free)")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="simulated market clock speed (1 = real time)"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="simulator random seed")
+    parser.add_argument(
+        "--local-dir",
+        type=Path,
+        default=DEFAULT_LOCAL_DIR,
+        help="where private Redis/PostgreSQL keep their data (default: .local/dev)",
+    )
+    parser.set_defaults(run=run)
