@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 # Modules that each add their subcommands with `register(subparsers)`; imported lazily so that
 # `strikeboard --help` stays fast and one broken part does not take the whole CLI down.
-COMMAND_MODULES = ("strikeboard.dev",)
+COMMAND_MODULES = ("strikeboard.sim.cli", "strikeboard.dev")
 
 
 def build_parser() -> argparse.ArgumentParser:

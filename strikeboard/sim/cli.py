@@ -1,0 +1,90 @@
+"""`strikeboard sim`: serve the Kite-compatible market simulator on one port."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from strikeboard.sim.engine import SimConfig
+from strikeboard.sim.server import ServerOptions, serve
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The simulator's flags (shared by `strikeboard sim` and `python -m strikeboard.sim`)."""
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="port for REST (http://HOST:PORT) and the ticker (ws://HOST:PORT/ws)",
+    )
+    p.add_argument(
+        "--api-key", default="sim_api_key", help="accepted api_key (default sim_api_key)"
+    )
+    p.add_argument(
+        "--access-token",
+        default="sim_access_token",
+        help="accepted access_token (default sim_access_token)",
+    )
+    p.add_argument(
+        "--api-secret",
+        default="sim_api_secret",
+        help="api_secret for the login checksum (default sim_api_secret)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=1, help="random seed: same seed + clock -> same prices"
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="market-clock multiplier (60 runs an hour a minute; default 1)",
+    )
+    p.add_argument(
+        "--start",
+        type=dt.time.fromisoformat,
+        default=None,
+        help="market time to start at, HH:MM[:SS] IST (default 09:15)",
+    )
+    p.add_argument(
+        "--date",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="trading date YYYY-MM-DD (default today's trading day in IST)",
+    )
+    p.add_argument("--lot-size", type=int, default=65, help="NIFTY lot size (default 65)")
+    p.add_argument(
+        "--every-second",
+        action="store_true",
+        help="benchmark knob: every instrument ticks once per market second",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the simulator in the foreground until interrupted."""
+    config = SimConfig(seed=args.seed, day=args.date, lot_size=args.lot_size,
+                       every_second=args.every_second)  # fmt: skip
+    options = ServerOptions(
+        api_key=args.api_key,
+        access_token=args.access_token,
+        api_secret=args.api_secret,
+        speed=args.speed,
+        start=args.start,
+    )
+    serve(args.host, args.port, config, options)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the `sim` subcommand (the lead's strikeboard/cli.py calls this)."""
+    p = subparsers.add_parser("sim", help="run the Kite-compatible market simulator",
+                              description=__doc__)  # fmt: skip
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A standalone parser with the `sim` subcommand (used by `python -m strikeboard.sim`)."""
+    parser = argparse.ArgumentParser(prog="strikeboard")
+    register(parser.add_subparsers(dest="command", required=True))
+    return parser

@@ -1,0 +1,729 @@
+"""Kite Connect REST + Kite Ticker WebSocket over one Starlette app (one process, one port).
+
+REST: /instruments, /quote, /quote/ltp, /quote/ohlc, /instruments/historical/..., the login flow
+(/connect/login, POST /session/token). Ticker: /ws. Admin (unauthenticated, local testing
+only): GET /_sim/state, POST /_sim/fault, /_sim/clock, /_sim/token, /_sim/order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import itertools
+import json
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+import numpy as np
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from strikeboard.market import layouts as L  # noqa: N812 - short name for the layouts
+from strikeboard.sim import history
+from strikeboard.sim.engine import IST, N, SimConfig, Simulator, session_open
+from strikeboard.sim.universe import instruments_csv
+
+MAX_TOKENS_PER_CONNECTION: Final = 3000
+MAX_CONNECTIONS_PER_KEY: Final = 3
+MODE_LTP, MODE_QUOTE, MODE_FULL = 0, 1, 2
+_MODES: Final = {"ltp": MODE_LTP, "quote": MODE_QUOTE, "full": MODE_FULL}
+_MODE_NAMES: Final = {v: k for k, v in _MODES.items()}
+HEARTBEAT: Final = b"\x00"
+
+
+@dataclass
+class ServerOptions:
+    """Credentials and clock for one simulator process."""
+
+    api_key: str = "sim_api_key"
+    access_token: str = "sim_access_token"
+    api_secret: str = "sim_api_secret"
+    speed: float = 1.0
+    start: dt.time | None = None
+    step_ms: int = 100
+    record_sent: bool = False
+    sent_log_size: int = 20_000
+
+
+@dataclass
+class SentMessage:
+    """One binary ticker message as sent: the connection and its packet arrays by layout."""
+
+    conn_id: int
+    seq: int
+    packets: list[np.ndarray]
+
+    def ticks(self) -> list[dict[str, Any]]:
+        """Per-tick truth (prices in rupees), in packet order as the client parses them."""
+        out: list[dict[str, Any]] = []
+        for arr in self.packets:
+            names = arr.dtype.names or ()
+            for rec in arr:
+                d: dict[str, Any] = {"packet_size": arr.dtype.itemsize}
+                for f in names:
+                    if f == "depth":
+                        d[f] = [(int(e["quantity"]), int(e["price"]) / 100.0, int(e["orders"]))
+                                for e in rec[f]]  # fmt: skip
+                    elif f in _PRICE_FIELDS:
+                        d[f] = int(rec[f]) / L.PRICE_DIVISOR
+                    else:
+                        d[f] = int(rec[f])
+                out.append(d)
+        return out
+
+
+_PRICE_FIELDS: Final = {
+    "last_price", "high", "low", "open", "close", "average_traded_price",
+}  # fmt: skip
+
+
+@dataclass(eq=False)
+class Connection:
+    """One ticker WebSocket: its subscriptions (instrument index -> mode) and send queue."""
+
+    id: int
+    api_key: str
+    access_token: str
+    ws: WebSocket
+    subs: dict[int, int] = field(default_factory=dict)
+    queue: asyncio.Queue[bytes | str | None] = field(default_factory=lambda: asyncio.Queue(4096))
+    last_send: float = field(default_factory=time.monotonic)
+    stall_until: float = 0.0
+    sub_idx: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    sub_mode: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
+
+    def rebuild(self) -> None:
+        """Refresh the subscription arrays used by the vectorised encoder."""
+        keys = np.fromiter(self.subs.keys(), dtype=np.int64, count=len(self.subs))
+        vals = np.fromiter(self.subs.values(), dtype=np.int8, count=len(self.subs))
+        order = np.argsort(keys)
+        self.sub_idx, self.sub_mode = keys[order], vals[order]
+
+    def put(self, msg: bytes | str | None) -> None:
+        """Queue a message; a client too slow to drain 4,096 messages loses the newest."""
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(msg)
+
+
+def _paise(x: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(x) * 100.0).astype(np.int64) & 0xFFFFFFFF
+
+
+class SimServer:
+    """The simulator process: market state, the clock, auth, ticker connections and faults."""
+
+    def __init__(self, config: SimConfig | None = None, options: ServerOptions | None = None):
+        self.sim = Simulator(config)
+        self.opts = options or ServerOptions()
+        self.valid_tokens: set[str] = {self.opts.access_token}
+        self.request_tokens: set[str] = set()
+        self.conns: dict[int, Connection] = {}
+        self._ids = itertools.count(1)
+        self._seq = itertools.count(1)
+        self.sent_log: deque[SentMessage] = deque(maxlen=self.opts.sent_log_size)
+        self.on_sent: Callable[[SentMessage], None] | None = None
+        self.speed = self.opts.speed
+        start = self.opts.start or dt.time(9, 15)
+        self._clock_sec = float(
+            (
+                dt.datetime.combine(self.sim.day, start, IST) - session_open(self.sim.day)
+            ).total_seconds()
+        )
+        self._clock_wall = time.monotonic()
+        self._task: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.app = self._build_app()
+
+    # ----- clock -------------------------------------------------------------------------
+    def market_sec(self) -> float:
+        """The market clock now, in seconds since 09:15:00 (may run past 15:30)."""
+        return self._clock_sec + self.speed * (time.monotonic() - self._clock_wall)
+
+    def set_clock(self, sec: float | None = None, speed: float | None = None) -> None:
+        """Jump the market clock (forward only: the market never rewinds) and/or set speed."""
+        now = self.market_sec()
+        self._clock_sec = max(now, sec) if sec is not None else now
+        self._clock_wall = time.monotonic()
+        if speed is not None:
+            self.speed = speed
+
+    # ----- stepping and encoding --------------------------------------------------------
+    def step(self) -> None:
+        """Advance the market to the clock and send each connection its due ticks."""
+        now = time.monotonic()
+        target = int(np.floor(self.market_sec()))
+        due = self.sim.advance_to(target) if target > self.sim.sec else np.empty(0, np.int64)
+        mask = np.zeros(len(self.sim.token), dtype=bool)
+        mask[due] = True
+        for conn in list(self.conns.values()):
+            if now < conn.stall_until:
+                continue
+            if len(due) and len(conn.sub_idx):
+                sel = mask[conn.sub_idx]
+                if sel.any():
+                    self._send_ticks(conn, conn.sub_idx[sel], conn.sub_mode[sel])
+                    continue
+            if now - conn.last_send >= 1.0:
+                conn.put(HEARTBEAT)
+                conn.last_send = now
+
+    def encode(self, idx: np.ndarray, mode: np.ndarray) -> list[np.ndarray]:
+        """Fill the packet arrays for instruments `idx` in modes `mode` (vectorised)."""
+        s = self.sim
+        index = s.is_index[idx]
+        groups: list[np.ndarray] = []
+        for sel, dtype in (
+            (mode == MODE_LTP, L.LTP),
+            ((mode == MODE_QUOTE) & index, L.INDEX_QUOTE),
+            ((mode == MODE_FULL) & index, L.INDEX_FULL),
+            ((mode == MODE_QUOTE) & ~index, L.QUOTE),
+            ((mode == MODE_FULL) & ~index, L.FULL),
+        ):
+            i = idx[sel]
+            if len(i) == 0:
+                continue
+            a = np.zeros(len(i), dtype=dtype)
+            a["instrument_token"] = s.token[i]
+            a["last_price"] = _paise(s.ltp[i])
+            names = dtype.names or ()
+            if "high" in names:
+                a["open"] = _paise(s.open[i])
+                a["high"] = _paise(s.high[i])
+                a["low"] = _paise(s.low[i])
+                a["close"] = _paise(s.prev_close[i])
+            if "price_change" in names:
+                a["price_change"] = _paise(s.ltp[i] - s.prev_close[i])
+            if "volume_traded" in names:
+                a["last_traded_quantity"] = s.ltq[i]
+                a["average_traded_price"] = _paise(s.atp[i])
+                a["volume_traded"] = s.volume[i]
+                a["total_buy_quantity"] = s.tbq[i]
+                a["total_sell_quantity"] = s.tsq[i]
+            if "exchange_timestamp" in names:
+                a["exchange_timestamp"] = s.epoch_of(np.maximum(s.last_sec[i], 0))
+            if "oi" in names:
+                a["last_trade_time"] = a["exchange_timestamp"]
+                a["oi"] = s.oi[i]
+                a["oi_day_high"] = s.oi_high[i]
+                a["oi_day_low"] = s.oi_low[i]
+                a["depth"]["quantity"] = s.depth_qty[i]
+                a["depth"]["price"] = _paise(s.depth_price[i])
+                a["depth"]["orders"] = s.depth_orders[i]
+            groups.append(a)
+        return groups
+
+    def _send_ticks(self, conn: Connection, idx: np.ndarray, mode: np.ndarray) -> None:
+        groups = self.encode(idx, mode)
+        conn.put(L.frame_many(groups))
+        conn.last_send = time.monotonic()
+        if self.opts.record_sent or self.on_sent is not None:
+            msg = SentMessage(conn.id, next(self._seq), groups)
+            if self.opts.record_sent:
+                self.sent_log.append(msg)
+            if self.on_sent is not None:
+                self.on_sent(msg)
+
+    def sent_ticks(self, conn_id: int | None = None) -> list[dict[str, Any]]:
+        """Every recorded tick sent (optionally to one connection), oldest first."""
+        out: list[dict[str, Any]] = []
+        for msg in list(self.sent_log):
+            if conn_id is None or msg.conn_id == conn_id:
+                for t in msg.ticks():
+                    t["conn_id"] = msg.conn_id
+                    out.append(t)
+        return out
+
+    async def _run(self) -> None:
+        period = self.opts.step_ms / 1000.0
+        while True:
+            t0 = time.monotonic()
+            try:
+                self.step()
+            except Exception as exc:  # pragma: no cover - keep serving; report to clients
+                for c in self.conns.values():
+                    c.put(json.dumps({"type": "error", "data": f"simulator step failed: {exc}"}))
+            await asyncio.sleep(max(0.0, period - (time.monotonic() - t0)))
+
+    # ----- faults ------------------------------------------------------------------------
+    def fault(self, kind: str, seconds: float = 5.0) -> dict[str, Any]:
+        """Inject a fault: drop, stall, garbage, truncated or expire_token."""
+        conns = list(self.conns.values())
+        if kind == "drop":
+            for c in conns:
+                c.put(None)
+        elif kind == "stall":
+            until = time.monotonic() + seconds
+            for c in conns:
+                c.stall_until = until
+        elif kind == "garbage":
+            for c in conns:
+                c.put(secrets.token_bytes(37))
+        elif kind == "truncated":
+            # Claims one 184-byte packet but carries only 60 bytes of it.
+            for c in conns:
+                c.put(b"\x00\x01\x00\xb8" + bytes(60))
+        elif kind == "expire_token":
+            self.valid_tokens.clear()
+            for c in conns:
+                c.put(json.dumps({"type": "error", "data": "Token expired"}))
+                c.put(None)
+        else:
+            raise ValueError(f"unknown fault kind: {kind}")
+        return {"fault": kind, "connections": len(conns)}
+
+    def order_update(self, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Push an order update text message (Kite postback shape) to every connection."""
+        now = self.sim.market_time().strftime("%Y-%m-%d %H:%M:%S")
+        order = {
+            "account_id": "SIM001", "unfilled_quantity": 0, "checksum": "",
+            "placed_by": "SIM001", "order_id": str(int(time.time() * 1000)),
+            "exchange_order_id": str(1_000_000_000_000 + next(self._seq)),
+            "parent_order_id": None, "status": "COMPLETE", "status_message": None,
+            "status_message_raw": None, "order_timestamp": now, "exchange_update_timestamp": now,
+            "exchange_timestamp": now, "variety": "regular", "exchange": "NFO",
+            "tradingsymbol": self.sim.instruments[2].tradingsymbol,
+            "instrument_token": int(self.sim.token[2]), "order_type": "MARKET",
+            "transaction_type": "BUY", "validity": "DAY", "product": "NRML",
+            "quantity": self.sim.config.lot_size, "disclosed_quantity": 0, "price": 0,
+            "trigger_price": 0, "average_price": float(self.sim.ltp[2]),
+            "filled_quantity": self.sim.config.lot_size, "pending_quantity": 0,
+            "cancelled_quantity": 0, "market_protection": 0, "meta": {}, "tag": None,
+            "guid": secrets.token_hex(8),
+        }  # fmt: skip
+        order.update(data or {})
+        for c in self.conns.values():
+            c.put(json.dumps({"type": "order", "data": order}))
+        return order
+
+    # ----- HTTP helpers ------------------------------------------------------------------
+    @staticmethod
+    def _error(message: str, error_type: str, status: int) -> JSONResponse:
+        return JSONResponse(
+            {"status": "error", "message": message, "data": None, "error_type": error_type},
+            status_code=status,
+        )
+
+    def _authorised(self, request: Request) -> bool:
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("token "):
+            return False
+        key, _, token = auth[6:].partition(":")
+        return key == self.opts.api_key and token in self.valid_tokens
+
+    def _token_error(self) -> JSONResponse:
+        return self._error("Incorrect `api_key` or `access_token`.", "TokenException", 403)
+
+    # ----- REST handlers -----------------------------------------------------------------
+    async def instruments(self, request: Request) -> Response:
+        exchange = request.path_params.get("exchange")
+        if exchange is not None and exchange not in {"NSE", "NFO"}:
+            return PlainTextResponse(
+                ",".join(instruments_csv([]).strip().split(",")) + "\n", media_type="text/csv"
+            )
+        return PlainTextResponse(
+            instruments_csv(self.sim.instruments, exchange), media_type="text/csv"
+        )
+
+    def _resolve(self, request: Request, limit: int) -> list[tuple[str, int]] | JSONResponse:
+        if not self._authorised(request):
+            return self._token_error()
+        keys = request.query_params.getlist("i")
+        if not keys:
+            return self._error("No instruments specified.", "InputException", 400)
+        if len(keys) > limit:
+            return self._error(f"Too many instruments (max {limit}).", "InputException", 400)
+        out: list[tuple[str, int]] = []
+        for k in keys:
+            i = self.sim.by_key.get(k)
+            if i is None and k.isdigit():
+                i = self.sim.by_token.get(int(k))
+            if i is not None:
+                out.append((k, i))
+        return out
+
+    def _ts(self, sec: int) -> str:
+        return self.sim.market_time(min(max(sec, 0), N)).strftime("%Y-%m-%d %H:%M:%S")
+
+    def _ohlc(self, i: int) -> dict[str, float]:
+        s = self.sim
+        return {"open": float(s.open[i]), "high": float(s.high[i]), "low": float(s.low[i]),
+                "close": float(s.prev_close[i])}  # fmt: skip
+
+    async def quote(self, request: Request) -> Response:
+        res = self._resolve(request, 500)
+        if isinstance(res, JSONResponse):
+            return res
+        s = self.sim
+        data: dict[str, Any] = {}
+        now = self._ts(s.sec)
+        for key, i in res:
+            traded = s.last_sec[i] >= 0
+            ltt = (
+                self._ts(int(s.last_sec[i]))
+                if traded
+                else (
+                    dt.datetime.combine(s.prev_day, dt.time(15, 29, 59)).strftime(
+                        "%Y-%m-%d %H:%M:%S"
+                    )
+                )
+            )
+            close = float(s.prev_close[i])
+            data[key] = {
+                "instrument_token": int(s.token[i]),
+                "timestamp": now,
+                "last_trade_time": ltt,
+                "last_price": float(s.ltp[i]),
+                "last_quantity": int(s.ltq[i]),
+                "buy_quantity": int(s.tbq[i]),
+                "sell_quantity": int(s.tsq[i]),
+                "volume": int(s.volume[i]),
+                "average_price": float(s.atp[i]),
+                "oi": int(s.oi[i]),
+                "oi_day_high": int(s.oi_high[i]),
+                "oi_day_low": int(s.oi_low[i]),
+                "oi_prev_close": int(s.oi_prev[i]),
+                "net_change": round(float(s.ltp[i]) - close, 2) if close else 0,
+                "lower_circuit_limit": 0.05 if not s.is_index[i] else 0,
+                "upper_circuit_limit": round(max(close, float(s.ltp[i])) * 2 + 100, 0)
+                if not s.is_index[i] else 0,
+                "ohlc": self._ohlc(i),
+                "depth": {
+                    side: [
+                        {"price": float(s.depth_price[i, j]), "quantity": int(s.depth_qty[i, j]),
+                         "orders": int(s.depth_orders[i, j])}
+                        for j in rng
+                    ]
+                    for side, rng in (("buy", range(5)), ("sell", range(5, 10)))
+                },
+            }  # fmt: skip
+        return JSONResponse({"status": "success", "data": data})
+
+    async def ohlc(self, request: Request) -> Response:
+        res = self._resolve(request, 1000)
+        if isinstance(res, JSONResponse):
+            return res
+        s = self.sim
+        data = {
+            k: {"instrument_token": int(s.token[i]), "last_price": float(s.ltp[i]),
+                "ohlc": self._ohlc(i)}
+            for k, i in res
+        }  # fmt: skip
+        return JSONResponse({"status": "success", "data": data})
+
+    async def ltp(self, request: Request) -> Response:
+        res = self._resolve(request, 1000)
+        if isinstance(res, JSONResponse):
+            return res
+        s = self.sim
+        data = {k: {"instrument_token": int(s.token[i]), "last_price": float(s.ltp[i])}
+                for k, i in res}  # fmt: skip
+        return JSONResponse({"status": "success", "data": data})
+
+    async def historical(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return self._token_error()
+        q = request.query_params
+        try:
+            token = int(request.path_params["token"])
+            start = _parse_when(q.get("from", ""))
+            end = _parse_when(q.get("to", ""), end_of_day=True)
+            rows = history.candles(
+                self.sim, token, request.path_params["interval"], start, end, q.get("oi") == "1"
+            )
+        except ValueError as exc:
+            return self._error(str(exc), "InputException", 400)
+        return JSONResponse({"status": "success", "data": {"candles": rows}})
+
+    async def login(self, request: Request) -> Response:
+        q = request.query_params
+        if q.get("api_key") != self.opts.api_key:
+            return self._error("Invalid `api_key`.", "InputException", 400)
+        rt = secrets.token_urlsafe(24)
+        self.request_tokens.add(rt)
+        redirect = q.get("redirect_url") or q.get("redirect_params")
+        if redirect and redirect.startswith(("http://", "https://")):
+            sep = "&" if "?" in redirect else "?"
+            return RedirectResponse(
+                f"{redirect}{sep}request_token={rt}&action=login&status=success", status_code=302
+            )
+        return JSONResponse({"status": "success", "data": {"request_token": rt}})
+
+    async def session_token(self, request: Request) -> Response:
+        # Kite's client posts a urlencoded form; parse it without python-multipart.
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        api_key, rt, checksum = (
+            form.get(k, [""])[0] for k in ("api_key", "request_token", "checksum")
+        )
+        if not api_key or not rt or not checksum:
+            return self._error("Missing api_key, request_token or checksum.", "InputException", 400)
+        if api_key != self.opts.api_key:
+            return self._error("Invalid `api_key`.", "TokenException", 403)
+        expected = hashlib.sha256((api_key + rt + self.opts.api_secret).encode()).hexdigest()
+        if not secrets.compare_digest(expected, checksum):
+            return self._error("Invalid `checksum`.", "TokenException", 403)
+        if rt not in self.request_tokens:
+            return self._error("Token is invalid or has expired.", "TokenException", 403)
+        self.request_tokens.discard(rt)
+        access = secrets.token_urlsafe(24)
+        self.valid_tokens.add(access)
+        login = dt.datetime.now(IST).strftime("%Y-%m-%d %H:%M:%S")
+        return JSONResponse({"status": "success", "data": {
+            "user_type": "individual", "email": "sim@example.com", "user_name": "Sim User",
+            "user_shortname": "Sim", "broker": "ZERODHA", "exchanges": ["NSE", "NFO"],
+            "products": ["CNC", "NRML", "MIS"], "order_types": ["MARKET", "LIMIT"],
+            "avatar_url": None, "user_id": "SIM001", "api_key": api_key, "access_token": access,
+            "public_token": secrets.token_hex(16), "refresh_token": "", "enctoken": "",
+            "login_time": login, "meta": {"demat_consent": "consent"},
+        }})  # fmt: skip
+
+    # ----- admin -------------------------------------------------------------------------
+    async def admin_state(self, request: Request) -> Response:
+        toks = request.query_params.get("tokens")
+        s = self.sim
+        body: dict[str, Any] = {
+            "day": s.day.isoformat(), "sec": s.sec, "clock_sec": self.market_sec(),
+            "time": s.market_time().isoformat(), "is_open": s.is_open, "speed": self.speed,
+            "instruments": len(s.token),
+            "connections": [
+                {"id": c.id, "api_key": c.api_key, "subscribed": len(c.subs)}
+                for c in self.conns.values()
+            ],
+        }  # fmt: skip
+        if toks:
+            try:
+                tl = [int(t) for t in toks.split(",")]
+                body["snapshot"] = {str(k): v for k, v in s.snapshot(tl).items()}
+            except (ValueError, KeyError) as exc:
+                return self._error(f"bad tokens: {exc}", "InputException", 400)
+        return JSONResponse(body)
+
+    async def admin_post(self, request: Request) -> Response:
+        try:
+            body = await request.json() if await request.body() else {}
+            what = request.path_params["what"]
+            if what == "fault":
+                return JSONResponse(self.fault(str(body["kind"]), float(body.get("seconds", 5))))
+            if what == "clock":
+                sec = body.get("sec")
+                if "time" in body:
+                    t = dt.time.fromisoformat(body["time"])
+                    sec = (dt.datetime.combine(self.sim.day, t, IST)
+                           - session_open(self.sim.day)).total_seconds()  # fmt: skip
+                self.set_clock(None if sec is None else float(sec), body.get("speed"))
+                return JSONResponse({"clock_sec": self.market_sec(), "speed": self.speed})
+            if what == "token":
+                self.valid_tokens.add(str(body["access_token"]))
+                return JSONResponse({"valid_tokens": len(self.valid_tokens)})
+            if what == "order":
+                return JSONResponse(self.order_update(body.get("data")))
+        except (ValueError, KeyError, TypeError) as exc:
+            return self._error(f"bad admin request: {exc}", "InputException", 400)
+        return self._error("unknown admin action", "InputException", 404)
+
+    # ----- ticker ------------------------------------------------------------------------
+    async def ticker(self, ws: WebSocket) -> None:
+        key = ws.query_params.get("api_key", "")
+        token = ws.query_params.get("access_token", "")
+        if key != self.opts.api_key or token not in self.valid_tokens:
+            await ws.close(code=1008)  # before accept: uvicorn answers HTTP 403
+            return
+        if sum(1 for c in self.conns.values() if c.api_key == key) >= MAX_CONNECTIONS_PER_KEY:
+            await ws.send_denial_response(
+                self._error("Maximum 3 connections per api_key.", "NetworkException", 429)
+            )
+            return
+        await ws.accept()
+        conn = Connection(next(self._ids), key, token, ws)
+        self.conns[conn.id] = conn
+        sender = asyncio.create_task(self._sender(conn))
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    break
+                text = msg.get("text") or (msg.get("bytes") or b"").decode("utf-8", "replace")
+                self._on_client_message(conn, text)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            self.conns.pop(conn.id, None)
+            conn.put(None)
+            with contextlib.suppress(Exception):
+                await sender
+
+    async def _sender(self, conn: Connection) -> None:
+        try:
+            while True:
+                msg = await conn.queue.get()
+                if msg is None:
+                    await conn.ws.close(code=1000)
+                    return
+                if isinstance(msg, str):
+                    await conn.ws.send_text(msg)
+                else:
+                    await conn.ws.send_bytes(msg)
+        except Exception:
+            return
+
+    def _on_client_message(self, conn: Connection, text: str) -> None:
+        try:
+            req = json.loads(text)
+            action, value = req["a"], req["v"]
+        except (ValueError, KeyError, TypeError):
+            conn.put(json.dumps({"type": "error", "data": "Invalid message"}))
+            return
+        s = self.sim
+        try:
+            if action == "subscribe":
+                added = 0
+                rejected = 0
+                for t in value:
+                    i = s.by_token.get(int(t))
+                    if i is None or i in conn.subs:
+                        continue
+                    if len(conn.subs) >= MAX_TOKENS_PER_CONNECTION:
+                        rejected += 1
+                        continue
+                    conn.subs[i] = MODE_QUOTE
+                    added += 1
+                if rejected:
+                    conn.put(json.dumps({"type": "error", "data":
+                        f"Subscription limit exceeded: at most {MAX_TOKENS_PER_CONNECTION} "
+                        f"instruments per connection; {rejected} not subscribed"}))  # fmt: skip
+                if added:
+                    conn.rebuild()
+                    # Kite sends the current state of new subscriptions straight away.
+                    new = np.array([s.by_token[int(t)] for t in value if int(t) in s.by_token])
+                    new = new[np.isin(new, conn.sub_idx)]
+                    if len(new) and s.sec >= 0:
+                        self._send_ticks(conn, new, np.full(len(new), MODE_QUOTE, np.int8))
+            elif action == "unsubscribe":
+                for t in value:
+                    conn.subs.pop(s.by_token.get(int(t), -1), None)
+                conn.rebuild()
+            elif action == "mode":
+                mode = _MODES[value[0]]
+                for t in value[1]:
+                    i = s.by_token.get(int(t))
+                    if i is not None and i in conn.subs:
+                        conn.subs[i] = mode
+                conn.rebuild()
+            else:
+                raise ValueError(action)
+        except (ValueError, KeyError, TypeError, IndexError):
+            conn.put(json.dumps({"type": "error", "data": "Invalid message"}))
+
+    # ----- app ---------------------------------------------------------------------------
+    def _build_app(self) -> Starlette:
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> Any:
+            self.loop = asyncio.get_running_loop()
+            self._task = asyncio.create_task(self._run())
+            yield
+            self._task.cancel()
+
+        routes = [
+            Route("/instruments", self.instruments),
+            Route("/instruments/historical/{token}/{interval}", self.historical),
+            Route("/instruments/{exchange}", self.instruments),
+            Route("/quote", self.quote),
+            Route("/quote/ltp", self.ltp),
+            Route("/quote/ohlc", self.ohlc),
+            Route("/connect/login", self.login),
+            Route("/session/token", self.session_token, methods=["POST"]),
+            Route("/_sim/state", self.admin_state),
+            Route("/_sim/{what}", self.admin_post, methods=["POST"]),
+            WebSocketRoute("/ws", self.ticker),
+        ]
+        return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _parse_when(text: str, end_of_day: bool = False) -> dt.datetime:
+    """Kite's `from`/`to`: 'YYYY-MM-DD HH:MM:SS' or 'YYYY-MM-DD', in IST."""
+    if not text:
+        raise ValueError("missing `from` or `to`")
+    try:
+        if len(text) == 10:
+            d = dt.date.fromisoformat(text)
+            t = dt.time(23, 59, 59) if end_of_day else dt.time(0, 0)
+            return dt.datetime.combine(d, t, IST)
+        return dt.datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=IST)
+    except ValueError as exc:
+        raise ValueError(f"invalid date: {text!r}") from exc
+
+
+@dataclass
+class Running:
+    """A simulator serving in a background thread."""
+
+    server: SimServer
+    port: int
+    host: str
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` on the server's event loop (thread-safe) and return its result."""
+        loop = self.server.loop
+        if loop is None:
+            raise RuntimeError("simulator loop not running")
+
+        async def run() -> Any:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=10)
+
+    @property
+    def root(self) -> str:
+        """REST root for `KiteConnect(root=...)`."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_root(self) -> str:
+        """Ticker root for `KiteTicker(root=...)`."""
+        return f"ws://{self.host}:{self.port}/ws"
+
+
+@contextlib.contextmanager
+def run_simulator(
+    port: int = 0,
+    host: str = "127.0.0.1",
+    config: SimConfig | None = None,
+    options: ServerOptions | None = None,
+) -> Iterator[Running]:
+    """Serve a simulator on `port` (0 = a free one) in a background thread, for tests."""
+    srv = SimServer(config, options)
+    ucfg = uvicorn.Config(srv.app, host=host, port=port, log_level="warning",
+                          ws="websockets-sansio",
+                          lifespan="on", ws_ping_interval=None)  # fmt: skip
+    server = uvicorn.Server(ucfg)
+    thread = threading.Thread(target=server.run, daemon=True, name="strikeboard-sim")
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("simulator failed to start")
+        time.sleep(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield Running(srv, int(bound), host)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def serve(host: str, port: int, config: SimConfig, options: ServerOptions) -> None:
+    """Run the simulator in the foreground (the CLI entry)."""
+    srv = SimServer(config, options)
+    uvicorn.run(srv.app, host=host, port=port, log_level="info", ws="websockets-sansio",
+                ws_ping_interval=None)  # fmt: skip

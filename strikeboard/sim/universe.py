@@ -1,0 +1,219 @@
+"""The simulated NIFTY instrument universe: tokens, tradingsymbols, strike grids, the CSV dump.
+
+Pure code. Tokens follow Kite's scheme `exchange_token << 8 | segment` (NFO = 2, indices = 9),
+so `token & 0xff` tells the segment exactly as kiteconnect's ticker parser expects.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from strikeboard.sim.calendar import TradingCalendar
+
+NIFTY_TOKEN: Final = 256265
+VIX_TOKEN: Final = 264969
+SEG_NSE: Final = 1
+SEG_NFO: Final = 2
+SEG_INDICES: Final = 9
+TICK: Final = 0.05
+
+CSV_COLUMNS: Final = (
+    "instrument_token",
+    "exchange_token",
+    "tradingsymbol",
+    "name",
+    "last_price",
+    "expiry",
+    "strike",
+    "tick_size",
+    "lot_size",
+    "instrument_type",
+    "segment",
+    "exchange",
+)
+"""Kite's instruments dump columns, in order."""
+
+KIND_INDEX: Final = 0
+KIND_VIX: Final = 1
+KIND_FUT: Final = 2
+KIND_CE: Final = 3
+KIND_PE: Final = 4
+
+_WEEKLY_MONTH_CODE: Final = "123456789OND"
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One row of the instruments dump."""
+
+    instrument_token: int
+    exchange_token: int
+    tradingsymbol: str
+    name: str
+    expiry: dt.date | None
+    strike: float
+    tick_size: float
+    lot_size: int
+    instrument_type: str
+    segment: str
+    exchange: str
+    kind: int
+
+    @property
+    def key(self) -> str:
+        """`EXCHANGE:TRADINGSYMBOL`, as the quote endpoints take it."""
+        return f"{self.exchange}:{self.tradingsymbol}"
+
+
+def weekly_symbol(expiry: dt.date, strike: int, opt: str) -> str:
+    """Weekly option symbol, e.g. NIFTY25D0226000CE (year, month code 1-9/O/N/D, day)."""
+    code = _WEEKLY_MONTH_CODE[expiry.month - 1]
+    return f"NIFTY{expiry:%y}{code}{expiry:%d}{strike}{opt}"
+
+
+def monthly_symbol(expiry: dt.date, strike: int, opt: str) -> str:
+    """Monthly option symbol, e.g. NIFTY25DEC26000CE."""
+    return f"NIFTY{expiry:%y}{expiry.strftime('%b').upper()}{strike}{opt}"
+
+
+def future_symbol(expiry: dt.date) -> str:
+    """Future symbol, e.g. NIFTY25DECFUT."""
+    return f"NIFTY{expiry:%y}{expiry.strftime('%b').upper()}FUT"
+
+
+def strike_grid(
+    center: float, fine: int, coarse: int, fine_band: float, lo: float, hi: float
+) -> list[int]:
+    """Strikes every `fine` within `fine_band` points of `center`, every `coarse` out to lo..hi.
+
+    Example: weeklies use (50, 100, 1500) over 0.75x-1.25x spot.
+    """
+    if fine <= 0 or coarse <= 0 or coarse % fine:
+        raise ValueError("strike steps must be positive and coarse a multiple of fine")
+    atm = int(round(center / coarse) * coarse)
+    strikes = set(range(atm - int(fine_band), atm + int(fine_band) + 1, fine))
+    k = atm
+    while k >= lo:
+        strikes.add(k)
+        k -= coarse
+    k = atm
+    while k <= hi:
+        strikes.add(k)
+        k += coarse
+    return sorted(s for s in strikes if lo <= s <= hi and s > 0)
+
+
+@dataclass(frozen=True)
+class UniverseConfig:
+    """How many expiries and how wide a strike range to list."""
+
+    lot_size: int = 65
+    weeklies: int = 6
+    monthlies: int = 3
+    quarterlies: int = 3
+    half_yearlies: int = 6
+    futures: int = 3
+    range_lo: float = 0.75
+    range_hi: float = 1.25
+
+
+def build_universe(
+    day: dt.date, ref_spot: float, calendar: TradingCalendar, cfg: UniverseConfig
+) -> list[Instrument]:
+    """All instruments listed on `day`: the two indices, near futures, and NIFTY options.
+
+    The strike grid is centred on `ref_spot` (the previous close), as exchanges list strikes.
+    """
+    lot = cfg.lot_size
+    out: list[Instrument] = [
+        Instrument(NIFTY_TOKEN, NIFTY_TOKEN >> 8, "NIFTY 50", "NIFTY 50", None, 0.0, 0.0, 0,
+                   "EQ", "INDICES", "NSE", KIND_INDEX),
+        Instrument(VIX_TOKEN, VIX_TOKEN >> 8, "INDIA VIX", "INDIA VIX", None, 0.0, 0.0, 0,
+                   "EQ", "INDICES", "NSE", KIND_VIX),
+    ]  # fmt: skip
+    monthlies = calendar.monthly_expiries(day, cfg.monthlies)
+    # Quarterly contracts: March, June, September, December beyond the monthly horizon.
+    quarterlies: list[dt.date] = []
+    y, m = monthlies[-1].year, monthlies[-1].month
+    while len(quarterlies) < cfg.quarterlies:
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        if m % 3 == 0:
+            quarterlies.append(calendar.monthly_expiry(y, m))
+    # Long-dated half-yearly contracts (June and December), as NSE lists up to five years out.
+    half_yearlies: list[dt.date] = []
+    while len(half_yearlies) < cfg.half_yearlies:
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        if m % 6 == 0:
+            half_yearlies.append(calendar.monthly_expiry(y, m))
+    weeklies = calendar.weekly_expiries(day, cfg.weeklies)
+    monthly_set = set(monthlies) | set(quarterlies) | set(half_yearlies)
+    next_token = 8_000  # exchange_token counter for NFO contracts
+    for exp in monthlies[: cfg.futures]:
+        out.append(
+            Instrument((next_token << 8) | SEG_NFO, next_token, future_symbol(exp), "NIFTY", exp,
+                       0.0, TICK, lot, "FUT", "NFO-FUT", "NFO", KIND_FUT)
+        )  # fmt: skip
+        next_token += 1
+    lo, hi = cfg.range_lo * ref_spot, cfg.range_hi * ref_spot
+    for exp in sorted(set(weeklies) | monthly_set):
+        near = exp in weeklies
+        if near:
+            strikes = strike_grid(ref_spot, 50, 100, 1500, lo, hi)
+        else:
+            # Monthlies and quarterlies: 100 near the money, 500 further out.
+            strikes = strike_grid(ref_spot, 100, 500, 3000, lo, hi)
+        monthly = exp in monthly_set
+        for k in strikes:
+            for opt, kind in (("CE", KIND_CE), ("PE", KIND_PE)):
+                sym = monthly_symbol(exp, k, opt) if monthly else weekly_symbol(exp, k, opt)
+                out.append(
+                    Instrument((next_token << 8) | SEG_NFO, next_token, sym, "NIFTY", exp,
+                               float(k), TICK, lot, opt, "NFO-OPT", "NFO", kind)
+                )  # fmt: skip
+                next_token += 1
+    return out
+
+
+def instruments_csv(instruments: list[Instrument], exchange: str | None = None) -> str:
+    """The instruments dump in Kite's exact CSV columns (last_price 0 as Kite's dump has)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for ins in instruments:
+        if exchange is not None and ins.exchange != exchange:
+            continue
+        w.writerow(
+            [
+                ins.instrument_token,
+                ins.exchange_token,
+                ins.tradingsymbol,
+                ins.name,
+                0,
+                ins.expiry.isoformat() if ins.expiry else "",
+                f"{ins.strike:g}" if ins.strike else 0,
+                f"{ins.tick_size:g}" if ins.tick_size else 0,
+                ins.lot_size,
+                ins.instrument_type,
+                ins.segment,
+                ins.exchange,
+            ]
+        )
+    return buf.getvalue()
+
+
+def as_arrays(instruments: list[Instrument]) -> dict[str, np.ndarray]:
+    """Column arrays (token, kind, strike, expiry ordinal) for the vectorised market."""
+    return {
+        "token": np.array([i.instrument_token for i in instruments], dtype=np.int64),
+        "kind": np.array([i.kind for i in instruments], dtype=np.int8),
+        "strike": np.array([i.strike for i in instruments], dtype=np.float64),
+        "expiry": np.array(
+            [i.expiry.toordinal() if i.expiry else 0 for i in instruments], dtype=np.int64
+        ),
+    }
