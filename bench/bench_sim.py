@@ -60,7 +60,7 @@ def _consume(url: str, token_sets: list[list[int]], q: mp.Queue) -> None:  # typ
 def main() -> None:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "strikeboard.sim", "sim", "--port", str(port), "--every-second",
+        [sys.executable, "-m", "strikeboard", "sim", "--port", str(port), "--every-second",
          "--start", "10:00", "--date", "2026-11-25"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

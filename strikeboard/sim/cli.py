@@ -80,11 +80,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser("sim", help="run the Kite-compatible market simulator",
                               description=__doc__)  # fmt: skip
     add_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(run=run)
 
-
-def build_parser() -> argparse.ArgumentParser:
-    """A standalone parser with the `sim` subcommand (used by `python -m strikeboard.sim`)."""
-    parser = argparse.ArgumentParser(prog="strikeboard")
-    register(parser.add_subparsers(dest="command", required=True))
-    return parser
