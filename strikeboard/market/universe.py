@@ -1,0 +1,382 @@
+"""The instrument universe: Kite instruments dump parsing, selection, re-centring and sharding.
+
+Everything here is pure: the dump comes in as the list of dicts `KiteConnect.instruments()`
+returns or as its CSV text; expiries, strikes, lot and tick sizes all come from the dump.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Final
+
+NIFTY_50_TOKEN: Final = 256265
+INDIA_VIX_TOKEN: Final = 264969
+MAX_CONNECTIONS: Final = 3
+MAX_TOKENS_PER_CONNECTION: Final = 3000
+"""Kite's limits: 3 WebSocket connections per API key, 3000 instruments per connection."""
+
+CSV_FIELDS: Final = (
+    "instrument_token",
+    "exchange_token",
+    "tradingsymbol",
+    "name",
+    "last_price",
+    "expiry",
+    "strike",
+    "tick_size",
+    "lot_size",
+    "instrument_type",
+    "segment",
+    "exchange",
+)
+
+
+class UniverseError(ValueError):
+    """An instruments dump row is malformed, or no valid universe can be selected."""
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """One row of the Kite instruments dump."""
+
+    instrument_token: int
+    exchange_token: int
+    tradingsymbol: str
+    name: str
+    expiry: date | None
+    strike: float
+    tick_size: float
+    lot_size: int
+    instrument_type: str
+    """CE, PE, FUT, or EQ (Kite also reports indices as EQ)."""
+    segment: str
+    """NFO-OPT, NFO-FUT, INDICES, NSE, ..."""
+    exchange: str
+    last_price: float = 0.0
+
+    @property
+    def is_option(self) -> bool:
+        return self.instrument_type in ("CE", "PE")
+
+    @property
+    def is_future(self) -> bool:
+        return self.instrument_type == "FUT"
+
+    @property
+    def is_index(self) -> bool:
+        return self.segment == "INDICES"
+
+
+def _expiry(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def parse_instruments(rows: Iterable[Mapping[str, Any]]) -> list[Instrument]:
+    """Typed records from the dicts of `KiteConnect.instruments()` (or `csv.DictReader` rows).
+
+    Raises `UniverseError` naming the row when a field is missing or unparsable.
+    """
+    out: list[Instrument] = []
+    for n, row in enumerate(rows, start=1):
+        try:
+            out.append(
+                Instrument(
+                    instrument_token=int(row["instrument_token"]),
+                    exchange_token=int(row["exchange_token"]),
+                    tradingsymbol=str(row["tradingsymbol"]),
+                    name=str(row["name"]),
+                    expiry=_expiry(row["expiry"]),
+                    strike=float(row["strike"] or 0.0),
+                    tick_size=float(row["tick_size"]),
+                    lot_size=int(row["lot_size"]),
+                    instrument_type=str(row["instrument_type"]),
+                    segment=str(row["segment"]),
+                    exchange=str(row["exchange"]),
+                    last_price=float(row.get("last_price") or 0.0),
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UniverseError(f"instruments row {n}: {exc!r}") from exc
+    return out
+
+
+def parse_instruments_csv(text: str | bytes) -> list[Instrument]:
+    """Typed records from the CSV text of Kite's `/instruments` endpoint."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    reader = csv.DictReader(io.StringIO(text.strip()))
+    missing = set(CSV_FIELDS) - set(reader.fieldnames or ())
+    if missing:
+        raise UniverseError(f"instruments CSV lacks columns {sorted(missing)}")
+    return parse_instruments(reader)
+
+
+@dataclass(frozen=True, slots=True)
+class UniverseConfig:
+    """What to subscribe. Defaults: NIFTY, 4 weekly expiries + current monthly, ATM +/- 25."""
+
+    underlying: str = "NIFTY"
+    spot_token: int = NIFTY_50_TOKEN
+    vix_token: int | None = INDIA_VIX_TOKEN
+    weekly_expiries: int = 4
+    include_monthly: bool = True
+    next_future: bool = False
+    strikes_each_side: int | None = 25
+    """Strikes above and below the ATM per expiry; None subscribes every strike."""
+    recentre_after: int = 3
+    """Re-centre an expiry's window once the ATM is this many strikes from its centre."""
+    max_connections: int = MAX_CONNECTIONS
+    per_connection: int = MAX_TOKENS_PER_CONNECTION
+
+    def __post_init__(self) -> None:
+        if self.weekly_expiries < 0 or (
+            self.strikes_each_side is not None and self.strikes_each_side < 0
+        ):
+            raise UniverseError("expiry and strike counts must be >= 0")
+        if self.recentre_after < 1:
+            raise UniverseError("recentre_after must be >= 1")
+        if not self.max_connections >= 1 or self.per_connection < 1:
+            raise UniverseError("need at least one connection of at least one token")
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryWindow:
+    """The subscribed strike window of one expiry."""
+
+    expiry: date
+    monthly: bool
+    strikes: tuple[float, ...]
+    """Every strike listed for this expiry, ascending."""
+    centre: int
+    """Index in `strikes` of the window's centre (the ATM when last centred)."""
+    lo: int
+    hi: int
+    """The window is strikes[lo:hi]."""
+
+    @property
+    def centre_strike(self) -> float:
+        return self.strikes[self.centre]
+
+    @property
+    def window(self) -> tuple[float, ...]:
+        return self.strikes[self.lo : self.hi]
+
+
+@dataclass(frozen=True, slots=True)
+class Universe:
+    """A selected universe: the tokens to subscribe and what they are."""
+
+    spot: Instrument | None
+    vix: Instrument | None
+    futures: tuple[Instrument, ...]
+    windows: tuple[ExpiryWindow, ...]
+    options: tuple[Instrument, ...]
+    tokens: frozenset[int] = field(default=frozenset())
+
+    @property
+    def instruments(self) -> tuple[Instrument, ...]:
+        """Every selected instrument (spot, VIX, futures, options)."""
+        extra = tuple(i for i in (self.spot, self.vix) if i is not None)
+        return extra + self.futures + self.options
+
+
+class Catalog:
+    """The instruments dump indexed for selection (built once per trading day)."""
+
+    def __init__(self, instruments: Iterable[Instrument], config: UniverseConfig) -> None:
+        self.config = config
+        self.by_token: dict[int, Instrument] = {}
+        self.futures: list[Instrument] = []
+        # expiry -> strike -> {"CE": inst, "PE": inst}
+        self.chains: dict[date, dict[float, dict[str, Instrument]]] = defaultdict(dict)
+        for inst in instruments:
+            self.by_token[inst.instrument_token] = inst
+            if inst.name != config.underlying or inst.expiry is None:
+                continue
+            if inst.is_future:
+                self.futures.append(inst)
+            elif inst.is_option:
+                self.chains[inst.expiry].setdefault(inst.strike, {})[inst.instrument_type] = inst
+        self.futures.sort(key=lambda i: (i.expiry or date.max, i.instrument_token))
+        expiries = sorted(self.chains)
+        # A monthly expiry is the last listed expiry of its calendar month.
+        last_of_month: dict[tuple[int, int], date] = {}
+        for e in expiries:
+            last_of_month[(e.year, e.month)] = e
+        self.monthlies = frozenset(last_of_month.values())
+        self.expiries = expiries
+
+    def instrument(self, token: int) -> Instrument | None:
+        return self.by_token.get(token)
+
+    def select_expiries(self, today: date) -> list[date]:
+        """The nearest `weekly_expiries` expiries on or after today, plus the current monthly."""
+        live = [e for e in self.expiries if e >= today]
+        chosen = set(live[: self.config.weekly_expiries])
+        if self.config.include_monthly:
+            monthly = next((e for e in live if e in self.monthlies), None)
+            if monthly is not None:
+                chosen.add(monthly)
+        return sorted(chosen)
+
+    def select_futures(self, today: date) -> list[Instrument]:
+        live = [f for f in self.futures if f.expiry is not None and f.expiry >= today]
+        return live[: 2 if self.config.next_future else 1]
+
+    def strikes(self, expiry: date) -> tuple[float, ...]:
+        return tuple(sorted(self.chains[expiry]))
+
+    def window(self, expiry: date, centre: int) -> ExpiryWindow:
+        strikes = self.strikes(expiry)
+        n = self.config.strikes_each_side
+        lo, hi = (0, len(strikes)) if n is None else (max(0, centre - n), centre + n + 1)
+        return ExpiryWindow(
+            expiry=expiry,
+            monthly=expiry in self.monthlies,
+            strikes=strikes,
+            centre=centre,
+            lo=lo,
+            hi=min(hi, len(strikes)),
+        )
+
+
+def atm_index(strikes: Sequence[float], spot: float) -> int:
+    """Index of the strike nearest to spot (the lower one on a tie)."""
+    if not strikes:
+        raise UniverseError("no strikes")
+    i = min(range(len(strikes)), key=lambda k: (abs(strikes[k] - spot), strikes[k]))
+    return i
+
+
+def select_universe(
+    catalog: Catalog,
+    spot: float,
+    today: date,
+    centres: Mapping[date, float] | None = None,
+) -> Universe:
+    """Select the universe around `spot` for `today`.
+
+    `centres` pins an expiry's window to a given centre strike (used by `recentre` to keep a
+    window that has not moved far enough); other expiries centre on the ATM.
+    Raises `UniverseError` when spot is not positive or the selection exceeds the connections.
+    """
+    if not (math.isfinite(spot) and spot > 0):
+        raise UniverseError(f"spot must be a positive number, got {spot!r}")
+    cfg = catalog.config
+    windows: list[ExpiryWindow] = []
+    options: list[Instrument] = []
+    for expiry in catalog.select_expiries(today):
+        strikes = catalog.strikes(expiry)
+        pinned = (centres or {}).get(expiry)
+        centre = atm_index(strikes, spot if pinned is None else pinned)
+        win = catalog.window(expiry, centre)
+        windows.append(win)
+        chain = catalog.chains[expiry]
+        for strike in win.window:
+            options.extend(chain[strike][t] for t in ("CE", "PE") if t in chain[strike])
+    spot_inst = catalog.instrument(cfg.spot_token)
+    vix_inst = catalog.instrument(cfg.vix_token) if cfg.vix_token is not None else None
+    futures = tuple(catalog.select_futures(today))
+    tokens = {cfg.spot_token, *(f.instrument_token for f in futures)}
+    if cfg.vix_token is not None:
+        tokens.add(cfg.vix_token)
+    tokens.update(o.instrument_token for o in options)
+    capacity = cfg.max_connections * cfg.per_connection
+    if len(tokens) > capacity:
+        raise UniverseError(
+            f"universe of {len(tokens)} instruments exceeds {cfg.max_connections} connections "
+            f"x {cfg.per_connection}; narrow strikes_each_side or the expiries"
+        )
+    return Universe(
+        spot=spot_inst,
+        vix=vix_inst,
+        futures=futures,
+        windows=tuple(windows),
+        options=tuple(options),
+        tokens=frozenset(tokens),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Recentre:
+    """The outcome of re-centring: the new universe and the subscription changes."""
+
+    universe: Universe
+    to_subscribe: frozenset[int]
+    to_unsubscribe: frozenset[int]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.to_subscribe or self.to_unsubscribe)
+
+
+def recentre(catalog: Catalog, current: Universe, spot: float, today: date) -> Recentre:
+    """Move strike windows that spot has left, with hysteresis.
+
+    An expiry's window moves to the new ATM only when the ATM is at least `recentre_after`
+    strikes from the window's centre, so spot oscillating around a strike boundary does not
+    flap subscriptions. Expiries that rolled off (or on) are dropped (or added).
+    """
+    keep: dict[date, float] = {}
+    for win in current.windows:
+        if win.expiry < today:
+            continue
+        strikes = catalog.strikes(win.expiry)
+        if not strikes:
+            continue
+        atm = atm_index(strikes, spot)
+        centre = atm_index(strikes, win.centre_strike)
+        if abs(atm - centre) < catalog.config.recentre_after:
+            keep[win.expiry] = win.centre_strike
+    new = select_universe(catalog, spot, today, centres=keep)
+    return Recentre(
+        universe=new,
+        to_subscribe=new.tokens - current.tokens,
+        to_unsubscribe=current.tokens - new.tokens,
+    )
+
+
+def shard(
+    tokens: Iterable[int],
+    previous: Sequence[Iterable[int]] = (),
+    *,
+    max_connections: int = MAX_CONNECTIONS,
+    per_connection: int = MAX_TOKENS_PER_CONNECTION,
+) -> tuple[frozenset[int], ...]:
+    """Assign tokens to at most `max_connections` shards of at most `per_connection` each.
+
+    Stable: a token already in a shard of `previous` stays there (when that shard still
+    exists), so re-centring only moves the tokens that changed. New tokens go, in ascending
+    order, to the least-loaded shard. Uses as few connections as fit, never fewer than before.
+    Raises `UniverseError` when the tokens do not fit.
+    """
+    wanted = set(tokens)
+    if len(wanted) > max_connections * per_connection:
+        raise UniverseError(
+            f"{len(wanted)} tokens exceed {max_connections} connections x {per_connection}"
+        )
+    prev = [set(p) for p in previous][:max_connections]
+    count = max(len(prev), math.ceil(len(wanted) / per_connection), 1)
+    shards: list[set[int]] = [set() for _ in range(count)]
+    placed: set[int] = set()
+    for i, old in enumerate(prev):
+        for t in sorted(old & wanted):
+            if t not in placed and len(shards[i]) < per_connection:
+                shards[i].add(t)
+                placed.add(t)
+    for t in sorted(wanted - placed):
+        target = min(range(count), key=lambda k: (len(shards[k]), k))
+        shards[target].add(t)
+    return tuple(frozenset(s) for s in shards)
