@@ -6,7 +6,7 @@ RUN := $(UV) run --frozen
 .PHONY: setup dev test bench lint format clean
 
 setup:
-	$(UV) sync --frozen --all-groups
+	$(UV) sync --frozen
 
 ## The whole local system: Redis + PostgreSQL (private ones unless configured), simulator, ...
 dev: setup

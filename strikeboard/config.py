@@ -7,6 +7,8 @@ they never show in logs, reprs or error messages.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,7 +34,24 @@ class Settings(BaseSettings):
     kite_api_url: str = Field("https://api.kite.trade", description="Kite Connect REST root.")
     kite_ticker_url: str = Field("wss://ws.kite.trade", description="Kite Ticker WebSocket root.")
 
-    log_level: str = Field("INFO", description="Log level of every process.")
+    # Feed
+    spool_dir: Path = Field(Path(".local/spool"), description="Durable spool before PostgreSQL.")
+    cycle_ms: int = Field(250, ge=50, le=10_000, description="Chain recompute period (ms).")
+    weekly_expiries: int = Field(4, ge=0, le=12, description="Nearest weekly expiries subscribed.")
+    include_monthly: bool = Field(True, description="Also subscribe the current monthly expiry.")
+    strikes_each_side: int = Field(
+        25, ge=0, description="Strikes either side of the ATM per expiry (0 = every strike)."
+    )
+    risk_free_rate: float = Field(
+        0.065, ge=-0.05, le=0.5, description="Continuous rate for discounting (forward IVs)."
+    )
+    iv_leg: Literal["otm", "call", "put"] = Field(
+        "otm", description="Which leg's IV a strike shows."
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level of every process."
+    )
 
 
 @lru_cache(maxsize=1)

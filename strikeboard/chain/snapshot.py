@@ -1,0 +1,201 @@
+"""One expiry's priced chain as a snapshot document (the contract the API and SPA read).
+
+Forward from put-call parity (future as fallback), carry implied from it, IV and Greeks of both
+legs from their last traded prices, then the aggregates. Values are rounded to what a trader
+reads, which also keeps the live deltas small (a Greek moving in its 9th digit is no change).
+Missing values are None, never NaN, so the document is plain JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from strikeboard.chain import analytics, conventions, pricing
+from strikeboard.chain.state import SPOT_TOKEN, VIX_TOKEN, ChainState, ExpiryIndex, Field
+
+JSON = dict[str, Any]
+
+# Decimal places per published field.
+_ROUND = {
+    "ltp": 2,
+    "close": 2,
+    "change": 2,
+    "change_pct": 2,
+    "bid": 2,
+    "ask": 2,
+    "avg_price": 2,
+    "iv": 4,
+    "delta": 4,
+    "gamma": 6,
+    "theta": 2,
+    "vega": 2,
+}
+
+LEG_FIELDS = {
+    "ltp": Field.LTP,
+    "close": Field.CLOSE,
+    "bid": Field.BID,
+    "ask": Field.ASK,
+    "bid_qty": Field.BID_QTY,
+    "ask_qty": Field.ASK_QTY,
+    "volume": Field.VOLUME,
+    "oi": Field.OI,
+    "avg_price": Field.AVG_PRICE,
+}
+
+
+@dataclass(frozen=True)
+class PricingParams:
+    rate: float = 0.0
+    """Continuous risk-free rate for discounting in the forward convention (Black-76)."""
+    iv_leg: conventions.IvLeg = conventions.IvLeg.OTM
+    parity_strikes: int = 5
+
+
+def _clean(value: float, digits: int | None = None) -> float | int | None:
+    if not math.isfinite(value):
+        return None
+    if digits is None:
+        return int(value) if value == int(value) else value
+    return round(value, digits)
+
+
+def market_document(state: ChainState) -> dict[str, JSON]:
+    """Spot, VIX and futures: last price, previous close, change, and (futures) OI."""
+    out: dict[str, JSON] = {}
+    named = [("NIFTY 50", SPOT_TOKEN), ("INDIA VIX", VIX_TOKEN)]
+    named += [(f"FUT {e.isoformat()}", int(state.tokens[c])) for e, c in state.futures]
+    for name, token in named:
+        ltp = state.value(token, Field.LTP)
+        if not math.isfinite(ltp):
+            continue
+        close = state.value(token, Field.CLOSE)
+        doc: JSON = {
+            "token": token,
+            "ltp": _clean(ltp, 2),
+            "close": _clean(close, 2),
+            "change": _clean(ltp - close, 2),
+            "change_pct": _clean((ltp / close - 1) * 100 if close else math.nan, 2),
+            "ts": _clean(state.value(token, Field.EXCHANGE_TS)),
+        }
+        for field, key in ((Field.OPEN, "open"), (Field.HIGH, "high"), (Field.LOW, "low")):
+            doc[key] = _clean(state.value(token, field), 2)
+        if token not in (SPOT_TOKEN, VIX_TOKEN):
+            doc["oi"] = _clean(state.value(token, Field.OI))
+            doc["volume"] = _clean(state.value(token, Field.VOLUME))
+        out[name] = doc
+    return out
+
+
+def expiry_snapshot(
+    state: ChainState, index: ExpiryIndex, now: datetime, params: PricingParams
+) -> JSON | None:
+    """The priced chain of one expiry, or None while spot is unknown or the expiry is past."""
+    spot = state.value(SPOT_TOKEN, Field.LTP)
+    t = conventions.time_to_expiry(now, index.expiry)
+    if not math.isfinite(spot) or t <= 0:
+        return None
+    k = index.strikes
+    legs = {
+        side: {name: state.leg(cols, f) for name, f in LEG_FIELDS.items()}
+        for side, cols in (("CE", index.call), ("PE", index.put))
+    }
+    future_col = state.future_for(index.expiry)
+    future = float(state.values[Field.LTP, future_col]) if future_col >= 0 else math.nan
+    forward = conventions.parity_forward(
+        k,
+        legs["CE"]["bid"],
+        legs["CE"]["ask"],
+        legs["PE"]["bid"],
+        legs["PE"]["ask"],
+        t,
+        params.rate,
+        spot_hint=spot,
+        n_strikes=params.parity_strikes,
+        fallback=future if math.isfinite(future) else spot,
+    )
+    q = conventions.carry_from_forward(spot, forward, t, params.rate)
+
+    # Both legs in one pricing pass: row 0 calls, row 1 puts.
+    prices = np.stack([legs["CE"]["ltp"], legs["PE"]["ltp"]])
+    is_call = np.array([[True], [False]])
+    iv, greeks = pricing.implied_vol_and_greeks(prices, spot, k, t, params.rate, q, is_call)
+    prev_oi = np.stack([state.leg(index.call, Field.OI_PREV), state.leg(index.put, Field.OI_PREV)])
+    oi = np.stack([legs["CE"]["oi"], legs["PE"]["oi"]])
+    oi_change = oi - prev_oi
+    change = prices - np.stack([legs["CE"]["close"], legs["PE"]["close"]])
+    buildup = analytics.oi_buildup(change, oi_change)
+    shown = conventions.shown_iv(k, iv[0], iv[1], forward, params.iv_leg)
+    gex = analytics.gex_by_strike(spot, greeks.gamma[0], greeks.gamma[1], oi[0], oi[1])
+
+    pcr = analytics.pcr(
+        oi[0], oi[1], legs["CE"]["volume"], legs["PE"]["volume"], oi_change[0], oi_change[1]
+    )
+    totals = analytics.oi_totals(oi[0], oi[1], prev_oi[0], prev_oi[1])
+    atm_i = analytics.atm_index(k, forward)
+    atm_iv = analytics.atm_iv(k, shown, forward)
+    support, resistance = analytics.support_resistance(k, oi[0], oi[1])
+
+    strikes: dict[str, JSON] = {}
+    for i, strike in enumerate(k):
+        row: JSON = {
+            "strike": _clean(float(strike)),
+            "iv": _clean(float(shown[i]), 4),
+            "gex": _clean(float(gex[i]), 0),
+        }
+        for side, s in (("CE", 0), ("PE", 1)):
+            cols = index.call if s == 0 else index.put
+            if cols[i] < 0:
+                continue
+            leg: JSON = {"token": int(state.tokens[cols[i]])}
+            for name in LEG_FIELDS:
+                leg[name] = _clean(float(legs[side][name][i]), _ROUND.get(name))
+            close = float(legs[side]["close"][i])
+            leg["change"] = _clean(float(change[s, i]), 2)
+            leg["change_pct"] = _clean(float(change[s, i]) / close * 100 if close else math.nan, 2)
+            leg["oi_change"] = _clean(float(oi_change[s, i]))
+            leg["iv"] = _clean(float(iv[s, i]), 4)
+            for greek in ("delta", "gamma", "theta", "vega"):
+                leg[greek] = _clean(float(getattr(greeks, greek)[s, i]), _ROUND[greek])
+            leg["buildup"] = analytics.Buildup(int(buildup[s, i])).name.lower()
+            row[side] = leg
+        strikes[f"{strike:g}"] = row
+
+    straddle = float(prices[0, atm_i] + prices[1, atm_i])
+    ts = float(np.nanmax(state.values[Field.EXCHANGE_TS])) if len(state.tokens) else math.nan
+    return {
+        "underlying": state.underlying,
+        "expiry": index.expiry.isoformat(),
+        "ts": _clean(ts),
+        "computed_at": now.isoformat(),
+        "spot": _clean(spot, 2),
+        "future": _clean(future, 2),
+        "forward": _clean(forward, 2),
+        "carry": _clean(q, 6),
+        "rate": params.rate,
+        "t_years": _clean(t, 8),
+        "days_to_expiry": _clean(t * 365.0, 3),
+        "lot_size": index.lot_size,
+        "atm_strike": _clean(float(k[atm_i])),
+        "aggregates": {
+            "pcr_oi": _clean(pcr.oi, 4),
+            "pcr_volume": _clean(pcr.volume, 4),
+            "pcr_oi_change": _clean(pcr.oi_change, 4),
+            "max_pain": _clean(analytics.max_pain(k, oi[0], oi[1])),
+            "atm_iv": _clean(atm_iv, 4),
+            "atm_straddle": _clean(straddle, 2),
+            "expected_move": _clean(analytics.expected_move(forward, atm_iv, t), 2),
+            "call_oi": _clean(totals.call_oi),
+            "put_oi": _clean(totals.put_oi),
+            "call_oi_change": _clean(totals.call_oi_change),
+            "put_oi_change": _clean(totals.put_oi_change),
+            "support": _clean(float(support[0])) if len(support) else None,
+            "resistance": _clean(float(resistance[0])) if len(resistance) else None,
+        },
+        "strikes": strikes,
+    }

@@ -1,0 +1,265 @@
+"""The live chain: the latest value of every field of every subscribed instrument, as arrays.
+
+One table holds every instrument (spot, VIX, futures, options) as columns of a float64 matrix,
+so applying a decoded batch of ticks is one vectorised scatter per field, whatever its size. An
+option's place is also indexed per expiry and strike, so pricing an expiry reads its calls and
+puts as aligned arrays. Pure: no I/O and no clock; the caller passes the time.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Final, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from strikeboard.market.codec import TickBatch
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+SPOT_TOKEN: Final = 256265  # NSE:NIFTY 50
+VIX_TOKEN: Final = 264969  # NSE:INDIA VIX
+
+
+class Kind(enum.IntEnum):
+    SPOT = 0
+    VIX = 1
+    FUTURE = 2
+    CALL = 3
+    PUT = 4
+
+
+class Contract(Protocol):
+    """What the state needs of an instrument record from the Kite dump."""
+
+    @property
+    def instrument_token(self) -> int: ...
+    @property
+    def expiry(self) -> date | None: ...
+    @property
+    def strike(self) -> float: ...
+    @property
+    def instrument_type(self) -> str: ...  # CE, PE, FUT (or EQ/INDEX for the indices)
+    @property
+    def lot_size(self) -> int: ...
+
+
+class Field(enum.IntEnum):
+    """Rows of the value matrix. NaN means never seen."""
+
+    LTP = 0
+    CLOSE = 1  # previous session's close
+    OPEN = 2
+    HIGH = 3
+    LOW = 4
+    BID = 5
+    ASK = 6
+    BID_QTY = 7
+    ASK_QTY = 8
+    VOLUME = 9
+    OI = 10
+    OI_PREV = 11  # previous session's closing OI (not on the wire; set by the feed)
+    AVG_PRICE = 12
+    LAST_QTY = 13
+    BUY_QTY = 14
+    SELL_QTY = 15
+    EXCHANGE_TS = 16
+    LAST_TRADE_TS = 17
+    OI_DAY_HIGH = 18
+    OI_DAY_LOW = 19
+
+
+# Field <- TickBatch attribute, for the columns that come straight off the wire.
+_WIRE: Final[tuple[tuple[Field, str], ...]] = (
+    (Field.LTP, "last_price"),
+    (Field.CLOSE, "close"),
+    (Field.OPEN, "open"),
+    (Field.HIGH, "high"),
+    (Field.LOW, "low"),
+    (Field.VOLUME, "volume_traded"),
+    (Field.OI, "oi"),
+    (Field.AVG_PRICE, "average_traded_price"),
+    (Field.LAST_QTY, "last_traded_quantity"),
+    (Field.BUY_QTY, "total_buy_quantity"),
+    (Field.SELL_QTY, "total_sell_quantity"),
+    (Field.EXCHANGE_TS, "exchange_timestamp"),
+    (Field.LAST_TRADE_TS, "last_trade_time"),
+    (Field.OI_DAY_HIGH, "oi_day_high"),
+    (Field.OI_DAY_LOW, "oi_day_low"),
+)
+
+
+@dataclass(frozen=True)
+class ExpiryIndex:
+    """Where one expiry's options sit in the table: per strike, the call and put columns."""
+
+    expiry: date
+    strikes: F64  # ascending
+    call: I64  # column of the call at each strike, -1 when not subscribed
+    put: I64
+    lot_size: int
+
+
+class ChainState:
+    """Latest values of the universe's instruments, plus which expiries changed since the last
+    time `take_dirty` was called."""
+
+    def __init__(self, underlying: str = "NIFTY") -> None:
+        self.underlying = underlying
+        self.tokens = np.zeros(0, dtype=np.uint32)
+        self.kind = np.zeros(0, dtype=np.int8)
+        self.expiry_id = np.zeros(0, dtype=np.int64)  # -1 for spot and VIX
+        self.values = np.full((len(Field), 0), np.nan)
+        self.expiries: list[ExpiryIndex] = []
+        self.futures: list[tuple[date, int]] = []  # (expiry, column), nearest first
+        self._order = np.zeros(0, dtype=np.int64)  # tokens sorted, for searchsorted lookups
+        self._dirty = np.zeros(0, dtype=bool)
+        self.market_dirty = False
+
+    # -- universe -----------------------------------------------------------------------------
+
+    def set_universe(self, contracts: Iterable[Contract]) -> None:
+        """Rebuild the table for a new universe, keeping every value already known."""
+        records = sorted(
+            {c.instrument_token: c for c in contracts}.values(),
+            key=lambda c: (c.expiry or date.min, c.strike, c.instrument_type),
+        )
+        tokens = np.array([c.instrument_token for c in records], dtype=np.uint32)
+        kind = np.array([_kind_of(c) for c in records], dtype=np.int8)
+        option_expiries = sorted({c.expiry for c in records if c.expiry and _is_option(c)})
+        expiry_pos = {e: i for i, e in enumerate(option_expiries)}
+        expiry_id = np.array(
+            [expiry_pos.get(c.expiry, -1) if _is_option(c) and c.expiry else -1 for c in records],
+            dtype=np.int64,
+        )
+        values = np.full((len(Field), len(records)), np.nan)
+        if len(self.tokens):
+            old = self.column_of(tokens)
+            known = old >= 0
+            values[:, known] = self.values[:, old[known]]
+
+        indexes: list[ExpiryIndex] = []
+        for e in option_expiries:
+            legs = [(i, c) for i, c in enumerate(records) if _is_option(c) and c.expiry == e]
+            strikes = np.array(sorted({c.strike for _, c in legs}), dtype=np.float64)
+            call = np.full(len(strikes), -1, dtype=np.int64)
+            put = np.full(len(strikes), -1, dtype=np.int64)
+            for i, c in legs:
+                s = int(np.searchsorted(strikes, c.strike))
+                (call if c.instrument_type == "CE" else put)[s] = i
+            indexes.append(ExpiryIndex(e, strikes, call, put, legs[0][1].lot_size))
+
+        self.tokens, self.kind, self.expiry_id, self.values = tokens, kind, expiry_id, values
+        self.expiries = indexes
+        self.futures = sorted(
+            (c.expiry, i) for i, c in enumerate(records) if _kind_of(c) == Kind.FUTURE and c.expiry
+        )
+        self._order = np.argsort(tokens, kind="stable")
+        self._dirty = np.ones(len(indexes), dtype=bool)
+        self.market_dirty = True
+
+    def column_of(self, tokens: NDArray[np.uint32] | Sequence[int]) -> I64:
+        """Table column of each token, -1 for tokens outside the universe."""
+        tokens = np.asarray(tokens, dtype=np.uint32)
+        if not len(self.tokens):
+            return np.full(len(tokens), -1, dtype=np.int64)
+        sorted_tokens = self.tokens[self._order]
+        pos = np.minimum(np.searchsorted(sorted_tokens, tokens), len(sorted_tokens) - 1)
+        found = sorted_tokens[pos] == tokens
+        return np.where(found, self._order[pos], -1).astype(np.int64)
+
+    # -- updates ------------------------------------------------------------------------------
+
+    def apply(self, batch: TickBatch) -> int:
+        """Apply validated ticks (in arrival order: the last tick of a token wins).
+
+        Returns how many ticks hit the universe."""
+        if not len(batch):
+            return 0
+        columns = self.column_of(batch.instrument_token)
+        hit = columns >= 0
+        if not hit.any():
+            return 0
+        rows = np.flatnonzero(hit)
+        cols = columns[rows]
+        # Keep only each column's last tick of the batch, so the scatter has no duplicates.
+        last = len(cols) - 1 - np.unique(cols[::-1], return_index=True)[1]
+        rows, cols = rows[last], cols[last]
+        for field, attr in _WIRE:
+            self.values[field, cols] = getattr(batch, attr)[rows]
+        self.values[Field.BID, cols] = _price_or_nan(batch.buy_price[rows, 0])
+        self.values[Field.ASK, cols] = _price_or_nan(batch.sell_price[rows, 0])
+        self.values[Field.BID_QTY, cols] = batch.buy_quantity[rows, 0]
+        self.values[Field.ASK_QTY, cols] = batch.sell_quantity[rows, 0]
+        self._mark(cols)
+        return int(hit.sum())
+
+    def set_values(self, field: Field, values: Mapping[int, float]) -> None:
+        """Set one field for some tokens (previous-session OI, values from a REST quote)."""
+        cols = self.column_of(list(values))
+        ok = cols >= 0
+        self.values[field, cols[ok]] = np.fromiter(values.values(), dtype=np.float64)[ok]
+        self._mark(cols[ok])
+
+    def _mark(self, cols: I64) -> None:
+        expiry_ids = self.expiry_id[cols]
+        self._dirty[np.unique(expiry_ids[expiry_ids >= 0])] = True
+        if (expiry_ids < 0).any() or (self.kind[cols] == Kind.FUTURE).any():
+            self.market_dirty = True
+
+    def take_dirty(self) -> list[ExpiryIndex]:
+        """The expiries changed since the last call (all of them after a market move, since
+        spot and futures feed every expiry's forward and Greeks)."""
+        if self.market_dirty:
+            self._dirty[:] = True
+        changed = [self.expiries[i] for i in np.flatnonzero(self._dirty)]
+        self._dirty[:] = False
+        self.market_dirty = False
+        return changed
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def value(self, token: int, field: Field) -> float:
+        col = int(self.column_of([token])[0])
+        return float(self.values[field, col]) if col >= 0 else float("nan")
+
+    def leg(self, columns: I64, field: Field) -> F64:
+        """A field for the given columns, NaN where the column is -1 (no such contract)."""
+        out = self.values[field, np.maximum(columns, 0)] if len(self.tokens) else columns * np.nan
+        return np.where(columns >= 0, out, np.nan)
+
+    def future_for(self, expiry: date) -> int:
+        """Column of the future to fall back on for an expiry: the first expiring on or after
+        it, else the last one listed; -1 when no future is subscribed."""
+        for fut_expiry, col in self.futures:
+            if fut_expiry >= expiry:
+                return col
+        return self.futures[-1][1] if self.futures else -1
+
+
+def _price_or_nan(prices: F64) -> F64:
+    """An empty depth level carries price 0: that is no quote, not a free option."""
+    return np.where(prices > 0, prices, np.nan)
+
+
+def _is_option(c: Contract) -> bool:
+    return c.instrument_type in ("CE", "PE")
+
+
+def _kind_of(c: Contract) -> Kind:
+    if c.instrument_token == SPOT_TOKEN:
+        return Kind.SPOT
+    if c.instrument_token == VIX_TOKEN:
+        return Kind.VIX
+    kinds = {"CE": Kind.CALL, "PE": Kind.PUT, "FUT": Kind.FUTURE}
+    if c.instrument_type not in kinds:
+        raise ValueError(
+            f"instrument {c.instrument_token} of type {c.instrument_type!r} "
+            "is neither NIFTY 50, INDIA VIX, a future nor an option"
+        )
+    return kinds[c.instrument_type]

@@ -1,0 +1,73 @@
+"""Redis key names: the single source of truth (documented in docs/storage.md).
+
+Every key Strikeboard writes is built here from a prefix (production default "sb:"; tests use
+a per-test prefix) so that no other module spells a key by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+DEFAULT_PREFIX = "sb:"
+
+
+def _part(value: str) -> str:
+    """Validate one key component: a colon would make two keys collide."""
+    if not value or ":" in value or any(c.isspace() for c in value):
+        raise ValueError(f"invalid key component {value!r}: non-empty, no ':' or whitespace")
+    return value
+
+
+def expiry_text(expiry: date | str) -> str:
+    """An expiry as the ISO date used in keys and JSON (YYYY-MM-DD)."""
+    if isinstance(expiry, date):
+        return expiry.isoformat()
+    return date.fromisoformat(expiry).isoformat()
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key builder for one prefix."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def expiries(self, underlying: str) -> str:
+        """Sorted set of the live expiries of an underlying (member ISO date, score ordinal)."""
+        return f"{self.prefix}expiries:{_part(underlying)}"
+
+    def snapshot(self, underlying: str, expiry: date | str) -> str:
+        """Hash {seq, ts, data}: the current chain snapshot of one expiry."""
+        return f"{self.prefix}snap:{_part(underlying)}:{expiry_text(expiry)}"
+
+    def seq(self, underlying: str, expiry: date | str) -> str:
+        """Integer: the last seq assigned on this expiry's live stream."""
+        return f"{self.prefix}seq:{_part(underlying)}:{expiry_text(expiry)}"
+
+    def deltas(self, underlying: str, expiry: date | str) -> str:
+        """Stream of the recent delta messages of one expiry (bounded, for catch-up)."""
+        return f"{self.prefix}deltas:{_part(underlying)}:{expiry_text(expiry)}"
+
+    def channel(self, underlying: str, expiry: date | str) -> str:
+        """Pub/sub channel on which each delta message of one expiry is published."""
+        return f"{self.prefix}live:{_part(underlying)}:{expiry_text(expiry)}"
+
+    def channel_pattern(self) -> str:
+        """PSUBSCRIBE pattern matching every live channel."""
+        return f"{self.prefix}live:*"
+
+    def market(self) -> str:
+        """Hash name -> JSON: latest spot, futures and VIX values."""
+        return f"{self.prefix}market"
+
+    def ticks(self) -> str:
+        """Stream of recent tick batches (bounded)."""
+        return f"{self.prefix}ticks"
+
+    def health(self) -> str:
+        """JSON health document of the feed (with a TTL: absent means the feed is silent)."""
+        return f"{self.prefix}health"
+
+    def all_pattern(self) -> str:
+        """SCAN pattern matching every key under this prefix."""
+        return f"{self.prefix}*"

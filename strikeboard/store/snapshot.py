@@ -1,0 +1,147 @@
+"""Chain snapshots as JSON-like documents, and their deltas (pure, no I/O).
+
+A snapshot is a nested ``dict`` of JSON values (see docs/storage.md for the fields), e.g.::
+
+    {"underlying": "NIFTY", "expiry": "2026-11-26", "seq": 41, "ts": 1764060000.25,
+     "spot": 26050.5, "future": 26080.0, "forward": 26071.2, "atm_strike": 26050.0,
+     "aggregates": {"pcr_oi": 0.91, "pcr_volume": 1.02, "max_pain": 26000.0, "atm_iv": 0.112,
+                    "straddle": 210.5, "expected_move": 205.3},
+     "strikes": {"26050": {"CE": {"ltp": 110.2, "change": -3.1, "bid": 110.1, ...},
+                           "PE": {...}}}}
+
+Missing numbers are ``None``, never NaN (NaN is not JSON and NaN != NaN would make every
+delta carry it). A delta holds only what changed::
+
+    {"seq": 42, "base": 41, "set": {"ts": ..., "strikes": {"26050": {"CE": {"ltp": 110.4}}}},
+     "unset": [["strikes", "25500"]]}
+
+``set`` is merged recursively (a dict in ``set`` whose old value is a dict is merged into it,
+anything else replaces); ``unset`` lists key paths to delete, applied before ``set``.
+``apply_delta(old, diff_snapshot(old, new)) == new`` for any two snapshots.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from typing import Any
+
+JSONDict = dict[str, Any]
+
+SEQ = "seq"
+
+
+class SnapshotError(ValueError):
+    """A snapshot or delta is malformed (not JSON, NaN/inf, or an unusable shape)."""
+
+
+def _diff(old: JSONDict, new: JSONDict, path: list[str], unset: list[list[str]]) -> JSONDict:
+    changed: JSONDict = {}
+    for key in old:
+        if key not in new:
+            unset.append([*path, key])
+    for key, value in new.items():
+        if key not in old:
+            changed[key] = copy.deepcopy(value)
+            continue
+        before = old[key]
+        if isinstance(value, dict) and isinstance(before, dict):
+            sub = _diff(before, value, [*path, key], unset)
+            if sub:  # empty when nothing changed or only removals (those went to `unset`)
+                changed[key] = sub
+        elif isinstance(value, dict) or isinstance(before, dict):
+            # A dict replaced by a scalar or the reverse: replace wholesale, after unsetting
+            # the old value so that merging a dict into a stale dict cannot leave extra keys.
+            unset.append([*path, key])
+            changed[key] = copy.deepcopy(value)
+        elif type(value) is not type(before) or value != before:
+            # The type check keeps 1 vs 1.0 vs True distinct, as JSON round-trips them.
+            changed[key] = copy.deepcopy(value)
+    return changed
+
+
+def diff_snapshot(old: JSONDict | None, new: JSONDict) -> JSONDict:
+    """The delta turning ``old`` into ``new`` (``old=None`` means from an empty snapshot).
+
+    The ``seq`` key is not diffed: the delta carries ``seq`` (new's) and ``base`` (old's).
+    """
+    before = {k: v for k, v in (old or {}).items() if k != SEQ}
+    after = {k: v for k, v in new.items() if k != SEQ}
+    unset: list[list[str]] = []
+    changed = _diff(before, after, [], unset)
+    delta: JSONDict = {SEQ: new.get(SEQ), "base": (old or {}).get(SEQ), "set": changed}
+    if unset:
+        delta["unset"] = unset
+    return delta
+
+
+def is_empty(delta: JSONDict) -> bool:
+    """True when a delta changes nothing besides the seq."""
+    return not delta.get("set") and not delta.get("unset")
+
+
+def _merge(target: JSONDict, changes: JSONDict) -> None:
+    for key, value in changes.items():
+        current = target.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            _merge(current, value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def apply_delta(snapshot: JSONDict | None, delta: JSONDict) -> JSONDict:
+    """A new snapshot: ``snapshot`` with ``delta`` applied (the input is not modified).
+
+    Raises `SnapshotError` when the delta is malformed (e.g. an ``unset`` path through a
+    non-dict). Callers that track seqs should check ``delta["base"] == snapshot["seq"]`` first
+    and re-fetch the full snapshot on a gap.
+    """
+    result = copy.deepcopy(snapshot) if snapshot else {}
+    result.pop(SEQ, None)
+    changes = delta.get("set", {})
+    if not isinstance(changes, dict):
+        raise SnapshotError("delta 'set' must be an object")
+    for path in delta.get("unset", []):
+        if not isinstance(path, list) or not path:
+            raise SnapshotError(f"bad unset path {path!r}")
+        node: Any = result
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    _merge(result, changes)
+    if delta.get(SEQ) is not None:
+        result[SEQ] = delta[SEQ]
+    return result
+
+
+def _check_finite(value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SnapshotError("snapshot numbers must be finite: use None for a missing value")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_finite(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_finite(item)
+
+
+def dumps(document: JSONDict) -> str:
+    """Compact JSON of a snapshot or delta; `SnapshotError` on NaN/inf or non-JSON values."""
+    try:
+        return json.dumps(document, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        _check_finite(document)
+        raise SnapshotError(f"not JSON-serialisable: {exc}") from exc
+
+
+def loads(text: str | bytes) -> JSONDict:
+    """Parse a snapshot or delta; `SnapshotError` when it is not a JSON object."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise SnapshotError(f"invalid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise SnapshotError("expected a JSON object")
+    return value

@@ -1,0 +1,100 @@
+"""ChainState + expiry_snapshot over a simulated market: wire ticks in, the simulator's own
+volatility surface and forward out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from strikeboard.chain.snapshot import PricingParams, expiry_snapshot, market_document
+from strikeboard.chain.state import SPOT_TOKEN, ChainState, Field
+from strikeboard.market import codec, layouts
+from strikeboard.market.universe import (
+    Catalog,
+    UniverseConfig,
+    parse_instruments_csv,
+    select_universe,
+)
+from strikeboard.sim import model as m
+from strikeboard.sim.engine import SimConfig
+from strikeboard.sim.server import MODE_FULL, SimServer
+from strikeboard.sim.universe import instruments_csv
+
+DAY = dt.date(2026, 11, 25)
+SEC = 3600  # 10:15 IST
+
+
+@pytest.fixture(scope="module")
+def market() -> tuple[SimServer, ChainState]:
+    # Every instrument ticks each second, so all last prices belong to the same instant.
+    server = SimServer(SimConfig(seed=3, day=DAY, every_second=True))
+    sim = server.sim
+    sim.advance_to(SEC)
+    catalog = Catalog(parse_instruments_csv(instruments_csv(sim.instruments)), UniverseConfig())
+    spot = float(sim.ltp[sim.by_token[SPOT_TOKEN]])
+    universe = select_universe(catalog, spot, DAY)
+    state = ChainState()
+    state.set_universe(universe.instruments)
+    idx = np.array([sim.by_token[t] for t in sorted(universe.tokens)])
+    message = layouts.frame_many(server.encode(idx, np.full(len(idx), MODE_FULL)))
+    assert state.apply(codec.decode(message)) == len(idx)
+    state.set_values(Field.OI_PREV, {int(sim.token[i]): float(sim.oi_prev[i]) for i in idx})
+    return server, state
+
+
+def test_every_expiry_is_priced_from_the_wire(market: tuple[SimServer, ChainState]) -> None:
+    server, state = market
+    now = server.sim.market_time(SEC)
+    dirty = state.take_dirty()
+    assert [e.expiry for e in dirty] == [e.expiry for e in state.expiries]
+    assert state.take_dirty() == []
+    for index in dirty:
+        snap = expiry_snapshot(state, index, now, PricingParams(rate=0.065))
+        assert snap is not None
+        assert snap["expiry"] == index.expiry.isoformat()
+        assert len(snap["strikes"]) == len(index.strikes)
+        agg = snap["aggregates"]
+        assert agg["max_pain"] in index.strikes
+        assert agg["pcr_oi"] > 0 and agg["atm_straddle"] > 0
+
+
+def test_forward_and_iv_match_the_simulators_surface(
+    market: tuple[SimServer, ChainState],
+) -> None:
+    server, state = market
+    sim = server.sim
+    p = sim.config.params
+    now = sim.market_time(SEC)
+    spot = float(sim.path.spot[SEC])
+    level = float(sim.path.vol_level[SEC])
+    for index in state.expiries:
+        snap = expiry_snapshot(state, index, now, PricingParams(rate=p.rate))
+        assert snap is not None
+        t = snap["t_years"]
+        true_forward = spot * np.exp((p.rate - p.dividend_yield) * t)
+        # Parity on tick-rounded mids: within a few paise of the model forward.
+        assert snap["forward"] == pytest.approx(true_forward, abs=0.5)
+        atm = snap["atm_strike"]
+        near = [k for k in index.strikes if abs(k - atm) <= 300]
+        true_iv = m.surface_iv(p, level, np.full(len(near), t), np.array(near), true_forward)
+        for k, iv_true in zip(near, true_iv, strict=True):
+            row = snap["strikes"][f"{k:g}"]
+            for side in ("CE", "PE"):
+                # Prices are rounded to the 0.05 tick: a few hundredths of a vol point.
+                assert row[side]["iv"] == pytest.approx(iv_true, abs=5e-4), (index.expiry, k, side)
+            # One smile: calls and puts of a strike agree under the parity forward.
+            assert row["CE"]["iv"] == pytest.approx(row["PE"]["iv"], abs=2e-3)
+
+
+def test_market_document_and_unknown_tokens(market: tuple[SimServer, ChainState]) -> None:
+    server, state = market
+    doc = market_document(state)
+    assert doc["NIFTY 50"]["ltp"] == pytest.approx(float(server.sim.path.spot[SEC]), abs=0.05)
+    assert "INDIA VIX" in doc
+    assert any(name.startswith("FUT ") for name in doc)
+    stray = np.zeros(1, dtype=layouts.LTP)
+    stray["instrument_token"] = 999_999
+    stray["last_price"] = 100
+    assert state.apply(codec.decode(layouts.frame(stray))) == 0
