@@ -52,18 +52,22 @@ def run_children(
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for child in children:
-            proc = subprocess.Popen(child.argv, env={**base_env, **child.env})
+            # Own sessions: a Ctrl-C reaches only this supervisor, which stops them in order.
+            proc = subprocess.Popen(
+                child.argv, env={**base_env, **child.env}, start_new_session=True
+            )
             procs.append(proc)
             if child.ready_url:
                 _wait_http(child.ready_url, proc)
         yield procs
     finally:
+        # Last started, first stopped, one at a time: the feed flushes while Kite and the
+        # stores it writes to are still up.
         for proc in reversed(procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for proc in reversed(procs):
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
 
@@ -77,7 +81,16 @@ def plan(args: argparse.Namespace, sim_port: int) -> list[Child]:
          "--speed", str(args.speed), "--seed", str(args.seed)],
         ready_url=f"{sim_root}/_sim/state",
     )  # fmt: skip
-    return [sim]
+    feed = Child(
+        "feed",
+        [sys.executable, "-m", "feed_container"],
+        env={
+            "KITE_API_KEY": "sim_api_key",
+            "KITE_ACCESS_TOKEN": "sim_access_token",
+            "SPOOL_DIR": str(args.local_dir / "spool"),
+        },
+    )
+    return [sim, feed]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         stop = True
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started with SIGINT ignored (nohup, &)
     sim_port = args.sim_port or devservices.free_port()
     with devservices.services(args.local_dir) as found:
         env = {
@@ -104,15 +118,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"  PostgreSQL  {found.database_url}")
             print(f"  Simulator   Kite REST {env['KITE_API_URL']}  ticker {env['KITE_TICKER_URL']}")
             print("Press Ctrl-C to stop.", flush=True)
-            try:
-                while not stop:
-                    for child, proc in zip(children, procs, strict=True):
-                        if proc.poll() is not None:
-                            print(f"{child.name} exited with {proc.returncode}", file=sys.stderr)
-                            return 1
-                    time.sleep(0.5)
-            except KeyboardInterrupt:
-                pass
+            while not stop:
+                for child, proc in zip(children, procs, strict=True):
+                    if proc.poll() is not None:
+                        print(f"{child.name} exited with {proc.returncode}", file=sys.stderr)
+                        return 1
+                time.sleep(0.5)
     print("Stopped.")
     return 0
 

@@ -100,6 +100,7 @@ def private_redis(root: Path) -> Iterator[str]:
         [_redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--dir", str(root), "--logfile", str(root / "redis.log")],
         stdout=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C must not kill it before its users have stopped
     )  # fmt: skip
     url = f"redis://127.0.0.1:{port}/0"
 

@@ -13,7 +13,7 @@ import enum
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,9 @@ class ShardStatus:
     last_error: str = ""
     disconnected_at: float | None = None
     gaps: list[tuple[float, float]] = field(default_factory=list)
+    """(disconnected, reconnected) times of each outage of this shard."""
+    gaps_filled: int = 0
+    """How many of `gaps` the feed has already back-filled from the quote API."""
 
 
 PayloadHandler = Callable[[int, bytes, float], None]
@@ -89,7 +92,7 @@ class TickerShards:
 
     # -- public API, callable from any thread -----------------------------------------------
 
-    def assign(self, shard_tokens: Sequence[set[int]]) -> None:
+    def assign(self, shard_tokens: Sequence[Set[int]]) -> None:
         """Set each shard's wanted tokens; the difference is (un)subscribed without reconnecting."""
         if len(shard_tokens) > len(self._wanted):
             raise ValueError(f"{len(shard_tokens)} shards asked for, {len(self._wanted)} open")

@@ -81,4 +81,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                               description=__doc__)  # fmt: skip
     add_arguments(p)
     p.set_defaults(run=run)
-

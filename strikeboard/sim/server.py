@@ -269,11 +269,13 @@ class SimServer:
                 c.stall_until = until
         elif kind == "garbage":
             for c in conns:
-                c.put(secrets.token_bytes(37))
+                junk = bytearray(secrets.token_bytes(37))
+                # A packet count >= 32768 cannot fit in 37 bytes: never parses by chance.
+                junk[0] |= 0x80
+                c.put(bytes(junk))
         elif kind == "truncated":
-            # Claims one 184-byte packet but carries only 60 bytes of it.
             for c in conns:
-                c.put(b"\x00\x01\x00\xb8" + bytes(60))
+                c.put(self._truncated(c))
         elif kind == "expire_token":
             self.valid_tokens.clear()
             for c in conns:
@@ -282,6 +284,18 @@ class SimServer:
         else:
             raise ValueError(f"unknown fault kind: {kind}")
         return {"fault": kind, "connections": len(conns)}
+
+    def _truncated(self, conn: Connection) -> bytes:
+        """The connection's current ticks as one message cut inside its last packet.
+
+        The whole packets before the cut still decode, as after a short read on the wire.
+        Without subscriptions (or before the open): one 184-byte packet with 60 bytes of it.
+        """
+        if len(conn.sub_idx) == 0 or self.sim.sec < 0:
+            return b"\x00\x01\x00\xb8" + bytes(60)
+        groups = self.encode(conn.sub_idx, conn.sub_mode)
+        msg = L.frame_many(groups)
+        return msg[: len(msg) - groups[-1].dtype.itemsize // 2]
 
     def order_update(self, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Push an order update text message (Kite postback shape) to every connection."""

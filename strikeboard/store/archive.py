@@ -300,6 +300,18 @@ class Archive:
         """The highest archived ingest_seq (0 when none): a floor for the feed's counter."""
         return int(self._scalar("SELECT coalesce(max(ingest_seq), 0) FROM ticks") or 0)
 
+    def previous_close_oi(self, tokens: Sequence[int], before: date) -> dict[int, int]:
+        """Each contract's last archived OI before the IST day ``before`` (its previous
+        session's closing OI, as far as this archive saw it)."""
+        start = datetime(before.year, before.month, before.day, tzinfo=IST)
+        rows = self._rows(
+            "SELECT DISTINCT ON (token) token, oi FROM chain_minute"
+            " WHERE token = ANY(%s) AND minute < %s AND oi IS NOT NULL"
+            " ORDER BY token, minute DESC",
+            (list(tokens), start),
+        )
+        return {int(token): int(oi) for token, oi in rows}
+
     def count_ticks(self) -> int:
         return int(self._scalar("SELECT count(*) FROM ticks") or 0)
 

@@ -34,6 +34,7 @@ SNAPSHOT_TTL_S: Final = 4 * 24 * 3600
 DELTA_STREAM_MAXLEN: Final = 1000
 TICK_STREAM_MAXLEN: Final = 2000
 HEALTH_TTL_S: Final = 15
+ORDER_STREAM_MAXLEN: Final = 500
 MARKET_TTL_S: Final = 4 * 24 * 3600
 
 MSG_DELTA: Final = "delta"
@@ -283,6 +284,25 @@ class HotStore:
             lambda: self.client.xrevrange(self.keys.ticks(), count=count)
         )
         return [snap.loads(fields[b"data"]) for _, fields in reversed(entries)]
+
+    def publish_order(self, update: JSONDict) -> None:
+        """A Kite order update: appended to the bounded orders stream and published live."""
+        payload = snap.dumps(update)
+        key = self.keys.orders()
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xadd(key, {"msg": payload}, maxlen=ORDER_STREAM_MAXLEN)
+        pipe.expire(key, MARKET_TTL_S)
+        pipe.publish(key, payload)
+        self._call(pipe.execute)
+
+    def read_access_token(self) -> str | None:
+        """The Kite access token the local login callback stored, if any."""
+        raw = self._call(lambda: self.client.get(self.keys.access_token()))
+        return None if raw is None else bytes(raw).decode()
+
+    def write_access_token(self, token: str, ttl_s: int = 24 * 3600) -> None:
+        """Kite tokens die at 06:00 IST the next day; a day's TTL keeps no stale one around."""
+        self._call(lambda: self.client.set(self.keys.access_token(), token, ex=ttl_s))
 
     def write_health(self, health: JSONDict, ttl_s: int = HEALTH_TTL_S) -> None:
         """The feed's health document; it expires after ``ttl_s`` unless rewritten."""

@@ -64,6 +64,14 @@ class Keys:
         """Stream of recent tick batches (bounded)."""
         return f"{self.prefix}ticks"
 
+    def orders(self) -> str:
+        """Pub/sub channel and bounded stream of Kite order updates (trade notifications)."""
+        return f"{self.prefix}orders"
+
+    def access_token(self) -> str:
+        """String: a Kite access token stored by the local login callback (no cloud secret)."""
+        return f"{self.prefix}kite:access_token"
+
     def health(self) -> str:
         """JSON health document of the feed (with a TTL: absent means the feed is silent)."""
         return f"{self.prefix}health"

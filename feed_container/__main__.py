@@ -1,0 +1,113 @@
+"""`python -m feed_container`: the feed process (an ECS service in the cloud, a child of
+`strikeboard dev` locally). Composition only: settings, logging, metrics, signals."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from typing import Any
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import MetricUnit
+
+from strikeboard.chain.conventions import IvLeg
+from strikeboard.chain.snapshot import PricingParams
+from strikeboard.config import Settings, get_settings
+from strikeboard.feed.service import Feed, FeedConfig
+from strikeboard.kite.credentials import CredentialsError, load_credentials
+from strikeboard.market.universe import UniverseConfig
+
+log = logging.getLogger("strikeboard.feed")
+METRICS_EVERY_S = 60.0
+
+
+def configure_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(LambdaPowertoolsFormatter(service="strikeboard-feed"))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
+
+
+def feed_config(settings: Settings, api_key: str, access_token: str) -> FeedConfig:
+    return FeedConfig(
+        api_key=api_key,
+        access_token=access_token,
+        api_url=settings.kite_api_url,
+        ticker_url=settings.kite_ticker_url,
+        redis_url=settings.redis_url,
+        database_url=settings.database_url,
+        redis_prefix=settings.redis_key_prefix,
+        spool_dir=settings.spool_dir,
+        cycle_ms=settings.cycle_ms,
+        universe=UniverseConfig(
+            weekly_expiries=settings.weekly_expiries,
+            include_monthly=settings.include_monthly,
+            strikes_each_side=settings.strikes_each_side or None,
+        ),
+        pricing=PricingParams(rate=settings.risk_free_rate, iv_leg=IvLeg(settings.iv_leg)),
+    )
+
+
+def emit_metrics(metrics: Metrics, health: dict[str, Any]) -> None:
+    metrics.add_metric("Ticks", MetricUnit.Count, health["ticks"])
+    metrics.add_metric("TicksPerSecond", MetricUnit.CountPerSecond, health["ticks_per_s"])
+    metrics.add_metric("CycleMs", MetricUnit.Milliseconds, health["cycle_ms"])
+    metrics.add_metric("ArchiveLagRecords", MetricUnit.Count, health["archive"]["lag_records"])
+    metrics.add_metric("BadMessages", MetricUnit.Count, health["bad_messages"])
+    metrics.add_metric("TokenExpired", MetricUnit.Count, int(health["token"] == "expired"))
+    if health["last_tick_age_s"] is not None:
+        metrics.add_metric("LastTickAgeSeconds", MetricUnit.Seconds, health["last_tick_age_s"])
+    for reason, count in health["rejects"].items():
+        metrics.add_metric(f"Rejected_{reason}", MetricUnit.Count, count)
+    metrics.flush_metrics()
+
+
+def main() -> int:
+    try:
+        settings = get_settings()
+    except ValueError as exc:
+        print(f"feed: bad configuration: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    try:
+        creds = load_credentials(settings)
+    except CredentialsError as exc:
+        log.error("feed cannot start: %s", exc)
+        return 2
+
+    def refresh() -> tuple[str, str]:
+        fresh = load_credentials(Settings())
+        return fresh.api_key, fresh.access_token.get_secret_value()
+
+    feed = Feed(
+        feed_config(settings, creds.api_key, creds.access_token.get_secret_value()),
+        credentials=refresh,
+    )
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    metrics = Metrics(namespace="Strikeboard", service="feed")
+    feed.start()
+    next_metrics = time.monotonic() + METRICS_EVERY_S
+    try:
+        while not stopping:
+            time.sleep(1.0)
+            feed.supervise()
+            if time.monotonic() >= next_metrics:
+                next_metrics += METRICS_EVERY_S
+                emit_metrics(metrics, feed.health())
+    finally:
+        log.info("stopping: flushing the spool")
+        feed.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
