@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     kite_api_url: str = Field("https://api.kite.trade", description="Kite Connect REST root.")
     kite_ticker_url: str = Field("wss://ws.kite.trade", description="Kite Ticker WebSocket root.")
 
+    # Auth
+    cognito_issuer: str = Field(
+        "", description="Cognito user pool issuer URL (cloud); empty = local dev token auth."
+    )
+    cognito_client_id: str = Field("", description="Cognito app client id tokens must carry.")
+    dev_token: SecretStr = Field(
+        SecretStr(""), description="Local bearer token (make dev prints it); empty = none."
+    )
+
     # Feed
     spool_dir: Path = Field(Path(".local/spool"), description="Durable spool before PostgreSQL.")
     cycle_ms: int = Field(250, ge=50, le=10_000, description="Chain recompute period (ms).")
