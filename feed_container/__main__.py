@@ -94,7 +94,12 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     metrics = Metrics(namespace="Strikeboard", service="feed")
-    feed.start()
+    try:
+        feed.start()
+    except ValueError as exc:  # e.g. a universe that does not fit Kite's connection limits
+        log.error("feed cannot start: %s", exc)
+        feed.stop()
+        return 2
     next_metrics = time.monotonic() + METRICS_EVERY_S
     try:
         while not stopping:

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     # Feed
     spool_dir: Path = Field(Path(".local/spool"), description="Durable spool before PostgreSQL.")
     cycle_ms: int = Field(250, ge=50, le=10_000, description="Chain recompute period (ms).")
-    weekly_expiries: int = Field(4, ge=0, le=12, description="Nearest weekly expiries subscribed.")
+    weekly_expiries: int = Field(4, ge=0, le=20, description="Nearest weekly expiries subscribed.")
     include_monthly: bool = Field(True, description="Also subscribe the current monthly expiry.")
     strikes_each_side: int = Field(
         25, ge=0, description="Strikes either side of the ATM per expiry (0 = every strike)."
@@ -60,6 +60,37 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of every process."
+    )
+
+    # Push (WebSocket registry, pusher, local gateway)
+    push_endpoint_url: str = Field(
+        "",
+        description="API Gateway Management API endpoint the pusher posts to "
+        "(https://{api-id}.execute-api.{region}.amazonaws.com/{stage}; locally the gateway's "
+        "URL). Empty in a WebSocket Lambda = derived from the event's domainName and stage.",
+    )
+    push_concurrency: int = Field(
+        64, ge=1, le=1024, description="Concurrent post_to_connection calls of the pusher."
+    )
+    push_market_hz: float = Field(
+        4.0, gt=0, le=50, description="Most market pushes per second to every connection."
+    )
+    ws_connection_ttl_s: int = Field(
+        900, ge=30, description="Registry TTL of a WebSocket connection, refreshed by activity."
+    )
+
+    # HTTP API and scheduled jobs
+    api_spa_url: str = Field(
+        "/", description="Where the Kite login callback sends the browser back to (the SPA)."
+    )
+    api_stale_after_s: float = Field(
+        30.0, gt=0, description="A live snapshot older than this (seconds) is flagged stale."
+    )
+    tick_retention_days: int = Field(
+        30, ge=1, description="Days of tick partitions the cleanup job keeps."
+    )
+    chain_retention_days: int = Field(
+        400, ge=1, description="Days of chain_minute rows the cleanup job keeps."
     )
 
 

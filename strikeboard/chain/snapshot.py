@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from strikeboard.chain import analytics, conventions, pricing
 from strikeboard.chain.state import SPOT_TOKEN, VIX_TOKEN, ChainState, ExpiryIndex, Field
@@ -55,6 +56,28 @@ class PricingParams:
     """Continuous risk-free rate for discounting in the forward convention (Black-76)."""
     iv_leg: conventions.IvLeg = conventions.IvLeg.OTM
     parity_strikes: int = 5
+
+
+def _column(values: NDArray[np.float64], digits: int | None) -> list[Any]:
+    """Rounded values as a list, None where NaN (whole numbers stay floats: prices)."""
+    a = np.round(values, digits) if digits is not None else np.asarray(values, np.float64)
+    out: list[Any] = a.tolist()
+    missing = ~np.isfinite(a)
+    if missing.any():
+        for i in np.flatnonzero(missing).tolist():
+            out[i] = None
+    return out
+
+
+def _int_column(values: NDArray[Any]) -> list[Any]:
+    """Quantities as ints, None where NaN."""
+    a = np.asarray(values, np.float64)
+    ok = np.isfinite(a)
+    out: list[Any] = np.where(ok, a, 0).astype(np.int64).tolist()
+    if not ok.all():
+        for i in np.flatnonzero(~ok).tolist():
+            out[i] = None
+    return out
 
 
 def _clean(value: float, digits: int | None = None) -> float | int | None:
@@ -141,33 +164,48 @@ def expiry_snapshot(
     atm_iv = analytics.atm_iv(k, shown, forward)
     support, resistance = analytics.support_resistance(k, oi[0], oi[1])
 
-    strikes: dict[str, JSON] = {}
-    for i, strike in enumerate(k):
-        row: JSON = {
-            "strike": _clean(float(strike)),
-            "iv": _clean(float(shown[i]), 4),
-            "gex": _clean(float(gex[i]), 0),
+    # Columns first (vectorised rounding, NaN -> None), then one dict per leg: a Python loop
+    # per value would cost more than all the pricing.
+    n = len(k)
+    buildup_names = np.array([b.name.lower() for b in analytics.Buildup])
+    sides: dict[str, list[JSON | None]] = {}
+    for side, s, cols in (("CE", 0, index.call), ("PE", 1, index.put)):
+        close = legs[side]["close"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            change_pct = np.where(close != 0, change[s] / close * 100, np.nan)
+        columns: dict[str, list[Any]] = {
+            "token": _int_column(np.where(cols >= 0, state.tokens[np.maximum(cols, 0)], np.nan)),
         }
-        for side, s in (("CE", 0), ("PE", 1)):
-            cols = index.call if s == 0 else index.put
-            if cols[i] < 0:
-                continue
-            leg: JSON = {"token": int(state.tokens[cols[i]])}
-            for name in LEG_FIELDS:
-                leg[name] = _clean(float(legs[side][name][i]), _ROUND.get(name))
-            close = float(legs[side]["close"][i])
-            leg["change"] = _clean(float(change[s, i]), 2)
-            leg["change_pct"] = _clean(float(change[s, i]) / close * 100 if close else math.nan, 2)
-            leg["oi_change"] = _clean(float(oi_change[s, i]))
-            leg["iv"] = _clean(float(iv[s, i]), 4)
-            for greek in ("delta", "gamma", "theta", "vega"):
-                leg[greek] = _clean(float(getattr(greeks, greek)[s, i]), _ROUND[greek])
-            leg["buildup"] = analytics.Buildup(int(buildup[s, i])).name.lower()
-            row[side] = leg
-        strikes[f"{strike:g}"] = row
+        for name in LEG_FIELDS:
+            values = legs[side][name]
+            columns[name] = _column(values, _ROUND[name]) if name in _ROUND else _int_column(values)
+        columns["change"] = _column(change[s], 2)
+        columns["change_pct"] = _column(change_pct, 2)
+        columns["oi_change"] = _int_column(oi_change[s])
+        columns["iv"] = _column(iv[s], 4)
+        for greek in ("delta", "gamma", "theta", "vega"):
+            columns[greek] = _column(getattr(greeks, greek)[s], _ROUND[greek])
+        columns["buildup"] = buildup_names[buildup[s]].tolist()
+        keys = list(columns)
+        rows = [
+            dict(zip(keys, values, strict=True)) for values in zip(*columns.values(), strict=True)
+        ]
+        sides[side] = [row if cols[i] >= 0 else None for i, row in enumerate(rows)]
+    strikes: dict[str, JSON] = {}
+    for strike, strike_key, shown_iv, gex_i, ce, pe in zip(
+        _column(k, None), [f"{x:g}" for x in k], _column(shown, 4), _column(gex, 0),
+        sides["CE"] or [None] * n, sides["PE"] or [None] * n, strict=True,
+    ):  # fmt: skip
+        row: JSON = {"strike": strike, "iv": shown_iv, "gex": gex_i}
+        if ce is not None:
+            row["CE"] = ce
+        if pe is not None:
+            row["PE"] = pe
+        strikes[strike_key] = row
 
     straddle = float(prices[0, atm_i] + prices[1, atm_i])
-    ts = float(np.nanmax(state.values[Field.EXCHANGE_TS])) if len(state.tokens) else math.nan
+    stamps = state.values[Field.EXCHANGE_TS]
+    ts = float(np.nanmax(stamps)) if np.isfinite(stamps).any() else math.nan
     return {
         "underlying": state.underlying,
         "expiry": index.expiry.isoformat(),

@@ -8,6 +8,7 @@ puts as aligned arrays. Pure: no I/O and no clock; the caller passes the time.
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -120,6 +121,14 @@ class ChainState:
         self._order = np.zeros(0, dtype=np.int64)  # tokens sorted, for searchsorted lookups
         self._dirty = np.zeros(0, dtype=bool)
         self.market_dirty = False
+
+    def copy(self) -> ChainState:
+        """A consistent copy to price from while ticks keep arriving (the arrays describing
+        the universe are replaced, never mutated, so only the values are copied)."""
+        other = copy.copy(self)
+        other.values = self.values.copy()
+        other._dirty = self._dirty.copy()
+        return other
 
     # -- universe -----------------------------------------------------------------------------
 

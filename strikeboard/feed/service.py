@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import sys
 import threading
 import time
 from collections import Counter
@@ -49,6 +50,7 @@ from strikeboard.store.archiver import Archiver, encode_minute, encode_ticks
 from strikeboard.store.errors import HotStoreError, StoreError
 from strikeboard.store.hot import HotStore
 from strikeboard.store.spool import Spool
+from strikeboard.store.ticks import TickArray
 
 log = logging.getLogger("strikeboard.feed")
 
@@ -85,6 +87,8 @@ class Counters:
     last_tick_at: float = 0.0
     redis_errors: int = 0
     tick_rate: float = 0.0
+    ingest_wait_ms: float = 0.0  # longest wait of a burst in the queue since the last health
+    ingest_ms: float = 0.0  # longest processing of a burst since the last health
 
 
 class Feed:
@@ -117,6 +121,7 @@ class Feed:
         self.shards: TickerShards | None = None
         self._shard_sets: tuple[frozenset[int], ...] = ()
         self._queue: queue.SimpleQueue[tuple[bytes, float] | None] = queue.SimpleQueue()
+        self._to_spool: queue.SimpleQueue[TickArray | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -149,7 +154,9 @@ class Feed:
         self._set_universe(self.universe)
         self._load_previous_oi()
         self.archiver.start()
-        for name, target in (("ingest", self._ingest_loop), ("cycle", self._cycle_loop)):
+        loops = (("ingest", self._ingest_loop), ("spool", self._spool_loop),
+                 ("cycle", self._cycle_loop))  # fmt: skip
+        for name, target in loops:
             thread = threading.Thread(target=target, name=f"feed-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -173,6 +180,8 @@ class Feed:
             self.shards.close()
         self._queue.put(None)
         self._stop.set()
+        self._threads[0].join(10)  # ingest first: it hands its last records to the spool writer
+        self._to_spool.put(None)
         for thread in self._threads:
             thread.join(10)
         with self._lock:
@@ -330,6 +339,9 @@ class Feed:
     # -- ingest thread ------------------------------------------------------------------------
 
     def _ingest_loop(self) -> None:
+        # Hand the GIL over sooner (default 5 ms) so that a burst is not kept waiting behind
+        # the cycle thread's pricing and JSON work.
+        sys.setswitchinterval(0.001)
         while True:
             item = self._queue.get()
             items = [item]
@@ -341,11 +353,36 @@ class Feed:
             done = None in items
             work = [i for i in items if i is not None]
             if work:
+                started = time.time()
                 try:
                     self._ingest(work)
                 except Exception:  # a bug must cost one burst, not the feed
                     log.exception("ingest failed for a burst of %d messages", len(work))
+                c = self.counters
+                c.ingest_wait_ms = max(c.ingest_wait_ms, (started - work[0][1]) * 1000)
+                c.ingest_ms = max(c.ingest_ms, (time.time() - started) * 1000)
             if done:
+                return
+
+    def _spool_loop(self) -> None:
+        """Group commit: one spool record and one fsync for whatever ingest queued meanwhile,
+        so the disk never sits on the live path."""
+        while True:
+            pending = [self._to_spool.get()]
+            while True:
+                try:
+                    pending.append(self._to_spool.get_nowait())
+                except queue.Empty:
+                    break
+            arrays = [a for a in pending if a is not None]
+            if arrays:
+                try:
+                    self.spool.append(encode_ticks(np.concatenate(arrays)))
+                except StoreError:
+                    # The disk is the last line: without it ticks would be lost silently.
+                    log.critical("spool write failed: %d ticks not spooled", sum(map(len, arrays)),
+                                 exc_info=True)  # fmt: skip
+            if any(a is None for a in pending):
                 return
 
     def _ingest(self, items: list[tuple[bytes, float]]) -> None:
@@ -379,20 +416,25 @@ class Feed:
             accepted = result.accepted
             self.state.apply(accepted)
             self._update_candles(accepted)
+            cols = self.state.column_of(accepted.instrument_token)
+            market_moved = bool((self.state.kind[cols[cols >= 0]] <= Kind.FUTURE).any())
+            market = market_document(self.state) if market_moved else {}
         if not len(accepted):
             return
         records = to_tick_records(accepted, self._seq + 1, min(at for _, at in items))
         self._seq += len(records)
-        self.spool.append(encode_ticks(records))  # durable before anything else sees it
-        self.counters.ticks += len(records)
-        self.counters.last_tick_at = time.time()
+        # Redis first: the live path should not wait for the spool's fsync; the spool write
+        # follows at once, before the next burst is taken.
         if self._redis_ok:
             try:
                 self.hot.append_ticks(records)
-                with self._lock:
-                    self.hot.write_market(market_document(self.state))
+                if market_moved:
+                    self.hot.write_market(market)
             except HotStoreError as exc:
                 self._redis_down(exc)
+        self._to_spool.put(records)
+        self.counters.ticks += len(records)
+        self.counters.last_tick_at = time.time()
 
     def _update_candles(self, batch: codec.TickBatch) -> None:
         cols = self.state.column_of(batch.instrument_token)
@@ -439,16 +481,15 @@ class Feed:
 
     def _cycle(self) -> None:
         now = self._market_now()
-        with self._lock:
+        with self._lock:  # held for a copy only: ingest must never wait on pricing
             dirty = self.state.take_dirty()
-            snapshots = [
-                s
-                for s in (
-                    expiry_snapshot(self.state, index, now, self.config.pricing) for index in dirty
-                )
-                if s is not None
-            ]
-            spot = self.state.value(SPOT_TOKEN, Field.LTP)
+            view = self.state.copy()
+        snapshots = [
+            s
+            for s in (expiry_snapshot(view, index, now, self.config.pricing) for index in dirty)
+            if s is not None
+        ]
+        spot = view.value(SPOT_TOKEN, Field.LTP)
         if not self._redis_ok and self.hot.ping():
             self._redis_back()
         for document in snapshots:
@@ -615,6 +656,8 @@ class Feed:
             "messages": c.messages,
             "bad_messages": c.bad_messages,
             "rejects": dict(c.rejects),
+            "ingest_wait_ms": round(c.ingest_wait_ms, 2),
+            "ingest_ms": round(c.ingest_ms, 2),
             "cycle_ms": round(c.last_cycle_ms, 2),
             "max_cycle_ms": round(c.max_cycle_ms, 2),
             "redis_ok": self._redis_ok,
@@ -635,7 +678,9 @@ class Feed:
         if not self._redis_ok:
             return
         try:
-            self.hot.write_health(self.health())
+            health = self.health()
+            self.counters.ingest_wait_ms = self.counters.ingest_ms = 0.0
+            self.hot.write_health(health)
         except HotStoreError as exc:
             self._redis_down(exc)
 

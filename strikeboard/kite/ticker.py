@@ -138,7 +138,10 @@ class TickerShards:
         ticker.on_noreconnect = lambda _ws: self._set(i, ShardState.FAILED)
         self._tickers[i] = ticker
         self._set(i, ShardState.CONNECTING)
-        ticker.connect(threaded=True)
+        if reactor.running:  # one reactor per process, shared: connect on its own thread
+            _call_in_reactor(ticker.connect, True)
+        else:
+            ticker.connect(threaded=True)
 
     def _close_shard(self, i: int) -> None:
         ticker, self._tickers[i] = self._tickers[i], None

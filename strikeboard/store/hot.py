@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any, Final
 
 import numpy as np
+import orjson
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -264,17 +265,24 @@ class HotStore:
         if len(ticks) == 0:
             return
         columns = {
-            "token": ticks["token"].tolist(),
-            "ltp": ticks["last_price"].tolist(),
-            "volume": ticks["volume"].tolist(),
-            "oi": ticks["oi"].tolist(),
-            "exchange_ts": ticks["exchange_ts"].tolist(),
-            "bid": ticks["bid_price"][:, 0].tolist(),
-            "ask": ticks["ask_price"][:, 0].tolist(),
+            name: np.ascontiguousarray(values)
+            for name, values in (
+                ("token", ticks["token"]),
+                ("ltp", ticks["last_price"]),
+                ("volume", ticks["volume"]),
+                ("oi", ticks["oi"]),
+                ("exchange_ts", ticks["exchange_ts"]),
+                ("bid", ticks["bid_price"][:, 0]),
+                ("ask", ticks["ask_price"][:, 0]),
+            )
         }
+        data = orjson.dumps(columns, option=orjson.OPT_SERIALIZE_NUMPY)  # hot path: no lists
         key = self.keys.ticks()
         pipe = self.client.pipeline(transaction=False)
-        pipe.xadd(key, {"n": len(ticks), "data": snap.dumps(columns)}, maxlen=TICK_STREAM_MAXLEN)
+        # received_us: when the feed got the batch's first tick (its latency reference).
+        fields = {"n": len(ticks), "data": data,
+                  "received_us": int(ticks["received_ts"].min())}  # fmt: skip
+        pipe.xadd(key, fields, maxlen=TICK_STREAM_MAXLEN)  # type: ignore[arg-type]
         pipe.expire(key, MARKET_TTL_S)
         self._call(pipe.execute)
 

@@ -1,0 +1,171 @@
+"""The feed under full load: ~9,000 instruments in full mode, each ticking once a second.
+
+The simulator runs in this process (recording when it wrote each tick to the socket); the feed
+runs as its own process (`python -m feed_container`), so its CPU share is measured alone. The
+tick-to-Redis latency is measured twice: from the feed receiving a burst (its reactor thread) to
+the recent-ticks stream entry holding it (per batch), and from the simulator queueing each tick
+for its socket (per tick; this one also carries the simulator's and this process's scheduling).
+Stream entry ids are Redis' own clock, on the same host.
+Archive rows/s: rows landing in PostgreSQL over the window. Target (issue 4): p99 under 50 ms.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import psutil
+import psycopg
+import redis
+
+from strikeboard import devservices
+from strikeboard.sim.engine import SimConfig
+from strikeboard.sim.server import SentMessage, ServerOptions, run_simulator
+from strikeboard.sim.universe import UniverseConfig as SimUniverse
+
+WARMUP_S = 15.0
+WINDOW_S = 30.0
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class SendTimes:
+    """(token, exchange_ts, volume) -> wall time the simulator sent it."""
+
+    def __init__(self) -> None:
+        self.at: dict[tuple[int, int, int], float] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, msg: SentMessage) -> None:
+        now = time.time()
+        for arr in msg.packets:
+            names = arr.dtype.names or ()
+            if "exchange_timestamp" not in names:
+                continue
+            vol = arr["volume_traded"] if "volume_traded" in names else np.zeros(len(arr), int)
+            keys = zip(arr["instrument_token"].tolist(), arr["exchange_timestamp"].tolist(),
+                       vol.tolist(), strict=True)  # fmt: skip
+            with self.lock:
+                for key in keys:
+                    self.at.setdefault(key, now)
+
+
+def main() -> None:
+    with contextlib.ExitStack() as stack:
+        found = stack.enter_context(devservices.services(ROOT / ".local" / "bench", durable=False))
+        db = f"bench_feed_{os.getpid()}"
+        with psycopg.connect(found.database_url, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{db}"')
+        database_url = found.database_url.rsplit("/", 1)[0] + f"/{db}"
+        prefix = f"bench:{uuid.uuid4().hex[:8]}:"
+        spool = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        sent = SendTimes()
+        config = SimConfig(seed=5, every_second=True,
+                           universe=SimUniverse(weeklies=13, range_lo=0.43, range_hi=1.57))  # fmt: skip
+        sim = stack.enter_context(
+            run_simulator(config=config, options=ServerOptions(start=dt.time(10, 0)))
+        )
+        sim.server.on_sent = sent
+        env = {**os.environ, "KITE_API_KEY": "sim_api_key", "KITE_ACCESS_TOKEN": "sim_access_token",
+               "KITE_API_URL": sim.root, "KITE_TICKER_URL": sim.ws_root,
+               "REDIS_URL": found.redis_url, "DATABASE_URL": database_url,
+               "REDIS_KEY_PREFIX": prefix, "SPOOL_DIR": str(spool), "WEEKLY_EXPIRIES": "13",
+               "STRIKES_EACH_SIDE": "0", "LOG_LEVEL": "WARNING",
+               **{k: v for k, v in os.environ.items() if k == "CYCLE_MS"}}  # fmt: skip
+        feed = subprocess.Popen([sys.executable, "-m", "feed_container"], env=env,
+                                stdout=subprocess.DEVNULL)  # fmt: skip
+        try:
+            run(feed, found.redis_url, prefix, database_url, sent)
+        finally:
+            feed.terminate()
+            feed.wait(60)
+            with psycopg.connect(found.database_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            client = redis.Redis.from_url(found.redis_url)
+            for key in client.scan_iter(match=f"{prefix}*"):
+                client.delete(key)
+
+
+def run(feed: subprocess.Popen[bytes], redis_url: str, prefix: str, database_url: str,
+        sent: SendTimes) -> None:  # fmt: skip
+    r = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 120
+    health: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        raw = r.get(f"{prefix}health")
+        health = json.loads(raw) if raw else {}
+        if health.get("connected") and int(health.get("ticks", 0)) > 0:  # type: ignore[call-overload]
+            break
+        if feed.poll() is not None:
+            raise SystemExit(f"feed exited with {feed.returncode}")
+        time.sleep(0.5)
+    else:
+        raise SystemExit("feed did not start receiving ticks")
+    time.sleep(WARMUP_S)
+
+    proc = psutil.Process(feed.pid)
+    with psycopg.connect(database_url) as conn:
+        rows0 = conn.execute("SELECT count(*) FROM ticks").fetchone()[0]  # type: ignore[index]
+    cpu0, t0 = proc.cpu_times(), time.monotonic()
+    latencies: list[float] = []
+    feed_latencies: list[float] = []
+    last_id = "$"
+    end = time.monotonic() + WINDOW_S
+    ticks_seen = 0
+    while time.monotonic() < end:
+        reply = r.xread({f"{prefix}ticks": last_id}, block=500, count=1000)
+        for _stream, entries in reply:
+            for entry_id, fields in entries:
+                last_id = entry_id
+                at_ms = int(entry_id.split(b"-")[0])
+                feed_latencies.append(at_ms / 1000 - int(fields[b"received_us"]) / 1e6)
+                cols = json.loads(fields[b"data"])
+                ticks_seen += len(cols["token"])
+                with sent.lock:
+                    for tok, ts_us, vol in zip(cols["token"], cols["exchange_ts"], cols["volume"],
+                                               strict=True):  # fmt: skip
+                        t_sent = sent.at.pop((tok, ts_us // 1_000_000, vol), None)
+                        if t_sent is not None:
+                            latencies.append(at_ms / 1000 - t_sent)
+    cpu1, t1 = proc.cpu_times(), time.monotonic()
+    with psycopg.connect(database_url) as conn:
+        rows1 = conn.execute("SELECT count(*) FROM ticks").fetchone()[0]  # type: ignore[index]
+    raw = r.get(f"{prefix}health")
+    health = json.loads(raw) if raw else health
+    elapsed = t1 - t0
+    cpu = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / elapsed
+    lat = np.array(latencies) * 1000
+    print(f"feed at {health.get('instruments')} instruments, full mode, one tick per instrument "
+          f"per second, {elapsed:.0f} s window:")  # fmt: skip
+    print(f"  ticks into Redis      {ticks_seen / elapsed:10,.0f} ticks/s")
+    print(f"  feed CPU              {cpu * 100:10.1f} % of one core")
+    inside = np.array(feed_latencies) * 1000
+    for name, values in (
+        ("tick-to-Redis, feed receipt", inside),
+        ("tick-to-Redis, sim socket", lat),
+    ):
+        if len(values):
+            p50, p90, p99 = np.percentile(values, [50, 90, 99])
+            print(
+                f"  {name:28s} p50 {p50:6.1f} ms  p90 {p90:6.1f} ms  p99 {p99:6.1f} ms  "
+                f"max {values.max():6.1f} ms  ({len(values):,} samples; target p99 < 50 ms)"
+            )
+    print(f"  archive               {(rows1 - rows0) / elapsed:10,.0f} rows/s into PostgreSQL")
+    print(
+        f"  cycle                 {health.get('cycle_ms')} ms last, "
+        f"{health.get('max_cycle_ms')} ms max; archive lag "
+        f"{health.get('archive', {}).get('lag_records')} records"
+    )  # type: ignore[union-attr]
+
+
+if __name__ == "__main__":
+    main()
