@@ -55,8 +55,15 @@ class SentTicks:
             if ts is None:
                 ts = np.full(len(arr), -1)
             vol = arr["volume_traded"] if "volume_traded" in names else np.zeros(len(arr))
-            rows = np.stack([arr["instrument_token"].astype(np.int64), ts.astype(np.int64),
-                             arr["last_price"].astype(np.int64), vol.astype(np.int64)], axis=1)
+            rows = np.stack(
+                [
+                    arr["instrument_token"].astype(np.int64),
+                    ts.astype(np.int64),
+                    arr["last_price"].astype(np.int64),
+                    vol.astype(np.int64),
+                ],
+                axis=1,
+            )
             with self.lock:
                 self.rows.append(rows)
 
