@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 
 from strikeboard.chain.conventions import IvLeg
@@ -18,16 +17,11 @@ from strikeboard.chain.snapshot import PricingParams
 from strikeboard.config import Settings, get_settings
 from strikeboard.feed.service import Feed, FeedConfig
 from strikeboard.kite.credentials import CredentialsError, load_credentials
+from strikeboard.logs import configure_logging
 from strikeboard.market.universe import UniverseConfig
 
 log = logging.getLogger("strikeboard.feed")
 METRICS_EVERY_S = 60.0
-
-
-def configure_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(LambdaPowertoolsFormatter(service="strikeboard-feed"))
-    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
 
 
 def feed_config(settings: Settings, api_key: str, access_token: str) -> FeedConfig:
@@ -47,6 +41,7 @@ def feed_config(settings: Settings, api_key: str, access_token: str) -> FeedConf
             strikes_each_side=settings.strikes_each_side or None,
         ),
         pricing=PricingParams(rate=settings.risk_free_rate, iv_leg=IvLeg(settings.iv_leg)),
+        log_level=settings.log_level,
     )
 
 
@@ -70,7 +65,7 @@ def main() -> int:
     except ValueError as exc:
         print(f"feed: bad configuration: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings)
+    configure_logging(settings.log_level, "strikeboard-feed")
     try:
         creds = load_credentials(settings)
     except CredentialsError as exc:

@@ -30,8 +30,9 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_errors
 
 from strikeboard.chain import conventions
-from strikeboard.chain.snapshot import PricingParams, expiry_snapshot, market_document
+from strikeboard.chain.snapshot import PricingParams, market_document
 from strikeboard.chain.state import SPOT_TOKEN, ChainState, Field, Kind
+from strikeboard.feed.publisher import CycleResult, PublisherProcess
 from strikeboard.feed.records import CandleBuilder, to_tick_records
 from strikeboard.kite.ticker import ShardState, ShardStatus, TickerShards
 from strikeboard.market import codec
@@ -72,6 +73,7 @@ class FeedConfig:
     pricing: PricingParams = field(default_factory=PricingParams)
     health_every_s: float = 1.0
     spool_fsync: bool = True
+    log_level: str = "INFO"
 
 
 @dataclass
@@ -126,7 +128,9 @@ class Feed:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._seq = 0
-        self._published: dict[str, dict[str, Any]] = {}
+        self.publisher = PublisherProcess(config.redis_url, config.redis_prefix,
+                                          config.universe.underlying, config.pricing,
+                                          config.log_level)  # fmt: skip
         self._redis_ok = True
         self._minute: int | None = None
         self._candles = CandleBuilder(set())
@@ -141,7 +145,7 @@ class Feed:
     def start(self) -> None:
         """Load instruments, pick the universe, open the ticker shards and start the threads."""
         self._seq = self._first_seq()
-        self._restore_from_redis()
+        self.publisher.start()
         rows = self.kite.instruments("NFO") + self.kite.instruments("NSE")
         try:
             self.archive.upsert_instruments(rows)
@@ -184,8 +188,11 @@ class Feed:
         self._to_spool.put(None)
         for thread in self._threads:
             thread.join(10)
+        for result in self.publisher.stop():
+            self._spool_minute(result)
         with self._lock:
-            rows = self._candles.flush()
+            rows = self._pending_candles + self._candles.flush()
+            self._pending_candles = []
         if rows:
             self.spool.append(encode_minute(candles=rows))
         if not self.archiver.wait_drained(drain_timeout):
@@ -267,6 +274,7 @@ class Feed:
                 self.validator.set_universe(universe.instruments)
             market = {i.instrument_token for i in universe.instruments if not i.is_option}
             self._candles.tokens = market
+            self.publisher.set_universe(universe.instruments, len(self.state.expiries))
         self._shard_sets = shard(
             universe.tokens,
             self._shard_sets,
@@ -455,16 +463,12 @@ class Feed:
     def _cycle_loop(self) -> None:
         period = self.config.cycle_ms / 1000
         next_health = 0.0
-        while not self._stop.wait(max(0.0, period - self.counters.last_cycle_ms / 1000)):
-            started = time.perf_counter()
+        while not self._stop.wait(period):
             try:
                 self._cycle()
             except Exception:
                 log.exception("cycle failed")
-            elapsed = (time.perf_counter() - started) * 1000
             self.counters.cycles += 1
-            self.counters.last_cycle_ms = elapsed
-            self.counters.max_cycle_ms = max(self.counters.max_cycle_ms, elapsed)
             if time.monotonic() >= next_health:
                 next_health = time.monotonic() + self.config.health_every_s
                 self._write_health()
@@ -483,88 +487,36 @@ class Feed:
         now = self._market_now()
         with self._lock:  # held for a copy only: ingest must never wait on pricing
             dirty = self.state.take_dirty()
-            view = self.state.copy()
-        snapshots = [
-            s
-            for s in (expiry_snapshot(view, index, now, self.config.pricing) for index in dirty)
-            if s is not None
-        ]
-        spot = view.value(SPOT_TOKEN, Field.LTP)
+            ids = [i for i, index in enumerate(self.state.expiries) if index in dirty]
+            values = self.state.values.copy()
+            spot = self.state.value(SPOT_TOKEN, Field.LTP)
         if not self._redis_ok and self.hot.ping():
-            self._redis_back()
-        for document in snapshots:
-            previous = self._published.get(document["expiry"])
-            if self._redis_ok:
-                try:
-                    self.hot.publish(document, previous)
-                except HotStoreError as exc:
-                    self._redis_down(exc)
-            self._published[document["expiry"]] = document
-        self._roll_minute(now)
+            self._redis_ok = True
+            log.info("Redis back")
+        for result in self.publisher.cycle(values, ids, now, self._closed_minute(now)):
+            self.counters.last_cycle_ms = result.elapsed_ms
+            self.counters.max_cycle_ms = max(self.counters.max_cycle_ms, result.elapsed_ms)
+            self._spool_minute(result)
         if math.isfinite(spot):
             self._maybe_recentre(spot, now.date())
 
-    def _roll_minute(self, now: datetime) -> None:
+    def _closed_minute(self, now: datetime) -> str | None:
+        """The minute that just closed (its stamp), once, when the market clock leaves it."""
         minute = int(now.timestamp() // 60)
-        if self._minute is None:
+        if self._minute is None or minute == self._minute:
             self._minute = minute
-            return
-        if minute == self._minute:
-            return
-        # The minute that just closed: its last state is what we hold now.
+            return None
         stamp = datetime.fromtimestamp(self._minute * 60, conventions.IST).isoformat()
         self._minute = minute
-        chain_rows: list[tuple[Any, ...]] = []
-        agg_rows: list[tuple[Any, ...]] = []
-        for doc in self._published.values():
-            agg = doc["aggregates"]
-            agg_rows.append(
-                (
-                    doc["underlying"],
-                    doc["expiry"],
-                    stamp,
-                    doc["spot"],
-                    doc["future"],
-                    doc["forward"],
-                    doc["atm_strike"],
-                    agg["atm_iv"],
-                    agg["atm_straddle"],
-                    agg["expected_move"],
-                    agg["pcr_oi"],
-                    agg["pcr_volume"],
-                    agg["max_pain"],
-                )
-            )
-            for row in doc["strikes"].values():
-                for side in ("CE", "PE"):
-                    leg = row.get(side)
-                    if leg is None:
-                        continue
-                    chain_rows.append(
-                        (
-                            doc["underlying"],
-                            doc["expiry"],
-                            stamp,
-                            row["strike"],
-                            side,
-                            leg["token"],
-                            leg["ltp"],
-                            leg["bid"],
-                            leg["ask"],
-                            leg["iv"],
-                            leg["delta"],
-                            leg["gamma"],
-                            leg["theta"],
-                            leg["vega"],
-                            leg["oi"],
-                            leg["oi_change"],
-                            leg["volume"],
-                        )
-                    )
+        return stamp
+
+    def _spool_minute(self, result: CycleResult) -> None:
         with self._lock:
-            candles, self._pending_candles = self._pending_candles, []
-        if chain_rows or candles:
-            self.spool.append(encode_minute(chain_rows, agg_rows, candles))
+            candles = self._pending_candles if result.chain_rows else []
+            if result.chain_rows:
+                self._pending_candles = []
+        if result.chain_rows or candles:
+            self.spool.append(encode_minute(result.chain_rows, result.agg_rows, candles))
 
     def _maybe_recentre(self, spot: float, today: date) -> None:
         if self.catalog is None or self.universe is None:
@@ -575,13 +527,6 @@ class Feed:
         self.universe = move.universe
         self._set_universe(move.universe)
         self._load_previous_oi()
-        gone = {
-            d
-            for d in self._published
-            if d not in {w.expiry.isoformat() for w in move.universe.windows}
-        }
-        for expiry in gone:
-            self._published.pop(expiry, None)
         if self.shards is not None:
             self.shards.assign(self._shard_sets)
         log.info(
@@ -600,27 +545,6 @@ class Feed:
         if self._redis_ok:
             log.error("Redis unavailable, ingesting on: %s", exc)
         self._redis_ok = False
-
-    def _redis_back(self) -> None:
-        try:
-            with self._lock:
-                market = market_document(self.state)
-            self.hot.rebuild(list(self._published.values()), market)
-        except HotStoreError as exc:
-            self._redis_down(exc)
-            return
-        self._redis_ok = True
-        log.info("Redis back: hot keys rebuilt")
-
-    def _restore_from_redis(self) -> None:
-        """A restarted feed continues the seqs (and clients' deltas) where Redis has them."""
-        try:
-            restored = self.hot.load_state([self.config.universe.underlying])
-        except StoreError as exc:
-            log.warning("no hot state to restore: %s", exc)
-            return
-        for (_underlying, expiry), document in restored.snapshots.items():
-            self._published[expiry] = document
 
     # -- health -------------------------------------------------------------------------------
 

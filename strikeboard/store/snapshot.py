@@ -23,7 +23,7 @@ anything else replaces); ``unset`` lists key paths to delete, applied before ``s
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -37,30 +37,35 @@ class SnapshotError(ValueError):
 
 
 def _diff(old: JSONDict, new: JSONDict, path: list[str], unset: list[list[str]]) -> JSONDict:
+    # The delta shares the new document's subtrees instead of copying them: a published
+    # document is never mutated, and apply_delta copies what it merges.
     changed: JSONDict = {}
-    for key in old:
-        if key not in new:
-            unset.append([*path, key])
+    for key in old.keys() - new.keys():
+        unset.append([*path, key])
+    missing = _MISSING
     for key, value in new.items():
-        if key not in old:
-            changed[key] = copy.deepcopy(value)
+        before = old.get(key, missing)
+        # Unchanged (a scalar, or a whole subtree in one C-level comparison): the common case.
+        # The type check keeps 1 vs 1.0 vs True distinct, as JSON round-trips them.
+        if type(value) is type(before) and value == before:
             continue
-        before = old[key]
-        if isinstance(value, dict) and isinstance(before, dict):
-            if value == before:  # one C-level comparison skips an unchanged subtree
-                continue
+        if before is missing:
+            changed[key] = value
+        elif type(value) is dict and type(before) is dict:
             sub = _diff(before, value, [*path, key], unset)
-            if sub:  # empty when nothing changed or only removals (those went to `unset`)
+            if sub:  # empty when only removals changed (those went to `unset`)
                 changed[key] = sub
-        elif isinstance(value, dict) or isinstance(before, dict):
+        elif type(value) is dict or type(before) is dict:
             # A dict replaced by a scalar or the reverse: replace wholesale, after unsetting
             # the old value so that merging a dict into a stale dict cannot leave extra keys.
             unset.append([*path, key])
-            changed[key] = copy.deepcopy(value)
-        elif type(value) is not type(before) or value != before:
-            # The type check keeps 1 vs 1.0 vs True distinct, as JSON round-trips them.
-            changed[key] = copy.deepcopy(value)
+            changed[key] = value
+        else:
+            changed[key] = value
     return changed
+
+
+_MISSING: Final = object()
 
 
 def diff_snapshot(old: JSONDict | None, new: JSONDict) -> JSONDict:

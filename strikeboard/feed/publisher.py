@@ -1,0 +1,253 @@
+"""Pricing and publishing the chain, in a process of its own.
+
+Pricing every expiry, building the snapshot documents and diffing them is Python work that
+would hold the GIL against the ingest thread (whose tick-to-Redis latency it would add to); in
+its own process it also gets the second core. The feed sends the universe once and then, each
+cycle, a copy of the value matrix with the expiries that changed; the publisher prices them,
+publishes snapshots and deltas to Redis, and at each minute close returns the minute's chain
+rows for the feed to spool. `ChainPublisher` is the logic; `PublisherProcess` runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from strikeboard.chain.snapshot import PricingParams, expiry_snapshot
+from strikeboard.chain.state import ChainState, Contract
+from strikeboard.logs import configure_logging
+from strikeboard.store.errors import HotStoreError, StoreError
+from strikeboard.store.hot import HotStore
+
+log = logging.getLogger("strikeboard.feed.publisher")
+
+Row = tuple[Any, ...]
+
+
+@dataclass
+class CycleResult:
+    elapsed_ms: float = 0.0
+    published: int = 0
+    redis_ok: bool = True
+    chain_rows: list[Row] = field(default_factory=list)  # store.archive.CHAIN_COLUMNS order
+    agg_rows: list[Row] = field(default_factory=list)  # CHAIN_AGG_COLUMNS order
+
+
+class ChainPublisher:
+    """Prices dirty expiries and publishes them; keeps the last document of each expiry."""
+
+    def __init__(self, hot: HotStore, underlying: str, pricing: PricingParams) -> None:
+        self.hot = hot
+        self.pricing = pricing
+        self.state = ChainState(underlying)
+        self.published: dict[str, dict[str, Any]] = {}
+        self.redis_ok = True
+
+    def restore(self) -> None:
+        """A restarted feed continues the seqs (and clients' deltas) where Redis has them."""
+        try:
+            restored = self.hot.load_state([self.state.underlying])
+        except StoreError as exc:
+            log.warning("no hot state to restore: %s", exc)
+            return
+        for (_underlying, expiry), document in restored.snapshots.items():
+            self.published[expiry] = document
+
+    def set_universe(self, contracts: Sequence[Contract]) -> None:
+        self.state.set_universe(contracts)
+        live = {index.expiry.isoformat() for index in self.state.expiries}
+        for expiry in set(self.published) - live:
+            del self.published[expiry]
+            if self.redis_ok:
+                try:
+                    self.hot.retire_expiry(self.state.underlying, expiry)
+                except HotStoreError as exc:
+                    self._redis_down(exc)
+
+    def cycle(
+        self, values: NDArray[np.float64], dirty: Sequence[int], now: datetime, minute: str | None
+    ) -> CycleResult:
+        started = time.perf_counter()
+        self.state.values = values
+        if not self.redis_ok and self.hot.ping():
+            self._redis_back()
+        result = CycleResult()
+        for i in dirty:
+            document = expiry_snapshot(self.state, self.state.expiries[i], now, self.pricing)
+            if document is None:
+                continue
+            previous = self.published.get(document["expiry"])
+            if self.redis_ok:
+                try:
+                    self.hot.publish(document, previous)
+                    result.published += 1
+                except HotStoreError as exc:
+                    self._redis_down(exc)
+            self.published[document["expiry"]] = document
+        if minute is not None:
+            result.chain_rows, result.agg_rows = self.minute_rows(minute)
+        result.redis_ok = self.redis_ok
+        result.elapsed_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    def minute_rows(self, stamp: str) -> tuple[list[Row], list[Row]]:
+        """The chain as it stood at the close of the minute `stamp`, for the archive."""
+        chain_rows: list[Row] = []
+        agg_rows: list[Row] = []
+        for doc in self.published.values():
+            agg = doc["aggregates"]
+            u, e = doc["underlying"], doc["expiry"]
+            agg_rows.append((u, e, stamp, doc["spot"], doc["future"], doc["forward"],
+                             doc["atm_strike"], agg["atm_iv"], agg["atm_straddle"],
+                             agg["expected_move"], agg["pcr_oi"], agg["pcr_volume"],
+                             agg["max_pain"]))  # fmt: skip
+            for row in doc["strikes"].values():
+                for side in ("CE", "PE"):
+                    leg = row.get(side)
+                    if leg is not None:
+                        chain_rows.append((u, e, stamp, row["strike"], side, leg["token"],
+                                           leg["ltp"], leg["bid"], leg["ask"], leg["iv"],
+                                           leg["delta"], leg["gamma"], leg["theta"], leg["vega"],
+                                           leg["oi"], leg["oi_change"], leg["volume"]))  # fmt: skip
+        return chain_rows, agg_rows
+
+    def _redis_down(self, exc: Exception) -> None:
+        if self.redis_ok:
+            log.error("Redis unavailable, pricing on: %s", exc)
+        self.redis_ok = False
+
+    def _redis_back(self) -> None:
+        try:
+            self.hot.rebuild(list(self.published.values()))
+        except HotStoreError as exc:
+            self._redis_down(exc)
+            return
+        self.redis_ok = True
+        log.info("Redis back: snapshots rebuilt")
+
+
+def _worker(conn: Connection, redis_url: str, prefix: str, underlying: str,
+            pricing: PricingParams, log_level: str) -> None:  # fmt: skip
+    configure_logging(log_level, "strikeboard-feed-publisher")
+    publisher = ChainPublisher(HotStore.from_url(redis_url, prefix), underlying, pricing)
+    publisher.restore()
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:  # the feed is gone
+            return
+        kind = message[0]
+        if kind == "stop":
+            conn.send(("stopped",))
+            return
+        try:
+            if kind == "universe":
+                publisher.set_universe(message[1])
+                continue
+            _, values, dirty, now, minute = message
+            conn.send(("done", publisher.cycle(values, dirty, now, minute)))
+        except Exception:  # one bad cycle must not end the publisher
+            log.exception("publisher cycle failed")
+            conn.send(("done", CycleResult(redis_ok=publisher.redis_ok)))
+
+
+class PublisherProcess:
+    """The feed's handle on the publisher process. Cycles never queue up: while one is being
+    priced, the next one's dirty expiries accumulate and go out together."""
+
+    def __init__(self, redis_url: str, prefix: str, underlying: str, pricing: PricingParams,
+                 log_level: str = "INFO") -> None:  # fmt: skip
+        self._args = (redis_url, prefix, underlying, pricing, log_level)
+        self._ctx = multiprocessing.get_context("spawn")
+        self._conn: Connection | None = None
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        self._universe: list[Contract] = []
+        self._expiries = 0
+        self._busy = False
+        self._pending: set[int] = set()
+        self._minute: str | None = None
+        self._lock = threading.Lock()
+        self.restarts = 0
+
+    def start(self) -> None:
+        parent, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=_worker, args=(child, *self._args),
+                                       name="feed-publisher", daemon=True)  # fmt: skip
+        self._proc.start()
+        child.close()
+        self._conn = parent
+        self._busy = False
+        if self._universe:
+            parent.send(("universe", self._universe))
+
+    def set_universe(self, contracts: Sequence[Contract], expiries: int) -> None:
+        """A new universe: its `expiries` are all dirty (their columns moved)."""
+        with self._lock:
+            self._universe = list(contracts)
+            self._expiries = expiries
+            self._pending = set(range(expiries))
+            if self._conn is not None:
+                self._conn.send(("universe", self._universe))
+
+    def cycle(self, values: NDArray[np.float64], dirty: Sequence[int], now: datetime,
+              minute: str | None) -> list[CycleResult]:  # fmt: skip
+        """Send a cycle unless one is in flight; returns the results that came back."""
+        with self._lock:
+            results = self._collect()
+            self._pending.update(dirty)
+            if minute is not None:
+                self._minute = minute
+            if self._busy or self._conn is None or not (self._pending or self._minute):
+                return results
+            self._conn.send(("cycle", values, sorted(self._pending), now, self._minute))
+            self._pending.clear()
+            self._minute = None
+            self._busy = True
+            return results
+
+    def _collect(self) -> list[CycleResult]:
+        results: list[CycleResult] = []
+        if self._proc is not None and not self._proc.is_alive():
+            log.error("publisher process died (exit %s): restarting", self._proc.exitcode)
+            self.restarts += 1
+            self._pending = set(range(self._expiries))  # a new process knows nothing yet
+            self.start()
+            return results
+        assert self._conn is not None
+        while self._conn.poll():
+            message = self._conn.recv()
+            if message[0] == "done":
+                results.append(message[1])
+                self._busy = False
+        return results
+
+    def stop(self, timeout: float = 10.0) -> list[CycleResult]:
+        """Let the cycle in flight finish (its minute rows are returned), then stop."""
+        with self._lock:
+            if self._conn is None or self._proc is None:
+                return []
+            results: list[CycleResult] = []
+            deadline = time.monotonic() + timeout
+            while self._busy and time.monotonic() < deadline:
+                if self._conn.poll(0.05):
+                    message = self._conn.recv()
+                    if message[0] == "done":
+                        results.append(message[1])
+                        self._busy = False
+            self._conn.send(("stop",))
+            self._proc.join(timeout)
+            if self._proc.is_alive():
+                self._proc.kill()
+            self._conn.close()
+            self._conn = None
+            return results
