@@ -610,6 +610,32 @@ class Feed:
 
     # -- recovery -----------------------------------------------------------------------------
 
+    def _apply_quotes(self, quotes: list[dict[str, Any]]) -> int:
+        """Quote API values (last price, volume, OI, best bid/ask) into the chain state."""
+        quoted = (Field.LTP, Field.VOLUME, Field.OI, Field.BID, Field.ASK, Field.BID_QTY,
+                  Field.ASK_QTY)  # fmt: skip
+        fields: dict[Field, dict[int, float]] = {f: {} for f in quoted}
+        for q in quotes:
+            token = int(q["instrument_token"])
+            if not q.get("last_price"):
+                continue
+            fields[Field.LTP][token] = float(q["last_price"])
+            for name, key in ((Field.VOLUME, "volume"), (Field.OI, "oi")):
+                if q.get(key) is not None:
+                    fields[name][token] = float(q[key])
+            depth = q.get("depth") or {}
+            for side, price_f, qty_f in (("buy", Field.BID, Field.BID_QTY),
+                                         ("sell", Field.ASK, Field.ASK_QTY)):  # fmt: skip
+                best = (depth.get(side) or [{}])[0]
+                if best.get("price"):
+                    fields[price_f][token] = float(best["price"])
+                    fields[qty_f][token] = float(best.get("quantity") or 0)
+        with self._lock:
+            for name, values in fields.items():
+                if values:
+                    self.state.set_values(name, values)
+        return len(fields[Field.LTP])
+
     def _fill_gaps(self) -> None:
         """After a reconnect, the ticks missed while down are gone: fetch the current quotes of
         that shard's instruments so the chain is whole again at once."""
@@ -627,20 +653,21 @@ class Feed:
             except Exception as exc:
                 log.warning("gap fill failed: %s", exc)
                 continue
-            values = {
-                int(q["instrument_token"]): float(q["last_price"])
-                for q in quotes
-                if q.get("last_price")
-            }
-            with self._lock:
-                self.state.set_values(Field.LTP, values)
+            filled = self._apply_quotes(quotes)
             self.counters.gap_fills += 1
             start, end = status.gaps[-1]
+            down, up = (_ist(t) for t in (start, end))
+            gap = (status.shard, down, up, len(tokens), filled)
+            self.spool.append(encode_minute(gaps=[gap]))
             log.info(
                 "gap filled from quotes",
                 extra={
                     "shard": status.shard,
                     "gap_s": round(end - start, 3),
-                    "instruments": len(values),
+                    "instruments": filled,
                 },
             )
+
+
+def _ist(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, conventions.IST).isoformat()

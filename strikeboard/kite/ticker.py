@@ -113,11 +113,13 @@ class TickerShards:
                 _call_in_reactor(self._apply, i, added, removed)
 
     def set_access_token(self, access_token: str) -> None:
-        """Use a new token: every open shard reconnects with it."""
+        """Use a new token: every shard with tokens (re)connects with it."""
         self._access_token = access_token
         for i in range(len(self._tickers)):
-            if self._tickers[i] is not None:
-                _call_in_reactor(self._close_shard, i)
+            old, self._tickers[i] = self._tickers[i], None
+            if old is not None:
+                _call_in_reactor(old.close, 1000, "new access token")
+            if self._wanted[i]:
                 self._open_shard(i)
 
     def close(self) -> None:
@@ -132,7 +134,10 @@ class TickerShards:
                             reconnect_max_tries=300, reconnect_max_delay=5)  # fmt: skip
         ticker.on_connect = lambda ws, _response: self._on_connect(i, ws)
         ticker.on_message = lambda _ws, payload, binary: self._on_message(i, payload, binary)
-        ticker.on_close = lambda _ws, code, reason: self._on_close(i, code, reason)
+        # A replaced ticker (new token) may still report its closing: only the current one counts.
+        ticker.on_close = lambda ws, code, reason: (
+            self._on_close(i, code, reason) if self._tickers[i] is ws else None
+        )
         ticker.on_error = lambda _ws, code, reason: self._note_error(i, f"{code} {reason}")
         ticker.on_reconnect = lambda _ws, attempt: self._set(i, ShardState.RECONNECTING)
         ticker.on_noreconnect = lambda _ws: self._set(i, ShardState.FAILED)

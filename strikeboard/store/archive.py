@@ -57,6 +57,9 @@ CHAIN_AGG_COLUMNS: Final = (
 CANDLE_COLUMNS: Final = ("token", "minute", "open", "high", "low", "close", "volume", "oi")
 """Column order of the rows given to `Archive.upsert_candles`."""
 
+GAP_COLUMNS: Final = ("shard", "started_at", "ended_at", "instruments", "filled")
+"""Column order of the rows given to `Archive.record_gaps`."""
+
 INSTRUMENT_COLUMNS: Final = (
     "instrument_token", "exchange_token", "tradingsymbol", "name", "expiry", "strike",
     "instrument_type", "lot_size", "tick_size", "segment", "exchange",
@@ -342,6 +345,10 @@ class Archive:
     def upsert_candles(self, rows: Sequence[Sequence[Any]]) -> None:
         """Upsert one-minute candles (`CANDLE_COLUMNS` order), e.g. as each minute closes."""
         self._upsert("candles_1m", CANDLE_COLUMNS, 2, rows)
+
+    def record_gaps(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Record Kite connection outages (`GAP_COLUMNS` order); a replay is a no-op."""
+        self._upsert("feed_gaps", GAP_COLUMNS, 2, rows)
 
     def upsert_instruments(self, instruments: Iterable[Mapping[str, Any]]) -> int:
         """Upsert Kite instrument dicts (kiteconnect's ``instruments()`` rows); first_seen is

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
+import orjson
 
 from strikeboard.store import ticks as tick_records
 from strikeboard.store.archive import Archive
@@ -41,11 +42,14 @@ def encode_minute(
     chain: Sequence[Sequence[Any]] = (),
     aggregates: Sequence[Sequence[Any]] = (),
     candles: Sequence[Sequence[Any]] = (),
+    gaps: Sequence[Sequence[Any]] = (),
 ) -> bytes:
     """A spool record of minute rows (JSON values; dates and times as ISO strings) in the
-    column orders of `archive.CHAIN_COLUMNS`, `CHAIN_AGG_COLUMNS` and `CANDLE_COLUMNS`."""
-    document = {"chain": list(chain), "aggregates": list(aggregates), "candles": list(candles)}
-    return KIND_MINUTE + json.dumps(document, separators=(",", ":"), default=str).encode()
+    column orders of `archive.CHAIN_COLUMNS`, `CHAIN_AGG_COLUMNS`, `CANDLE_COLUMNS` and
+    `GAP_COLUMNS`."""
+    document = {"chain": list(chain), "aggregates": list(aggregates), "candles": list(candles),
+                "gaps": list(gaps)}  # fmt: skip
+    return KIND_MINUTE + orjson.dumps(document, default=str)
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ class Archiver:
         for doc in minutes:
             self.archive.write_chain_minute(doc.get("chain", []), doc.get("aggregates", []))
             self.archive.upsert_candles(doc.get("candles", []))
+            self.archive.record_gaps(doc.get("gaps", []))
         self.spool.commit(records[-1].next_offset)
         return len(records)
 

@@ -119,6 +119,8 @@ def test_a_session_loses_nothing(
 
     # Exactly once: the archive holds every sent tick, once, and nothing else.
     with psycopg.connect(private_postgres.url) as conn:
+        gaps = conn.execute("SELECT shard, ended_at - started_at, filled FROM feed_gaps").fetchall()
+        assert gaps and all(filled > 0 for _, _, filled in gaps), gaps
         rows = conn.execute(
             "SELECT token, CASE WHEN exchange_ts = received_ts THEN -1"
             " ELSE extract(epoch FROM exchange_ts)::bigint END,"
@@ -165,3 +167,38 @@ def _feed(sim: Running, pg: str, redis_url: str, prefix: str, tmp: Path) -> Feed
     clock = sim.server.sim
     return Feed(config, now=lambda: dt.datetime.combine(DAY, dt.time(10, 0), IST)
                 if clock.sec < 0 else clock.market_time(clock.sec))  # fmt: skip
+
+
+def test_an_expired_token_is_reported_and_a_new_one_resumes(
+    database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    opts = ServerOptions(speed=SPEED, start=dt.time(11, 0))
+    with run_simulator(config=SimConfig(seed=12, day=DAY), options=opts) as sim:
+        feed = _feed(sim, database_url, redis_url, redis_prefix, tmp_path)
+        hot = HotStore.from_url(redis_url, redis_prefix)
+        feed.start()
+        try:
+            wait_for(lambda: feed.counters.ticks > 500, 30, "ticks flowing")
+            sim.call(sim.server.fault, "expire_token")
+
+            def supervised(cond: Callable[[], bool]) -> Callable[[], bool]:
+                def check() -> bool:
+                    feed.supervise()  # what feed_container's main loop does each second
+                    return cond()
+
+                return check
+
+            wait_for(supervised(lambda: feed.token_state == "expired"), 20, "expiry noticed")
+            wait_for(lambda: (hot.read_health() or {}).get("token") == "expired", 5, "health")
+            stalled = feed.counters.ticks
+            time.sleep(1.0)
+            assert feed.counters.ticks == stalled  # no connection, no ticks, no crash
+
+            # The day's login: the simulator accepts a new token; the local callback stores it.
+            sim.call(sim.server.valid_tokens.add, "fresh-token")
+            hot.write_access_token("fresh-token")
+            wait_for(supervised(lambda: feed.counters.ticks > stalled + 500), 30, "resumed")
+            assert feed.token_state == "ok"
+        finally:
+            feed.stop()
+            hot.close()
