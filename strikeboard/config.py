@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     push_concurrency: int = Field(
         64, ge=1, le=1024, description="Concurrent post_to_connection calls of the pusher."
     )
+    push_workers: int = Field(
+        1, ge=1, le=32, description="Pusher processes, each posting to its share of connections."
+    )
     push_market_hz: float = Field(
         4.0, gt=0, le=50, description="Most market pushes per second to every connection."
     )

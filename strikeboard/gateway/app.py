@@ -1,0 +1,421 @@
+"""The local gateway's ASGI application (see the package docstring and docs/live.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import importlib
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+Event = dict[str, Any]
+WsHandler = Callable[[Event, Any], dict[str, Any]]
+
+ROOT: Final = Path(__file__).resolve().parents[2]
+DEFAULT_STATIC_DIR: Final = ROOT / "web" / "dist"
+HTTP_APP: Final = "lambdas.http_api:app"
+MAX_MESSAGE_BYTES: Final = 128 * 1024  # API Gateway's limit per post_to_connection
+IDLE_TIMEOUT_S: Final = 600.0  # API Gateway closes WebSockets idle for 10 minutes
+MAX_QUEUED: Final = 2000  # messages waiting for one slow browser before 429 (LimitExceeded)
+
+NOT_BUILT: Final = """<!doctype html><html><head><title>Strikeboard</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
+<h1>The web app is not built</h1>
+<p>The gateway serves the SPA from <code>{path}</code>, which has no <code>index.html</code>.
+Build it with <code>cd web &amp;&amp; npm install &amp;&amp; npm run build</code> and reload.</p>
+<p>The API is at <a href="/api/docs">/api/docs</a>; live data at <code>/ws?token=...</code>.</p>
+</body></html>"""
+
+
+def new_connection_id() -> str:
+    """An id shaped like API Gateway's (16 base64 characters, URL-safe alphabet)."""
+    return base64.urlsafe_b64encode(os.urandom(11)).decode()
+
+
+def _http_time(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _aws_error(status: int, code: str, message: str) -> Response:
+    """An error as the Management API sends it (botocore reads the code from the header)."""
+    return JSONResponse({"message": message}, status_code=status,
+                        headers={"x-amzn-ErrorType": code})  # fmt: skip
+
+
+@dataclass
+class LocalConnection:
+    """One browser WebSocket and the queue of messages posted to it."""
+
+    connection_id: str
+    websocket: WebSocket
+    source_ip: str
+    user_agent: str
+    connected_at: float = field(default_factory=time.time)
+    last_active: float = field(default_factory=time.time)
+    queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    close_code: int | None = None
+
+
+class LazyApp:
+    """The HTTP app, imported on first use so that the gateway starts even when it fails.
+
+    Runs the app's lifespan startup once imported (as Mangum does in a Lambda); a failed
+    import answers 503 with the error and is retried on the next request.
+    """
+
+    def __init__(self, target: str = HTTP_APP) -> None:
+        self.target = target
+        self.app: ASGIApp | None = None
+        self.error: str | None = None
+        self._lock = asyncio.Lock()
+        self._lifespan: asyncio.Task[None] | None = None
+        self._shutdown: asyncio.Event | None = None
+
+    async def _load(self) -> ASGIApp | None:
+        async with self._lock:
+            if self.app is not None:
+                return self.app
+            module_name, _, attr = self.target.partition(":")
+            try:
+                module = await anyio.to_thread.run_sync(importlib.import_module, module_name)
+                app: ASGIApp = getattr(module, attr)
+            except Exception as exc:  # any import-time failure must not take the gateway down
+                self.error = f"{type(exc).__name__}: {exc}"
+                return None
+            await self._start_lifespan(app)
+            self.app, self.error = app, None
+            return app
+
+    async def _start_lifespan(self, app: ASGIApp) -> None:
+        started = asyncio.Event()
+        self._shutdown = asyncio.Event()
+        sent_startup = False
+        shutdown = self._shutdown
+
+        async def receive() -> MutableMapping[str, Any]:
+            nonlocal sent_startup
+            if not sent_startup:
+                sent_startup = True
+                return {"type": "lifespan.startup"}
+            await shutdown.wait()
+            return {"type": "lifespan.shutdown"}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"].startswith("lifespan.startup"):
+                started.set()
+
+        async def run() -> None:
+            with contextlib.suppress(Exception):  # an app without lifespan support
+                await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+                          receive, send)  # fmt: skip
+            started.set()
+
+        self._lifespan = asyncio.create_task(run())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(started.wait(), 30)
+
+    async def aclose(self) -> None:
+        if self._shutdown is not None and self._lifespan is not None:
+            self._shutdown.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._lifespan, 10)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = await self._load()
+        if app is None:
+            response = JSONResponse(
+                {"detail": f"the HTTP API ({self.target}) failed to load: {self.error}"},
+                status_code=503,
+            )
+            await response(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+
+class Gateway:
+    """Connections of one local gateway, its routes and its WebSocket event plumbing."""
+
+    def __init__(
+        self,
+        ws_handler: WsHandler | None = None,
+        *,
+        http_app: ASGIApp | str = HTTP_APP,
+        static_dir: Path = DEFAULT_STATIC_DIR,
+        domain_name: str = "127.0.0.1",
+        stage: str = "local",
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+        max_queued: int = MAX_QUEUED,
+    ) -> None:
+        self._ws_handler = ws_handler
+        self.http_app: ASGIApp = LazyApp(http_app) if isinstance(http_app, str) else http_app
+        self.static_dir = static_dir
+        self.domain_name = domain_name
+        self.stage = stage
+        self.idle_timeout_s = idle_timeout_s
+        self.max_queued = max_queued
+        self.connections: dict[str, LocalConnection] = {}
+        self.posted = 0
+
+    @property
+    def ws_handler(self) -> WsHandler:
+        if self._ws_handler is None:
+            from lambdas.ws import handler  # noqa: PLC0415 - the Lambda code, loaded on use
+
+            self._ws_handler = handler
+        return self._ws_handler
+
+    # -- API Gateway-shaped events ----------------------------------------------------------
+
+    def _context(self, conn: LocalConnection, route: str, event_type: str) -> dict[str, Any]:
+        now = time.time()
+        return {
+            "routeKey": route,
+            "eventType": event_type,
+            "extendedRequestId": uuid.uuid4().hex[:16],
+            "requestTime": _http_time(now),
+            "messageDirection": "IN",
+            "stage": self.stage,
+            "connectedAt": int(conn.connected_at * 1000),
+            "requestTimeEpoch": int(now * 1000),
+            "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
+            "requestId": uuid.uuid4().hex[:16],
+            "domainName": self.domain_name,
+            "connectionId": conn.connection_id,
+            "apiId": "local",
+        }
+
+    def connect_event(self, conn: LocalConnection) -> Event:
+        ws = conn.websocket
+        headers = dict(ws.headers.items())
+        query = dict(ws.query_params.items())
+        return {
+            "headers": headers,
+            "multiValueHeaders": {k: ws.headers.getlist(k) for k in headers},
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": (
+                {k: ws.query_params.getlist(k) for k in query} if query else None
+            ),
+            "requestContext": self._context(conn, "$connect", "CONNECT"),
+            "isBase64Encoded": False,
+        }
+
+    def message_event(self, conn: LocalConnection, body: str) -> Event:
+        ctx = self._context(conn, "$default", "MESSAGE")
+        ctx["messageId"] = uuid.uuid4().hex[:16]
+        return {"requestContext": ctx, "body": body, "isBase64Encoded": False}
+
+    def disconnect_event(self, conn: LocalConnection, code: int, reason: str) -> Event:
+        ctx = self._context(conn, "$disconnect", "DISCONNECT")
+        ctx["disconnectStatusCode"] = code
+        ctx["disconnectReason"] = reason
+        return {"headers": dict(conn.websocket.headers.items()), "requestContext": ctx,
+                "isBase64Encoded": False}  # fmt: skip
+
+    async def invoke(self, event: Event) -> dict[str, Any]:
+        """Run the route handler in a worker thread (it may post back to this server)."""
+        try:
+            result = await anyio.to_thread.run_sync(self.ws_handler, event, None)
+        except Exception as exc:  # a crashing Lambda is a 502 at API Gateway, not a crash here
+            return {"statusCode": 502, "body": f"{type(exc).__name__}: {exc}"}
+        return result if isinstance(result, dict) else {"statusCode": 200}
+
+    # -- browser WebSockets -----------------------------------------------------------------
+
+    async def websocket(self, websocket: WebSocket) -> None:
+        client = websocket.client
+        conn = LocalConnection(
+            new_connection_id(),
+            websocket,
+            source_ip=client.host if client else "",
+            user_agent=websocket.headers.get("user-agent", ""),
+        )
+        # Known before $connect runs: posts made meanwhile are queued, not answered 410.
+        self.connections[conn.connection_id] = conn
+        result = await self.invoke(self.connect_event(conn))
+        status = int(result.get("statusCode", 200))
+        if status != 200:
+            self.connections.pop(conn.connection_id, None)
+            await self._refuse(websocket, status, str(result.get("body") or ""))
+            return
+        try:
+            await websocket.accept()
+        except Exception:  # the browser left during $connect: undo the registration
+            self.connections.pop(conn.connection_id, None)
+            await self.invoke(self.disconnect_event(conn, 1006, "Handshake failed"))
+            return
+        writer = asyncio.create_task(self._writer(conn))
+        code, reason = 1000, "Client closed"
+        try:
+            while True:
+                message = await asyncio.wait_for(websocket.receive(), self.idle_timeout_s)
+                if message["type"] == "websocket.disconnect":
+                    code = int(message.get("code") or 1005)
+                    break
+                body = message.get("text")
+                if body is None:
+                    body = (message.get("bytes") or b"").decode("utf-8", "replace")
+                conn.last_active = time.time()
+                await self.invoke(self.message_event(conn, body))
+        except TimeoutError:
+            code, reason = 1001, "Going away"
+            with contextlib.suppress(Exception):
+                await websocket.close(1001, "idle timeout")
+        except WebSocketDisconnect as exc:
+            code = exc.code
+        finally:
+            self.connections.pop(conn.connection_id, None)
+            conn.queue.put_nowait(None)
+            await writer
+            if conn.close_code is not None:
+                code, reason = conn.close_code, "Server closed"
+            await self.invoke(self.disconnect_event(conn, code, reason))
+
+    async def _refuse(self, websocket: WebSocket, status: int, body: str) -> None:
+        """Reject the upgrade with the handler's HTTP status, as API Gateway does."""
+        try:
+            await websocket.send_denial_response(Response(body, status_code=status))
+        except RuntimeError:  # server without the denial extension: a policy close instead
+            await websocket.close(code=1008)
+
+    async def _writer(self, conn: LocalConnection) -> None:
+        while True:
+            text = await conn.queue.get()
+            if text is None:
+                return
+            try:
+                await conn.websocket.send_text(text)
+            except Exception:  # the socket closed under us; the reader sees the disconnect
+                return
+
+    # -- the Management API (@connections) --------------------------------------------------
+
+    async def connections_endpoint(self, request: Request) -> Response:
+        connection_id = request.path_params["connection_id"]
+        conn = self.connections.get(connection_id)
+        if conn is None:
+            return _aws_error(410, "GoneException", f"connection {connection_id} is gone")
+        if request.method == "POST":
+            data = await request.body()
+            if len(data) > MAX_MESSAGE_BYTES:
+                return _aws_error(413, "PayloadTooLargeException",
+                                  f"{len(data)} bytes > {MAX_MESSAGE_BYTES}")  # fmt: skip
+            if conn.queue.qsize() >= self.max_queued:
+                return _aws_error(429, "LimitExceededException", "client buffer is full")
+            conn.queue.put_nowait(data.decode("utf-8", "replace"))
+            self.posted += 1
+            return Response(status_code=200)
+        if request.method == "DELETE":
+            conn.close_code = 1000
+            self.connections.pop(connection_id, None)
+            conn.queue.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await conn.websocket.close(1000)
+            return Response(status_code=204)
+        return JSONResponse(
+            {
+                "connectedAt": _iso(conn.connected_at),
+                "lastActiveAt": _iso(conn.last_active),
+                "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
+            }
+        )
+
+    # -- the SPA ----------------------------------------------------------------------------
+
+    async def static(self, request: Request) -> Response:
+        root = self.static_dir.resolve()
+        index = root / "index.html"
+        if not index.is_file():
+            return HTMLResponse(NOT_BUILT.format(path=root), status_code=503)
+        path = (root / request.path_params.get("path", "")).resolve()
+        if path.is_relative_to(root) and path.is_file():
+            return FileResponse(path)
+        if "." in path.name:  # a missing asset is a 404, not the app
+            return Response("Not found", status_code=404, media_type="text/plain")
+        return FileResponse(index)  # a client-side route: the SPA resolves it
+
+    async def health(self, _request: Request) -> Response:
+        """The gateway's own liveness (for `strikeboard dev`'s readiness wait)."""
+        return JSONResponse(
+            {"status": "ok", "connections": len(self.connections), "posted": self.posted}
+        )
+
+    # -- the application --------------------------------------------------------------------
+
+    def routes(self) -> list[Route | WebSocketRoute]:
+        methods = ["GET", "POST", "DELETE"]
+        return [
+            WebSocketRoute("/ws", self.websocket),
+            Route("/_gateway/health", self.health, methods=["GET"]),
+            Route("/@connections/{connection_id}", self.connections_endpoint, methods=methods),
+            Route(
+                "/{stage}/@connections/{connection_id}", self.connections_endpoint, methods=methods
+            ),
+            Route("/{path:path}", self.static, methods=["GET", "HEAD"]),
+        ]
+
+
+class _Dispatch:
+    """/api and /api/... go to the HTTP app with the path unchanged (as API Gateway passes
+    it to the Lambda); everything else to the gateway's own routes."""
+
+    def __init__(self, gateway: Gateway, inner: Starlette) -> None:
+        self.gateway = gateway
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == "/api" or path.startswith("/api/")):
+            await self.gateway.http_app(scope, receive, send)
+            return
+        await self.inner(scope, receive, send)
+
+
+class _DenialNoise(logging.Filter):
+    """uvicorn's websockets-sansio protocol logs "returned without completing handshake" after
+    a correct denial response (it never marks that handshake complete). The gateway's /ws
+    always accepts or denies, so the line is only ever this false alarm."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without completing handshake" not in record.getMessage()
+
+
+def build_app(gateway: Gateway) -> ASGIApp:
+    """The ASGI application of a gateway."""
+    error_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DenialNoise) for f in error_log.filters):
+        error_log.addFilter(_DenialNoise())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        if isinstance(gateway.http_app, LazyApp):
+            await gateway.http_app.aclose()
+
+    inner = Starlette(routes=gateway.routes(), lifespan=lifespan)
+    return _Dispatch(gateway, inner)
+
+
+def dumps_event(event: Event) -> str:
+    """An event as JSON (for logging and the events/ samples)."""
+    return json.dumps(event, indent=2, sort_keys=True)

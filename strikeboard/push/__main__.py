@@ -1,0 +1,97 @@
+"""``python -m strikeboard.push [--workers N]``: the pusher process(es) (docs/live.md).
+
+Settings: REDIS_URL, REDIS_KEY_PREFIX, PUSH_ENDPOINT_URL (API Gateway's
+https://{api-id}.execute-api.{region}.amazonaws.com/{stage}, or the local gateway's URL),
+PUSH_CONCURRENCY, PUSH_WORKERS, PUSH_MARKET_HZ, WS_CONNECTION_TTL_S, LOG_LEVEL. With N
+workers, N processes each post to their share of the connections (boto3 is CPU-bound: one
+process tops out near one core). Stops on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import subprocess
+import sys
+
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+from strikeboard.config import get_settings
+from strikeboard.push.poster import ManagementApiPoster
+from strikeboard.push.registry import Registry
+from strikeboard.push.service import Pusher
+
+log = logging.getLogger("strikeboard.push")
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(LambdaPowertoolsFormatter(service="strikeboard-push"))
+    level = get_settings().log_level.upper()
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+async def _serve(shard: int, shards: int) -> int:
+    settings = get_settings()
+    poster = ManagementApiPoster.from_endpoint(
+        settings.push_endpoint_url, settings.push_concurrency
+    )
+    pusher = Pusher(
+        settings.redis_url,
+        poster,
+        prefix=settings.redis_key_prefix,
+        registry=Registry.from_url(
+            settings.redis_url, settings.redis_key_prefix, settings.ws_connection_ttl_s
+        ),
+        concurrency=settings.push_concurrency,
+        market_hz=settings.push_market_hz,
+        shard=shard,
+        shards=shards,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("pusher %d/%d posting to %s", shard + 1, shards, settings.push_endpoint_url)
+    await pusher.run(stop)
+    log.info("pusher %d/%d stopped", shard + 1, shards)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m strikeboard.push", description=__doc__)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="pusher processes (default PUSH_WORKERS, 1)")  # fmt: skip
+    parser.add_argument("--shard", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    _configure_logging()
+    if not settings.push_endpoint_url:
+        print("PUSH_ENDPOINT_URL is not set: the Management API endpoint to post to "
+              "(the local gateway's URL, or API Gateway's https://.../{stage})",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(2)
+    workers = args.workers or settings.push_workers
+    if workers < 1 or (args.shard is not None and not 0 <= args.shard < workers):
+        parser.error("--workers must be at least 1 and --shard in 0..workers-1")
+    if workers == 1 or args.shard is not None:
+        sys.exit(asyncio.run(_serve(args.shard or 0, workers)))
+    # N workers: N copies of this command, each owning a share of the connections.
+    command = [sys.executable, "-m", "strikeboard.push", "--workers", str(workers), "--shard"]
+    procs = [subprocess.Popen([*command, str(i)]) for i in range(workers)]
+
+    def forward(signum: int, _frame: object) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)  # each worker stops cleanly
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [proc.wait() for proc in procs]
+    sys.exit(max(codes))
+
+
+if __name__ == "__main__":
+    main()

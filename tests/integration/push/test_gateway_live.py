@@ -1,0 +1,280 @@
+"""The live path end to end on the local gateway: real browser-side WebSocket clients
+(`websockets`), the WebSocket handlers invoked with API Gateway-shaped events, the pusher
+posting through boto3 to the gateway's @connections, real Redis, real simulator snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import uvicorn
+import websockets
+from pydantic import SecretStr
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
+from websockets.asyncio.client import ClientConnection, connect
+
+from lambdas import ws
+from strikeboard.config import Settings
+from strikeboard.devservices import free_port
+from strikeboard.gateway import Gateway, build_app
+from strikeboard.push import messages
+from strikeboard.push.poster import ManagementApiPoster, PostResult
+from strikeboard.push.registry import Registry
+from strikeboard.push.replay import SimChain
+from strikeboard.push.service import Pusher
+from strikeboard.store.hot import HotStore
+
+TOKEN = "integration-dev-token"
+JSONDict = dict[str, Any]
+
+
+async def placeholder_api(scope: Scope, receive: Receive, send: Send) -> None:
+    """Stands in for lambdas.http_api:app in these tests only."""
+    await JSONResponse({"path": scope["path"]})(scope, receive, send)
+
+
+@dataclass
+class Client:
+    """A browser-like client: collects every message, reassembling parts."""
+
+    socket: ClientConnection
+    received: list[JSONDict] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+    async def _read(self) -> None:
+        assembler = messages.Assembler()
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for raw in self.socket:
+                message = json.loads(raw)
+                if message["type"] == "part":
+                    message = assembler.feed(message)
+                    if message is None:
+                        continue
+                self.received.append(message)
+
+    async def send(self, **body: Any) -> None:
+        await self.socket.send(json.dumps(body))
+
+    def followers(self) -> dict[str, messages.Follower]:
+        out: dict[str, messages.Follower] = {}
+        for message in self.received:
+            if message["type"] in ("snapshot", "delta", "reset"):
+                out.setdefault(message["expiry"], messages.Follower()).handle(message)
+        return out
+
+
+@dataclass
+class Live:
+    url: str
+    gateway: Gateway
+    hot: HotStore
+    registry: Registry
+    pusher: Pusher
+    chain: SimChain
+    previous: dict[str, JSONDict] = field(default_factory=dict)
+    clients: list[Client] = field(default_factory=list)
+
+    async def client(self, token: str = TOKEN) -> Client:
+        socket = await connect(f"{self.url.replace('http', 'ws')}/ws?token={token}")
+        client = Client(socket)
+        client.task = asyncio.create_task(client._read())
+        self.clients.append(client)
+        return client
+
+    def publish(self, documents: dict[str, JSONDict]) -> dict[str, int]:
+        seqs = {}
+        for expiry, document in documents.items():
+            seqs[expiry] = self.hot.publish(document, self.previous.get(expiry))
+            self.previous[expiry] = document
+        return seqs
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+@pytest_asyncio.fixture
+async def live(redis_url: str, redis_prefix: str, tmp_path: Path) -> AsyncIterator[Live]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    hot = HotStore.from_url(redis_url, redis_prefix)
+    registry = Registry.from_url(redis_url, redis_prefix, ttl_s=120)
+    settings = Settings(dev_token=SecretStr(TOKEN), cognito_issuer="")
+    deps = ws.Deps(settings, registry, hot, ManagementApiPoster.from_endpoint(url, 8))
+    gateway = Gateway(lambda event, _ctx: ws.handle(event, deps), http_app=placeholder_api,
+                      static_dir=tmp_path / "dist", domain_name=f"127.0.0.1:{port}")  # fmt: skip
+    server = uvicorn.Server(uvicorn.Config(build_app(gateway), host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))  # fmt: skip
+    serving = asyncio.create_task(server.serve())
+    await eventually(lambda: server.started, 10)
+    pusher = Pusher(redis_url, ManagementApiPoster.from_endpoint(url, 16), prefix=redis_prefix,
+                    registry=registry, hot=hot, concurrency=16, market_hz=20)  # fmt: skip
+    stop = asyncio.Event()
+    pushing = asyncio.create_task(pusher.run(stop))
+    await asyncio.wait_for(pusher.subscribed.wait(), 10)
+    state = Live(url, gateway, hot, registry, pusher, SimChain(seed=9))
+    yield state
+    for client in state.clients:
+        await client.socket.close()
+        if client.task:
+            await client.task
+    stop.set()
+    await pushing
+    server.should_exit = True
+    await serving
+    hot.close()
+    registry.close()
+
+
+@pytest.mark.asyncio
+async def test_clients_rebuild_the_redis_snapshot_from_snapshot_and_deltas(live: Live) -> None:
+    e0, e1 = live.chain.expiries[:2]
+    live.publish(live.chain.snapshots())
+    a, b, c = await live.client(), await live.client(), await live.client()
+    await a.send(action="subscribe", expiry=e0)
+    await b.send(action="subscribe", expiry=e1)
+    await eventually(lambda: bool(a.received) and bool(b.received))
+    assert a.received[0]["type"] == "snapshot" and a.received[0]["expiry"] == e0
+    for _ in range(8):
+        last = live.publish(live.chain.step(1))
+        await asyncio.sleep(0.1)
+
+    def done() -> bool:
+        fa, fb = a.followers(), b.followers()
+        return fa.get(e0, messages.Follower()).seq == last[e0] and (
+            fb.get(e1, messages.Follower()).seq == last[e1]
+        )
+
+    await eventually(done)
+    assert a.followers()[e0].document == live.hot.read_snapshot("NIFTY", e0)
+    assert b.followers()[e1].document == live.hot.read_snapshot("NIFTY", e1)
+    assert set(a.followers()) == {e0} and set(b.followers()) == {e1}
+    assert not c.followers()
+    deltas = [m for m in a.received if m["type"] == "delta"]
+    assert deltas and all(m["expiry"] == e0 for m in deltas)
+
+    # Market data and order updates reach every connection; ping answers pong.
+    live.hot.write_market(live.chain.market())
+    order = live.chain.order_update()
+    live.hot.publish_order(order)
+    await c.send(action="ping")
+    for client in (a, b, c):
+        await eventually(lambda client=client: {"type": "order", "data": order} in client.received)
+        await eventually(lambda client=client: any(m["type"] == "market" for m in client.received))
+    await eventually(lambda: {"type": "pong"} in c.received)
+
+    # Unsubscribed: no more deltas for that client.
+    await a.send(action="unsubscribe", expiry=e0)
+    await eventually(lambda: live.registry.subscribers("NIFTY", e0) == [])
+    count = len([m for m in a.received if m["type"] == "delta"])
+    last = live.publish(live.chain.step(1))
+    await eventually(lambda: b.followers()[e1].seq == last[e1])
+    await asyncio.sleep(0.2)
+    assert len([m for m in a.received if m["type"] == "delta"]) == count
+
+
+@pytest.mark.asyncio
+async def test_a_snapshot_over_the_limit_arrives_in_parts(live: Live) -> None:
+    e0 = live.chain.expiries[0]
+    documents = live.chain.snapshots()
+    # One document carrying every expiry's strikes (real rows, keys made unique): ~170 KB.
+    wide = copy.deepcopy(documents[e0])
+    wide["strikes"] = {f"{k}@{e}": row for e, d in documents.items() for k, row in
+                       d["strikes"].items()}  # fmt: skip
+    live.publish({e0: wide})
+    client = await live.client()
+    await client.send(action="subscribe", expiry=e0)
+    await eventually(lambda: bool(client.received))
+    snapshot = client.received[0]
+    assert snapshot["type"] == "snapshot"
+    assert len(messages.snapshot_message(snapshot["data"]).encode()) > messages.MAX_MESSAGE_BYTES
+    assert snapshot["data"] == live.hot.read_snapshot("NIFTY", e0)
+    # The next delta replaces most of it: big too, and also delivered in parts.
+    last = live.publish({e0: live.chain.step(1)[e0]})
+    await eventually(lambda: client.followers()[e0].seq == last[e0])
+    assert client.followers()[e0].document == live.hot.read_snapshot("NIFTY", e0)
+
+
+@pytest.mark.asyncio
+async def test_refusals_gone_connections_and_the_management_api(live: Live) -> None:
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await connect(f"{live.url.replace('http', 'ws')}/ws?token=wrong")
+    assert refused.value.response.status_code == 401
+    with pytest.raises(websockets.InvalidStatus):
+        await connect(f"{live.url.replace('http', 'ws')}/ws")
+
+    e0 = live.chain.expiries[0]
+    live.publish(live.chain.snapshots())
+    client = await live.client()
+    await client.send(action="subscribe", expiry=e0)
+    await eventually(lambda: bool(client.received))
+    (cid,) = live.gateway.connections
+    # A registered connection the gateway does not know (its browser vanished without a
+    # $disconnect): the pusher's post gets 410 and drops it from the registry.
+    phantom = "phantomXXXXXXXX="
+    principal = live.registry.principal(cid)
+    assert principal is not None
+    live.registry.connect(phantom, principal)
+    live.registry.subscribe(phantom, "NIFTY", e0)
+    live.publish(live.chain.step(1))
+    await eventually(lambda: phantom not in live.registry.connections())
+    assert live.registry.subscribers("NIFTY", e0) == [cid]
+
+    # The Management API as boto3 sees it: get_connection, post (413 over 128 KB), delete.
+    # (boto3 is blocking and the gateway runs on this loop: call it from a thread.)
+    api = ManagementApiPoster.from_endpoint(live.url)
+    info = await asyncio.to_thread(api.client.get_connection, ConnectionId=cid)
+    assert info["Identity"]["SourceIp"] == "127.0.0.1"
+    too_big = b"x" * (messages.MAX_MESSAGE_BYTES + 1)
+    assert await asyncio.to_thread(api.post, cid, too_big) is PostResult.FAILED
+    assert "PayloadTooLarge" in (api.last_error or "")
+    assert await asyncio.to_thread(api.post, phantom, b"{}") is PostResult.GONE
+    assert await asyncio.to_thread(api.delete, cid) is PostResult.OK
+    await eventually(lambda: client.task is not None and client.task.done())
+    await eventually(lambda: live.registry.connections() == [])  # $disconnect ran
+
+
+@pytest.mark.asyncio
+async def test_gateway_serves_api_and_spa(live: Live, tmp_path: Path) -> None:
+    import httpx  # noqa: PLC0415
+
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        assert (await http.get("/api/health")).json() == {"path": "/api/health"}
+        health = (await http.get("/_gateway/health")).json()
+        assert health["status"] == "ok" and health["connections"] == 0
+        page = await http.get("/chain/2026-12-01")
+        assert page.status_code == 503 and "not built" in page.text
+        dist = tmp_path / "dist"
+        (dist / "assets").mkdir(parents=True)
+        (dist / "index.html").write_text("<html>spa</html>")
+        (dist / "assets" / "app.js").write_text("console.log(1)")
+        assert (await http.get("/")).text == "<html>spa</html>"
+        assert (await http.get("/chain/2026-12-01")).text == "<html>spa</html>"
+        assert (await http.get("/assets/app.js")).text == "console.log(1)"
+        assert (await http.get("/assets/missing.js")).status_code == 404
+        assert (await http.get("/../../etc/passwd")).status_code in (200, 404)
+        assert "root:" not in (await http.get("/..%2f..%2fetc%2fpasswd")).text
+
+
+@pytest.mark.asyncio
+async def test_idle_sockets_are_closed_and_forgotten(live: Live) -> None:
+    live.gateway.idle_timeout_s = 0.5  # API Gateway: 10 minutes
+    client = await live.client()
+    await eventually(lambda: len(live.registry.connections()) == 1)
+    await eventually(lambda: client.task is not None and client.task.done())
+    assert client.socket.close_code == 1001
+    await eventually(lambda: live.registry.connections() == [])
+    assert live.gateway.connections == {}

@@ -1,0 +1,48 @@
+"""Helpers of the push tests: sample events, and reading what moto's Management API got."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from strikeboard.push.poster import ManagementApiPoster
+
+EVENTS = Path(__file__).resolve().parents[3] / "events" / "ws"
+REGION = "ap-south-1"
+ENDPOINT = f"https://abc123def4.execute-api.{REGION}.amazonaws.com/prod"
+
+
+def load_event(name: str, connection_id: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    if connection_id is not None:
+        event["requestContext"]["connectionId"] = connection_id
+    return event
+
+
+def decode_stream(data: bytes) -> list[dict[str, Any]]:
+    """moto keeps a connection's posts as one byte string: split it into the JSON messages."""
+    decoder = json.JSONDecoder()
+    text = data.decode()
+    out, pos = [], 0
+    while pos < len(text):
+        value, pos = decoder.raw_decode(text, pos)
+        out.append(value)
+    return out
+
+
+@dataclass
+class MotoApi:
+    endpoint: str
+    poster: ManagementApiPoster
+
+    def received(self, connection_id: str) -> list[dict[str, Any]]:
+        backend = apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID][REGION]
+        # moto keys connections by the id as it appears in the URL (percent-encoded).
+        conn = backend.connections.get(urllib.parse.quote(connection_id, safe=""))
+        return decode_stream(conn.data) if conn is not None else []

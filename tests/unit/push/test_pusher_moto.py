@@ -1,0 +1,171 @@
+"""The pusher against real Redis and moto's Management API: subscribers rebuild exactly the
+snapshot in Redis from a snapshot plus the deltas the pusher forwards."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import redis
+from push_helpers import MotoApi, load_event
+from pydantic import SecretStr
+
+from lambdas import ws
+from strikeboard.config import Settings
+from strikeboard.push import messages
+from strikeboard.push.registry import Registry
+from strikeboard.push.replay import SimChain
+from strikeboard.push.service import Item, Pusher
+from strikeboard.store.hot import HotStore
+from strikeboard.store.snapshot import apply_delta, loads
+
+
+@dataclass
+class Stack:
+    chain: SimChain
+    hot: HotStore
+    registry: Registry
+    deps: ws.Deps
+    pusher: Pusher
+    moto: MotoApi
+    previous: dict[str, dict[str, Any]]
+    history: dict[tuple[str, int], dict[str, Any]]
+
+    def connect(self, cid: str, *expiries: str) -> None:
+        assert ws.handle(load_event("connect", cid), self.deps)["statusCode"] == 200
+        for expiry in expiries:
+            event = load_event("subscribe", cid)
+            event["body"] = f'{{"action": "subscribe", "expiry": "{expiry}"}}'
+            assert ws.handle(event, self.deps)["statusCode"] == 200
+
+    def step(self, seconds: int = 1) -> dict[str, int]:
+        seqs = {}
+        for expiry, document in self.chain.step(seconds).items():
+            seqs[expiry] = self.hot.publish(document, self.previous.get(expiry))
+            self.previous[expiry] = document
+            self.history[expiry, seqs[expiry]] = copy.deepcopy(document)
+        return seqs
+
+    def follow(self, cid: str) -> dict[str, messages.Follower]:
+        followers: dict[str, messages.Follower] = {}
+        for message in self.moto.received(cid):
+            if message["type"] in ("snapshot", "delta", "reset"):
+                followers.setdefault(message["expiry"], messages.Follower()).handle(message)
+        return followers
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+@pytest_asyncio.fixture
+async def stack(redis_url: str, redis_prefix: str, moto_api: MotoApi) -> AsyncIterator[Stack]:
+    hot = HotStore.from_url(redis_url, redis_prefix)
+    registry = Registry.from_url(redis_url, redis_prefix, ttl_s=60)
+    settings = Settings(dev_token=SecretStr("sample-dev-token"), cognito_issuer="")
+    deps = ws.Deps(settings, registry, hot, moto_api.poster)
+    pusher = Pusher(redis_url, moto_api.poster, prefix=redis_prefix, registry=registry,
+                    hot=hot, concurrency=8, market_hz=20)  # fmt: skip
+    s = Stack(SimChain(seed=21), hot, registry, deps, pusher, moto_api, {}, {})
+    stop = asyncio.Event()
+    task = asyncio.create_task(pusher.run(stop))
+    await asyncio.wait_for(pusher.subscribed.wait(), 10)
+    yield s
+    stop.set()
+    await task
+    hot.close()
+    registry.close()
+
+
+@pytest.mark.asyncio
+async def test_subscribers_rebuild_the_redis_snapshots(stack: Stack, redis_url: str) -> None:
+    e0, e1 = stack.chain.expiries[:2]
+    stack.step()  # first publish: resets
+    stack.connect("conn-a=", e0)
+    stack.connect("conn-b=", e0, e1)
+    stack.connect("conn-c=")  # market data and orders only
+    for _ in range(5):
+        last = stack.step()
+        await asyncio.sleep(0.05)
+    # A lost pub/sub connection: the pusher resubscribes and catches up from the stream.
+    admin = redis.Redis.from_url(redis_url)
+    admin.client_kill_filter(_type="pubsub")
+    admin.close()
+    for _ in range(4):
+        last = stack.step(2)
+    await asyncio.sleep(0.3)
+    last = stack.step()
+    stack.hot.write_market(stack.chain.market())
+    order = stack.chain.order_update()
+    stack.hot.publish_order(order)
+
+    def caught_up() -> bool:
+        a, b = stack.follow("conn-a="), stack.follow("conn-b=")
+        return (
+            e0 in a and a[e0].seq == last[e0]
+            and e0 in b and b[e0].seq == last[e0] and e1 in b and b[e1].seq == last[e1]
+        )  # fmt: skip
+
+    await eventually(caught_up)
+    for cid, expiries in (("conn-a=", [e0]), ("conn-b=", [e0, e1])):
+        followers = stack.follow(cid)
+        assert sorted(followers) == sorted(expiries)
+        for expiry in expiries:
+            assert followers[expiry].document == stack.hot.read_snapshot("NIFTY", expiry)
+    await eventually(lambda: any(m["type"] == "order" for m in stack.moto.received("conn-c=")))
+    for cid in ("conn-a=", "conn-b=", "conn-c="):
+        received = stack.moto.received(cid)
+        assert {"type": "order", "data": order} in received
+        market = [m for m in received if m["type"] == "market"]
+        assert market and set(market[-1]["data"]) >= {"NIFTY 50", "INDIA VIX"}
+    assert not any(m["type"] in ("delta", "snapshot") for m in stack.moto.received("conn-c="))
+    assert stack.pusher.stats.reconnects >= 1
+
+
+@pytest.mark.asyncio
+async def test_a_lane_fills_gaps_from_the_stream_or_resets(stack: Stack) -> None:
+    expiry = stack.chain.expiries[0]
+    for _ in range(6):
+        seqs = stack.step()
+    lane = stack.pusher._lane("NIFTY", expiry)
+    await eventually(lambda: lane.last_seq == seqs[expiry])
+    # Pretend the lane last sent seq 2 and now sees seq 6 (base 5): 3..5 come from the stream.
+    lane.last_seq = 2
+    raw = stack.hot.client.xrange(stack.hot.keys.deltas("NIFTY", expiry), "6-0", "6-0")
+    item = Item.parse(raw[0][1][b"msg"])
+    out = await stack.pusher._ordered(lane, [item])
+    assert [i.seq for i in out] == [3, 4, 5, 6]
+    assert all(i.kind == "delta" for i in out)
+    # Coalesced they are one delta from 2 to 6 that reproduces snapshot 6.
+    (text,) = stack.pusher._coalesce(out)
+    assert text.startswith('{"seq":6,"base":2,')
+    assert apply_delta(stack.history[expiry, 2], loads(text)) == stack.history[expiry, 6]
+    # Stream trimmed away: the lane resets to the current seq and clients re-fetch.
+    stack.hot.client.delete(stack.hot.keys.deltas("NIFTY", expiry))
+    lane.last_seq = 2
+    out = await stack.pusher._ordered(lane, [item])
+    assert [(i.kind, i.seq) for i in out] == [("reset", seqs[expiry])]
+    assert messages.Follower().handle(out[0].doc) == "reset"
+
+
+def test_shards_split_the_connections_between_them(moto_api: MotoApi) -> None:
+    ids = [f"conn{i:04d}=" for i in range(400)]
+    shards = [Pusher("redis://127.0.0.1:1/0", moto_api.poster, shard=i, shards=3) for i in range(3)]
+    shares = [set(p.mine(ids)) for p in shards]
+    assert set().union(*shares) == set(ids)
+    assert sum(len(s) for s in shares) == len(ids)  # disjoint
+    assert all(len(s) > 80 for s in shares)  # roughly even
+    with pytest.raises(ValueError, match="shard"):
+        Pusher("redis://127.0.0.1:1/0", moto_api.poster, shard=3, shards=3)
+    for p in shards:
+        p.pool.shutdown()
+        p.io.shutdown()
