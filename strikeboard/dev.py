@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -90,7 +91,30 @@ def plan(args: argparse.Namespace, sim_port: int) -> list[Child]:
             "SPOOL_DIR": str(args.local_dir / "spool"),
         },
     )
-    return [sim, feed]
+    gateway = Child(
+        "gateway",
+        [sys.executable, "-m", "strikeboard.gateway", "--port", str(args.port)],
+        ready_url=f"http://127.0.0.1:{args.port}/_gateway/health",
+    )
+    pusher = Child(
+        "pusher",
+        [sys.executable, "-m", "strikeboard.push"],
+        env={"PUSH_ENDPOINT_URL": f"http://127.0.0.1:{args.port}"},
+    )
+    return [sim, feed, gateway, pusher]
+
+
+def dev_token(local_dir: Path) -> str:
+    """The local bearer token: DEV_TOKEN, else one made once and kept under .local/dev, so a
+    browser that stored it stays signed in across restarts."""
+    if token := os.environ.get("DEV_TOKEN"):
+        return token
+    path = local_dir / "dev-token"
+    if not path.exists():
+        local_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)  # also when started with SIGINT ignored (nohup, &)
     sim_port = args.sim_port or devservices.free_port()
+    token = dev_token(args.local_dir)
     with devservices.services(args.local_dir) as found:
         env = {
             **os.environ,
@@ -110,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
             "DATABASE_URL": found.database_url,
             "KITE_API_URL": f"http://127.0.0.1:{sim_port}",
             "KITE_TICKER_URL": f"ws://127.0.0.1:{sim_port}/ws",
+            "DEV_TOKEN": token,
         }
         children = plan(args, sim_port)
         with run_children(children, env) as procs:
@@ -117,6 +143,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  Redis       {found.redis_url}")
             print(f"  PostgreSQL  {found.database_url}")
             print(f"  Simulator   Kite REST {env['KITE_API_URL']}  ticker {env['KITE_TICKER_URL']}")
+            print("  Feed        python -m feed_container (health: GET /api/health)")
+            print(f"  Dashboard   http://127.0.0.1:{args.port}/?token={token}")
+            print(f"  API         http://127.0.0.1:{args.port}/api/docs  (Bearer {token})")
+            print(f"  Dev token   {token}")
             print("Press Ctrl-C to stop.", flush=True)
             while not stop:
                 for child, proc in zip(children, procs, strict=True):
@@ -134,6 +164,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run the whole local system (services, simulator, feed, gateway)",
         description=run.__doc__ or __doc__,
     )
+    parser.add_argument("--port", type=int, default=8000, help="gateway port (default 8000)")
     parser.add_argument("--sim-port", type=int, default=0, help="simulator port (default: free)")
     parser.add_argument(
         "--speed", type=float, default=1.0, help="simulated market clock speed (1 = real time)"
