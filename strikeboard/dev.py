@@ -85,11 +85,7 @@ def plan(args: argparse.Namespace, sim_port: int) -> list[Child]:
     feed = Child(
         "feed",
         [sys.executable, "-m", "feed_container"],
-        env={
-            "KITE_API_KEY": "sim_api_key",
-            "KITE_ACCESS_TOKEN": "sim_access_token",
-            "SPOOL_DIR": str(args.local_dir / "spool"),
-        },
+        env={"SPOOL_DIR": str(args.local_dir / "spool")},
     )
     gateway = Child(
         "gateway",
@@ -136,6 +132,10 @@ def run(args: argparse.Namespace) -> int:
             "KITE_API_URL": f"http://127.0.0.1:{sim_port}",
             "KITE_TICKER_URL": f"ws://127.0.0.1:{sim_port}/ws",
             "DEV_TOKEN": token,
+            # The simulator's credentials (its defaults): the feed, and the API's Kite login.
+            "KITE_API_KEY": "sim_api_key",
+            "KITE_ACCESS_TOKEN": "sim_access_token",
+            "KITE_API_SECRET": "sim_api_secret",
         }
         children = plan(args, sim_port)
         with run_children(children, env) as procs:

@@ -1,0 +1,394 @@
+"""The FastAPI application: every route under /api (docs/api.md).
+
+`create_app(settings)` builds it; `lambdas/http_api.py` wraps it with Mangum for API Gateway
+and the local gateway mounts the same object. Each data route needs a bearer token
+(`strikeboard.auth.authenticate`), or the claims API Gateway's JWT authorizer already checked.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from strikeboard.api import chain as chain_doc
+from strikeboard.api import kite_login
+from strikeboard.api import service as svc
+from strikeboard.api.models import (
+    Candle,
+    Chain,
+    ContractSeries,
+    DailyStat,
+    Expiry,
+    Gex,
+    Health,
+    Intraday,
+    Market,
+    OiAnalytics,
+    Preferences,
+    Problem,
+    Smile,
+    TickPage,
+)
+from strikeboard.api.stores import Stores, UnavailableError
+from strikeboard.auth import AuthError, Principal, authenticate
+from strikeboard.chain.conventions import IvLeg
+from strikeboard.config import Settings
+from strikeboard.store import snapshot as snap
+from strikeboard.store.errors import StoreError
+
+UNDERLYING = Annotated[
+    str,
+    Query(pattern=r"^[A-Z][A-Z0-9&-]{0,19}$", description="Underlying name, e.g. NIFTY."),
+]
+TOKEN = Annotated[int, Query(gt=0, lt=2**40, description="Kite instrument token.")]
+KITE_LOGIN = "https://kite.zerodha.com"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "A parameter is unusable."},
+    401: {"model": Problem, "description": "Missing or invalid token."},
+    404: {"model": Problem, "description": "Nothing there."},
+    422: {"model": Problem, "description": "A parameter has the wrong type or range."},
+    503: {"model": Problem, "description": "Redis and/or PostgreSQL are down."},
+}
+
+
+def _principal_from_claims(request: Request) -> Principal | None:
+    """Claims the API Gateway JWT authorizer verified (only present behind API Gateway)."""
+    event = request.scope.get("aws.event")
+    if not isinstance(event, dict):
+        return None
+    try:
+        claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
+        return Principal(
+            str(claims["sub"]), str(claims.get("username") or claims.get("email") or "")
+        )
+    except (KeyError, TypeError):
+        return None
+
+
+class _UnauthorizedError(Exception):
+    """Raised by the auth dependency; answered 401."""
+
+
+async def current_user(request: Request) -> Principal:
+    """The caller: API Gateway's verified claims when present, else the bearer token.
+
+    Async on purpose: the check is CPU only (the JWKS is fetched once and cached), and a sync
+    dependency would cost every request a thread-pool round trip."""
+    principal = _principal_from_claims(request)
+    if principal is not None:
+        return principal
+    header = request.headers.get("authorization", "")
+    try:
+        return authenticate(header or None, request.app.state.settings)
+    except AuthError as exc:
+        raise _UnauthorizedError(str(exc)) from exc
+
+
+USER = Annotated[Principal, Depends(current_user)]
+CONVENTION = Annotated[Literal["forward", "nse"], Query(description="IV/Greeks convention.")]
+IVLEG = Annotated[
+    Literal["otm", "call", "put"], Query(description="Which leg's IV a strike shows.")
+]
+
+
+def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
+    """The API over ``stores`` (created lazily from ``settings`` when omitted)."""
+    store = stores if stores is not None else Stores(settings)
+    app = FastAPI(
+        title="Strikeboard API",
+        version="1.0",
+        description="Live NIFTY option chain: snapshots, history, analytics, preferences.",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.stores = store
+    app.state.settings = settings
+
+    @app.exception_handler(UnavailableError)
+    async def _unavailable(_: Request, exc: UnavailableError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(StoreError)
+    async def _store_error(_: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": f"storage unavailable: {exc}"}, status_code=503)
+
+    @app.exception_handler(svc.NotFoundError)
+    async def _not_found(_: Request, exc: svc.NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(svc.BadRequestError)
+    async def _bad_request(_: Request, exc: svc.BadRequestError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # One readable sentence per problem, e.g. "query.limit: Input should be <= 5000".
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": "; ".join(problems) or "invalid request"}, status_code=422)
+
+    @app.exception_handler(_UnauthorizedError)
+    async def _unauthorized(_: Request, exc: _UnauthorizedError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"not authenticated: {exc}"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    public = APIRouter(
+        prefix="/api",
+        responses={
+            422: ERRORS[422],
+            503: {"model": Problem, "description": "Not configured or a dependency is down."},
+        },
+    )
+    api = APIRouter(prefix="/api", dependencies=[Depends(current_user)], responses=ERRORS)
+
+    # -- public -------------------------------------------------------------------------------
+
+    @public.get("/health", response_model=Health, tags=["status"])
+    def health() -> dict[str, Any]:
+        """Feed state (connected, token, last tick age), store reachability, market hours."""
+        now = svc.now_ist()
+        redis_ok = True
+        try:
+            doc = svc.read_health(store)
+        except StoreError:
+            doc, redis_ok = None, False
+        database_ok = store.database_ok()
+        fresh = svc.feed_freshness(doc, settings.api_stale_after_s, time.time())
+        feed: dict[str, Any] = {"connected": False, "token": "unknown",
+                                "last_tick_age_s": None, "ticks_per_s": None}  # fmt: skip
+        if doc is not None:
+            feed.update({k: v for k, v in doc.items() if k not in ("ts",)})
+            feed["connected"] = bool(doc.get("connected"))
+            feed["token"] = doc.get("token") if doc.get("token") in ("ok", "expired") else "unknown"
+            feed["last_tick_age_s"] = fresh.age_s
+        status: Literal["ok", "degraded", "down"] = "ok"
+        if not redis_ok and not database_ok:
+            status = "down"
+        elif not (redis_ok and database_ok and feed["connected"] and feed["token"] == "ok"):
+            status = "degraded"
+        return {"status": status, "feed": feed, "redis": redis_ok, "database": database_ok,
+                "market_open": svc.market_open(now), "now": now}  # fmt: skip
+
+    @public.get("/auth/kite/login", tags=["auth"], status_code=302, response_class=RedirectResponse)
+    def kite_login_redirect() -> RedirectResponse:
+        """Redirect to Kite's login page (the simulator's when KITE_API_URL points at it)."""
+        if not settings.kite_api_key:
+            raise UnavailableError("Kite login is not configured: set KITE_API_KEY")
+        root = settings.kite_api_url.rstrip("/")
+        base = KITE_LOGIN if root == "https://api.kite.trade" else root
+        query = urlencode({"api_key": settings.kite_api_key, "v": 3})
+        return RedirectResponse(f"{base}/connect/login?{query}", status_code=302)
+
+    @public.get("/auth/kite/callback", tags=["auth"], status_code=302,
+                response_class=RedirectResponse, responses={400: {"model": Problem}})  # fmt: skip
+    def kite_callback(
+        request_token: Annotated[str, Query(min_length=1, max_length=200)],
+        status: Annotated[str, Query(max_length=50)] = "success",
+    ) -> RedirectResponse:
+        """Exchange Kite's request_token for an access token, store it where the feed reads
+        it (Secrets Manager in the cloud, Redis locally) and send the browser back."""
+        if status != "success":
+            raise svc.BadRequestError(f"Kite login did not succeed (status={status!r})")
+        kite_login.exchange_and_store(settings, store, request_token)
+        sep = "&" if "?" in settings.api_spa_url else "?"
+        return RedirectResponse(f"{settings.api_spa_url}{sep}kite=ok", status_code=302)
+
+    # -- market -------------------------------------------------------------------------------
+
+    @api.get("/market", response_model=Market, tags=["market"])
+    def market() -> dict[str, Any]:
+        """Spot, VIX and futures: live from Redis, else the last archived candles (stale)."""
+        open_now = svc.market_open(svc.now_ist())
+        instruments: dict[str, Any] = {}
+        health: dict[str, Any] | None = None
+        redis_down = False
+        try:
+            instruments = store.hot.read_market()
+            health = svc.read_health(store)
+        except StoreError:
+            redis_down = True
+        if instruments:
+            fresh = svc.feed_freshness(health, settings.api_stale_after_s, time.time())
+            return {"instruments": instruments, "stale": fresh.stale or not open_now,
+                    "age_s": fresh.age_s, "market_open": open_now, "source": "live"}  # fmt: skip
+        try:
+            archived, age = svc.market_from_archive(store)
+        except UnavailableError as exc:
+            if redis_down:
+                raise UnavailableError("Redis and PostgreSQL are both unavailable") from exc
+            raise
+        return {"instruments": archived, "stale": True, "age_s": age, "market_open": open_now,
+                "source": "archive"}  # fmt: skip
+
+    @api.get("/expiries", response_model=list[Expiry], tags=["market"])
+    def expiries(underlying: UNDERLYING = "NIFTY") -> list[dict[str, Any]]:
+        """Live expiries, nearest first, with days to expiry, weekly/monthly and lot size."""
+        return svc.expiries(store, underlying, svc.now_ist())
+
+    # -- chain --------------------------------------------------------------------------------
+
+    def load_chain(
+        underlying: str, expiry: date, at: datetime | None, convention: str, iv_leg: str
+    ) -> svc.ChainResult:
+        svc.check_day(expiry, "expiry")
+        when = svc.as_ist(at, "at").replace(second=0, microsecond=0) if at is not None else None
+        return svc.get_chain(store, underlying, expiry, when, settings.api_stale_after_s,
+                             settings.risk_free_rate, IvLeg(iv_leg))  # fmt: skip
+
+    def finish(result: svc.ChainResult, convention: str, iv_leg: str) -> dict[str, Any]:
+        doc = result.document()
+        if convention == "nse":
+            doc = chain_doc.recompute_nse(doc, IvLeg(iv_leg))
+        doc.update(source=result.source, stale=result.stale, age_s=result.age_s)
+        doc.setdefault("convention", "forward")
+        return doc
+
+    @api.get("/chain/{expiry}", response_model=Chain, tags=["chain"])
+    def get_chain(
+        expiry: date,
+        underlying: UNDERLYING = "NIFTY",
+        convention: CONVENTION = "forward",
+        strikes: Annotated[
+            int | None, Query(ge=1, le=200, description="Strikes each side of the ATM.")
+        ] = None,
+        at: Annotated[
+            datetime | None, Query(description="A past minute (ISO; naive = IST).")
+        ] = None,
+        iv_leg: IVLEG = "otm",
+    ) -> Any:
+        """The priced chain of an expiry: live from Redis, the last session from PostgreSQL
+        when Redis has none (stale), or the archived chain at the minute ``at``."""
+        result = load_chain(underlying, expiry, at, convention, iv_leg)
+        if result.live is not None and convention == "forward" and strikes is None:
+            # Fast path: the stored JSON is spliced, not parsed and re-encoded.
+            head = snap.dumps({"seq": result.live.seq, "source": "live", "stale": result.stale,
+                               "age_s": result.age_s, "convention": "forward"})  # fmt: skip
+            body = head[:-1].encode() + b"," + result.live.data[1:]
+            return Response(body, media_type="application/json")
+        doc = finish(result, convention, iv_leg)
+        if strikes is not None:
+            doc = chain_doc.window(doc, strikes)
+        return Response(snap.dumps(doc), media_type="application/json")
+
+    # -- history ------------------------------------------------------------------------------
+
+    @api.get("/history/ticks", response_model=TickPage, tags=["history"])
+    def history_ticks(
+        token: TOKEN,
+        start: Annotated[datetime, Query(description="From (ISO; naive = IST).")],
+        end: Annotated[
+            datetime | None, Query(description="Until, exclusive (default start + 1 day).")
+        ] = None,
+        after: Annotated[
+            str | None, Query(max_length=64, description="`next` of the previous page.")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    ) -> dict[str, Any]:
+        """Archived ticks of one instrument in a time range, oldest first, paginated."""
+        begin = svc.as_ist(start, "start")
+        until = svc.as_ist(end, "end") if end is not None else begin + timedelta(days=1)
+        return svc.ticks_page(store, token, begin, until, after, limit)
+
+    @api.get("/history/candles", response_model=list[Candle], tags=["history"])
+    def history_candles(
+        token: TOKEN, date: Annotated[date, Query(description="IST day.")]
+    ) -> list[dict[str, Any]]:
+        """One-minute candles of spot, VIX or a future over an IST day."""
+        return svc.candles(store, token, svc.check_day(date, "date"))
+
+    @api.get("/history/contract", response_model=ContractSeries, tags=["history"])
+    def history_contract(
+        token: TOKEN, date: Annotated[date, Query(description="IST day.")]
+    ) -> dict[str, Any]:
+        """An option's per-minute series over a day: price, IV, Greeks, OI."""
+        return svc.contract_series(store, token, svc.check_day(date, "date"))
+
+    # -- analytics ----------------------------------------------------------------------------
+
+    @api.get("/analytics/oi", response_model=OiAnalytics, tags=["analytics"])
+    def analytics_oi(expiry: date, underlying: UNDERLYING = "NIFTY") -> dict[str, Any]:
+        """OI and change in OI by strike, with totals, PCR and max pain."""
+        result = load_chain(underlying, expiry, None, "forward", "otm")
+        doc = result.document()
+        agg = doc.get("aggregates") or {}
+        return {"expiry": doc["expiry"], "source": result.source, "stale": result.stale,
+                "spot": doc.get("spot"), "atm_strike": doc.get("atm_strike"),
+                "pcr_oi": agg.get("pcr_oi"), "max_pain": agg.get("max_pain"),
+                "call_oi": agg.get("call_oi"), "put_oi": agg.get("put_oi"),
+                "strikes": svc.oi_by_strike(doc)}  # fmt: skip
+
+    @api.get("/analytics/intraday", response_model=Intraday, tags=["analytics"])
+    def analytics_intraday(
+        expiry: date,
+        date: Annotated[date | None, Query(description="IST day (default today).")] = None,
+        underlying: UNDERLYING = "NIFTY",
+    ) -> dict[str, Any]:
+        """Per-minute spot, future, PCR, max pain, ATM IV and straddle of an expiry over a day."""
+        day = svc.check_day(date, "date") if date is not None else svc.now_ist().date()
+        svc.check_day(expiry, "expiry")
+        return {"expiry": expiry, "date": day,
+                "points": svc.intraday(store, underlying, expiry, day)}  # fmt: skip
+
+    @api.get("/analytics/smile", response_model=Smile, tags=["analytics"])
+    def analytics_smile(
+        expiry: date, underlying: UNDERLYING = "NIFTY", convention: CONVENTION = "forward",
+        iv_leg: IVLEG = "otm",
+    ) -> dict[str, Any]:  # fmt: skip
+        """The IV smile: shown IV (and both legs' IVs) against log-moneyness ln(K/F)."""
+        result = load_chain(underlying, expiry, None, convention, iv_leg)
+        doc = finish(result, convention, iv_leg)
+        return {"expiry": doc["expiry"], "convention": convention, "forward": doc.get("forward"),
+                "t_years": doc.get("t_years"),
+                "atm_iv": (doc.get("aggregates") or {}).get("atm_iv"),
+                "source": result.source, "stale": result.stale,
+                "points": svc.smile(doc)}  # fmt: skip
+
+    @api.get("/analytics/gex", response_model=Gex, tags=["analytics"])
+    def analytics_gex(expiry: date, underlying: UNDERLYING = "NIFTY") -> dict[str, Any]:
+        """Dealer gamma exposure by strike (per 1 % move), its total and the flip strike."""
+        result = load_chain(underlying, expiry, None, "forward", "otm")
+        doc = result.document()
+        return {"expiry": doc["expiry"], "spot": doc.get("spot"), "source": result.source,
+                "stale": result.stale, **svc.gex(doc)}  # fmt: skip
+
+    @api.get("/analytics/daily", response_model=list[DailyStat], tags=["analytics"])
+    def analytics_daily(
+        days: Annotated[int, Query(ge=1, le=750)] = 30, underlying: UNDERLYING = "NIFTY"
+    ) -> list[dict[str, Any]]:
+        """Daily statistics of the front expiry with IV rank and IV percentile."""
+        return svc.daily(store, underlying, days, svc.now_ist().date())
+
+    # -- preferences --------------------------------------------------------------------------
+
+    @api.get("/preferences", response_model=Preferences, tags=["preferences"])
+    def get_preferences(principal: USER) -> Preferences:
+        """The caller's preferences (defaults until saved)."""
+        stored = svc.read_preferences(store, principal.user_id)
+        if stored is None:
+            return Preferences()
+        try:
+            return Preferences.model_validate(stored)
+        except ValueError:
+            return Preferences()  # saved under an older schema: start again from defaults
+
+    @api.put("/preferences", response_model=Preferences, tags=["preferences"])
+    def put_preferences(body: Preferences, principal: USER) -> Preferences:
+        """Replace the caller's preferences."""
+        svc.write_preferences(store, principal.user_id, body.model_dump_json())
+        return body
+
+    app.include_router(public)
+    app.include_router(api)
+    return app

@@ -1,0 +1,53 @@
+"""Scheduled jobs (EventBridge, after hours): retention cleanup and end-of-day statistics.
+
+Both are idempotent: running one twice, or late, gives the same result.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from strikeboard.api import service as svc
+from strikeboard.api.stores import Stores
+from strikeboard.config import Settings
+from strikeboard.store.archive import Archive
+
+
+def event_day(event: dict[str, Any], default: datetime) -> date:
+    """The IST day a scheduled event is about: ``detail.day`` when given (manual re-runs),
+    else the event's ``time``, else ``default``."""
+    detail = event.get("detail")
+    if isinstance(detail, dict) and isinstance(detail.get("day"), str):
+        return svc.check_day(date.fromisoformat(detail["day"]), "detail.day")
+    when = event.get("time")
+    if isinstance(when, str):
+        stamp = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        return svc.check_day(svc.as_ist(stamp, "time").date(), "time")
+    return default.astimezone(svc.IST).date()
+
+
+def cleanup(settings: Settings, stores: Stores, today: date) -> dict[str, Any]:
+    """Drop tick partitions older than TICK_RETENTION_DAYS and chain minutes older than
+    CHAIN_RETENTION_DAYS (relative to ``today``)."""
+    tick_cutoff = today - timedelta(days=settings.tick_retention_days)
+    with Archive(settings.database_url, auto_migrate=True) as archive:
+        dropped = archive.drop_partitions_before(tick_cutoff)
+    chain_cutoff, _ = svc.day_bounds(today - timedelta(days=settings.chain_retention_days))
+    rows = stores.execute("DELETE FROM chain_minute WHERE minute < %s", (chain_cutoff,))
+    aggs = stores.execute("DELETE FROM chain_minute_agg WHERE minute < %s", (chain_cutoff,))
+    return {
+        "tick_partitions_dropped": [d.isoformat() for d in dropped],
+        "chain_minute_deleted": rows,
+        "chain_minute_agg_deleted": aggs,
+        "tick_cutoff": tick_cutoff.isoformat(),
+        "chain_cutoff": chain_cutoff.date().isoformat(),
+    }
+
+
+def eod(stores: Stores, day: date, underlying: str = "NIFTY") -> dict[str, Any]:
+    """Compute and store the day's statistics per expiry (daily_stats) from the minute
+    aggregates."""
+    rows = svc.compute_daily(stores, underlying, day, day)
+    stored = svc.store_daily(stores, rows)
+    return {"day": day.isoformat(), "underlying": underlying, "expiries": stored}

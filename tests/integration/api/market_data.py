@@ -1,0 +1,202 @@
+"""Real market data for the API tests: the simulator's wire ticks through ChainState and
+`expiry_snapshot`, exactly as the feed computes them, for a few minutes of one session; then
+published to Redis (HotStore) and archived to PostgreSQL (Archive) as the feed would."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from strikeboard.chain.snapshot import PricingParams, expiry_snapshot, market_document
+from strikeboard.chain.state import SPOT_TOKEN, VIX_TOKEN, ChainState, Field
+from strikeboard.feed.records import to_tick_records
+from strikeboard.market import codec, layouts
+from strikeboard.market.universe import (
+    Catalog,
+    UniverseConfig,
+    parse_instruments_csv,
+    select_universe,
+)
+from strikeboard.sim.calendar import TradingCalendar
+from strikeboard.sim.engine import SimConfig, default_day
+from strikeboard.sim.server import MODE_FULL, SimServer
+from strikeboard.sim.universe import instruments_csv
+from strikeboard.store.archive import Archive
+from strikeboard.store.hot import HotStore
+from strikeboard.store.ticks import TickArray
+
+RATE = 0.065
+SECONDS = (3600, 3660, 3720)  # 10:15, 10:16, 10:17 IST
+UNDERLYING = "NIFTY"
+
+
+@dataclass
+class MarketData:
+    day: date
+    minutes: list[datetime]
+    snapshots: list[dict[str, dict[str, Any]]]
+    """Per minute: expiry ISO -> snapshot document."""
+    market: dict[str, dict[str, Any]]
+    ticks: list[TickArray]
+    chain_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    agg_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    candles: list[tuple[Any, ...]] = field(default_factory=list)
+    instruments: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def expiries(self) -> list[str]:
+        return sorted(self.snapshots[-1])
+
+    @property
+    def latest(self) -> dict[str, dict[str, Any]]:
+        return self.snapshots[-1]
+
+
+def _minute_rows(doc: dict[str, Any], stamp: str) -> tuple[list[Any], tuple[Any, ...]]:
+    """The rows the feed archives for a closed minute (feed.service._roll_minute)."""
+    agg = doc["aggregates"]
+    agg_row = (
+        doc["underlying"],
+        doc["expiry"],
+        stamp,
+        doc["spot"],
+        doc["future"],
+        doc["forward"],
+        doc["atm_strike"],
+        agg["atm_iv"],
+        agg["atm_straddle"],
+        agg["expected_move"],
+        agg["pcr_oi"],
+        agg["pcr_volume"],
+        agg["max_pain"],
+    )
+    rows = []
+    for row in doc["strikes"].values():
+        for side in ("CE", "PE"):
+            leg = row.get(side)
+            if leg is None:
+                continue
+            rows.append(
+                (
+                    doc["underlying"],
+                    doc["expiry"],
+                    stamp,
+                    row["strike"],
+                    side,
+                    leg["token"],
+                    leg["ltp"],
+                    leg["bid"],
+                    leg["ask"],
+                    leg["iv"],
+                    leg["delta"],
+                    leg["gamma"],
+                    leg["theta"],
+                    leg["vega"],
+                    leg["oi"],
+                    leg["oi_change"],
+                    leg["volume"],
+                )
+            )
+    return rows, agg_row
+
+
+@lru_cache(maxsize=1)
+def build() -> MarketData:
+    day = default_day(TradingCalendar())
+    server = SimServer(SimConfig(seed=5, day=day, every_second=True))
+    sim = server.sim
+    text = instruments_csv(sim.instruments)
+    catalog = Catalog(parse_instruments_csv(text), UniverseConfig(weekly_expiries=2))
+    sim.advance_to(SECONDS[0])
+    spot = float(sim.ltp[sim.by_token[SPOT_TOKEN]])
+    universe = select_universe(catalog, spot, day)
+    state = ChainState()
+    state.set_universe(universe.instruments)
+    idx = np.array([sim.by_token[t] for t in sorted(universe.tokens)])
+    state.set_values(Field.OI_PREV, {int(sim.token[i]): float(sim.oi_prev[i]) for i in idx})
+    data = MarketData(day, [], [], {}, [])
+    wanted = {str(t) for t in universe.tokens}
+    data.instruments = [
+        r for r in csv.DictReader(io.StringIO(text)) if r["instrument_token"] in wanted
+    ]
+    seq = 1
+    for sec in SECONDS:
+        sim.advance_to(sec)
+        message = layouts.frame_many(server.encode(idx, np.full(len(idx), MODE_FULL)))
+        batch = codec.decode(message)
+        state.apply(batch)
+        now = sim.market_time(sec)
+        received = now.timestamp()
+        records = to_tick_records(batch, seq, received)
+        seq += len(records)
+        data.ticks.append(records)
+        docs = {}
+        for index in state.expiries:
+            doc = expiry_snapshot(state, index, now, PricingParams(rate=RATE))
+            if doc is not None:
+                docs[doc["expiry"]] = doc
+        stamp = now.replace(second=0, microsecond=0)
+        data.minutes.append(stamp)
+        data.snapshots.append(docs)
+        for doc in docs.values():
+            rows, agg = _minute_rows(doc, stamp.isoformat())
+            data.chain_rows += rows
+            data.agg_rows.append(agg)
+        market = market_document(state)
+        for name, value in market.items():
+            token = int(value["token"])
+            if token in (SPOT_TOKEN, VIX_TOKEN) or name.startswith("FUT"):
+                ltp = float(value["ltp"])
+                oi = value.get("oi")
+                data.candles.append(
+                    (
+                        token,
+                        stamp.isoformat(),
+                        ltp,
+                        ltp,
+                        ltp,
+                        ltp,
+                        value.get("volume"),
+                        int(oi) if oi is not None and math.isfinite(oi) else None,
+                    )
+                )
+        data.market = market
+    return data
+
+
+def publish(data: MarketData, hot: HotStore) -> None:
+    """The latest minute's snapshots and market data in Redis, plus a healthy feed."""
+    previous: dict[str, dict[str, Any]] = {}
+    for docs in data.snapshots:
+        for expiry, doc in docs.items():
+            copy = dict(doc)
+            hot.publish(copy, previous.get(expiry))
+            previous[expiry] = copy
+    hot.write_market(data.market)
+    hot.write_health(
+        {
+            "ts": datetime.now().timestamp(),
+            "token": "ok",
+            "connected": True,
+            "last_tick_age_s": 0.2,
+            "ticks_per_s": 1500.0,
+        },
+        ttl_s=600,
+    )
+
+
+def archive(data: MarketData, url: str) -> None:
+    """The minutes, candles, instruments and ticks in PostgreSQL."""
+    with Archive(url, auto_migrate=True) as db:
+        db.upsert_instruments(data.instruments)
+        db.write_chain_minute(data.chain_rows, data.agg_rows)
+        db.upsert_candles(data.candles)
+        for ticks in data.ticks:
+            db.write_ticks(ticks)
