@@ -3,27 +3,39 @@ SHELL := /bin/bash
 UV := scripts/uv
 RUN := $(UV) run --frozen
 
-.PHONY: setup dev test bench lint format clean
+.PHONY: setup web dev test bench lint format clean
 
 setup:
 	$(UV) sync --frozen
 
-## The whole local system: Redis + PostgreSQL (private ones unless configured), simulator, ...
-dev: setup
+## The dashboard's locked packages (npm ci again only when package-lock.json changed; no
+## browser download) and its build, which the local gateway serves.
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+
+web: web/node_modules/.package-lock.json
+	cd web && npm run build
+
+## The whole local system: Redis + PostgreSQL (private ones unless configured), the Kite
+## simulator, the feed, the gateway (dashboard, API, WebSocket) and the pusher.
+dev: setup web
 	$(RUN) strikeboard dev
 
-## Every test (unit, integration, contract), against real Redis and PostgreSQL.
-test: setup
+## Every test (unit, integration, contract, the SPA's Vitest and the browser end-to-end run),
+## against real Redis and PostgreSQL.
+test: setup web/node_modules/.package-lock.json
 	$(RUN) pytest
 
 ## Benchmarks: each script prints its figures next to its reference.
 bench: setup
 	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(RUN) python $$f; done
+	@echo "== web/bench/bench_web.mjs"; cd web && npm run --silent bench
 
-lint: setup
+lint: setup web/node_modules/.package-lock.json
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy strikeboard
+	$(RUN) mypy strikeboard lambdas feed_container
+	cd web && npm run --silent lint
 
 format: setup
 	$(RUN) ruff check --fix .

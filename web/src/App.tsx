@@ -1,0 +1,171 @@
+/** The dashboard: wiring of data sources to the view, keyboard navigation, theme. */
+import { useEffect, useLayoutEffect, useMemo } from "react";
+import { ChainTable } from "./components/ChainTable";
+import { IntradayCharts, StrikeCharts } from "./components/Charts";
+import {
+  Banners,
+  ChainHeader,
+  ConnectionBadge,
+  ExpiryTabs,
+  HistoryPicker,
+  MarketBar,
+  Settings,
+  Toasts,
+} from "./components/Panels";
+import { useAppDispatch, useAppSelector, useAppStore } from "./hooks";
+import {
+  useChainQuery,
+  useExpiriesQuery,
+  useHealthQuery,
+  useMarketQuery,
+  usePreferencesQuery,
+} from "./store/api";
+import { expirySelected, snapshotReceived } from "./store/chainSlice";
+import { marketOpenChanged, marketReceived } from "./store/marketSlice";
+import { prefsLoaded, themeToggled } from "./store/prefsSlice";
+import { selectVisibleIds } from "./store/selectors";
+import { settingsToggled, strikeSelected, unauthorizedChanged } from "./store/uiSlice";
+import type { ExpiryInfo } from "./types";
+import type { LiveClient } from "./ws/client";
+
+const EMPTY: ExpiryInfo[] = [];
+
+export function App({ client }: { client: LiveClient }) {
+  const dispatch = useAppDispatch();
+  const store = useAppStore();
+  const theme = useAppSelector((s) => s.prefs.theme);
+  const convention = useAppSelector((s) => s.prefs.convention);
+  const strikes = useAppSelector((s) => s.prefs.strikes);
+  const defaultExpiry = useAppSelector((s) => s.prefs.default_expiry);
+  const expiry = useAppSelector((s) => s.chain.expiry);
+  const at = useAppSelector((s) => s.ui.at);
+
+  const { data: health } = useHealthQuery(undefined, { pollingInterval: 5_000 });
+  const { data: expiryList } = useExpiriesQuery("NIFTY", { pollingInterval: 60_000 });
+  const expiries = expiryList ?? EMPTY;
+  const { data: market } = useMarketQuery();
+  const { data: serverPrefs, isSuccess: prefsOk } = usePreferencesQuery();
+
+  useEffect(() => {
+    if (serverPrefs) dispatch(prefsLoaded(serverPrefs));
+  }, [serverPrefs, dispatch]);
+  useEffect(() => {
+    if (prefsOk || health) dispatch(unauthorizedChanged(false));
+  }, [prefsOk, health, dispatch]);
+  useEffect(() => {
+    if (market) {
+      dispatch(
+        marketReceived({ instruments: market.instruments, marketOpen: market.market_open, stale: market.stale }),
+      );
+    }
+  }, [market, dispatch]);
+  useEffect(() => {
+    if (typeof health?.market_open === "boolean") dispatch(marketOpenChanged(health.market_open));
+  }, [health, dispatch]);
+
+  // Pick an expiry: the preferred one if listed, else the nearest.
+  useEffect(() => {
+    if (!expiries.length) return;
+    if (expiry && expiries.some((e) => e.expiry === expiry)) return;
+    const preferred = expiries.find((e) => e.expiry === defaultExpiry);
+    dispatch(expirySelected((preferred ?? expiries[0]!).expiry));
+  }, [expiries, expiry, defaultExpiry, dispatch]);
+
+  // Live stream of the selected expiry, none while looking at the past.
+  useEffect(() => {
+    client.setExpiry(at ? null : expiry);
+  }, [client, expiry, at]);
+
+  // NSE-style Greeks are computed by the API: re-fetch on switch and every 5 s.
+  useEffect(() => {
+    if (at) return;
+    client.refresh();
+    if (convention !== "nse") return;
+    const t = setInterval(() => client.refresh(), 5_000);
+    return () => clearInterval(t);
+  }, [client, convention, at]);
+
+  // Time travel: the chain as it was at a past minute.
+  const past = useChainQuery(
+    { expiry: expiry ?? "", convention, strikes, at },
+    { skip: !at || !expiry },
+  );
+  useEffect(() => {
+    if (at && past.data) {
+      dispatch(snapshotReceived({ snapshot: past.data, source: "history", convention }));
+    }
+  }, [at, past.data, convention, dispatch]);
+
+  // A layout effect: it runs before the charts' effects, which read the theme's colours.
+  useLayoutEffect(() => {
+    document.documentElement.dataset.theme = theme;
+  }, [theme]);
+
+  // Keyboard: arrows move the selected strike, [ and ] switch expiry, t toggles the theme.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement | null;
+      if (target && ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName)) return;
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      const s = store.getState();
+      if (e.key === "ArrowUp" || e.key === "ArrowDown") {
+        const ids = selectVisibleIds(s);
+        if (!ids.length) return;
+        e.preventDefault();
+        const current = s.ui.selectedStrike ?? s.chain.meta?.atm_strike ?? null;
+        let i = current === null ? -1 : ids.indexOf(String(current));
+        if (i < 0) i = Math.floor(ids.length / 2);
+        else i = Math.min(ids.length - 1, Math.max(0, i + (e.key === "ArrowUp" ? -1 : 1)));
+        dispatch(strikeSelected(Number(ids[i])));
+      } else if (e.key === "[" || e.key === "]") {
+        const list = expiries.map((x) => x.expiry);
+        const i = list.indexOf(s.chain.expiry ?? "");
+        const next = list[Math.min(list.length - 1, Math.max(0, i + (e.key === "[" ? -1 : 1)))];
+        if (next && next !== s.chain.expiry) dispatch(expirySelected(next));
+      } else if (e.key === "t") {
+        dispatch(themeToggled());
+      } else if (e.key === "Escape") {
+        dispatch(settingsToggled(false));
+        dispatch(strikeSelected(null));
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [store, dispatch, expiries]);
+
+  const side = useMemo(() => (expiry ? <IntradayCharts expiry={expiry} theme={theme} /> : null), [expiry, theme]);
+
+  return (
+    <div className="app">
+      <header className="top">
+        <h1>
+          Strike<span>board</span>
+        </h1>
+        <MarketBar />
+        <div className="spacer" />
+        <HistoryPicker />
+        <ConnectionBadge />
+        <button className="icon" onClick={() => dispatch(themeToggled())} title="Toggle theme (t)" aria-label="toggle theme">
+          {theme === "dark" ? "☀" : "☾"}
+        </button>
+        <button className="icon" onClick={() => dispatch(settingsToggled(undefined))} title="Settings" aria-label="settings">
+          ⚙
+        </button>
+      </header>
+      <Banners health={health} />
+      <ExpiryTabs expiries={expiries} current={expiry} onSelect={(e) => dispatch(expirySelected(e))} />
+      <ChainHeader />
+      <main className="grid">
+        <section className="chain-panel">
+          <ChainTable />
+        </section>
+        <section className="side-panel">
+          <StrikeCharts theme={theme} />
+          {side}
+        </section>
+      </main>
+      <Settings expiries={expiries} />
+      <Toasts />
+    </div>
+  );
+}

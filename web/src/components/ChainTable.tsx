@@ -1,0 +1,267 @@
+/**
+ * The strike matrix: calls left, puts right, centred on the ATM strike.
+ *
+ * Each row is a memoised component reading its own entity (per-row selector), so a delta
+ * re-renders only the strikes it touched. OI bars scale through CSS variables set on the
+ * table, so a new maximum does not re-render rows either.
+ */
+import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState, type CSSProperties } from "react";
+import { COLUMNS } from "../format";
+import { useAppDispatch, useAppSelector } from "../hooks";
+import { selectOiScale, selectRow, selectSpot, selectVisibleIds } from "../store/selectors";
+import { strikeSelected } from "../store/uiSlice";
+import type { ColumnKey, Leg, Side } from "../types";
+
+const FLASH_MS = 600;
+
+/**
+ * Flashes as two class changes (on, then off in one batched sweep) rather than per-frame
+ * animations: a delta can change a thousand cells, and animating their backgrounds would
+ * restyle and repaint all of them every frame for the flash's duration.
+ */
+const flashing = new Map<HTMLElement, number>();
+let sweep: ReturnType<typeof setTimeout> | null = null;
+
+function sweepFlashes(): void {
+  sweep = null;
+  const now = performance.now();
+  let next = Infinity;
+  for (const [el, until] of flashing) {
+    if (until <= now) {
+      el.classList.remove("fu", "fd");
+      flashing.delete(el);
+    } else next = Math.min(next, until);
+  }
+  if (next < Infinity) sweep = setTimeout(sweepFlashes, next - now + 5);
+}
+
+export function flash(el: HTMLElement, up: boolean): void {
+  el.classList.toggle("fu", up);
+  el.classList.toggle("fd", !up);
+  flashing.set(el, performance.now() + FLASH_MS);
+  sweep ??= setTimeout(sweepFlashes, FLASH_MS + 5);
+}
+
+// Fields whose change flashes: the price and the OI a trader watches tick. Flashing every
+// changed field (a third of 400 legs x 8 fields, 4 times a second) restyled and repainted
+// about a thousand cells twice per delta and was mostly noise.
+const FLASHED = new Set<ColumnKey>(["ltp", "oi"]);
+
+interface CellProps {
+  col: ColumnKey;
+  value: unknown;
+  side: Side;
+}
+
+/** One value; flashes green/red when it changes. */
+const Cell = memo(function Cell({ col, value, side }: CellProps) {
+  const ref = useRef<HTMLDivElement>(null);
+  const prev = useRef(value);
+  const def = COLUMNS[col];
+  useLayoutEffect(() => {
+    const before = prev.current;
+    prev.current = value;
+    if (before === value || before === undefined || !FLASHED.has(col) || !ref.current) return;
+    flash(ref.current, typeof value === "number" && typeof before === "number" ? value > before : true);
+  }, [value, col]);
+  const n = typeof value === "number" ? value : null;
+  let cls = `c ${col} ${side}`;
+  if (def.signed && n !== null && n !== 0) cls += n > 0 ? " pos" : " neg";
+  if (col === "buildup" && typeof value === "string") cls += ` b-${value}`;
+  // OI bars are cell backgrounds sized by CSS variables: no extra elements or layers.
+  let style: CSSProperties | undefined;
+  if (def.bar && n !== null) {
+    cls += ` bar-${def.bar}${n < 0 ? " bar-neg" : ""}`;
+    style = { "--v": Math.abs(n) } as CSSProperties;
+  }
+  return (
+    <div ref={ref} className={cls} style={style} role="cell">
+      <span className="v">{def.format(value)}</span>
+    </div>
+  );
+});
+
+interface RowProps {
+  id: string;
+  columns: ColumnKey[];
+  callItm: boolean;
+  putItm: boolean;
+  atm: boolean;
+  selected: boolean;
+}
+
+function legValue(leg: Leg | undefined, col: ColumnKey): unknown {
+  return leg ? leg[col] : undefined;
+}
+
+export const ChainRow = memo(function ChainRow({ id, columns, callItm, putItm, atm, selected }: RowProps) {
+  const row = useAppSelector((s) => selectRow(s, id));
+  const dispatch = useAppDispatch();
+  // Columns run outside-in on the call side and mirrored on the put side (OI outermost).
+  const reversed = useMemo(() => [...columns].reverse(), [columns]);
+  if (!row) return null;
+  const cls = `row${atm ? " atm" : ""}${selected ? " selected" : ""}${callItm ? " itm-ce" : ""}${putItm ? " itm-pe" : ""}`;
+  return (
+    <div className={cls} role="row" data-strike={id} onClick={() => dispatch(strikeSelected(row.strike))}>
+      {columns.map((col) => (
+        <Cell key={`c-${col}`} col={col} side="CE" value={legValue(row.CE, col)} />
+      ))}
+      <div className="strike" role="rowheader">
+        {row.strike}
+        {row.iv !== null && row.iv !== undefined ? (
+          <small className="siv">{(row.iv * 100).toFixed(1)}</small>
+        ) : null}
+      </div>
+      {reversed.map((col) => (
+        <Cell key={`p-${col}`} col={col} side="PE" value={legValue(row.PE, col)} />
+      ))}
+    </div>
+  );
+});
+
+function SpotLine({ spot, top }: { spot: number; top: number }) {
+  return (
+    <div className="spotline" role="separator" aria-label="spot" style={{ top }}>
+      <span>Spot {spot.toFixed(2)}</span>
+    </div>
+  );
+}
+
+/** Row height in px, border included (styles.css `.chain .row`): rows are windowed by it. */
+export const ROW_H = 22;
+const OVERSCAN = 6;
+
+interface Viewport {
+  top: number;
+  height: number;
+  head: number;
+}
+
+export function ChainTable() {
+  const ids = useAppSelector(selectVisibleIds);
+  const spot = useAppSelector(selectSpot);
+  const atm = useAppSelector((s) => s.chain.meta?.atm_strike ?? null);
+  const columns = useAppSelector((s) => s.prefs.columns);
+  const selected = useAppSelector((s) => s.ui.selectedStrike);
+  const scale = useAppSelector(selectOiScale);
+  const expiry = useAppSelector((s) => s.chain.expiry);
+  const wrap = useRef<HTMLDivElement>(null);
+  const head = useRef<HTMLDivElement>(null);
+  const [view, setView] = useState<Viewport>({ top: 0, height: 0, head: 0 });
+  const hasRows = ids.length > 0;
+
+  // Only the rows in view (plus a margin) are rendered: the store keeps every strike current,
+  // the DOM holds what the screen shows. Measured once a frame at most.
+  useEffect(() => {
+    const el = wrap.current;
+    if (!el) return;
+    let frame = 0;
+    const measure = () => {
+      frame = 0;
+      setView({ top: el.scrollTop, height: el.clientHeight, head: head.current?.offsetHeight ?? 0 });
+    };
+    const schedule = () => {
+      if (!frame) frame = requestAnimationFrame(measure);
+    };
+    schedule();
+    el.addEventListener("scroll", schedule, { passive: true });
+    const resize = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(schedule);
+    resize?.observe(el);
+    return () => {
+      el.removeEventListener("scroll", schedule);
+      resize?.disconnect();
+      if (frame) cancelAnimationFrame(frame);
+    };
+  }, []);
+
+  // Centre the ATM row when a chain first appears (new expiry or first load).
+  const atmPos = atm === null ? -1 : ids.indexOf(String(atm));
+  const centred = useRef<string | null>(null);
+  useEffect(() => {
+    const el = wrap.current;
+    if (!el || !hasRows || atmPos < 0 || centred.current === expiry) return;
+    centred.current = expiry;
+    const headH = head.current?.offsetHeight ?? 0;
+    el.scrollTop = Math.max(0, headH + atmPos * ROW_H - el.clientHeight / 2 + ROW_H / 2);
+  }, [expiry, hasRows, atmPos]);
+
+  // Keep the selected strike on screen (keyboard navigation).
+  const selPos = selected === null ? -1 : ids.indexOf(String(selected));
+  useEffect(() => {
+    const el = wrap.current;
+    if (!el || selPos < 0) return;
+    const headH = head.current?.offsetHeight ?? 0;
+    const y = headH + selPos * ROW_H;
+    if (y < el.scrollTop + headH) el.scrollTop = y - headH;
+    else if (y + ROW_H > el.scrollTop + el.clientHeight) el.scrollTop = y + ROW_H - el.clientHeight;
+  }, [selPos]);
+
+  const n = columns.length;
+  const style = {
+    "--oi-max": scale.oi,
+    "--oichg-max": scale.oiChange,
+    "--cols": `repeat(${n}, minmax(0, 1fr)) 92px repeat(${n}, minmax(0, 1fr))`,
+  } as CSSProperties;
+
+  // Without a measured viewport (first paint, tests without layout) every row is rendered.
+  let first = 0;
+  let last = ids.length;
+  if (view.height > 0) {
+    first = Math.max(0, Math.floor((view.top - view.head) / ROW_H) - OVERSCAN);
+    last = Math.min(ids.length, Math.ceil((view.top - view.head + view.height) / ROW_H) + OVERSCAN);
+  }
+  const rows: React.ReactNode[] = [];
+  for (let i = first; i < last; i += 1) {
+    const id = ids[i]!;
+    const k = Number(id);
+    rows.push(
+      <ChainRow
+        key={id}
+        id={id}
+        columns={columns}
+        callItm={spot !== null && k < spot}
+        putItm={spot !== null && k > spot}
+        atm={atm !== null && k === atm}
+        selected={selected === k}
+      />,
+    );
+  }
+  // The spot line sits above the first strike over spot.
+  let spotIndex = ids.length;
+  if (spot !== null) {
+    const i = ids.findIndex((id) => Number(id) > spot);
+    if (i >= 0) spotIndex = i;
+  }
+
+  return (
+    <div className="chain-wrap" ref={wrap} style={style}>
+      <div className="chain" role="table" aria-label="option chain">
+        <div className="thead" role="rowgroup" ref={head}>
+          <div className="hrow sides" role="row">
+            <div className="calls" role="columnheader" style={{ gridColumn: `span ${n}` }}>CALLS</div>
+            <div className="strike" role="columnheader">Strike</div>
+            <div className="puts" role="columnheader" style={{ gridColumn: `span ${n}` }}>PUTS</div>
+          </div>
+          <div className="hrow" role="row">
+            {columns.map((c) => (
+              <div key={`hc-${c}`} role="columnheader" title={COLUMNS[c].title}>{COLUMNS[c].label}</div>
+            ))}
+            <div className="strike" role="columnheader" title="Strike price (smile IV beside)">Strike</div>
+            {[...columns].reverse().map((c) => (
+              <div key={`hp-${c}`} role="columnheader" title={COLUMNS[c].title}>{COLUMNS[c].label}</div>
+            ))}
+          </div>
+        </div>
+        <div
+          className="tbody"
+          role="rowgroup"
+          style={{ height: ids.length * ROW_H, paddingTop: first * ROW_H }}
+        >
+          {rows}
+          {spot !== null && hasRows ? <SpotLine spot={spot} top={spotIndex * ROW_H} /> : null}
+        </div>
+      </div>
+      {!hasRows ? <div className="empty">Waiting for the chain…</div> : null}
+    </div>
+  );
+}

@@ -1,0 +1,313 @@
+/** The smaller parts of the dashboard: market bar, badge, banners, tabs, header, settings, toasts. */
+import { memo, useEffect, useState } from "react";
+import { compact, DASH, pct, price, signed } from "../format";
+import { useAppDispatch, useAppSelector, useAppStore, useNow } from "../hooks";
+import { columnToggled, prefsChanged, themeToggled } from "../store/prefsSlice";
+import { badgeFor, type Badge } from "../store/selectors";
+import { settingsToggled, timeTravel, toastDismissed } from "../store/uiSlice";
+import { setToken } from "../auth";
+import { COLUMN_KEYS, type ExpiryInfo, type Health, type MarketInstrument } from "../types";
+import { COLUMNS } from "../format";
+
+const Quote = memo(function Quote({ name, q }: { name: string; q: MarketInstrument | undefined }) {
+  const chg = q?.change ?? null;
+  const cls = chg === null || chg === 0 ? "" : chg > 0 ? "pos" : "neg";
+  return (
+    <div className="quote" data-name={name}>
+      <span className="name">{name}</span>
+      <span className="ltp">{price(q?.ltp)}</span>
+      <span className={`chg ${cls}`}>
+        {signed(chg)} <span className="pct">({signed(q?.change_pct ?? null, (x) => x.toFixed(2))}%)</span>
+      </span>
+    </div>
+  );
+});
+
+export function MarketBar() {
+  const instruments = useAppSelector((s) => s.market.instruments);
+  const futName = Object.keys(instruments)
+    .filter((n) => n.startsWith("FUT "))
+    .sort()[0];
+  return (
+    <div className="market">
+      <Quote name="NIFTY 50" q={instruments["NIFTY 50"]} />
+      {futName ? <Quote name={futName.replace("FUT ", "FUT ")} q={instruments[futName]} /> : null}
+      <Quote name="INDIA VIX" q={instruments["INDIA VIX"]} />
+    </div>
+  );
+}
+
+const BADGE_TEXT: Record<Badge, string> = {
+  live: "Live",
+  connecting: "Connecting",
+  reconnecting: "Reconnecting",
+  polling: "Polling",
+  stale: "Stale",
+  closed: "Market closed",
+  history: "History",
+};
+
+export function ConnectionBadge() {
+  const now = useNow(1000);
+  const store = useAppStore();
+  // Reads the whole state once a second (or when the connection changes): cheap.
+  useAppSelector((s) => s.ui.connection);
+  useAppSelector((s) => s.market.marketOpen);
+  const badge = badgeFor(store.getState(), now);
+  return (
+    <span className={`badge badge-${badge}`} role="status" data-badge={badge}>
+      <i />
+      {BADGE_TEXT[badge]}
+    </span>
+  );
+}
+
+export function Banners({ health }: { health: Health | undefined }) {
+  const now = useNow(1000);
+  const store = useAppStore();
+  const unauthorized = useAppSelector((s) => s.ui.unauthorized);
+  const at = useAppSelector((s) => s.ui.at);
+  const meta = useAppSelector((s) => s.chain.meta);
+  const badge = badgeFor(store.getState(), now);
+  const dispatch = useAppDispatch();
+  const [token, setTokenText] = useState("");
+  const out: React.ReactNode[] = [];
+  if (unauthorized) {
+    out.push(
+      <div className="banner error" key="auth">
+        The API refused the access token. Paste the token printed by <code>strikeboard dev</code>:
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (token.trim()) {
+              setToken(token.trim());
+              window.location.reload();
+            }
+          }}
+        >
+          <input value={token} onChange={(e) => setTokenText(e.target.value)} placeholder="token" aria-label="token" />
+          <button type="submit">Use token</button>
+        </form>
+      </div>,
+    );
+  }
+  if (health?.feed?.token === "expired") {
+    out.push(
+      <div className="banner error" key="kite">
+        The Kite session has expired: live data has stopped.{" "}
+        <a href="/api/auth/kite/login">Log in to Kite</a> to resume.
+      </div>,
+    );
+  }
+  if (at) {
+    out.push(
+      <div className="banner info" key="history">
+        Showing the chain as it was at {at.replace("T", " ").slice(0, 16)} IST.{" "}
+        <button onClick={() => dispatch(timeTravel(null))}>Back to live</button>
+      </div>,
+    );
+  } else if (badge === "closed") {
+    out.push(
+      <div className="banner info" key="closed">
+        Market closed: showing the last session
+        {meta?.ts ? ` (as of ${new Date(meta.ts * 1000).toLocaleString("en-IN", { timeZone: "Asia/Kolkata" })} IST)` : ""}.
+      </div>,
+    );
+  } else if (badge === "stale") {
+    const age = meta?.age_s ?? null;
+    out.push(
+      <div className="banner warn" key="stale">
+        Data is stale{age !== null ? ` (${Math.round(age)} s old)` : ""}: the feed is not updating.
+      </div>,
+    );
+  } else if (badge === "reconnecting" || badge === "polling") {
+    out.push(
+      <div className="banner warn" key="conn">
+        Live connection lost: {badge === "polling" ? "updating over REST every 2 s" : "reconnecting"}…
+      </div>,
+    );
+  }
+  return <div className="banners">{out}</div>;
+}
+
+export function ExpiryTabs({
+  expiries,
+  current,
+  onSelect,
+}: {
+  expiries: ExpiryInfo[];
+  current: string | null;
+  onSelect: (e: string) => void;
+}) {
+  return (
+    <nav className="expiries" aria-label="expiries">
+      {expiries.map((e) => (
+        <button
+          key={e.expiry}
+          className={`tab${e.expiry === current ? " active" : ""}`}
+          aria-pressed={e.expiry === current}
+          data-expiry={e.expiry}
+          onClick={() => onSelect(e.expiry)}
+          title={`${e.kind} expiry, lot ${e.lot_size}`}
+        >
+          {new Date(`${e.expiry}T00:00:00Z`).toLocaleDateString("en-IN", { day: "2-digit", month: "short", timeZone: "UTC" })}
+          <small>{e.days_to_expiry.toFixed(1)}d{e.kind === "monthly" ? " M" : ""}</small>
+        </button>
+      ))}
+    </nav>
+  );
+}
+
+function Stat({ label, value, title }: { label: string; value: string; title?: string }) {
+  return (
+    <div className="stat" title={title}>
+      <span>{label}</span>
+      <b>{value}</b>
+    </div>
+  );
+}
+
+export function ChainHeader() {
+  const meta = useAppSelector((s) => s.chain.meta);
+  const convention = useAppSelector((s) => s.prefs.convention);
+  const dispatch = useAppDispatch();
+  const a = meta?.aggregates ?? {};
+  return (
+    <div className="chain-header">
+      <Stat label="Spot" value={price(meta?.spot)} />
+      <Stat label="Forward" value={price(meta?.forward)} title="Forward from put-call parity" />
+      <Stat label="PCR" value={a.pcr_oi == null ? DASH : a.pcr_oi.toFixed(2)} title="Put-call ratio of OI" />
+      <Stat label="Max pain" value={a.max_pain == null ? DASH : String(a.max_pain)} />
+      <Stat label="ATM IV" value={pct(a.atm_iv)} />
+      <Stat label="Straddle" value={price(a.atm_straddle)} />
+      <Stat label="Exp. move" value={a.expected_move == null ? DASH : `±${price(a.expected_move)}`} />
+      <Stat label="Lot" value={meta?.lot_size == null ? DASH : String(meta.lot_size)} />
+      <Stat label="DTE" value={meta?.days_to_expiry == null ? DASH : meta.days_to_expiry.toFixed(2)} />
+      <Stat label="Call / Put OI" value={`${compact(a.call_oi)} / ${compact(a.put_oi)}`} />
+      <div className="switch" role="group" aria-label="IV convention">
+        {(["forward", "nse"] as const).map((c) => (
+          <button
+            key={c}
+            className={convention === c ? "active" : ""}
+            aria-pressed={convention === c}
+            onClick={() => dispatch(prefsChanged({ convention: c }))}
+            title={c === "forward" ? "IV from the parity forward (Black-76)" : "IV NSE-style (spot, fixed rate)"}
+          >
+            {c === "forward" ? "Forward IV" : "NSE IV"}
+          </button>
+        ))}
+      </div>
+    </div>
+  );
+}
+
+export function HistoryPicker() {
+  const at = useAppSelector((s) => s.ui.at);
+  // Remounted when the shown minute changes, so the input starts from it.
+  return <HistoryForm key={at ?? "live"} at={at} />;
+}
+
+function HistoryForm({ at }: { at: string | null }) {
+  const dispatch = useAppDispatch();
+  const [value, setValue] = useState(at ? at.slice(0, 16) : "");
+  return (
+    <form
+      className="history"
+      onSubmit={(e) => {
+        e.preventDefault();
+        // The picker reads the market's clock: IST.
+        dispatch(timeTravel(value ? `${value}:00+05:30` : null));
+      }}
+    >
+      <input
+        type="datetime-local"
+        aria-label="past minute (IST)"
+        value={value}
+        onChange={(e) => setValue(e.target.value)}
+      />
+      <button type="submit" disabled={!value}>Go</button>
+      {at ? (
+        <button type="button" onClick={() => dispatch(timeTravel(null))}>
+          Live
+        </button>
+      ) : null}
+    </form>
+  );
+}
+
+export function Settings({ expiries }: { expiries: ExpiryInfo[] }) {
+  const prefs = useAppSelector((s) => s.prefs);
+  const open = useAppSelector((s) => s.ui.settingsOpen);
+  const dispatch = useAppDispatch();
+  if (!open) return null;
+  return (
+    <aside className="settings" aria-label="settings">
+      <h3>Columns</h3>
+      <div className="cols">
+        {COLUMN_KEYS.map((c) => (
+          <label key={c}>
+            <input type="checkbox" checked={prefs.columns.includes(c)} onChange={() => dispatch(columnToggled(c))} />
+            {COLUMNS[c].title}
+          </label>
+        ))}
+      </div>
+      <label>
+        Strikes each side of ATM{" "}
+        <input
+          type="number"
+          min={1}
+          max={100}
+          value={prefs.strikes}
+          onChange={(e) => dispatch(prefsChanged({ strikes: Number(e.target.value) }))}
+        />
+      </label>
+      <label>
+        Default expiry{" "}
+        <select
+          value={prefs.default_expiry ?? ""}
+          onChange={(e) => dispatch(prefsChanged({ default_expiry: e.target.value || null }))}
+        >
+          <option value="">nearest</option>
+          {expiries.map((e) => (
+            <option key={e.expiry} value={e.expiry}>{e.expiry}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Smile IV leg{" "}
+        <select value={prefs.iv_leg} onChange={(e) => dispatch(prefsChanged({ iv_leg: e.target.value as "otm" }))}>
+          <option value="otm">out of the money</option>
+          <option value="call">calls</option>
+          <option value="put">puts</option>
+        </select>
+      </label>
+      <label>
+        <input type="checkbox" checked={prefs.theme === "light"} onChange={() => dispatch(themeToggled())} /> Light theme
+      </label>
+      <p className="keys">
+        Keys: ↑/↓ strike, [ / ] expiry, t theme, Esc close.
+      </p>
+      <button onClick={() => dispatch(settingsToggled(false))}>Close</button>
+    </aside>
+  );
+}
+
+export function Toasts() {
+  const toasts = useAppSelector((s) => s.ui.toasts);
+  const dispatch = useAppDispatch();
+  useEffect(() => {
+    if (!toasts.length) return;
+    const first = toasts[0]!;
+    const t = setTimeout(() => dispatch(toastDismissed(first.id)), 6000);
+    return () => clearTimeout(t);
+  }, [toasts, dispatch]);
+  return (
+    <div className="toasts" aria-live="polite">
+      {toasts.map((t) => (
+        <div key={t.id} className={`toast ${t.kind}`} onClick={() => dispatch(toastDismissed(t.id))}>
+          {t.text}
+        </div>
+      ))}
+    </div>
+  );
+}

@@ -1,0 +1,107 @@
+/** RTK Query over the REST API (docs/api.md). */
+import { createApi, fetchBaseQuery, type FetchBaseQueryError } from "@reduxjs/toolkit/query/react";
+import type { BaseQueryFn, FetchArgs } from "@reduxjs/toolkit/query";
+import { getToken } from "../auth";
+import type {
+  Convention,
+  ExpiryInfo,
+  Health,
+  MarketResponse,
+  Preferences,
+  Snapshot,
+} from "../types";
+import { unauthorizedChanged } from "./uiSlice";
+
+const rawBaseQuery = fetchBaseQuery({
+  // Absolute, so that it also resolves where fetch has no page URL to resolve against (tests).
+  baseUrl: `${globalThis.location?.origin ?? ""}/api`,
+  prepareHeaders: (headers) => {
+    const token = getToken();
+    if (token) headers.set("Authorization", `Bearer ${token}`);
+    return headers;
+  },
+});
+
+// Any 401 raises the token prompt; any success clears it.
+const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> = async (
+  args,
+  api,
+  extra,
+) => {
+  const result = await rawBaseQuery(args, api, extra);
+  if (result.error?.status === 401) api.dispatch(unauthorizedChanged(true));
+  return result;
+};
+
+export interface IntradayPoint {
+  minute: string;
+  spot?: number | null;
+  future?: number | null;
+  pcr_oi?: number | null;
+  max_pain?: number | null;
+  atm_iv?: number | null;
+  straddle?: number | null;
+  atm_straddle?: number | null;
+}
+
+export interface ChainQuery {
+  expiry: string;
+  convention: Convention;
+  strikes?: number;
+  at?: string | null;
+}
+
+export function chainPath(q: ChainQuery): string {
+  const params = new URLSearchParams({ convention: q.convention });
+  if (q.strikes) params.set("strikes", String(q.strikes));
+  if (q.at) params.set("at", q.at);
+  return `chain/${encodeURIComponent(q.expiry)}?${params.toString()}`;
+}
+
+/** An intraday response may be a list or {points|series: [...]}: accept both. */
+export function toPoints(raw: unknown): IntradayPoint[] {
+  if (Array.isArray(raw)) return raw as IntradayPoint[];
+  if (raw && typeof raw === "object") {
+    const r = raw as Record<string, unknown>;
+    for (const key of ["points", "series", "minutes", "data"]) {
+      if (Array.isArray(r[key])) return r[key] as IntradayPoint[];
+    }
+  }
+  return [];
+}
+
+export const api = createApi({
+  reducerPath: "api",
+  baseQuery,
+  tagTypes: ["Preferences"],
+  endpoints: (b) => ({
+    health: b.query<Health, void>({ query: () => "health" }),
+    market: b.query<MarketResponse, void>({ query: () => "market" }),
+    expiries: b.query<ExpiryInfo[], string>({
+      query: (underlying) => `expiries?underlying=${encodeURIComponent(underlying)}`,
+    }),
+    chain: b.query<Snapshot, ChainQuery>({ query: (q) => chainPath(q) }),
+    intraday: b.query<IntradayPoint[], { expiry: string; date?: string }>({
+      query: ({ expiry, date }) =>
+        `analytics/intraday?expiry=${encodeURIComponent(expiry)}` +
+        (date ? `&date=${encodeURIComponent(date)}` : ""),
+      transformResponse: toPoints,
+    }),
+    preferences: b.query<Preferences, void>({
+      query: () => "preferences",
+      providesTags: ["Preferences"],
+    }),
+    savePreferences: b.mutation<Preferences, Preferences>({
+      query: (body) => ({ url: "preferences", method: "PUT", body }),
+    }),
+  }),
+});
+
+export const {
+  useHealthQuery,
+  useMarketQuery,
+  useExpiriesQuery,
+  useChainQuery,
+  useIntradayQuery,
+  usePreferencesQuery,
+} = api;

@@ -1,0 +1,73 @@
+/** UI state: connection, selection, time travel, toasts, the session. */
+import { createSlice, type PayloadAction } from "@reduxjs/toolkit";
+
+export type Connection = "connecting" | "live" | "reconnecting" | "polling";
+
+export interface Toast {
+  id: number;
+  kind: "order" | "info" | "error";
+  text: string;
+}
+
+export interface UiState {
+  connection: Connection;
+  selectedStrike: number | null;
+  /** A past minute (ISO) shown instead of the live chain, or null for live. */
+  at: string | null;
+  toasts: Toast[];
+  nextToastId: number;
+  /** The API answered 401: the token is missing or wrong. */
+  unauthorized: boolean;
+  settingsOpen: boolean;
+}
+
+const initialState: UiState = {
+  connection: "connecting",
+  selectedStrike: null,
+  at: null,
+  toasts: [],
+  nextToastId: 1,
+  unauthorized: false,
+  settingsOpen: false,
+};
+
+const uiSlice = createSlice({
+  name: "ui",
+  initialState,
+  reducers: {
+    connectionChanged(state, action: PayloadAction<Connection>) {
+      state.connection = action.payload;
+    },
+    strikeSelected(state, action: PayloadAction<number | null>) {
+      state.selectedStrike = action.payload;
+    },
+    timeTravel(state, action: PayloadAction<string | null>) {
+      state.at = action.payload;
+    },
+    toastAdded(state, action: PayloadAction<Omit<Toast, "id">>) {
+      state.toasts.push({ ...action.payload, id: state.nextToastId });
+      state.nextToastId += 1;
+      if (state.toasts.length > 5) state.toasts.shift();
+    },
+    toastDismissed(state, action: PayloadAction<number>) {
+      state.toasts = state.toasts.filter((t) => t.id !== action.payload);
+    },
+    unauthorizedChanged(state, action: PayloadAction<boolean>) {
+      state.unauthorized = action.payload;
+    },
+    settingsToggled(state, action: PayloadAction<boolean | undefined>) {
+      state.settingsOpen = action.payload ?? !state.settingsOpen;
+    },
+  },
+});
+
+export const {
+  connectionChanged,
+  strikeSelected,
+  timeTravel,
+  toastAdded,
+  toastDismissed,
+  unauthorizedChanged,
+  settingsToggled,
+} = uiSlice.actions;
+export default uiSlice.reducer;

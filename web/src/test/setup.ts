@@ -1,0 +1,2 @@
+// jsdom lacks these; components call them only when present.
+export {};

@@ -1,0 +1,204 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { makeStore, type AppStore } from "../store";
+import { expirySelected } from "../store/chainSlice";
+import { snapshot } from "../test/fixtures";
+import type { MarketResponse, Snapshot } from "../types";
+import { LiveClient, type SocketLike } from "./client";
+
+/** A fake WebSocket at the network boundary: the test plays the server. */
+class FakeSocket implements SocketLike {
+  static all: FakeSocket[] = [];
+  readyState = 0;
+  sent: unknown[] = [];
+  onopen: ((ev: Event) => void) | null = null;
+  onclose: ((ev: CloseEvent) => void) | null = null;
+  onerror: ((ev: Event) => void) | null = null;
+  onmessage: ((ev: MessageEvent) => void) | null = null;
+  constructor(public url: string) {
+    FakeSocket.all.push(this);
+  }
+  send(data: string) {
+    this.sent.push(JSON.parse(data));
+  }
+  close() {
+    this.drop();
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen?.(new Event("open"));
+  }
+  drop() {
+    this.readyState = 3;
+    this.onclose?.({} as CloseEvent);
+  }
+  push(msg: unknown) {
+    this.onmessage?.({ data: JSON.stringify(msg) } as MessageEvent);
+  }
+}
+
+const EXPIRY = "2026-12-01";
+const market: MarketResponse = { instruments: { "NIFTY 50": { ltp: 26000 } }, stale: false, age_s: 0, market_open: true };
+
+function delta(seq: number, ltp: number) {
+  return { type: "delta", expiry: EXPIRY, seq, base: seq - 1, set: { strikes: { "26000": { CE: { ltp } } } } };
+}
+
+let store: AppStore;
+let fetchSnapshot: ReturnType<typeof vi.fn<(e: string) => Promise<Snapshot>>>;
+let fetchMarket: ReturnType<typeof vi.fn<() => Promise<MarketResponse>>>;
+let client: LiveClient;
+
+const ltp = () => store.getState().chain.rows.entities["26000"]?.CE?.ltp;
+const last = () => FakeSocket.all[FakeSocket.all.length - 1]!;
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  FakeSocket.all = [];
+  store = makeStore();
+  store.dispatch(expirySelected(EXPIRY));
+  fetchSnapshot = vi.fn<(e: string) => Promise<Snapshot>>();
+  fetchMarket = vi.fn<() => Promise<MarketResponse>>().mockResolvedValue(market);
+  client = new LiveClient({
+    url: () => "ws://test/ws?token=t",
+    dispatch: store.dispatch,
+    fetchSnapshot,
+    fetchMarket,
+    createSocket: (url) => new FakeSocket(url),
+    backoffInitialMs: 100,
+    backoffMaxMs: 1000,
+    pollMs: 500,
+    random: () => 1, // no jitter: delays are exactly the backoff
+  });
+  client.setExpiry(EXPIRY);
+  client.start();
+});
+
+afterEach(() => {
+  client.stop();
+  vi.useRealTimers();
+});
+
+describe("LiveClient", () => {
+  it("subscribes on open, applies the snapshot and in-order deltas", () => {
+    last().open();
+    expect(last().sent).toEqual([{ action: "subscribe", expiry: EXPIRY }]);
+    expect(store.getState().ui.connection).toBe("live");
+    last().push({ type: "snapshot", expiry: EXPIRY, seq: 5, data: snapshot(5) });
+    last().push(delta(6, 101));
+    last().push(delta(7, 102));
+    expect(ltp()).toBe(102);
+    expect(client.lastSeq).toBe(7);
+    expect(fetchSnapshot).not.toHaveBeenCalled();
+  });
+
+  it("re-fetches the snapshot on a seq gap and replays newer buffered deltas", async () => {
+    last().open();
+    last().push({ type: "snapshot", expiry: EXPIRY, seq: 5, data: snapshot(5) });
+    let resolve!: (s: Snapshot) => void;
+    fetchSnapshot.mockReturnValueOnce(new Promise((r) => (resolve = r)));
+    last().push(delta(8, 108)); // 6 and 7 were lost
+    expect(fetchSnapshot).toHaveBeenCalledWith(EXPIRY);
+    last().push(delta(9, 109)); // buffered while re-fetching
+    expect(ltp()).toBe(100);
+    const fresh = snapshot(8);
+    fresh.strikes["26000"]!.CE!.ltp = 108;
+    resolve(fresh);
+    await vi.waitFor(() => expect(client.lastSeq).toBe(9));
+    expect(ltp()).toBe(109);
+    expect(client.stats.gaps).toBe(1);
+  });
+
+  it("ignores duplicates and re-fetches on reset", async () => {
+    last().open();
+    last().push({ type: "snapshot", expiry: EXPIRY, seq: 5, data: snapshot(5) });
+    last().push(delta(6, 106));
+    last().push(delta(6, 999));
+    expect(ltp()).toBe(106);
+    fetchSnapshot.mockResolvedValueOnce(snapshot(20));
+    last().push({ type: "reset", expiry: EXPIRY, seq: 20 });
+    await vi.waitFor(() => expect(client.lastSeq).toBe(20));
+  });
+
+  it("reassembles messages split into parts", () => {
+    last().open();
+    const text = JSON.stringify({ type: "snapshot", expiry: EXPIRY, seq: 3, data: snapshot(3) });
+    const chunks = [text.slice(0, 100), text.slice(100, 300), text.slice(300)];
+    // Out of order on purpose: the index decides the place.
+    for (const i of [2, 0, 1]) last().push({ type: "part", id: "m1", index: i, count: 3, chunk: chunks[i] });
+    expect(client.lastSeq).toBe(3);
+    expect(store.getState().chain.rows.ids).toHaveLength(5);
+  });
+
+  it("reconnects with exponential backoff and polls REST while down", async () => {
+    last().open();
+    last().push({ type: "snapshot", expiry: EXPIRY, seq: 5, data: snapshot(5) });
+    fetchSnapshot.mockResolvedValue(snapshot(30));
+    last().drop();
+    expect(store.getState().ui.connection).toBe("reconnecting");
+    await vi.advanceTimersByTimeAsync(0); // the first poll's fetches resolve
+    expect(store.getState().ui.connection).toBe("polling");
+    expect(store.getState().chain.seq).toBe(30);
+    expect(store.getState().market.instruments["NIFTY 50"]?.ltp).toBe(26000);
+
+    // Each failed attempt doubles the delay: 100, 200, 400 ms.
+    expect(FakeSocket.all).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeSocket.all).toHaveLength(2);
+    last().drop();
+    await vi.advanceTimersByTimeAsync(199);
+    expect(FakeSocket.all).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(FakeSocket.all).toHaveLength(3);
+    last().drop();
+    await vi.advanceTimersByTimeAsync(400);
+    expect(FakeSocket.all).toHaveLength(4);
+    const polls = client.stats.polls;
+    expect(polls).toBeGreaterThan(1);
+
+    // Back up: live again, polling stops, the new socket subscribes.
+    last().open();
+    expect(store.getState().ui.connection).toBe("live");
+    expect(last().sent).toEqual([{ action: "subscribe", expiry: EXPIRY }]);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(client.stats.polls).toBe(polls);
+  });
+
+  it("falls back to REST when a subscription gets no snapshot", async () => {
+    last().open();
+    fetchSnapshot.mockResolvedValue(snapshot(12));
+    last().push(delta(13, 113)); // buffered: no snapshot yet
+    await vi.advanceTimersByTimeAsync(3000);
+    await vi.waitFor(() => expect(client.lastSeq).toBe(13));
+    expect(ltp()).toBe(113);
+  });
+
+  it("refreshes over REST while an open socket stays silent, and goes live on the next delta", async () => {
+    last().open();
+    last().push({ type: "snapshot", expiry: EXPIRY, seq: 5, data: snapshot(5) });
+    fetchSnapshot.mockResolvedValue(snapshot(40));
+    await vi.advanceTimersByTimeAsync(6000);
+    expect(fetchSnapshot).toHaveBeenCalled();
+    expect(store.getState().ui.connection).toBe("polling");
+    expect(client.lastSeq).toBe(40);
+    last().push(delta(41, 141));
+    expect(store.getState().ui.connection).toBe("live");
+    expect(ltp()).toBe(141);
+  });
+
+  it("switches expiry: unsubscribes the old one and subscribes the new one", () => {
+    last().open();
+    client.setExpiry("2026-12-08");
+    expect(last().sent.slice(1)).toEqual([
+      { action: "unsubscribe", expiry: EXPIRY },
+      { action: "subscribe", expiry: "2026-12-08" },
+    ]);
+  });
+
+  it("turns order updates into toasts and survives garbage", () => {
+    last().open();
+    last().onmessage?.({ data: "not json" } as MessageEvent);
+    last().push({ type: "order", data: { transaction_type: "BUY", quantity: 65, tradingsymbol: "NIFTY26DEC26000CE", status: "COMPLETE", average_price: 110.5 } });
+    expect(client.stats.badMessages).toBe(1);
+    expect(store.getState().ui.toasts[0]?.text).toBe("BUY 65 NIFTY26DEC26000CE COMPLETE @ 110.5");
+  });
+});
