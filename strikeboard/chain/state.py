@@ -19,12 +19,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from strikeboard.market.codec import TickBatch
+from strikeboard.market.universe import INDIA_VIX_TOKEN, NIFTY_50_TOKEN
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
-SPOT_TOKEN: Final = 256265  # NSE:NIFTY 50
-VIX_TOKEN: Final = 264969  # NSE:INDIA VIX
+SPOT_TOKEN: Final = NIFTY_50_TOKEN
+VIX_TOKEN: Final = INDIA_VIX_TOKEN
 
 
 class Kind(enum.IntEnum):

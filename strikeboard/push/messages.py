@@ -131,22 +131,6 @@ class Assembler:
 # -- delta composition -----------------------------------------------------------------------
 
 
-def _remove(node: Any, path: list[Any]) -> None:
-    for part in path[:-1]:
-        node = node.get(part) if isinstance(node, dict) else None
-    if isinstance(node, dict):
-        node.pop(path[-1], None)
-
-
-def _merge(target: JSONDict, changes: JSONDict) -> None:
-    for key, value in changes.items():
-        current = target.get(key)
-        if isinstance(value, dict) and isinstance(current, dict):
-            _merge(current, value)
-        else:
-            target[key] = copy.deepcopy(value)
-
-
 def compose_deltas(first: JSONDict, second: JSONDict) -> JSONDict:
     """One delta with the effect of ``first`` then ``second`` (``second.base == first.seq``).
 
@@ -159,10 +143,10 @@ def compose_deltas(first: JSONDict, second: JSONDict) -> JSONDict:
     changes = copy.deepcopy(first.get("set", {}))
     unset = [list(p) for p in first.get("unset", [])]
     for path in second.get("unset", []):
-        _remove(changes, list(path))
+        snap.remove_path(changes, list(path))
         if list(path) not in unset:
             unset.append(list(path))
-    _merge(changes, second.get("set", {}))
+    snap.merge_into(changes, second.get("set", {}))
     out: JSONDict = {
         "seq": second["seq"],
         "base": first.get("base"),

@@ -14,30 +14,16 @@ from typing import Final
 
 import numpy as np
 
+from strikeboard.market.universe import CSV_FIELDS as CSV_COLUMNS
+from strikeboard.market.universe import INDIA_VIX_TOKEN as VIX_TOKEN
+from strikeboard.market.universe import NIFTY_50_TOKEN as NIFTY_TOKEN
 from strikeboard.sim.calendar import TradingCalendar
 
-NIFTY_TOKEN: Final = 256265
-VIX_TOKEN: Final = 264969
 SEG_NSE: Final = 1
 SEG_NFO: Final = 2
 SEG_INDICES: Final = 9
 TICK: Final = 0.05
 
-CSV_COLUMNS: Final = (
-    "instrument_token",
-    "exchange_token",
-    "tradingsymbol",
-    "name",
-    "last_price",
-    "expiry",
-    "strike",
-    "tick_size",
-    "lot_size",
-    "instrument_type",
-    "segment",
-    "exchange",
-)
-"""Kite's instruments dump columns, in order."""
 
 KIND_INDEX: Final = 0
 KIND_VIX: Final = 1

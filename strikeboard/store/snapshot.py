@@ -88,11 +88,21 @@ def is_empty(delta: JSONDict) -> bool:
     return not delta.get("set") and not delta.get("unset")
 
 
-def _merge(target: JSONDict, changes: JSONDict) -> None:
+def remove_path(node: Any, path: list[Any]) -> None:
+    """Delete the value at ``path`` (a list of keys) if it is there (an ``unset`` entry)."""
+    for part in path[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+
+
+def merge_into(target: JSONDict, changes: JSONDict) -> None:
+    """Merge a delta's ``set`` into ``target`` in place: dicts recursively, the rest replaced
+    (by copies, so ``target`` never shares structure with the delta)."""
     for key, value in changes.items():
         current = target.get(key)
         if isinstance(value, dict) and isinstance(current, dict):
-            _merge(current, value)
+            merge_into(current, value)
         else:
             target[key] = copy.deepcopy(value)
 
@@ -112,12 +122,8 @@ def apply_delta(snapshot: JSONDict | None, delta: JSONDict) -> JSONDict:
     for path in delta.get("unset", []):
         if not isinstance(path, list) or not path:
             raise SnapshotError(f"bad unset path {path!r}")
-        node: Any = result
-        for part in path[:-1]:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(path[-1], None)
-    _merge(result, changes)
+        remove_path(result, path)
+    merge_into(result, changes)
     if delta.get(SEQ) is not None:
         result[SEQ] = delta[SEQ]
     return result
