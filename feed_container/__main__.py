@@ -11,6 +11,8 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from kiteconnect.exceptions import KiteException
+from requests import RequestException
 
 from strikeboard.chain.conventions import IvLeg
 from strikeboard.chain.snapshot import PricingParams
@@ -95,6 +97,10 @@ def main() -> int:
         log.error("feed cannot start: %s", exc)
         feed.stop()
         return 2
+    except (KiteException, RequestException) as exc:  # Kite down, or the token refused
+        log.error("feed cannot start: Kite answered %s: %s", type(exc).__name__, exc)
+        feed.stop()
+        return 1
     next_metrics = time.monotonic() + METRICS_EVERY_S
     try:
         while not stopping:

@@ -135,7 +135,6 @@ class Feed:
         self._minute: int | None = None
         self._candles = CandleBuilder(set())
         self._pending_candles: list[tuple[Any, ...]] = []
-        self._gaps_done = 0
         self._rate_window: tuple[float, int] = (time.monotonic(), 0)
         self._down_since: dict[int, float] = {}
         self._access_token = config.access_token
@@ -184,7 +183,8 @@ class Feed:
             self.shards.close()
         self._queue.put(None)
         self._stop.set()
-        self._threads[0].join(10)  # ingest first: it hands its last records to the spool writer
+        if self._threads:  # ingest first: it hands its last records to the spool writer
+            self._threads[0].join(10)
         self._to_spool.put(None)
         for thread in self._threads:
             thread.join(10)
@@ -203,9 +203,6 @@ class Feed:
         self.spool.close()
         self.archive.close()
         self.hot.close()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._stop.wait(timeout)
 
     def supervise(self) -> None:
         """Main-thread duty, about once a second: notice an expired Kite token, say so plainly,
