@@ -16,7 +16,7 @@ from requests import RequestException
 
 from strikeboard.chain.conventions import IvLeg
 from strikeboard.chain.snapshot import PricingParams
-from strikeboard.config import Settings, get_settings
+from strikeboard.config import Settings, settings_or_exit
 from strikeboard.feed.service import Feed, FeedConfig
 from strikeboard.kite.credentials import CredentialsError, load_credentials
 from strikeboard.logs import configure_logging
@@ -62,11 +62,7 @@ def emit_metrics(metrics: Metrics, health: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    try:
-        settings = get_settings()
-    except ValueError as exc:
-        print(f"feed: bad configuration: {exc}", file=sys.stderr)
-        return 2
+    settings = settings_or_exit("feed")
     configure_logging(settings.log_level, "strikeboard-feed")
     try:
         creds = load_credentials(settings)

@@ -6,6 +6,7 @@ they never show in logs, reprs or error messages.
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -95,6 +96,16 @@ class Settings(BaseSettings):
     chain_retention_days: int = Field(
         400, ge=1, description="Days of chain_minute rows the cleanup job keeps."
     )
+
+
+def settings_or_exit(process: str) -> Settings:
+    """The settings for a process entry point: a bad value ends it with one plain message
+    naming the variable (exit 2), not a traceback."""
+    try:
+        return get_settings()
+    except ValueError as exc:
+        print(f"{process}: bad configuration: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 @lru_cache(maxsize=1)

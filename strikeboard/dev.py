@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from strikeboard import devservices
+from strikeboard.config import get_settings
 
 DEFAULT_LOCAL_DIR = Path(".local/dev")
 
@@ -124,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)  # also when started with SIGINT ignored (nohup, &)
     sim_port = args.sim_port or devservices.free_port()
     token = dev_token(args.local_dir)
+    get_settings()  # a bad variable stops here, before anything starts
     with devservices.services(args.local_dir) as found:
         env = {
             **os.environ,

@@ -16,21 +16,13 @@ import signal
 import subprocess
 import sys
 
-from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-
-from strikeboard.config import get_settings
+from strikeboard.config import get_settings, settings_or_exit
+from strikeboard.logs import configure_logging
 from strikeboard.push.poster import ManagementApiPoster
 from strikeboard.push.registry import Registry
 from strikeboard.push.service import Pusher
 
 log = logging.getLogger("strikeboard.push")
-
-
-def _configure_logging() -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(LambdaPowertoolsFormatter(service="strikeboard-push"))
-    level = get_settings().log_level.upper()
-    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 async def _serve(shard: int, shards: int) -> int:
@@ -66,8 +58,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="pusher processes (default PUSH_WORKERS, 1)")  # fmt: skip
     parser.add_argument("--shard", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    settings = get_settings()
-    _configure_logging()
+    settings = settings_or_exit("pusher")
+    configure_logging(settings.log_level, "strikeboard-push")
     if not settings.push_endpoint_url:
         print("PUSH_ENDPOINT_URL is not set: the Management API endpoint to post to "
               "(the local gateway's URL, or API Gateway's https://.../{stage})",
