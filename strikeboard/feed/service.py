@@ -55,7 +55,14 @@ from strikeboard.store.ticks import TickArray
 
 log = logging.getLogger("strikeboard.feed")
 
-QUOTE_BATCH = 500  # Kite's /quote takes at most 500 instruments per call
+QUOTE_BATCH = 500
+
+# Snapshot/market document keys a restarted feed takes back into its chain state.
+_RESTORED = {
+    Field.LTP: "ltp", Field.CLOSE: "close", Field.BID: "bid", Field.ASK: "ask",
+    Field.BID_QTY: "bid_qty", Field.ASK_QTY: "ask_qty", Field.VOLUME: "volume", Field.OI: "oi",
+    Field.OPEN: "open", Field.HIGH: "high", Field.LOW: "low", Field.EXCHANGE_TS: "ts",
+}  # fmt: skip  # Kite's /quote takes at most 500 instruments per call
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,7 @@ class Feed:
         today = self._now().date()
         self.universe = select_universe(self.catalog, spot, today)
         self._set_universe(self.universe)
+        self._restore_state()
         self._load_previous_oi()
         self.archiver.start()
         loops = (("ingest", self._ingest_loop), ("spool", self._spool_loop),
@@ -278,6 +286,40 @@ class Feed:
             max_connections=self.config.universe.max_connections,
             per_connection=self.config.universe.per_connection,
         )
+
+    def _restore_state(self) -> None:
+        """A restarted feed starts from the last state it published to Redis, so the first
+        cycles do not publish a chain with holes while the instruments' first ticks arrive."""
+        try:
+            restored = self.hot.load_state([self.config.universe.underlying])
+        except StoreError as exc:
+            log.warning("no hot state to restore: %s", exc)
+            return
+        fields: dict[Field, dict[int, float]] = {f: {} for f in _RESTORED}
+        for document in restored.market.values():
+            self._restore_values(fields, document, document.get("ts"))
+        for document in restored.snapshots.values():
+            for row in document.get("strikes", {}).values():
+                for side in ("CE", "PE"):
+                    if isinstance(row.get(side), dict):
+                        self._restore_values(fields, row[side], document.get("ts"))
+        with self._lock:
+            for name, values in fields.items():
+                if values:
+                    self.state.set_values(name, values)
+        log.info("restored from Redis", extra={"instruments": len(fields[Field.LTP])})
+
+    @staticmethod
+    def _restore_values(
+        fields: dict[Field, dict[int, float]], doc: dict[str, Any], ts: Any
+    ) -> None:
+        token = doc.get("token")
+        if not isinstance(token, int):
+            return
+        for name, key in _RESTORED.items():
+            value = ts if key == "ts" else doc.get(key)
+            if isinstance(value, int | float):
+                fields[name][token] = float(value)
 
     def _spot_from_rest(self) -> float:
         data = self.kite.ltp(["NSE:NIFTY 50"])

@@ -4,6 +4,7 @@ PostgreSQL, with a 30 s PostgreSQL outage and every Kite connection dropped mid-
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import time
 from collections import Counter
@@ -16,9 +17,11 @@ import psycopg
 import pytest
 
 from strikeboard.chain.conventions import IST
+from strikeboard.chain.state import Field
 from strikeboard.devservices import PostgresCluster
 from strikeboard.feed.service import Feed, FeedConfig
 from strikeboard.kite.ticker import ShardState
+from strikeboard.market.universe import Catalog, parse_instruments
 from strikeboard.sim.engine import SimConfig
 from strikeboard.sim.server import Running, SentMessage, ServerOptions, run_simulator
 from strikeboard.store.hot import HotStore
@@ -201,4 +204,26 @@ def test_an_expired_token_is_reported_and_a_new_one_resumes(
             assert feed.token_state == "ok"
         finally:
             feed.stop()
-            hot.close()
+
+        # A restarted feed takes its chain state back from Redis before any tick arrives.
+        restarted = _feed(sim, database_url, redis_url, redis_prefix, tmp_path)
+        rows = restarted.kite.instruments("NFO") + restarted.kite.instruments("NSE")
+        restarted.catalog = Catalog(parse_instruments(rows), restarted.config.universe)
+        assert feed.universe is not None
+        restarted._set_universe(feed.universe)
+        restarted._restore_state()
+        compared = 0
+        for expiry in hot.expiries("NIFTY"):
+            snap = hot.read_snapshot("NIFTY", expiry)
+            assert snap is not None
+            for row in snap["strikes"].values():
+                for side in ("CE", "PE"):
+                    if leg := row.get(side):
+                        for field, key in ((Field.LTP, "ltp"), (Field.OI, "oi")):
+                            value = restarted.state.value(leg["token"], field)
+                            # None in the document (never quoted) is NaN in the state
+                            assert value == leg[key] or (leg[key] is None and math.isnan(value))
+                        compared += 1
+        assert compared == len(feed.universe.options)
+        restarted.stop()
+        hot.close()
