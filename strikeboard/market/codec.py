@@ -2,8 +2,8 @@
 
 A message is a big-endian uint16 packet count, then per packet a uint16 length and the packet.
 The packet kind is given by its length (see `strikeboard.market.layouts`). `decode` walks the
-length prefixes (one NumPy view when every packet has the same length, the common full-mode
-case), decodes each layout group with one structured view and returns a columnar `TickBatch`.
+length prefixes and decodes every packet in one compiled pass (numba) into a columnar
+`TickBatch`.
 `TickBatch.to_dicts()` reproduces kiteconnect's `KiteTicker._parse_binary` output exactly, except
 that timestamps are timezone-aware `Asia/Kolkata` datetimes instead of naive local time.
 """
@@ -11,11 +11,12 @@ that timestamps are timezone-aware `Asia/Kolkata` datetimes instead of naive loc
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -58,7 +59,7 @@ SEGMENT_NCO: Final = 12
 SEGMENT_INDICES: Final = layouts.SEGMENT_INDICES
 
 # Column layout of `TickBatch.values`. Columns 0..44 mirror the 32-bit words 1..45 of a FULL
-# packet (everything after the token), so a uniform full-mode message converts in one cast.
+# packet (everything after the token), so the decoder copies a full packet word for word.
 COL_LAST_PRICE: Final = 0
 COL_LAST_TRADED_QUANTITY: Final = 1
 COL_AVERAGE_TRADED_PRICE: Final = 2
@@ -80,23 +81,7 @@ COL_CHANGE: Final = 45
 N_COLUMNS: Final = 46
 
 _DEPTH_QTY: Final = [COL_DEPTH + 3 * i for i in range(10)]
-_DEPTH_PRICE: Final = [COL_DEPTH + 3 * i + 1 for i in range(10)]
-_DEPTH_ORDERS: Final = [COL_DEPTH + 3 * i + 2 for i in range(10)]
-_PRICE_COLS: Final = np.array(
-    [
-        COL_LAST_PRICE,
-        COL_AVERAGE_TRADED_PRICE,
-        COL_OPEN,
-        COL_HIGH,
-        COL_LOW,
-        COL_CLOSE,
-        *_DEPTH_PRICE,
-    ]
-)
 
-_INDEX_COLUMNS: Final = [COL_LAST_PRICE, COL_HIGH, COL_LOW, COL_OPEN, COL_CLOSE]
-"""Columns of an index packet's words 1..5 (last, high, low, open, close)."""
-_DEPTH_ORDER_WORDS: Final = [c + 1 for c in _DEPTH_ORDERS]
 
 _EMPTY_VALUES: Final = np.empty((0, N_COLUMNS), dtype=np.float64)
 
@@ -350,115 +335,87 @@ def _divisor_table() -> F64:
 _DIVISOR_BY_SEGMENT: Final = _divisor_table()
 """Price divisor indexed by `instrument_token & 0xff`, as kiteconnect chooses it."""
 
-_MIN_RUN: Final = 4
-"""Runs of at least this many same-length packets are decoded as one strided view; shorter
-ones are gathered per layout (a view costs a few fixed NumPy calls)."""
+
+# -- the decoder: one compiled pass over a message -------------------------------------------
+# NumPy's fixed cost per call (some 20 calls per message) dominated small messages; this pass
+# costs a couple of microseconds per message whatever its size, and does kiteconnect's
+# arithmetic operation for operation, so the floats are bit-identical.
 
 
-def _finish(tokens: U32, kind: U8, values: F64) -> TickBatch:
-    """Apply price divisors and compute `change` exactly as kiteconnect does."""
-    div = _DIVISOR_BY_SEGMENT.take(tokens & np.uint32(0xFF))
-    values[:, _PRICE_COLS] /= div[:, None]
-    close = values[:, COL_CLOSE]
-    change = values[:, COL_CHANGE]
-    # Same operation order as kiteconnect, so the floats are bit-identical; 0 when close is 0
-    # (multiplying by the mask keeps NaN for packets without a close).
-    np.subtract(values[:, COL_LAST_PRICE], close, out=change)
-    change *= 100
-    nonzero = close != 0
-    np.divide(change, close, out=change, where=nonzero)
-    change *= nonzero
-    return TickBatch(tokens, kind, values)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _word(buf: Any, at: int) -> float:
+    return float(
+        (np.uint32(buf[at]) << 24) | (np.uint32(buf[at + 1]) << 16)
+        | (np.uint32(buf[at + 2]) << 8) | np.uint32(buf[at + 3])
+    )  # fmt: skip
 
 
-def _decode_group(
-    buf: bytes,
-    length: int,
-    offsets: npt.NDArray[np.intp] | None,
-    *,
-    start: int,
-    stride: int,
-    out: F64,
-) -> U32:
-    """Decode len(out) packets of one layout into `out` (NaN-filled unless FULL); return tokens.
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _decode_into(
+    buf: Any, count: int, divisors: Any, values: Any, tokens: Any, kind: Any
+) -> tuple[int, int]:
+    """Decode up to `count` packets into the first rows of `values`/`tokens`/`kind`.
 
-    With `offsets` None the packets are a strided view at `start` (no copy), else they are
-    gathered from the given byte offsets.
+    Returns (rows written, byte offset of the damage or -1). Unknown lengths are skipped.
     """
-    n = out.shape[0]
-    if offsets is None:
-        w = np.ndarray((n, length // 4), dtype=">u4", buffer=buf, offset=start, strides=(stride, 4))
-    else:
-        raw = np.frombuffer(buf, dtype=np.uint8)
-        w = raw[offsets[:, None] + np.arange(length)].view(">u4")
-        start, stride = 0, length
-        buf = w.tobytes()
-    tokens = w[:, 0].astype(np.uint32)
-    if length == PacketKind.FULL:
-        out[:, : N_COLUMNS - 1] = w[:, 1:]
-        # The third word of a depth entry is (orders << 16 | padding): read the orders as uint16.
-        orders = np.ndarray(
-            (n, 2 * layouts.DEPTH_LEVELS),
-            dtype=">u2",
-            buffer=buf,
-            offset=start + 4 * (COL_DEPTH + 3),
-            strides=(stride, 12),
-        )
-        out[:, COL_DEPTH + 2 : COL_DEPTH + 30 : 3] = orders
-    elif length == PacketKind.QUOTE:
-        out[:, : COL_CLOSE + 1] = w[:, 1:]
-    elif length == PacketKind.LTP:
-        out[:, COL_LAST_PRICE] = w[:, 1]
-    else:  # INDEX_QUOTE / INDEX_FULL: last, high, low, open, close, price_change[, timestamp]
-        out[:, _INDEX_COLUMNS] = w[:, 1:6]
-        if length == PacketKind.INDEX_FULL:
-            out[:, COL_EXCHANGE_TIMESTAMP] = w[:, 7]
-    return tokens
-
-
-def _walk(buf: bytes, count: int) -> tuple[list[tuple[int, int, int]], int | None]:
-    """Split a message into runs of same-length whole packets, and find any damage.
-
-    Returns [(offset of the first packet body, packet length, packets in run)] in wire order,
-    and the byte offset where a length prefix or packet runs past the end (None if none).
-    Runs are found with one NumPy comparison over the length prefixes, so a long run costs
-    the same as one packet; isolated packets are walked in plain Python.
-    """
-    size = len(buf)
-    runs: list[tuple[int, int, int]] = []
-    j, remaining = 2, count
-    while remaining:
+    size = buf.shape[0]
+    nan = np.nan
+    j = 2
+    row = 0
+    for _ in range(count):
         if j + 2 > size:
-            return runs, j
-        length = (buf[j] << 8) | buf[j + 1]
-        end = j + 2 + length
-        if end > size:
-            return runs, j
-        k = 1
-        if remaining > 1 and end + 2 <= size and ((buf[end] << 8) | buf[end + 1]) == length:
-            # Only as many records as fit whole: a cut last one is found on the next turn.
-            most = min(remaining, (size - j) // (length + 2))
-            prefixes = np.ndarray((most,), dtype=">u2", buffer=buf, offset=j, strides=(length + 2,))
-            other = np.flatnonzero(prefixes != length)
-            k = int(other[0]) if other.size else most
-        runs.append((j + 2, length, k))
-        j += k * (length + 2)
-        remaining -= k
-    return runs, None
-
-
-def _uniform(buf: bytes, count: int) -> int | None:
-    """The common packet length when all `count` packets share one known length, else None."""
-    size = len(buf)
-    if size < 4:
-        return None
-    length = (buf[2] << 8) | buf[3]
-    if length not in layouts.PACKET_DTYPES or 2 + count * (length + 2) > size:
-        return None
-    prefixes = np.ndarray((count,), dtype=">u2", buffer=buf, offset=2, strides=(length + 2,))
-    if bool((prefixes == length).all()):
-        return length
-    return None
+            return row, j
+        length = (int(buf[j]) << 8) | int(buf[j + 1])
+        p = j + 2
+        if p + length > size:
+            return row, j
+        j = p + length
+        if length not in (8, 28, 32, 44, 184):
+            continue
+        token = (
+            (np.uint32(buf[p]) << 24) | (np.uint32(buf[p + 1]) << 16)
+            | (np.uint32(buf[p + 2]) << 8) | np.uint32(buf[p + 3])
+        )  # fmt: skip
+        tokens[row] = token
+        kind[row] = length
+        v = values[row]
+        if length == 184:
+            for c in range(45):
+                v[c] = _word(buf, p + 4 + 4 * c)
+            for e in range(10):  # the third word of a depth entry is orders << 16 | padding
+                v[COL_DEPTH + 3 * e + 2] = float(
+                    (int(buf[p + 72 + 12 * e]) << 8) | int(buf[p + 73 + 12 * e])
+                )
+        else:
+            for c in range(46):
+                v[c] = nan
+            if length == 44:
+                for c in range(10):
+                    v[c] = _word(buf, p + 4 + 4 * c)
+            elif length == 8:
+                v[COL_LAST_PRICE] = _word(buf, p + 4)
+            else:  # index: last, high, low, open, close, price change[, timestamp]
+                v[COL_LAST_PRICE] = _word(buf, p + 4)
+                v[COL_HIGH] = _word(buf, p + 8)
+                v[COL_LOW] = _word(buf, p + 12)
+                v[COL_OPEN] = _word(buf, p + 16)
+                v[COL_CLOSE] = _word(buf, p + 20)
+                if length == 32:
+                    v[COL_EXCHANGE_TIMESTAMP] = _word(buf, p + 28)
+        div = divisors[token & 0xFF]
+        for c in (COL_LAST_PRICE, COL_AVERAGE_TRADED_PRICE, COL_OPEN, COL_HIGH, COL_LOW, COL_CLOSE):
+            v[c] = v[c] / div
+        for e in range(10):
+            v[COL_DEPTH + 3 * e + 1] = v[COL_DEPTH + 3 * e + 1] / div
+        close = v[COL_CLOSE]
+        if np.isnan(close):
+            v[COL_CHANGE] = nan
+        elif close != 0:
+            v[COL_CHANGE] = (v[COL_LAST_PRICE] - close) * 100 / close
+        else:
+            v[COL_CHANGE] = 0.0
+        row += 1
+    return row, -1
 
 
 def decode(payload: bytes | bytearray | memoryview) -> TickBatch:
@@ -472,60 +429,22 @@ def decode(payload: bytes | bytearray | memoryview) -> TickBatch:
     of the payload; `err.partial` then holds every whole packet before the damage, decoded, so
     no good tick is lost.
     """
-    buf = bytes(payload)
-    if len(buf) < 2:
+    buf = np.frombuffer(payload, dtype=np.uint8)
+    if buf.shape[0] < 2:
         return TickBatch.empty()
-    count = (buf[0] << 8) | buf[1]
+    count = (int(buf[0]) << 8) | int(buf[1])
     if count == 0:
         return TickBatch.empty()
-    length = _uniform(buf, count)
-    if length is not None:  # the common case: one full-mode layout for the whole message
-        values = np.empty((count, N_COLUMNS), dtype=np.float64)
-        if length != PacketKind.FULL:
-            values.fill(np.nan)
-        tokens = _decode_group(buf, length, None, start=4, stride=length + 2, out=values)
-        return _finish(tokens, np.full(count, length, dtype=np.uint8), values)
-    runs, damage = _walk(buf, count)
-    batch = _decode_runs(buf, runs)
-    if damage is not None:
-        whole = sum(k for _, _, k in runs)
+    values = np.empty((count, N_COLUMNS), dtype=np.float64)
+    tokens = np.empty(count, dtype=np.uint32)
+    kind = np.empty(count, dtype=np.uint8)
+    rows, damage = _decode_into(buf, count, _DIVISOR_BY_SEGMENT, values, tokens, kind)
+    batch = TickBatch(tokens[:rows], kind[:rows], values[:rows])
+    if damage >= 0:
         raise CodecError(
-            f"ticker message truncated at byte {damage} of {len(buf)} "
-            f"({whole} of {count} packets whole)",
+            f"ticker message truncated at byte {damage} of {buf.shape[0]} "
+            f"({rows} of {count} packets decoded whole)",
             batch,
             damage,
         )
     return batch
-
-
-def _decode_runs(buf: bytes, runs: Sequence[tuple[int, int, int]]) -> TickBatch:
-    """Decode runs of packets of mixed layouts into one batch in wire order."""
-    known = [r for r in runs if r[1] in layouts.PACKET_DTYPES]
-    n = sum(k for _, _, k in known)
-    if n == 0:
-        return TickBatch.empty()
-    values = np.full((n, N_COLUMNS), np.nan)
-    tokens = np.empty(n, dtype=np.uint32)
-    kind = np.empty(n, dtype=np.uint8)
-    # Short runs are gathered per layout: (row, byte offset) lists by packet length.
-    scattered: dict[int, tuple[list[int], list[int]]] = {}
-    row = 0
-    for offset, length, k in known:
-        kind[row : row + k] = length
-        if k >= _MIN_RUN:
-            tokens[row : row + k] = _decode_group(
-                buf, length, None, start=offset, stride=length + 2, out=values[row : row + k]
-            )
-        else:
-            rows, offsets = scattered.setdefault(length, ([], []))
-            for i in range(k):
-                rows.append(row + i)
-                offsets.append(offset + i * (length + 2))
-        row += k
-    for length, (rows, offsets) in scattered.items():
-        idx = np.asarray(rows, dtype=np.intp)
-        out = np.full((idx.shape[0], N_COLUMNS), np.nan)
-        offs = np.asarray(offsets, dtype=np.intp)
-        tokens[idx] = _decode_group(buf, length, offs, start=0, stride=0, out=out)
-        values[idx] = out
-    return _finish(tokens, kind, values)
