@@ -34,7 +34,7 @@ bench: setup
 lint: setup web/node_modules/.package-lock.json
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy strikeboard lambdas feed_container
+	$(RUN) mypy strikeboard lambdas feed_container infra
 	cd web && npm run --silent lint
 
 format: setup

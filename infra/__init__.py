@@ -1,0 +1,1 @@
+"""The CDK app that deploys Strikeboard to an AWS account (`cdk deploy --all`)."""

@@ -1,0 +1,137 @@
+"""The Strikeboard CDK app: `npx aws-cdk@2 deploy --all` from the repository root (cdk.json).
+
+Context (``-c key=value`` or cdk.json "context"), all optional:
+
+- ``kite_api_key``: Kite Connect API key (written into the Kite secret and the login Lambda)
+- ``kite_secret_name`` (``strikeboard/kite``): the secret the stack creates for the token
+- ``kite_api_secret_name``: an existing secret holding the Kite API secret (plain string);
+  without it the daily login route answers 503 and tokens are put in the secret by hand
+- ``domain_name`` + ``certificate_arn`` (ACM, us-east-1): a custom domain for CloudFront
+- ``multi_az`` (false): Redis replica + Multi-AZ PostgreSQL; ``nat_gateways`` (1)
+- ``web_dist`` (``web/dist``): the built SPA to upload (skipped if it has no index.html)
+- ``prefix`` (``Strikeboard``): stack name prefix (several deployments in one account)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from infra.assets import ROOT
+from infra.nag import LAMBDA_MANAGED, acknowledge, add_checks
+from infra.stacks.api import ApiStack, app_environment
+from infra.stacks.data import DataStack
+from infra.stacks.feed import FeedStack
+from infra.stacks.jobs import JobsStack
+from infra.stacks.network import NetworkStack
+from infra.stacks.web import WebStack
+
+
+def _flag(value: Any) -> bool:
+    return str(value).lower() in ("1", "true", "yes")
+
+
+class Strikeboard:
+    """The six stacks, wired together (attributes for tests)."""
+
+    def __init__(self, app: cdk.App) -> None:
+        self.app = app
+        ctx = app.node.try_get_context
+        prefix = str(ctx("prefix") or "Strikeboard")
+        # Environment-agnostic stacks: the account and region are the deploying credentials'
+        # (AWS_PROFILE / AWS_REGION), and the template is the same wherever it is synthesized.
+        env = None
+        kite_api_key = str(ctx("kite_api_key") or "")
+        kite_secret_name = str(ctx("kite_secret_name") or "strikeboard/kite")
+        multi_az = _flag(ctx("multi_az"))
+        web_dist = Path(str(ctx("web_dist") or ROOT / "web" / "dist"))
+
+        self.network = NetworkStack(
+            app, f"{prefix}Network", nat_gateways=int(ctx("nat_gateways") or 1), env=env
+        )
+        vpc = self.network.vpc
+        self.data = DataStack(
+            app,
+            f"{prefix}Data",
+            vpc=vpc,
+            clients=[self.network.feed_sg, self.network.lambda_sg],
+            multi_az=multi_az,
+            kite_secret_name=kite_secret_name,
+            kite_api_key=kite_api_key,
+            env=env,
+        )
+        environment = app_environment(
+            redis_url=self.data.redis_url,
+            database_url=self.data.database_url,
+            kite_secret_name=kite_secret_name,
+            kite_api_key=kite_api_key,
+        )
+        self.api = ApiStack(
+            app,
+            f"{prefix}Api",
+            vpc=vpc,
+            lambda_sg=self.network.lambda_sg,
+            environment=environment,
+            db_secret=self.data.db_secret,
+            kite_secret=self.data.kite_secret,
+            kite_api_secret_name=str(ctx("kite_api_secret_name") or "") or None,
+            env=env,
+        )
+        self.feed = FeedStack(
+            app,
+            f"{prefix}Feed",
+            vpc=vpc,
+            feed_sg=self.network.feed_sg,
+            environment=environment,
+            db_secret=self.data.db_secret,
+            kite_secret=self.data.kite_secret,
+            ws_api_id_export=self.api.ws_api_id_export,
+            ws_stage_name=self.api.ws_stage.stage_name,
+            push_endpoint_url=self.api.push_endpoint_url,
+            env=env,
+        )
+        self.feed.add_dependency(self.api)  # the named export it imports
+        self.jobs = JobsStack(
+            app,
+            f"{prefix}Jobs",
+            vpc=vpc,
+            lambda_sg=self.network.lambda_sg,
+            environment=environment,
+            db_secret=self.data.db_secret,
+            env=env,
+        )
+        self.web = WebStack(
+            app,
+            f"{prefix}Web",
+            http_api_domain=self.api.http_api_domain,
+            ws_api_domain=self.api.ws_api_domain,
+            ws_stage=self.api.ws_stage.stage_name,
+            web_dist=web_dist,
+            domain_name=ctx("domain_name"),
+            certificate_arn=ctx("certificate_arn"),
+            env=env,
+        )
+        self.stacks: list[cdk.Stack] = [
+            self.network, self.data, self.api, self.feed, self.jobs, self.web,
+        ]  # fmt: skip
+        for stack in self.stacks:
+            cdk.Tags.of(stack).add("project", "strikeboard")
+        self._nag(app)
+
+    def _nag(self, app: cdk.App) -> None:
+        """AwsSolutions checks over every stack (synthesis fails on an unacknowledged one)."""
+        add_checks(app)
+        for stack in (self.api, self.jobs, self.feed, self.web):
+            acknowledge(stack, LAMBDA_MANAGED)
+
+
+def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) -> Strikeboard:
+    """The app with its stacks (tests pass context and a temporary outdir)."""
+    app = cdk.App(context=context or {}, outdir=outdir)
+    return Strikeboard(app)
+
+
+if __name__ == "__main__":
+    build_app().app.synth()

@@ -1,0 +1,56 @@
+"""The two container images, built by `cdk deploy` (Docker needed then) from the repo root.
+
+Synthesis only fingerprints and stages the files below (no Docker): everything else in the
+repository (.venv, web/node_modules, .local, tests, ...) is excluded from the build context.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import IgnoreMode
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_lambda as lambda_
+
+ROOT = Path(__file__).resolve().parents[1]
+LAMBDA_DOCKERFILE = "infra/docker/lambda.Dockerfile"
+FEED_DOCKERFILE = "feed_container/Dockerfile"
+PLATFORM = ecr_assets.Platform.LINUX_AMD64
+
+# Docker ignore syntax: exclude everything, then bring back what the Dockerfiles copy.
+CONTEXT_EXCLUDE = [
+    "*",
+    "!pyproject.toml",
+    "!uv.lock",
+    "!README.md",
+    "!strikeboard",
+    "!feed_container",
+    "!lambdas",
+    "!infra/docker",
+    "**/__pycache__",
+    "**/*.pyc",
+]
+
+
+def feed_image() -> ecs.ContainerImage:
+    """The feed image (feed_container/Dockerfile); the pusher runs from it too."""
+    return ecs.ContainerImage.from_asset(
+        str(ROOT),
+        file=FEED_DOCKERFILE,
+        platform=PLATFORM,
+        exclude=CONTEXT_EXCLUDE,
+        ignore_mode=IgnoreMode.DOCKER,
+    )
+
+
+def lambda_code(handler: str) -> lambda_.DockerImageCode:
+    """The Lambda image (infra/docker/lambda.Dockerfile) running `handler`."""
+    return lambda_.DockerImageCode.from_image_asset(
+        str(ROOT),
+        file=LAMBDA_DOCKERFILE,
+        cmd=[handler],
+        platform=PLATFORM,
+        exclude=CONTEXT_EXCLUDE,
+        ignore_mode=IgnoreMode.DOCKER,
+    )

@@ -1,0 +1,1 @@
+"""One stack per file: network, data, feed, api, jobs, web."""

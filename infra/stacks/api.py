@@ -1,0 +1,289 @@
+"""API: Cognito, the HTTP API (JWT authorizer) and the WebSocket API, each on a VPC Lambda."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, SecretValue, Stack
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as sm
+from constructs import Construct
+
+from infra.assets import lambda_code
+from infra.nag import acknowledge
+
+WS_STAGE = "prod"
+
+
+def manage_connections_finding(api_id: str, stage: str) -> str:
+    """cdk-nag's finding for execute-api:ManageConnections on ``{api_id}/{stage}/*/@connections/*``
+    (``api_id`` as nag renders it: ``<LogicalId>`` or an import name)."""
+    return (
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:"
+        f"<AWS::AccountId>:{api_id}/{stage}/*/@connections/*]"
+    )
+
+
+MANAGE_CONNECTIONS_REASON = (
+    "execute-api:ManageConnections on the stage's @connections/*: connection ids are only "
+    "known at run time."
+)
+# Routes that answer without a token (docs/api.md, "Auth"); everything else under /api needs
+# a Cognito JWT.
+PUBLIC_ROUTES = ["/api/health", "/api/docs", "/api/openapi.json", "/api/auth/kite/{proxy+}"]
+
+_ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "error": "$context.error.message",
+        "integrationError": "$context.integrationErrorMessage",
+    }
+)
+
+
+def app_environment(
+    *,
+    redis_url: str,
+    database_url: str,
+    kite_secret_name: str,
+    kite_api_key: str,
+) -> dict[str, str]:
+    """Settings (strikeboard/config.py names) shared by the feed, the pusher and the Lambdas."""
+    return {
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url,
+        "KITE_SECRET_NAME": kite_secret_name,
+        "KITE_API_KEY": kite_api_key,
+        "NUMBA_CACHE_DIR": "/tmp/numba",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def vpc_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    handler: str,
+    vpc: ec2.IVpc,
+    security_group: ec2.ISecurityGroup,
+    environment: dict[str, str],
+    memory_mb: int = 1024,
+    timeout: Duration | None = None,
+) -> lambda_.DockerImageFunction:
+    """One Lambda of the shared image, in the private subnets, with its own log group."""
+    log_group = logs.LogGroup(
+        scope,
+        f"{construct_id}Logs",
+        retention=logs.RetentionDays.ONE_MONTH,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    return lambda_.DockerImageFunction(
+        scope,
+        construct_id,
+        code=lambda_code(handler),
+        architecture=lambda_.Architecture.X86_64,
+        memory_size=memory_mb,
+        timeout=timeout or Duration.seconds(29),
+        vpc=vpc,
+        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+        security_groups=[security_group],
+        environment=environment,
+        log_group=log_group,
+        tracing=lambda_.Tracing.ACTIVE,
+    )
+
+
+class ApiStack(Stack):
+    """Cognito user pool, HTTP API -> `lambdas.http_api.handler`, WebSocket API ($connect,
+    $disconnect, $default) -> `lambdas.ws.handler`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        lambda_sg: ec2.ISecurityGroup,
+        environment: dict[str, str],
+        db_secret: sm.ISecret,
+        kite_secret: sm.ISecret,
+        kite_api_secret_name: str | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+
+        self.user_pool = cognito.UserPool(
+            self,
+            "Users",
+            self_sign_up_enabled=False,  # one Kite account per deployment: admins add users
+            sign_in_aliases=cognito.SignInAliases(username=True, email=True),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_digits=True,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_symbols=True,
+            ),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.user_pool_client = self.user_pool.add_client(
+            "Spa",
+            generate_secret=False,
+            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+            id_token_validity=Duration.hours(12),
+            access_token_validity=Duration.hours(12),
+        )
+        issuer = f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool.user_pool_id}"
+
+        env = {
+            **environment,
+            "COGNITO_ISSUER": issuer,
+            "COGNITO_CLIENT_ID": self.user_pool_client.user_pool_client_id,
+            # libpq takes the password from PGPASSWORD (DATABASE_URL carries none); resolved
+            # by CloudFormation at deploy time.
+            "PGPASSWORD": db_secret.secret_value_from_json("password").unsafe_unwrap(),
+        }
+
+        # WebSocket API first: both Lambdas post through its Management API.
+        self.ws_function = vpc_function(
+            self,
+            "WsFunction",
+            handler="lambdas.ws.handler",
+            vpc=vpc,
+            security_group=lambda_sg,
+            environment={**env, "POWERTOOLS_SERVICE_NAME": "strikeboard-ws"},
+            memory_mb=512,
+            timeout=Duration.seconds(10),
+        )
+        ws_integration = integrations.WebSocketLambdaIntegration("WsRoutes", self.ws_function)
+        self.ws_api = apigw.WebSocketApi(
+            self,
+            "WebSocketApi",
+            description="Strikeboard live push (docs/live.md)",
+            connect_route_options=apigw.WebSocketRouteOptions(integration=ws_integration),
+            disconnect_route_options=apigw.WebSocketRouteOptions(integration=ws_integration),
+            default_route_options=apigw.WebSocketRouteOptions(integration=ws_integration),
+        )
+        self.ws_stage = apigw.WebSocketStage(
+            self, "WebSocketStage", web_socket_api=self.ws_api, stage_name=WS_STAGE,
+            auto_deploy=True,
+        )  # fmt: skip
+        self.ws_stage.grant_management_api_access(self.ws_function)
+        ws_logical = self.get_logical_id(self.ws_api.node.default_child)  # type: ignore[arg-type]
+        acknowledge(
+            self.ws_function,
+            {manage_connections_finding(f"<{ws_logical}>", WS_STAGE): MANAGE_CONNECTIONS_REASON},
+        )
+        # https://{api-id}.execute-api.{region}.amazonaws.com/prod: PUSH_ENDPOINT_URL.
+        self.push_endpoint_url = self.ws_stage.callback_url
+        self.ws_function.add_environment("PUSH_ENDPOINT_URL", self.push_endpoint_url)
+
+        http_env = {**env, "POWERTOOLS_SERVICE_NAME": "strikeboard-api"}
+        if kite_api_secret_name:
+            # A plain-string secret the team creates before deploying (docs/deploy.md),
+            # resolved by CloudFormation into the function's configuration.
+            http_env["KITE_API_SECRET"] = SecretValue.secrets_manager(
+                kite_api_secret_name
+            ).unsafe_unwrap()
+        self.http_function = vpc_function(
+            self, "HttpFunction", handler="lambdas.http_api.handler", vpc=vpc,
+            security_group=lambda_sg, environment=http_env,
+        )  # fmt: skip
+        kite_secret.grant_read(self.http_function)
+        kite_secret.grant_write(self.http_function)  # the daily login stores the token
+
+        http_integration = integrations.HttpLambdaIntegration("Api", self.http_function)
+        self.authorizer = authorizers.HttpJwtAuthorizer(
+            "Cognito",
+            issuer,
+            jwt_audience=[self.user_pool_client.user_pool_client_id],
+            identity_source=["$request.header.Authorization"],
+        )
+        self.http_api = apigw.HttpApi(self, "HttpApi", description="Strikeboard REST (docs/api.md)")
+        self.http_api.add_routes(
+            path="/api/{proxy+}",
+            methods=[apigw.HttpMethod.ANY],
+            integration=http_integration,
+            authorizer=self.authorizer,
+        )
+        for path in PUBLIC_ROUTES:
+            self.http_api.add_routes(
+                path=path, methods=[apigw.HttpMethod.GET], integration=http_integration
+            )
+
+        self._access_logs(self.http_api.default_stage, "HttpApiAccessLogs")
+        self._access_logs(self.ws_stage, "WebSocketAccessLogs")
+
+        self.http_api_domain = f"{self.http_api.api_id}.execute-api.{self.region}.amazonaws.com"
+        self.ws_api_domain = f"{self.ws_api.api_id}.execute-api.{self.region}.amazonaws.com"
+        CfnOutput(self, "HttpApiUrl", value=self.http_api.api_endpoint)
+        CfnOutput(self, "WebSocketUrl", value=self.ws_stage.url)
+        # A named export: the feed stack's ManageConnections policy imports it by this name.
+        self.ws_api_id_export = f"{self.stack_name}-WebSocketApiId"
+        CfnOutput(
+            self, "WebSocketApiId", value=self.ws_api.api_id, export_name=self.ws_api_id_export
+        )
+        CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=self.user_pool_client.user_pool_client_id)
+
+        self._suppress()
+
+    def _access_logs(self, stage: apigw.IStage | None, construct_id: str) -> None:
+        assert stage is not None  # HttpApi creates its $default stage
+        group = logs.LogGroup(
+            self, construct_id, retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )  # fmt: skip
+        cfn_stage = stage.node.default_child
+        assert isinstance(cfn_stage, apigw.CfnStage)
+        cfn_stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
+            destination_arn=group.log_group_arn, format=_ACCESS_LOG_FORMAT
+        )
+
+    def _suppress(self) -> None:
+        acknowledge(
+            self.http_api,
+            {
+                "AwsSolutions-APIG4": (
+                    "Public by design: /api/health, docs, OpenAPI and the Kite login "
+                    "redirect/callback (docs/api.md); every other /api route has the JWT "
+                    "authorizer."
+                ),
+            },
+        )
+        acknowledge(
+            self.ws_api,
+            {
+                "AwsSolutions-APIG4": (
+                    "WebSocket $connect verifies the ?token= Cognito JWT in the handler "
+                    "(401 refuses the handshake); $default/$disconnect need a connection."
+                ),
+            },
+        )
+        acknowledge(
+            self.user_pool,
+            {
+                "AwsSolutions-COG2": (
+                    "MFA is left to the deploying team (the SPA logs in with a token)."
+                ),
+                "AwsSolutions-COG8": (
+                    "The Plus feature plan (threat protection) costs extra; "
+                    "self sign-up is off and admins create the users."
+                ),
+                "AwsSolutions-COG3": (
+                    "Advanced security (Plus plan) costs extra; self sign-up is off."
+                ),
+            },
+        )

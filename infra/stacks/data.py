@@ -1,0 +1,172 @@
+"""Data: ElastiCache Redis (hot data) and RDS PostgreSQL 15 (history), reachable only from
+the feed task and the Lambdas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, SecretValue, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticache as elasticache
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as sm
+from constructs import Construct
+
+from infra.nag import acknowledge
+
+REDIS_PORT = 6379
+POSTGRES_PORT = 5432
+DB_NAME = "strikeboard"
+DB_USER = "strikeboard"
+
+
+class DataStack(Stack):
+    """Redis replication group (cluster mode disabled, TLS, encrypted at rest) and PostgreSQL
+    15 (storage encrypted, credentials generated into Secrets Manager).
+
+    `redis_url` and `database_url` are what the app's REDIS_URL / DATABASE_URL get. The
+    database URL carries no password: libpq reads it from PGPASSWORD, which ECS injects from
+    the secret (`db_secret`, field `password`).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        clients: list[ec2.ISecurityGroup],
+        redis_node_type: str = "cache.t4g.micro",
+        db_instance_type: str = "t4g.micro",
+        multi_az: bool = False,
+        kite_secret_name: str = "strikeboard/kite",
+        kite_api_key: str = "",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        private = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+
+        self.redis_sg = ec2.SecurityGroup(
+            self, "RedisSg", vpc=vpc, description="Redis: the feed and the Lambdas only",
+            allow_all_outbound=False,
+        )  # fmt: skip
+        self.db_sg = ec2.SecurityGroup(
+            self, "DbSg", vpc=vpc, description="PostgreSQL: the feed and the Lambdas only",
+            allow_all_outbound=False,
+        )  # fmt: skip
+        for client in clients:
+            self.redis_sg.add_ingress_rule(client, ec2.Port.tcp(REDIS_PORT), "Redis from app")
+            self.db_sg.add_ingress_rule(client, ec2.Port.tcp(POSTGRES_PORT), "PostgreSQL from app")
+
+        subnet_group = elasticache.CfnSubnetGroup(
+            self,
+            "RedisSubnets",
+            description="Strikeboard Redis (private subnets)",
+            subnet_ids=private.subnet_ids,
+        )
+        self.redis = elasticache.CfnReplicationGroup(
+            self,
+            "Redis",
+            replication_group_description="Strikeboard hot data",
+            engine="redis",
+            engine_version="7.1",
+            cache_node_type=redis_node_type,
+            num_cache_clusters=2 if multi_az else 1,
+            automatic_failover_enabled=multi_az,
+            multi_az_enabled=multi_az,
+            cache_subnet_group_name=subnet_group.ref,
+            security_group_ids=[self.redis_sg.security_group_id],
+            port=REDIS_PORT,
+            transit_encryption_enabled=True,
+            transit_encryption_mode="required",
+            at_rest_encryption_enabled=True,
+            snapshot_retention_limit=1,
+        )
+        self.redis_url = (
+            f"rediss://{self.redis.attr_primary_end_point_address}:"
+            f"{self.redis.attr_primary_end_point_port}/0"
+        )
+
+        self.db = rds.DatabaseInstance(
+            self,
+            "Postgres",
+            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_15_17),
+            instance_type=ec2.InstanceType(db_instance_type),
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            security_groups=[self.db_sg],
+            credentials=rds.Credentials.from_generated_secret(DB_USER),
+            database_name=DB_NAME,
+            port=POSTGRES_PORT,
+            storage_encrypted=True,
+            allocated_storage=20,
+            storage_type=rds.StorageType.GP3,
+            max_allocated_storage=200,
+            multi_az=multi_az,
+            backup_retention=Duration.days(7),
+            cloudwatch_logs_exports=["postgresql"],
+            removal_policy=RemovalPolicy.SNAPSHOT,
+            deletion_protection=False,
+        )
+        assert self.db.secret is not None  # from_generated_secret always makes one
+        self.db_secret = self.db.secret
+        self.database_url = (
+            f"postgresql://{DB_USER}@{self.db.db_instance_endpoint_address}:"
+            f"{self.db.db_instance_endpoint_port}/{DB_NAME}?sslmode=require"
+        )
+
+        # The Kite secret the feed reads and the login callback rewrites every morning:
+        # {"api_key", "access_token"} (strikeboard/kite/credentials.py). The API key is not a
+        # secret (it is in every login URL); the token is filled by the daily login.
+        self.kite_secret = sm.Secret(
+            self,
+            "KiteSecret",
+            secret_name=kite_secret_name,
+            description="Strikeboard Kite api_key + daily access_token",
+            secret_object_value={
+                "api_key": SecretValue.unsafe_plain_text(kite_api_key),
+                "access_token": SecretValue.unsafe_plain_text(""),
+            },
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            self.kite_secret,
+            {
+                "AwsSolutions-SMG4": (
+                    "Kite access tokens expire daily and are replaced by the login route."
+                ),
+            },
+        )
+
+        acknowledge(
+            self.redis,
+            {
+                "AwsSolutions-AEC4": (
+                    "Single node by default for cost (context multi_az=true adds a "
+                    "replica); the feed rebuilds every hot key after a Redis loss."
+                ),
+                "AwsSolutions-AEC5": ("Default port; reachable only from two SGs."),
+                "AwsSolutions-AEC6": (
+                    "No AUTH token: REDIS_URL is plain config; access is limited to the "
+                    "feed/Lambda security groups in private subnets, and traffic is TLS."
+                ),
+            },
+        )
+        acknowledge(
+            self.db,
+            {
+                "AwsSolutions-RDS3": (
+                    "Single-AZ by default for cost (context multi_az=true); the feed "
+                    "spools to disk and retries while PostgreSQL is down."
+                ),
+                "AwsSolutions-RDS10": (
+                    "Teardown with cdk destroy is supported; RemovalPolicy.SNAPSHOT keeps "
+                    "a final snapshot."
+                ),
+                "AwsSolutions-RDS11": ("Default port; reachable only from two SGs."),
+                "AwsSolutions-SMG4": (
+                    "Lambdas resolve the password at deploy time; rotation would need a "
+                    "redeploy, so it is a manual operation (docs/deploy.md)."
+                ),
+            },
+        )

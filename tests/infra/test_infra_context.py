@@ -1,0 +1,75 @@
+"""Context switches change the templates as documented (docs/deploy.md): one more synthesis."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import NODE, SKIP_REASON
+
+if NODE is None:
+    pytest.skip(SKIP_REASON, allow_module_level=True)
+
+from infra.app import build_app
+
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    empty_dist = tmp_path_factory.mktemp("nodist")  # no index.html: nothing to upload
+    context = {
+        "multi_az": "true",
+        "nat_gateways": "2",
+        "domain_name": "chain.example.com",
+        "certificate_arn": CERT,
+        "prefix": "Team",
+        "kite_secret_name": "team/kite",
+        "web_dist": str(empty_dist),
+    }
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    assembly = build_app(context, outdir=str(outdir)).app.synth()
+    return {
+        s.stack_name: json.loads(Path(s.template_full_path).read_text()) for s in assembly.stacks
+    }
+
+
+def _props(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
+
+
+def test_prefix_names_the_stacks(templates: dict[str, dict[str, Any]]) -> None:
+    assert sorted(templates) == sorted(
+        f"Team{n}" for n in ("Network", "Data", "Api", "Feed", "Jobs", "Web")
+    )
+
+
+def test_multi_az_stores_and_two_nat_gateways(templates: dict[str, dict[str, Any]]) -> None:
+    [redis] = _props(templates["TeamData"], "AWS::ElastiCache::ReplicationGroup")
+    assert redis["NumCacheClusters"] == 2
+    assert redis["AutomaticFailoverEnabled"] is True and redis["MultiAZEnabled"] is True
+    [db] = _props(templates["TeamData"], "AWS::RDS::DBInstance")
+    assert db["MultiAZ"] is True
+    assert len(_props(templates["TeamNetwork"], "AWS::EC2::NatGateway")) == 2
+    [secret] = [
+        s for s in _props(templates["TeamData"], "AWS::SecretsManager::Secret")
+        if s.get("Name") == "team/kite"
+    ]  # fmt: skip
+    assert json.loads(secret["SecretString"]) == {"api_key": "", "access_token": ""}
+
+
+def test_custom_domain_and_no_upload_without_a_build(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    web = templates["TeamWeb"]
+    [dist] = _props(web, "AWS::CloudFront::Distribution")
+    config = dist["DistributionConfig"]
+    assert config["Aliases"] == ["chain.example.com"]
+    assert config["ViewerCertificate"]["AcmCertificateArn"] == CERT
+    assert config["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
+    assert not _props(web, "Custom::CDKBucketDeployment")
+    # The login Lambda has no API secret without kite_api_secret_name (login answers 503).
+    for fn in _props(templates["TeamApi"], "AWS::Lambda::Function"):
+        assert "KITE_API_SECRET" not in fn.get("Environment", {}).get("Variables", {})

@@ -1,0 +1,302 @@
+"""The synthesized templates: the key resources of every stack and their properties."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import NODE, SKIP_REASON
+
+if NODE is None:
+    pytest.skip(SKIP_REASON, allow_module_level=True)
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Match, Template
+from conftest import Synth
+
+STACKS = ["Network", "Data", "Api", "Feed", "Jobs", "Web"]
+
+
+def template(synth: Synth, name: str) -> Template:
+    return Template.from_json(synth.templates[f"Strikeboard{name}"])
+
+
+def resources(synth: Synth, name: str, kind: str) -> dict[str, dict[str, Any]]:
+    found = synth.templates[f"Strikeboard{name}"]["Resources"].items()
+    return {key: res for key, res in found if res["Type"] == kind}
+
+
+def test_the_six_stacks(synth: Synth) -> None:
+    assert sorted(synth.templates) == sorted(f"Strikeboard{n}" for n in STACKS)
+
+
+def test_network_two_azs_private_subnets_behind_nat(synth: Synth) -> None:
+    t = template(synth, "Network")
+    t.resource_count_is("AWS::EC2::VPC", 1)
+    t.resource_count_is("AWS::EC2::Subnet", 4)  # public + private in each of 2 AZs
+    t.resource_count_is("AWS::EC2::NatGateway", 1)
+    t.resource_count_is("AWS::EC2::FlowLog", 1)
+    t.has_resource_properties(
+        "AWS::EC2::VPCEndpoint", {"VpcEndpointType": "Gateway"}
+    )  # S3 without NAT charges
+
+
+def test_redis_cluster_mode_disabled_and_encrypted(synth: Synth) -> None:
+    t = template(synth, "Data")
+    t.has_resource_properties(
+        "AWS::ElastiCache::ReplicationGroup",
+        {
+            "Engine": "redis",
+            "NumCacheClusters": 1,
+            "TransitEncryptionEnabled": True,
+            "TransitEncryptionMode": "required",
+            "AtRestEncryptionEnabled": True,
+        },
+    )
+    group = next(iter(resources(synth, "Data", "AWS::ElastiCache::ReplicationGroup").values()))
+    assert "NumNodeGroups" not in group["Properties"]  # no cluster mode: one shard
+
+
+def test_postgres_15_encrypted_with_a_generated_secret(synth: Synth) -> None:
+    t = template(synth, "Data")
+    t.has_resource_properties(
+        "AWS::RDS::DBInstance",
+        {
+            "Engine": "postgres",
+            "EngineVersion": Match.string_like_regexp(r"^15\."),
+            "StorageEncrypted": True,
+            "StorageType": "gp3",
+            "PubliclyAccessible": False,
+            "MasterUserPassword": Match.object_like(
+                {"Fn::Join": Match.array_with([Match.array_with([Match.string_like_regexp(
+                    "resolve:secretsmanager")])])}
+            ),
+        },
+    )  # fmt: skip
+    t.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {"GenerateSecretString": Match.object_like({"GenerateStringKey": "password"})},
+    )
+
+
+def test_data_security_groups_admit_only_the_feed_and_the_lambdas(synth: Synth) -> None:
+    rules = resources(synth, "Data", "AWS::EC2::SecurityGroupIngress")
+    by_port: dict[int, list[str]] = {}
+    for rule in rules.values():
+        props = rule["Properties"]
+        assert "CidrIp" not in props and "CidrIpv6" not in props
+        source = json.dumps(props["SourceSecurityGroupId"])
+        by_port.setdefault(props["FromPort"], []).append(source)
+        assert props["FromPort"] == props["ToPort"]
+    assert sorted(by_port) == [5432, 6379]
+    for sources in by_port.values():
+        assert len(sources) == 2
+        assert any("FeedSg" in s for s in sources) and any("LambdaSg" in s for s in sources)
+    for group in resources(synth, "Data", "AWS::EC2::SecurityGroup").values():
+        assert "SecurityGroupIngress" not in group["Properties"]
+
+
+def test_http_api_jwt_authorizer_guards_api_except_public_routes(synth: Synth) -> None:
+    t = template(synth, "Api")
+    t.has_resource_properties(
+        "AWS::ApiGatewayV2::Authorizer",
+        {
+            "AuthorizerType": "JWT",
+            "IdentitySource": ["$request.header.Authorization"],
+            "JwtConfiguration": {
+                "Audience": [Match.object_like({"Ref": Match.string_like_regexp("UsersSpa")})],
+                "Issuer": Match.object_like({"Fn::Join": Match.any_value()}),
+            },
+        },
+    )
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in resources(synth, "Api", "AWS::ApiGatewayV2::Route").values()
+    }
+    assert routes["ANY /api/{proxy+}"]["AuthorizationType"] == "JWT"
+    for public in (
+        "GET /api/health", "GET /api/docs", "GET /api/openapi.json", "GET /api/auth/kite/{proxy+}",
+    ):  # fmt: skip
+        assert routes[public].get("AuthorizationType", "NONE") == "NONE"
+    assert {"$connect", "$disconnect", "$default"} <= set(routes)
+
+
+def _functions(synth: Synth, stack: str) -> dict[str, dict[str, Any]]:
+    return {
+        key: res["Properties"]
+        for key, res in resources(synth, stack, "AWS::Lambda::Function").items()
+        if res["Properties"].get("PackageType") == "Image"
+    }
+
+
+def test_lambdas_are_vpc_images_with_the_handlers(synth: Synth) -> None:
+    commands = {}
+    for stack in ("Api", "Jobs"):
+        for key, props in _functions(synth, stack).items():
+            commands[props["ImageConfig"]["Command"][0]] = key
+            assert props["VpcConfig"]["SubnetIds"]
+            env = props["Environment"]["Variables"]
+            assert env["NUMBA_CACHE_DIR"] == "/tmp/numba"
+            assert {"REDIS_URL", "DATABASE_URL", "KITE_SECRET_NAME", "PGPASSWORD"} <= set(env)
+            assert "resolve:secretsmanager" in json.dumps(env["PGPASSWORD"])
+    assert set(commands) == {
+        "lambdas.http_api.handler",
+        "lambdas.ws.handler",
+        "lambdas.jobs.eod_handler",
+        "lambdas.jobs.cleanup_handler",
+    }
+
+
+def test_login_lambda_gets_the_kite_settings(synth: Synth) -> None:
+    http = next(
+        p for p in _functions(synth, "Api").values()
+        if p["ImageConfig"]["Command"] == ["lambdas.http_api.handler"]
+    )  # fmt: skip
+    env = http["Environment"]["Variables"]
+    assert env["KITE_API_KEY"] == "testkey"
+    assert env["KITE_SECRET_NAME"] == "strikeboard/kite"
+    assert env["KITE_API_SECRET"] == (
+        "{{resolve:secretsmanager:strikeboard/kite-api-secret:SecretString:::}}"
+    )
+    assert "cognito-idp" in json.dumps(env["COGNITO_ISSUER"])
+    t = template(synth, "Api")
+    t.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyName": Match.string_like_regexp("HttpFunction"),
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Action": Match.array_with(["secretsmanager:PutSecretValue"])}
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_ws_lambda_can_post_to_connections(synth: Synth) -> None:
+    t = template(synth, "Api")
+    t.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyName": Match.string_like_regexp("WsFunction"),
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Action": "execute-api:ManageConnections"})]
+                )
+            },
+        },
+    )
+
+
+def test_feed_task_runs_feed_and_pusher(synth: Synth) -> None:
+    tasks = resources(synth, "Feed", "AWS::ECS::TaskDefinition")
+    assert len(tasks) == 1
+    props = next(iter(tasks.values()))["Properties"]
+    assert props["RequiresCompatibilities"] == ["FARGATE"]
+    containers = {c["Name"]: c for c in props["ContainerDefinitions"]}
+    assert set(containers) == {"feed", "pusher"}
+    assert containers["feed"]["Command"] == ["python", "-m", "feed_container"]
+    assert containers["pusher"]["Command"] == ["python", "-m", "strikeboard.push"]
+    assert containers["feed"]["Image"] == containers["pusher"]["Image"]
+    for c in containers.values():
+        env = {e["Name"]: e["Value"] for e in c["Environment"]}
+        assert {"REDIS_URL", "DATABASE_URL", "KITE_SECRET_NAME"} <= set(env)
+        assert "rediss://" in json.dumps(env["REDIS_URL"])  # TLS to ElastiCache
+        assert [s["Name"] for s in c["Secrets"]] == ["PGPASSWORD"]
+    feed_env = {e["Name"]: e["Value"] for e in containers["feed"]["Environment"]}
+    pusher_env = {e["Name"]: e["Value"] for e in containers["pusher"]["Environment"]}
+    assert feed_env["SPOOL_DIR"] == "/var/lib/strikeboard/spool"
+    assert "execute-api" in json.dumps(pusher_env["PUSH_ENDPOINT_URL"])
+    assert "/prod" in json.dumps(pusher_env["PUSH_ENDPOINT_URL"])
+
+    t = template(synth, "Feed")
+    t.has_resource_properties(
+        "AWS::ECS::Service",
+        {
+            "DesiredCount": 1,
+            "LaunchType": "FARGATE",
+            "DeploymentConfiguration": Match.object_like(
+                {"MinimumHealthyPercent": 0, "MaximumPercent": 100}
+            ),
+            "NetworkConfiguration": {
+                "AwsvpcConfiguration": Match.object_like({"AssignPublicIp": "DISABLED"})
+            },
+        },
+    )
+    t.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyName": Match.string_like_regexp("TaskRole"),
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Action": "execute-api:ManageConnections"})]
+                )
+            },
+        },
+    )
+
+
+def test_schedules_in_ist_on_weekdays(synth: Synth) -> None:
+    schedules = resources(synth, "Jobs", "AWS::Scheduler::Schedule")
+    functions = _functions(synth, "Jobs")
+    handler_of = {key: props["ImageConfig"]["Command"][0] for key, props in functions.items()}
+    found = {}
+    for res in schedules.values():
+        props = res["Properties"]
+        assert props["ScheduleExpressionTimezone"] == "Asia/Kolkata"
+        assert props["State"] == "ENABLED"
+        target_fn = props["Target"]["Arn"]["Fn::GetAtt"][0]
+        found[handler_of[target_fn]] = props["ScheduleExpression"]
+        payload = json.loads(props["Target"]["Input"])
+        assert payload["time"] == "<aws.scheduler.scheduled-time>"
+    assert found == {
+        "lambdas.jobs.eod_handler": "cron(15 16 ? * MON-FRI *)",
+        "lambdas.jobs.cleanup_handler": "cron(30 23 ? * MON-FRI *)",
+    }
+
+
+def test_web_private_bucket_behind_cloudfront_with_api_and_ws(synth: Synth) -> None:
+    t = template(synth, "Web")
+    t.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "LoggingConfiguration": Match.object_like({"LogFilePrefix": "s3/"}),
+        },
+    )
+    t.resource_count_is("AWS::CloudFront::OriginAccessControl", 1)
+    dist = next(iter(resources(synth, "Web", "AWS::CloudFront::Distribution").values()))
+    config = dist["Properties"]["DistributionConfig"]
+    behaviors = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+    assert set(behaviors) == {"/api/*", "/ws"}
+    assert behaviors["/ws"]["FunctionAssociations"][0]["EventType"] == "viewer-request"
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    origins = json.dumps(config["Origins"])
+    assert "execute-api" in origins
+    t.resource_count_is("Custom::CDKBucketDeployment", 1)
+
+
+def test_images_are_staged_not_built(synth: Synth) -> None:
+    """Synthesis stages a minimal Docker context; `cdk deploy` builds it for linux/amd64."""
+    images = {}
+    for name in ("Feed", "Api"):
+        manifest = json.loads((synth.outdir / f"Strikeboard{name}.assets.json").read_text())
+        for image in manifest["dockerImages"].values():
+            images[image["source"]["dockerFile"]] = image["source"]
+    assert set(images) == {"feed_container/Dockerfile", "infra/docker/lambda.Dockerfile"}
+    for source in images.values():
+        assert source["platform"] == "linux/amd64"
+        context = synth.outdir / source["directory"]
+        assert (context / source["dockerFile"]).is_file()
+        staged = {p.name for p in context.iterdir()}
+        assert {"pyproject.toml", "uv.lock", "strikeboard", "lambdas"} <= staged
+        assert not staged & {".venv", "web", "tests", ".local", ".git"}
