@@ -8,7 +8,6 @@ puts as aligned arrays. Pure: no I/O and no clock; the caller passes the time.
 
 from __future__ import annotations
 
-import copy
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -123,14 +122,6 @@ class ChainState:
         self._dirty = np.zeros(0, dtype=bool)
         self.market_dirty = False
 
-    def copy(self) -> ChainState:
-        """A consistent copy to price from while ticks keep arriving (the arrays describing
-        the universe are replaced, never mutated, so only the values are copied)."""
-        other = copy.copy(self)
-        other.values = self.values.copy()
-        other._dirty = self._dirty.copy()
-        return other
-
     # -- universe -----------------------------------------------------------------------------
 
     def set_universe(self, contracts: Iterable[Contract]) -> None:
@@ -222,12 +213,12 @@ class ChainState:
         if (expiry_ids < 0).any() or (self.kind[cols] == Kind.FUTURE).any():
             self.market_dirty = True
 
-    def take_dirty(self) -> list[ExpiryIndex]:
-        """The expiries changed since the last call (all of them after a market move, since
-        spot and futures feed every expiry's forward and Greeks)."""
+    def take_dirty(self) -> list[int]:
+        """Positions in `expiries` of the expiries changed since the last call (all of them
+        after a market move, since spot and futures feed every expiry's forward and Greeks)."""
         if self.market_dirty:
             self._dirty[:] = True
-        changed = [self.expiries[i] for i in np.flatnonzero(self._dirty)]
+        changed = [int(i) for i in np.flatnonzero(self._dirty)]
         self._dirty[:] = False
         self.market_dirty = False
         return changed

@@ -525,8 +525,7 @@ class Feed:
     def _cycle(self) -> None:
         now = self._market_now()
         with self._lock:  # held for a copy only: ingest must never wait on pricing
-            dirty = self.state.take_dirty()
-            ids = [i for i, index in enumerate(self.state.expiries) if index in dirty]
+            ids = self.state.take_dirty()
             values = self.state.values.copy()
             spot = self.state.value(SPOT_TOKEN, Field.LTP)
         if not self._redis_ok and self.hot.ping():
