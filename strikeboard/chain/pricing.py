@@ -660,6 +660,25 @@ def _greeks_from(buf: FloatArray, shape: tuple[int, ...]) -> Greeks:
     )
 
 
+def _price_and_greeks(
+    spot: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    r: ArrayLike,
+    q: ArrayLike,
+    vol: ArrayLike,
+    is_call: ArrayLike,
+) -> tuple[FloatArray, tuple[int, ...]]:
+    """Rows: price, delta, gamma, theta, vega, rho (flat), and the broadcast shape."""
+    (s, k, tt, rr, qq, v, c), steps, shape, n = _flatten(
+        (spot, strike, t, r, q, vol, is_call),
+        (np.float64, np.float64, np.float64, np.float64, np.float64, np.float64, np.bool_),
+    )
+    buf = np.empty((6, n), dtype=np.float64)
+    _greeks_kernel(s, k, tt, rr, qq, v, c, steps, n, buf)
+    return buf, shape
+
+
 def greeks(
     spot: ArrayLike,
     strike: ArrayLike,
@@ -670,12 +689,7 @@ def greeks(
     is_call: ArrayLike,
 ) -> Greeks:
     """Black-Scholes-Merton Greeks (units in :class:`Greeks`); NaN where vol is NaN or <= 0."""
-    (s, k, tt, rr, qq, v, c), steps, shape, n = _flatten(
-        (spot, strike, t, r, q, vol, is_call),
-        (np.float64, np.float64, np.float64, np.float64, np.float64, np.float64, np.bool_),
-    )
-    buf = np.empty((6, n), dtype=np.float64)
-    _greeks_kernel(s, k, tt, rr, qq, v, c, steps, n, buf)
+    buf, shape = _price_and_greeks(spot, strike, t, r, q, vol, is_call)
     return _greeks_from(buf, shape)
 
 
@@ -689,12 +703,7 @@ def bs_price(
     is_call: ArrayLike,
 ) -> FloatArray:
     """Black-Scholes-Merton premium ``S e^{-qt} N(±d1) ∓ K e^{-rt} N(±d2)``; NaN on bad input."""
-    (s, k, tt, rr, qq, v, c), steps, shape, n = _flatten(
-        (spot, strike, t, r, q, vol, is_call),
-        (np.float64, np.float64, np.float64, np.float64, np.float64, np.float64, np.bool_),
-    )
-    buf = np.empty((6, n), dtype=np.float64)
-    _greeks_kernel(s, k, tt, rr, qq, v, c, steps, n, buf)
+    buf, shape = _price_and_greeks(spot, strike, t, r, q, vol, is_call)
     price: FloatArray = buf[0].reshape(shape)
     return price
 
