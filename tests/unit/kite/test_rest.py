@@ -24,6 +24,8 @@ from strikeboard.kite.rest import (
     KiteUnavailable,
     TokenExpired,
 )
+from strikeboard.sim.engine import SimConfig
+from strikeboard.sim.server import ServerOptions, run_simulator
 
 ROOT = "https://kite.test"
 DAY = dt.date(2026, 11, 25)  # a Wednesday; fixed so no test depends on today
@@ -396,3 +398,27 @@ def test_constructor_validates_and_accepts_a_kite(fake: FakeTime) -> None:
     rest = KiteRest(kite=kite, access_token="tok", clock=fake.now, sleep=fake.sleep)
     assert rest.api_key == "key2"
     assert rest.access_token == "tok"
+
+
+# ----- against the simulator -------------------------------------------------------------------
+def test_against_the_simulator(fake: FakeTime) -> None:
+    """The same client over real HTTP to the project's Kite simulator (fake time: no pacing)."""
+    opts = ServerOptions(start=dt.time(10, 0))
+    with run_simulator(config=SimConfig(seed=42, day=DAY), options=opts) as sim:
+        rest = KiteRest("sim_api_key", "sim_access_token", root=sim.root,
+                        clock=fake.now, sleep=fake.sleep, rng=random.Random(1))  # fmt: skip
+        rows = rest.instruments("NFO")
+        options = [r for r in rows if r["instrument_type"] in ("CE", "PE")][:600]
+        got = rest.quote([f"NFO:{r['tradingsymbol']}" for r in options])
+        assert len(got) == len(options) > 500  # two batches, merged
+        assert rest.status().quote.requests == 2
+
+        tokens = [int(r["instrument_token"]) for r in options[:3]]
+        oi = rest.previous_close_oi(tokens, DAY)
+        assert set(oi) == set(tokens)
+        assert all(v > 0.0 for v in oi.values()), oi
+        assert rest.status().historical.requests == 3
+
+        rest.set_access_token("wrong")
+        with pytest.raises(TokenExpired):
+            rest.ltp(["NSE:NIFTY 50"])
