@@ -1,4 +1,4 @@
-"""`strikeboard sim`: serve the Kite-compatible market simulator on one port."""
+"""`strikeboard sim`: serve the Kite-compatible market simulator on one port (network I/O)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="benchmark knob: every instrument ticks once per market second",
     )
+    p.add_argument(
+        "--no-rate-limits",
+        dest="rate_limits",
+        action="store_false",
+        help="benchmarks only: switch off Kite's per-api_key REST rate limits (429s)",
+    )
+    p.add_argument(
+        "--message-every",
+        type=int,
+        default=30,
+        help="a broadcast `message` text frame about once per N simulated minutes (0: never)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         api_secret=args.api_secret,
         speed=args.speed,
         start=args.start,
+        rate_limits=args.rate_limits,
+        message_every=args.message_every,
     )
     serve(args.host, args.port, config, options)
     return 0

@@ -155,6 +155,8 @@ class Simulator:
         n = len(self.token)
         self.sec = -1  # last processed market second; -1 = before the open
         self.last_sec = np.full(n, -1, dtype=np.int64)
+        self.last_trade_sec = np.full(n, -1, dtype=np.int64)
+        """Market second of each instrument's last trade today (-1: none yet today)."""
         self.prev_close = self._prev_close()
         self.ltp = self.prev_close.copy()
         self.bid = np.zeros(n)
@@ -305,6 +307,17 @@ class Simulator:
         offset = np.arange(len(pair_idx)) - np.repeat(starts, c)
         pair_sec = np.repeat(first, c) + offset * k[pair_idx]
         prices = self.price_at(pair_idx, pair_sec)
+        # A tick is a trade when its price or cumulative volume moved since the previous tick
+        # (the stored state for a group's first tick): that sets last_trade_time. Every tick
+        # of the grid is compared, so the result does not depend on the step cadence.
+        vols = self.volume_at(pair_idx, pair_sec)
+        prev_p = np.r_[np.nan, prices[:-1]]
+        prev_v = np.r_[-1, vols[:-1]]
+        prev_p[starts] = self.ltp[due]
+        prev_v[starts] = self.volume[due]
+        traded = (prices != prev_p) | (vols != prev_v)
+        last_trade = np.maximum.reduceat(np.where(traded, pair_sec, -1), starts)
+        self.last_trade_sec[due] = np.where(last_trade >= 0, last_trade, self.last_trade_sec[due])
         hi_p = np.maximum.reduceat(prices, starts)
         lo_p = np.minimum.reduceat(prices, starts)
         last = starts + c - 1
@@ -367,5 +380,6 @@ class Simulator:
                 "low": float(self.low[i]),
                 "close": float(self.prev_close[i]),
                 "last_sec": int(self.last_sec[i]),
+                "last_trade_sec": int(self.last_trade_sec[i]),
             }
         return out

@@ -1,8 +1,9 @@
-"""Kite Connect REST + Kite Ticker WebSocket over one Starlette app (one process, one port).
+"""Kite Connect REST + Kite Ticker WebSocket over one Starlette app (network I/O; one port).
 
 REST: /instruments, /quote, /quote/ltp, /quote/ohlc, /instruments/historical/..., the login flow
-(/connect/login, POST /session/token). Ticker: /ws. Admin (unauthenticated, local testing
-only): GET /_sim/state, POST /_sim/fault, /_sim/clock, /_sim/token, /_sim/order.
+(/connect/login, POST /session/token), rate-limited per api_key as Kite. Ticker: /ws. Access
+tokens expire at the next 06:00 IST on the market clock. Admin (unauthenticated, local testing
+only): GET /_sim/state, POST /_sim/fault, /_sim/clock, /_sim/token, /_sim/order, /_sim/message.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+import math
 import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs
@@ -32,7 +34,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from strikeboard.market import layouts as L  # noqa: N812 - short name for the layouts
 from strikeboard.sim import history
+from strikeboard.sim import model as m
 from strikeboard.sim.engine import IST, N, SimConfig, Simulator, session_open
+from strikeboard.sim.limits import HISTORICAL, OTHER, QUOTE, RateLimiter
 from strikeboard.sim.universe import instruments_csv
 
 MAX_TOKENS_PER_CONNECTION: Final = 3000
@@ -41,6 +45,26 @@ MODE_LTP, MODE_QUOTE, MODE_FULL = 0, 1, 2
 _MODES: Final = {"ltp": MODE_LTP, "quote": MODE_QUOTE, "full": MODE_FULL}
 _MODE_NAMES: Final = {v: k for k, v in _MODES.items()}
 HEARTBEAT: Final = b"\x00"
+TOKEN_FLUSH: Final = dt.time(6, 0)
+"""Kite flushes every access token daily at 06:00 IST."""
+FAULT_KINDS: Final = (
+    "drop", "stall", "garbage", "truncated", "expire_token", "rate_limit_storm", "slow_rest",
+    "hang_handshake", "message",
+)  # fmt: skip
+BROADCASTS: Final = (
+    "Market data for NFO may be delayed; we are looking into it.",
+    "Scheduled maintenance of Kite Connect this Sunday 10:00-14:00 IST.",
+    "Exchange has extended the market hours for today.",
+    "Kite Connect services are operating normally.",
+)
+"""Texts for the seeded broadcast `message` frames (Kite's are free-form notices)."""
+
+
+def token_expiry(issued: dt.datetime) -> dt.datetime:
+    """When a token issued at `issued` (IST) dies: the next 06:00 IST strictly after it."""
+    at = issued.astimezone(IST)
+    flush = dt.datetime.combine(at.date(), TOKEN_FLUSH, IST)
+    return flush if at < flush else flush + dt.timedelta(days=1)
 
 
 @dataclass
@@ -55,6 +79,10 @@ class ServerOptions:
     step_ms: int = 100
     record_sent: bool = False
     sent_log_size: int = 20_000
+    rate_limits: bool = True
+    """Kite's per-api_key REST limits (429 beyond them); off only for benchmarks."""
+    message_every: int = 30
+    """A broadcast `message` frame about once per this many simulated minutes (0: never)."""
 
 
 @dataclass
@@ -127,8 +155,14 @@ class SimServer:
     def __init__(self, config: SimConfig | None = None, options: ServerOptions | None = None):
         self.sim = Simulator(config)
         self.opts = options or ServerOptions()
-        self.valid_tokens: set[str] = {self.opts.access_token}
+        self.tokens: dict[str, dt.datetime] = {}
+        """Valid access tokens -> expiry (IST, on the market clock)."""
         self.request_tokens: set[str] = set()
+        self.limiter = RateLimiter() if self.opts.rate_limits else None
+        self.storm_until = 0.0
+        self.slow_until = 0.0
+        self.slow_delay = 0.0
+        self.hang_until = 0.0
         self.conns: dict[int, Connection] = {}
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
@@ -142,6 +176,8 @@ class SimServer:
             ).total_seconds()
         )
         self._clock_wall = time.monotonic()
+        self._msg_minute = math.floor(self._clock_sec / 60)
+        self.issue_token(self.opts.access_token)
         self._task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.app = self._build_app()
@@ -150,6 +186,32 @@ class SimServer:
     def market_sec(self) -> float:
         """The market clock now, in seconds since 09:15:00 (may run past 15:30)."""
         return self._clock_sec + self.speed * (time.monotonic() - self._clock_wall)
+
+    def market_now(self) -> dt.datetime:
+        """The market clock as an IST datetime (runs on past 15:30 and midnight)."""
+        return session_open(self.sim.day) + dt.timedelta(seconds=self.market_sec())
+
+    def sec_of(self, when: dt.datetime) -> float:
+        """Market seconds since the sim day's 09:15 of an aware (or IST-naive) datetime."""
+        aware = when if when.tzinfo else when.replace(tzinfo=IST)
+        return (aware - session_open(self.sim.day)).total_seconds()
+
+    # ----- access tokens -----------------------------------------------------------------
+    def issue_token(self, token: str | None = None) -> str:
+        """Make `token` (default: a fresh one) valid until the next 06:00 on the market clock."""
+        tok = token or secrets.token_urlsafe(24)
+        self.tokens[tok] = token_expiry(self.market_now())
+        return tok
+
+    def token_valid(self, token: str) -> bool:
+        """True while `token` was issued and its 06:00 has not come on the market clock."""
+        expiry = self.tokens.get(token)
+        return expiry is not None and self.market_now() < expiry
+
+    @property
+    def valid_tokens(self) -> set[str]:
+        """The access tokens valid now."""
+        return {t for t in self.tokens if self.token_valid(t)}
 
     def set_clock(self, sec: float | None = None, speed: float | None = None) -> None:
         """Jump the market clock (forward only: the market never rewinds) and/or set speed."""
@@ -163,7 +225,9 @@ class SimServer:
     def step(self) -> None:
         """Advance the market to the clock and send each connection its due ticks."""
         now = time.monotonic()
-        target = int(np.floor(self.market_sec()))
+        clock = self.market_sec()
+        self._broadcasts(clock)
+        target = int(np.floor(clock))
         due = self.sim.advance_to(target) if target > self.sim.sec else np.empty(0, np.int64)
         mask = np.zeros(len(self.sim.token), dtype=bool)
         mask[due] = True
@@ -178,6 +242,32 @@ class SimServer:
             if now - conn.last_send >= 1.0:
                 conn.put(HEARTBEAT)
                 conn.last_send = now
+
+    def _broadcasts(self, clock: float) -> None:
+        """Send the seeded `message` frame of any simulated minute just begun (at most one).
+
+        Minute m carries one when hash(seed, day, m) % message_every == 0: about one per
+        `message_every` minutes, identical across runs; a big clock jump sends only the last.
+        """
+        minute = math.floor(clock / 60)
+        every = self.opts.message_every
+        if minute <= self._msg_minute or every <= 0:
+            self._msg_minute = max(minute, self._msg_minute)
+            return
+        mins = np.arange(max(self._msg_minute + 1, minute - 10_000), minute + 1)
+        self._msg_minute = minute
+        h = m.hash_keys(self.sim.config.seed, 40, self.sim.day.toordinal(), mins)
+        hits = mins[h % np.uint64(every) == 0]
+        if len(hits):
+            text = BROADCASTS[int(m.mix64(np.asarray(hits[-1])) % np.uint64(len(BROADCASTS)))]
+            self.broadcast(text)
+
+    def broadcast(self, text: str) -> int:
+        """Send `{"type": "message", "data": text}` to every ticker connection; their count."""
+        conns = list(self.conns.values())
+        for c in conns:
+            c.put(json.dumps({"type": "message", "data": text}))
+        return len(conns)
 
     def encode(self, idx: np.ndarray, mode: np.ndarray) -> list[np.ndarray]:
         """Fill the packet arrays for instruments `idx` in modes `mode` (vectorised)."""
@@ -214,7 +304,8 @@ class SimServer:
             if "exchange_timestamp" in names:
                 a["exchange_timestamp"] = s.epoch_of(np.maximum(s.last_sec[i], 0))
             if "oi" in names:
-                a["last_trade_time"] = a["exchange_timestamp"]
+                # The last trade's time (price or volume last moved), not the tick's.
+                a["last_trade_time"] = self._last_trade_epoch(i)
                 a["oi"] = s.oi[i]
                 a["oi_day_high"] = s.oi_high[i]
                 a["oi_day_low"] = s.oi_low[i]
@@ -223,6 +314,12 @@ class SimServer:
                 a["depth"]["orders"] = s.depth_orders[i]
             groups.append(a)
         return groups
+
+    def _last_trade_epoch(self, i: np.ndarray) -> np.ndarray:
+        """Epoch seconds of the last trade; before today's first: 15:29:59 of the previous day."""
+        lt = self.sim.last_trade_sec[i]
+        prev = int(dt.datetime.combine(self.sim.prev_day, dt.time(15, 29, 59), IST).timestamp())
+        return np.where(lt >= 0, self.sim.epoch_of(np.maximum(lt, 0)), prev)
 
     def _send_ticks(self, conn: Connection, idx: np.ndarray, mode: np.ndarray) -> None:
         groups = self.encode(idx, mode)
@@ -257,14 +354,38 @@ class SimServer:
             await asyncio.sleep(max(0.0, period - (time.monotonic() - t0)))
 
     # ----- faults ------------------------------------------------------------------------
-    def fault(self, kind: str, seconds: float = 5.0) -> dict[str, Any]:
-        """Inject a fault: drop, stall, garbage, truncated or expire_token."""
+    def fault(
+        self,
+        kind: str,
+        seconds: float = 5.0,
+        *,
+        connection: int | None = None,
+        index: int | None = None,
+        delay: float | None = None,
+        text: str | None = None,
+    ) -> dict[str, Any]:
+        """Inject a fault (see FAULT_KINDS and docs/simulator.md); ValueError on bad input.
+
+        `connection` (an id) or `index` (0-based, in connection order) narrows `stall` to one
+        socket; `delay` is slow_rest's per-call delay; `text` is the `message` fault's text.
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r} (one of {', '.join(FAULT_KINDS)})")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError("`seconds` must be a finite number >= 0")
+        if (connection is not None or index is not None) and kind != "stall":
+            raise ValueError("`connection` and `index` apply to `stall` only")
+        if delay is not None and kind != "slow_rest":
+            raise ValueError("`delay` applies to `slow_rest` only")
+        if text is not None and kind != "message":
+            raise ValueError("`text` applies to `message` only")
         conns = list(self.conns.values())
+        until = time.monotonic() + seconds
         if kind == "drop":
             for c in conns:
                 c.put(None)
         elif kind == "stall":
-            until = time.monotonic() + seconds
+            conns = self._pick(conns, connection, index)
             for c in conns:
                 c.stall_until = until
         elif kind == "garbage":
@@ -277,13 +398,38 @@ class SimServer:
             for c in conns:
                 c.put(self._truncated(c))
         elif kind == "expire_token":
-            self.valid_tokens.clear()
-            for c in conns:
-                c.put(json.dumps({"type": "error", "data": "Token expired"}))
-                c.put(None)
-        else:
-            raise ValueError(f"unknown fault kind: {kind}")
-        return {"fault": kind, "connections": len(conns)}
+            # As at Kite's 06:00 flush: REST and new handshakes refused; open sockets go on.
+            self.tokens.clear()
+        elif kind == "rate_limit_storm":
+            self.storm_until = until
+        elif kind == "slow_rest":
+            if delay is None or not math.isfinite(delay) or delay <= 0:
+                raise ValueError("slow_rest needs `delay` > 0 (seconds per REST call)")
+            self.slow_until, self.slow_delay = until, delay
+        elif kind == "hang_handshake":
+            self.hang_until = until
+        elif kind == "message":
+            if text is not None and not isinstance(text, str):
+                raise ValueError("`text` must be a string")
+            self.broadcast(text if text is not None else BROADCASTS[0])
+        return {"fault": kind, "seconds": seconds, "connections": len(conns),
+                "connection_ids": [c.id for c in conns]}  # fmt: skip
+
+    @staticmethod
+    def _pick(conns: list[Connection], conn_id: int | None, index: int | None) -> list[Connection]:
+        """All connections, or the one with id `conn_id`, or the `index`-th (0-based)."""
+        if conn_id is not None and index is not None:
+            raise ValueError("give `connection` or `index`, not both")
+        if conn_id is not None:
+            match = [c for c in conns if c.id == conn_id]
+            if not match:
+                raise ValueError(f"no ticker connection with id {conn_id}")
+            return match
+        if index is not None:
+            if not 0 <= index < len(conns):
+                raise ValueError(f"connection index {index} out of range ({len(conns)} open)")
+            return [conns[index]]
+        return conns
 
     def _truncated(self, conn: Connection) -> bytes:
         """The connection's current ticks as one message cut inside its last packet.
@@ -334,10 +480,43 @@ class SimServer:
         if not auth.startswith("token "):
             return False
         key, _, token = auth[6:].partition(":")
-        return key == self.opts.api_key and token in self.valid_tokens
+        return key == self.opts.api_key and self.token_valid(token)
 
     def _token_error(self) -> JSONResponse:
         return self._error("Incorrect `api_key` or `access_token`.", "TokenException", 403)
+
+    def _too_many(self) -> JSONResponse:
+        # Kite's exact body; kiteconnect raises NetworkException("Too many requests", code=429).
+        return self._error("Too many requests", "NetworkException", 429)
+
+    def admit(self, api_key: str, kind: str) -> bool:
+        """One rate-limited call of `kind` for `api_key`: False during a storm or over limit."""
+        if time.monotonic() < self.storm_until:
+            return False
+        return self.limiter is None or self.limiter.admit(api_key, kind)
+
+    async def _slow(self) -> None:
+        if time.monotonic() < self.slow_until:
+            await asyncio.sleep(self.slow_delay)
+
+    def _rest(
+        self, handler: Callable[[Request], Awaitable[Response]], kind: str | None
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a REST handler: slow_rest delay, then (if `kind`) auth and the rate limit.
+
+        Only authenticated calls count against the api_key's limit (a 403 is not counted).
+        """
+
+        async def endpoint(request: Request) -> Response:
+            await self._slow()
+            if kind is not None:
+                if not self._authorised(request):
+                    return self._token_error()
+                if not self.admit(self.opts.api_key, kind):
+                    return self._too_many()
+            return await handler(request)
+
+        return endpoint
 
     # ----- REST handlers -----------------------------------------------------------------
     async def instruments(self, request: Request) -> Response:
@@ -351,8 +530,6 @@ class SimServer:
         )
 
     def _resolve(self, request: Request, limit: int) -> list[tuple[str, int]] | JSONResponse:
-        if not self._authorised(request):
-            return self._token_error()
         keys = request.query_params.getlist("i")
         if not keys:
             return self._error("No instruments specified.", "InputException", 400)
@@ -381,23 +558,16 @@ class SimServer:
             return res
         s = self.sim
         data: dict[str, Any] = {}
-        now = self._ts(s.sec)
         for key, i in res:
-            traded = s.last_sec[i] >= 0
-            ltt = (
-                self._ts(int(s.last_sec[i]))
-                if traded
-                else (
-                    dt.datetime.combine(s.prev_day, dt.time(15, 29, 59)).strftime(
-                        "%Y-%m-%d %H:%M:%S"
-                    )
-                )
-            )
+            # timestamp: the exchange time of the instrument's latest tick; last_trade_time:
+            # of its latest trade (same wire values as the full-mode packet).
+            ts = int(s.last_sec[i]) if s.last_sec[i] >= 0 else s.sec
+            ltt = dt.datetime.fromtimestamp(int(self._last_trade_epoch(np.array([i]))[0]), IST)
             close = float(s.prev_close[i])
             data[key] = {
                 "instrument_token": int(s.token[i]),
-                "timestamp": now,
-                "last_trade_time": ltt,
+                "timestamp": self._ts(ts),
+                "last_trade_time": ltt.strftime("%Y-%m-%d %H:%M:%S"),
                 "last_price": float(s.ltp[i]),
                 "last_quantity": int(s.ltq[i]),
                 "buy_quantity": int(s.tbq[i]),
@@ -407,7 +577,6 @@ class SimServer:
                 "oi": int(s.oi[i]),
                 "oi_day_high": int(s.oi_high[i]),
                 "oi_day_low": int(s.oi_low[i]),
-                "oi_prev_close": int(s.oi_prev[i]),
                 "net_change": round(float(s.ltp[i]) - close, 2) if close else 0,
                 "lower_circuit_limit": 0.05 if not s.is_index[i] else 0,
                 "upper_circuit_limit": round(max(close, float(s.ltp[i])) * 2 + 100, 0)
@@ -446,8 +615,6 @@ class SimServer:
         return JSONResponse({"status": "success", "data": data})
 
     async def historical(self, request: Request) -> Response:
-        if not self._authorised(request):
-            return self._token_error()
         q = request.query_params
         try:
             token = int(request.path_params["token"])
@@ -487,12 +654,13 @@ class SimServer:
         expected = hashlib.sha256((api_key + rt + self.opts.api_secret).encode()).hexdigest()
         if not secrets.compare_digest(expected, checksum):
             return self._error("Invalid `checksum`.", "TokenException", 403)
+        if not self.admit(api_key, OTHER):
+            return self._too_many()
         if rt not in self.request_tokens:
             return self._error("Token is invalid or has expired.", "TokenException", 403)
         self.request_tokens.discard(rt)
-        access = secrets.token_urlsafe(24)
-        self.valid_tokens.add(access)
-        login = dt.datetime.now(IST).strftime("%Y-%m-%d %H:%M:%S")
+        access = self.issue_token()
+        login = self.market_now().strftime("%Y-%m-%d %H:%M:%S")
         return JSONResponse({"status": "success", "data": {
             "user_type": "individual", "email": "sim@example.com", "user_name": "Sim User",
             "user_shortname": "Sim", "broker": "ZERODHA", "exchanges": ["NSE", "NFO"],
@@ -509,9 +677,11 @@ class SimServer:
         body: dict[str, Any] = {
             "day": s.day.isoformat(), "sec": s.sec, "clock_sec": self.market_sec(),
             "time": s.market_time().isoformat(), "is_open": s.is_open, "speed": self.speed,
-            "instruments": len(s.token),
+            "instruments": len(s.token), "clock": self.market_now().isoformat(),
+            "valid_tokens": len(self.valid_tokens), "rate_limits": self.limiter is not None,
             "connections": [
-                {"id": c.id, "api_key": c.api_key, "subscribed": len(c.subs)}
+                {"id": c.id, "api_key": c.api_key, "subscribed": len(c.subs),
+                 "stalled": time.monotonic() < c.stall_until}
                 for c in self.conns.values()
             ],
         }  # fmt: skip
@@ -526,31 +696,71 @@ class SimServer:
     async def admin_post(self, request: Request) -> Response:
         try:
             body = await request.json() if await request.body() else {}
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
             what = request.path_params["what"]
             if what == "fault":
-                return JSONResponse(self.fault(str(body["kind"]), float(body.get("seconds", 5))))
+                return JSONResponse(self._admin_fault(body))
             if what == "clock":
                 sec = body.get("sec")
                 if "time" in body:
                     t = dt.time.fromisoformat(body["time"])
-                    sec = (dt.datetime.combine(self.sim.day, t, IST)
-                           - session_open(self.sim.day)).total_seconds()  # fmt: skip
-                self.set_clock(None if sec is None else float(sec), body.get("speed"))
-                return JSONResponse({"clock_sec": self.market_sec(), "speed": self.speed})
+                    sec = self.sec_of(dt.datetime.combine(self.sim.day, t, IST))
+                if "at" in body:  # any IST datetime, e.g. the next day's 06:00
+                    sec = self.sec_of(dt.datetime.fromisoformat(body["at"]))
+                speed = body.get("speed")
+                self.set_clock(None if sec is None else float(sec),
+                               None if speed is None else _number(speed, "speed"))  # fmt: skip
+                return JSONResponse({"clock_sec": self.market_sec(), "speed": self.speed,
+                                     "time": self.market_now().isoformat()})  # fmt: skip
             if what == "token":
-                self.valid_tokens.add(str(body["access_token"]))
-                return JSONResponse({"valid_tokens": len(self.valid_tokens)})
+                tok = body["access_token"]
+                if not isinstance(tok, str) or not tok:
+                    raise ValueError("`access_token` must be a non-empty string")
+                self.issue_token(tok)
+                return JSONResponse({"access_token": tok,
+                                     "expires": self.tokens[tok].isoformat(),
+                                     "valid_tokens": len(self.valid_tokens)})  # fmt: skip
             if what == "order":
                 return JSONResponse(self.order_update(body.get("data")))
+            if what == "message":
+                text = body.get("text", BROADCASTS[0])
+                if not isinstance(text, str):
+                    raise ValueError("`text` must be a string")
+                return JSONResponse({"message": text, "connections": self.broadcast(text)})
         except (ValueError, KeyError, TypeError) as exc:
             return self._error(f"bad admin request: {exc}", "InputException", 400)
         return self._error("unknown admin action", "InputException", 404)
 
+    def _admin_fault(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Validate a POST /_sim/fault body and inject the fault (ValueError -> 400)."""
+        allowed = {"kind", "seconds", "connection", "index", "delay", "text"}
+        extra = set(body) - allowed
+        if extra:
+            raise ValueError(f"unknown fault parameter(s): {', '.join(sorted(extra))}")
+        if "kind" not in body or not isinstance(body["kind"], str):
+            raise ValueError("`kind` (a string) is required")
+        conn, index, delay = body.get("connection"), body.get("index"), body.get("delay")
+        text = body.get("text")
+        if text is not None and not isinstance(text, str):
+            raise ValueError("`text` must be a string")
+        return self.fault(
+            body["kind"],
+            _number(body.get("seconds", 5), "seconds"),
+            connection=None if conn is None else _integer(conn, "connection"),
+            index=None if index is None else _integer(index, "index"),
+            delay=None if delay is None else _number(delay, "delay"),
+            text=text,
+        )
+
     # ----- ticker ------------------------------------------------------------------------
     async def ticker(self, ws: WebSocket) -> None:
+        hang = self.hang_until - time.monotonic()
+        if hang > 0:  # hang_handshake: no answer at all until the fault ends
+            await asyncio.sleep(hang)
         key = ws.query_params.get("api_key", "")
         token = ws.query_params.get("access_token", "")
-        if key != self.opts.api_key or token not in self.valid_tokens:
+        if key != self.opts.api_key or not self.token_valid(token):
             await ws.close(code=1008)  # before accept: uvicorn answers HTTP 403
             return
         if sum(1 for c in self.conns.values() if c.api_key == key) >= MAX_CONNECTIONS_PER_KEY:
@@ -649,19 +859,39 @@ class SimServer:
             self._task.cancel()
 
         routes = [
-            Route("/instruments", self.instruments),
-            Route("/instruments/historical/{token}/{interval}", self.historical),
-            Route("/instruments/{exchange}", self.instruments),
-            Route("/quote", self.quote),
-            Route("/quote/ltp", self.ltp),
-            Route("/quote/ohlc", self.ohlc),
-            Route("/connect/login", self.login),
-            Route("/session/token", self.session_token, methods=["POST"]),
+            # Public (no auth, no limit), as Kite's instrument dump.
+            Route("/instruments", self._rest(self.instruments, None)),
+            Route(
+                "/instruments/historical/{token}/{interval}",
+                self._rest(self.historical, HISTORICAL),
+            ),
+            Route("/instruments/{exchange}", self._rest(self.instruments, None)),
+            Route("/quote", self._rest(self.quote, QUOTE)),
+            Route("/quote/ltp", self._rest(self.ltp, QUOTE)),
+            Route("/quote/ohlc", self._rest(self.ohlc, QUOTE)),
+            # Kite's login page (kite.zerodha.com), not the API: not rate-limited.
+            Route("/connect/login", self._rest(self.login, None)),
+            # Authenticated by checksum; counted as OTHER (10/s) per api_key in the handler.
+            Route("/session/token", self._rest(self.session_token, None), methods=["POST"]),
             Route("/_sim/state", self.admin_state),
             Route("/_sim/{what}", self.admin_post, methods=["POST"]),
             WebSocketRoute("/ws", self.ticker),
         ]
         return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _number(value: Any, name: str) -> float:
+    """A finite JSON number (not a bool) or ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number")
+    return float(value)
+
+
+def _integer(value: Any, name: str) -> int:
+    """A JSON integer (not a bool) or ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"`{name}` must be an integer")
+    return value
 
 
 def _parse_when(text: str, end_of_day: bool = False) -> dt.datetime:

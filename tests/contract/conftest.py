@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from kiteconnect import KiteConnect, KiteTicker
 from twisted.internet import reactor
 
@@ -26,10 +27,32 @@ def sim() -> Iterator[Running]:
         yield running
 
 
+class BackoffSession(requests.Session):
+    """A requests session that waits and retries on HTTP 429, as a polite Kite client must.
+
+    The simulator enforces Kite's rate limits (1 quote call/s per api_key); tests that are not
+    about the limits use this so back-to-back calls queue up instead of failing.
+    """
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        deadline = time.monotonic() + 30
+        while True:
+            r = super().request(*args, **kwargs)
+            if r.status_code != 429 or time.monotonic() > deadline:
+                return r
+            time.sleep(0.2)
+
+
+def polite(kc: KiteConnect) -> KiteConnect:
+    """The official client with its session swapped for a BackoffSession."""
+    kc.reqsession = BackoffSession()
+    return kc
+
+
 @pytest.fixture
 def kite(sim: Running) -> KiteConnect:
-    """The official REST client, unchanged, pointed at the simulator."""
-    return KiteConnect("sim_api_key", access_token="sim_access_token", root=sim.root)
+    """The official REST client, unchanged but backing off on 429, pointed at the simulator."""
+    return polite(KiteConnect("sim_api_key", access_token="sim_access_token", root=sim.root))
 
 
 def start_ticker(ticker: KiteTicker) -> None:
@@ -83,6 +106,7 @@ class Kit:
     start = staticmethod(start_ticker)
     close = staticmethod(close_ticker)
     wait_for = staticmethod(wait_for)
+    polite = staticmethod(polite)
     Collector = Collector
     day = DAY
 

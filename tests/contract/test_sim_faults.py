@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+import json
 import struct
 import threading
 import time
@@ -248,28 +249,28 @@ def test_on_ticks_parser_crash_on_garbage_costs_a_reconnect(fsim: Running, kit: 
         kit.close(t)
 
 
-def test_expire_token_then_new_token(fsim: Running, kit: Any) -> None:
+def test_expire_token_keeps_open_sockets_and_refuses_the_rest(fsim: Running, kit: Any) -> None:
+    """As at Kite's 06:00 flush: REST 403, new handshakes 403, the open socket streams on."""
     kit.wait_for(lambda: not fsim.server.conns)
     rec = Recorder(parse=False)
     old = _open(fsim, kit, rec)
-    kc = KiteConnect(API_KEY, access_token=TOKEN, root=fsim.root)
+    kc = kit.polite(KiteConnect(API_KEY, access_token=TOKEN, root=fsim.root))
     new_ticker: KiteTicker | None = None
     try:
         assert kc.ltp("NSE:NIFTY 50")["NSE:NIFTY 50"]["last_price"] > 0
+        t0 = time.monotonic()
         assert _fault(fsim, "expire_token")["connections"] == 1
-        # The server says why, then closes the socket cleanly.
-        kit.wait_for(lambda: rec.closes)
-        assert (0, "Token expired") in rec.errors
-        with pytest.raises(exceptions.TokenException):
+        with pytest.raises(exceptions.TokenException) as err:
             kc.ltp("NSE:NIFTY 50")
-        # KiteTicker retries by itself; every attempt is refused at the handshake (on_reconnect
-        # fires from the second attempt: the first one follows the lost connection).
-        kit.wait_for(lambda: any("403" in str(reason) for _, reason in rec.errors[1:]))
-        assert rec.connects == 1 and rec.reconnects >= 1 and not fsim.server.conns
+        assert err.value.code == 403
+        assert str(err.value) == "Incorrect `api_key` or `access_token`."
         assert _handshake_status(fsim, TOKEN) == 403
+        # The open socket is neither told nor closed: ticks keep coming on it.
+        kit.wait_for(lambda: len(rec.good_after(t0)) >= 5)
+        assert rec.connects == 1 and not rec.closes and not rec.errors and old.is_connected()
         # A new token from the login flow works for REST and a new ticker.
         login = httpx.get(f"{fsim.root}/connect/login", params={"api_key": API_KEY, "v": "3"})
-        kc2 = KiteConnect(API_KEY, root=fsim.root)
+        kc2 = kit.polite(KiteConnect(API_KEY, root=fsim.root))
         session = kc2.generate_session(login.json()["data"]["request_token"], "sim_api_secret")
         fresh = session["access_token"]
         assert fresh != TOKEN and kc2.ltp("NSE:NIFTY 50")["NSE:NIFTY 50"]["last_price"] > 0
@@ -278,21 +279,137 @@ def test_expire_token_then_new_token(fsim: Running, kit: Any) -> None:
         rec2 = Recorder(parse=True)
         new_ticker = _open(fsim, kit, rec2, token=fresh)
         kit.wait_for(lambda: rec2.ticks_after(0))
-        assert rec.connects == 1  # the old token still cannot reconnect
-        # The admin endpoint revives the old token: the retrying ticker gets back in and
-        # KiteTicker resubscribes what it had.
+        # The admin endpoint issues the old token again: REST accepts it.
         r = httpx.post(f"{fsim.root}/_sim/token", json={"access_token": TOKEN})
         assert r.status_code == 200
-        t1 = time.monotonic()
-        kit.wait_for(lambda: rec.connects == 2 and rec.good_after(t1), timeout=20)
         assert kc.ltp("NSE:NIFTY 50")["NSE:NIFTY 50"]["last_price"] > 0
-        assert len(fsim.server.conns) == 2
+        assert len(fsim.server.conns) == 2 and rec.connects == 1
     finally:
         kit.close(old)
         if new_ticker is not None:
             kit.close(new_ticker)
         # Leave the module simulator with its default token whatever happened above.
         httpx.post(f"{fsim.root}/_sim/token", json={"access_token": TOKEN})
+
+
+def test_stall_one_connection_others_tick(fsim: Running, kit: Any) -> None:
+    kit.wait_for(lambda: not fsim.server.conns)
+    recs = [Recorder(parse=False), Recorder(parse=False)]
+    tickers = [_open(fsim, kit, r) for r in recs]
+    sent: list[tuple[float, int]] = []
+    try:
+        first, second = fsim.server.conns  # ids, in connection order
+        fsim.server.on_sent = lambda msg: sent.append((time.monotonic(), msg.conn_id))
+        # By index (0-based, in connection order) picks the second; by id, the first.
+        r = httpx.post(f"{fsim.root}/_sim/fault", json={"kind": "stall", "seconds": 0, "index": 1})
+        assert r.status_code == 200 and r.json()["connection_ids"] == [second]
+        body = _fault_body(fsim, {"kind": "stall", "seconds": 3, "connection": first})
+        assert body["connection_ids"] == [first] and body["connections"] == 1
+        until = fsim.server.conns[first].stall_until
+        t0 = until - 3
+        kit.wait_for(lambda: len(recs[1].good_after(t0)) >= 5)  # the other one ticks on
+        kit.wait_for(lambda: recs[0].good_after(until))  # the stalled one resumes after
+        assert not [s for s, c in sent if t0 <= s < until and c == first]
+        assert [s for s, c in sent if t0 <= s < until and c == second]
+        assert all(r.connects == 1 and not r.closes and not r.errors for r in recs)
+    finally:
+        fsim.server.on_sent = None
+        for t in tickers:
+            kit.close(t)
+
+
+def _fault_body(sim: Running, body: dict[str, Any]) -> dict[str, Any]:
+    r = httpx.post(f"{sim.root}/_sim/fault", json=body)
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def test_hang_handshake_delays_new_connections(fsim: Running, kit: Any) -> None:
+    kit.wait_for(lambda: not fsim.server.conns)
+    rec = Recorder(parse=False)
+    opened: list[float] = []
+    t = KiteTicker(API_KEY, TOKEN, root=fsim.ws_root, reconnect_max_delay=5)
+    rec.attach(t, _tokens(fsim))
+    on_open = t.on_open
+    t.on_open = lambda ws: (opened.append(time.monotonic()), on_open(ws))
+    _fault(fsim, "hang_handshake", 3)
+    until = fsim.server.hang_until
+    kit.start(t)
+    try:
+        kit.wait_for(lambda: opened and rec.good_after(0), timeout=30)
+        # No answer (not even a refusal) until the hang ended; then a normal session.
+        assert opened[0] >= until - 0.05 and rec.connects >= 1
+    finally:
+        kit.close(t)
+
+
+def test_slow_rest_and_rate_limit_storm(fsim: Running, kit: Any) -> None:
+    kc = KiteConnect(API_KEY, access_token=TOKEN, root=fsim.root)
+    _fault_body(fsim, {"kind": "slow_rest", "seconds": 4, "delay": 1.0})
+    until = fsim.server.slow_until
+    t0 = time.monotonic()
+    kc.instruments("NSE")
+    assert time.monotonic() - t0 >= 1.0  # every REST call, public ones too, waits `delay`
+    kit.wait_for(lambda: time.monotonic() > until)
+    _fault(fsim, "rate_limit_storm", 2)
+    storm_end = fsim.server.storm_until
+    with pytest.raises(exceptions.NetworkException) as err:
+        kc.ltp("NSE:NIFTY 50")  # the first call of the second: still refused
+    assert err.value.code == 429 and str(err.value) == "Too many requests"
+    with pytest.raises(exceptions.NetworkException):
+        kc.historical_data(NIFTY, "2026-11-25", "2026-11-25", "day")
+    assert kc.instruments("NSE")  # public, never rate-limited
+    kit.wait_for(lambda: time.monotonic() > storm_end + 1.0)
+    assert kc.ltp("NSE:NIFTY 50")["NSE:NIFTY 50"]["last_price"] > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"kind": "meltdown"}, "unknown fault kind"),
+        ({"kind": "stall", "seconds": -1}, "seconds"),
+        ({"kind": "stall", "seconds": "5"}, "seconds"),
+        ({"kind": "stall", "connection": 999}, "no ticker connection"),
+        ({"kind": "stall", "index": 5}, "out of range"),
+        ({"kind": "stall", "connection": True}, "integer"),
+        ({"kind": "slow_rest", "seconds": 2}, "delay"),
+        ({"kind": "drop", "delay": 1}, "`slow_rest` only"),
+        ({"kind": "drop", "bogus": 1}, "unknown fault parameter"),
+        ({"seconds": 1}, "kind"),
+    ],
+)
+def test_bad_faults_are_input_errors(fsim: Running, body: dict[str, Any], needle: str) -> None:
+    r = httpx.post(f"{fsim.root}/_sim/fault", json=body)
+    assert r.status_code == 400
+    err = r.json()
+    assert err["status"] == "error" and err["error_type"] == "InputException"
+    assert needle in err["message"]
+    assert httpx.get(f"{fsim.root}/_sim/state").status_code == 200  # still serving
+
+
+def test_message_frames_are_tolerated(fsim: Running, kit: Any) -> None:
+    kit.wait_for(lambda: not fsim.server.conns)
+    rec = Recorder(parse=True)  # kiteconnect's own parser and callbacks
+    t = _open(fsim, kit, rec)
+    try:
+        r = httpx.post(f"{fsim.root}/_sim/message", json={"text": "Exchange notice"})
+        assert r.status_code == 200 and r.json()["connections"] == 1
+        _fault_body(fsim, {"kind": "message", "text": "second notice"})
+
+        def texts() -> list[Any]:
+            with rec.lock:
+                return [json.loads(p) for _, p, b in rec.messages if not b]
+
+        kit.wait_for(lambda: len([x for x in texts() if x["type"] == "message"]) >= 2)
+        msgs = [x for x in texts() if x["type"] == "message"]
+        assert msgs[:2] == [{"type": "message", "data": "Exchange notice"},
+                            {"type": "message", "data": "second notice"}]  # fmt: skip
+        t1 = time.monotonic()
+        kit.wait_for(lambda: rec.ticks_after(t1))
+        assert rec.connects == 1 and not rec.errors and not rec.closes and not rec.orders
+    finally:
+        kit.close(t)
 
 
 ORDER_KEYS = {

@@ -55,13 +55,13 @@ def test_quote_ltp_ohlc(kite: KiteConnect) -> None:
     assert oh["ohlc"]["low"] <= oh["last_price"] <= oh["ohlc"]["high"]
 
 
-def test_bad_auth_and_bad_params(sim: Running) -> None:
+def test_bad_auth_and_bad_params(sim: Running, kit: Any) -> None:
     bad = KiteConnect("sim_api_key", access_token="wrong", root=sim.root)
     with pytest.raises(exceptions.TokenException):
         bad.ltp("NSE:NIFTY 50")
     r = httpx.get(f"{sim.root}/quote", params={"i": "NSE:NIFTY 50"})
     assert r.status_code == 403 and r.json()["error_type"] == "TokenException"
-    good = KiteConnect("sim_api_key", access_token="sim_access_token", root=sim.root)
+    good = kit.polite(KiteConnect("sim_api_key", access_token="sim_access_token", root=sim.root))
     with pytest.raises(exceptions.InputException):
         good.historical_data(NIFTY, "2026-11-25", "2026-11-25", "7minute")
 
@@ -81,7 +81,7 @@ def test_historical_agrees_with_state(kite: KiteConnect, sim: Running, kit: Any)
     assert day[1]["close"] == snap["close"]  # yesterday's close is today's ohlc.close
 
 
-def test_login_flow(sim: Running) -> None:
+def test_login_flow(sim: Running, kit: Any) -> None:
     r = httpx.get(
         f"{sim.root}/connect/login",
         params={"api_key": "sim_api_key", "v": "3", "redirect_url": "http://cb/x"},
@@ -89,7 +89,7 @@ def test_login_flow(sim: Running) -> None:
     assert r.status_code == 302
     loc = httpx.URL(r.headers["location"])
     assert loc.params["status"] == "success" and loc.params["action"] == "login"
-    kc = KiteConnect("sim_api_key", root=sim.root)
+    kc = kit.polite(KiteConnect("sim_api_key", root=sim.root))
     with pytest.raises(exceptions.TokenException):
         kc.generate_session(loc.params["request_token"], "wrong_secret")
     sess = kc.generate_session(loc.params["request_token"], "sim_api_secret")
