@@ -74,7 +74,8 @@ def main() -> None:
         sent = SendTimes()
         # 13 weeklies over 0.43-1.57x spot: about 8,900 instruments, Kite's 3 x 3,000 nearly full.
         wide = SimUniverse(weeklies=13, range_lo=0.43, range_hi=1.57)
-        config = SimConfig(seed=5, every_second=True, universe=wide)
+        # A fixed day: the series listed (and so the instrument count) depend on the date.
+        config = SimConfig(seed=5, day=dt.date(2026, 11, 25), every_second=True, universe=wide)
         sim = stack.enter_context(
             run_simulator(config=config, options=ServerOptions(start=dt.time(10, 0)))
         )

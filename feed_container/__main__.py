@@ -7,17 +7,18 @@ import logging
 import signal
 import sys
 import time
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from kiteconnect.exceptions import KiteException
-from requests import RequestException
 
-from strikeboard.chain.conventions import IvLeg
+from feed_container.factory import build_feed
+from strikeboard.api.service import market_open
+from strikeboard.chain.conventions import IST, IvLeg
 from strikeboard.chain.snapshot import PricingParams
 from strikeboard.config import Settings, settings_or_exit
-from strikeboard.feed.service import Feed, FeedConfig
+from strikeboard.feed.feed import FeedConfig
 from strikeboard.kite.credentials import CredentialsError, load_credentials
 from strikeboard.logs import configure_logging
 from strikeboard.market.universe import UniverseConfig
@@ -54,6 +55,11 @@ def emit_metrics(metrics: Metrics, health: dict[str, Any]) -> None:
     metrics.add_metric("ArchiveLagRecords", MetricUnit.Count, health["archive"]["lag_records"])
     metrics.add_metric("BadMessages", MetricUnit.Count, health["bad_messages"])
     metrics.add_metric("TokenExpired", MetricUnit.Count, int(health["token"] == "expired"))
+    metrics.add_metric("Degraded", MetricUnit.Count, int(health["status"] != "ok"))
+    metrics.add_metric(
+        "SilentSockets", MetricUnit.Count, sum(s["stalls"] for s in health["shards"])
+    )
+    metrics.add_metric("GapFillsPending", MetricUnit.Count, health["gap_fills_pending"])
     if health["last_tick_age_s"] is not None:
         metrics.add_metric("LastTickAgeSeconds", MetricUnit.Seconds, health["last_tick_age_s"])
     for reason, count in health["rejects"].items():
@@ -70,13 +76,14 @@ def main() -> int:
         log.error("feed cannot start: %s", exc)
         return 2
 
-    def refresh() -> tuple[str, str]:
-        fresh = load_credentials(Settings())
-        return fresh.api_key, fresh.access_token.get_secret_value()
+    def stored_token() -> str:
+        return load_credentials(Settings()).access_token.get_secret_value()
 
-    feed = Feed(
+    feed = build_feed(
         feed_config(settings, creds.api_key, creds.access_token.get_secret_value()),
-        credentials=refresh,
+        now=lambda: datetime.now(IST),
+        market_open=market_open,
+        stored_token=stored_token,
     )
     stopping = False
 
@@ -87,16 +94,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     metrics = Metrics(namespace="Strikeboard", service="feed")
-    try:
-        feed.start()
-    except ValueError as exc:  # e.g. a universe that does not fit Kite's connection limits
-        log.error("feed cannot start: %s", exc)
-        feed.stop()
-        return 2
-    except (KiteException, RequestException) as exc:  # Kite down, or the token refused
-        log.error("feed cannot start: Kite answered %s: %s", type(exc).__name__, exc)
-        feed.stop()
-        return 1
+    feed.start()  # Kite down, limiting or refusing the token: the feed waits and says so
     next_metrics = time.monotonic() + METRICS_EVERY_S
     try:
         while not stopping:

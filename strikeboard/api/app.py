@@ -8,6 +8,7 @@ and the local gateway mounts the same object. Each data route needs a bearer tok
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -97,8 +98,11 @@ IVLEG = Annotated[
 ]
 
 
-def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
-    """The API over ``stores`` (created lazily from ``settings`` when omitted)."""
+def create_app(
+    settings: Settings, stores: Stores | None = None, clock: Callable[[], datetime] = svc.now_ist
+) -> FastAPI:
+    """The API over ``stores`` (created lazily from ``settings`` when omitted); ``clock`` is
+    the market's time in IST (injected by tests)."""
     store = stores if stores is not None else Stores(settings)
     app = FastAPI(
         title="Strikeboard API",
@@ -158,7 +162,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
     @public.get("/health", response_model=Health, tags=["status"])
     def health() -> dict[str, Any]:
         """Feed state (connected, token, last tick age), store reachability, market hours."""
-        now = svc.now_ist()
+        now = clock()
         redis_ok = True
         try:
             doc = svc.read_health(store)
@@ -173,13 +177,23 @@ def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
             feed["connected"] = bool(doc.get("connected"))
             feed["token"] = doc.get("token") if doc.get("token") in ("ok", "expired") else "unknown"
             feed["last_tick_age_s"] = fresh.age_s
+        is_open = svc.market_open(now)
+        # In market hours the index ticks every second: older data is stale on screen.
+        age = feed["last_tick_age_s"]
+        quiet = is_open and (age is None or age > svc.TICKS_STALE_AFTER_S)
         status: Literal["ok", "degraded", "down"] = "ok"
         if not redis_ok and not database_ok:
             status = "down"
-        elif not (redis_ok and database_ok and feed["connected"] and feed["token"] == "ok"):
-            status = "degraded"
+        elif quiet or not (
+            redis_ok
+            and database_ok
+            and feed["connected"]
+            and feed["token"] == "ok"
+            and feed.get("status", "ok") == "ok"
+        ):
+            status = "degraded"  # fmt: skip
         return {"status": status, "feed": feed, "redis": redis_ok, "database": database_ok,
-                "market_open": svc.market_open(now), "now": now}  # fmt: skip
+                "market_open": is_open, "now": now}  # fmt: skip
 
     @public.get("/auth/kite/login", tags=["auth"], status_code=302, response_class=RedirectResponse)
     def kite_login_redirect() -> RedirectResponse:
@@ -210,7 +224,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
     @api.get("/market", response_model=Market, tags=["market"])
     def market() -> dict[str, Any]:
         """Spot, VIX and futures: live from Redis, else the last archived candles (stale)."""
-        open_now = svc.market_open(svc.now_ist())
+        open_now = svc.market_open(clock())
         instruments: dict[str, Any] = {}
         health: dict[str, Any] | None = None
         redis_down = False
@@ -235,7 +249,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
     @api.get("/expiries", response_model=list[Expiry], tags=["market"])
     def expiries(underlying: UNDERLYING = "NIFTY") -> list[dict[str, Any]]:
         """Live expiries, nearest first, with days to expiry, weekly/monthly and lot size."""
-        return svc.expiries(store, underlying, svc.now_ist())
+        return svc.expiries(store, underlying, clock())
 
     # -- chain --------------------------------------------------------------------------------
 
@@ -336,7 +350,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
         underlying: UNDERLYING = "NIFTY",
     ) -> dict[str, Any]:
         """Per-minute spot, future, PCR, max pain, ATM IV and straddle of an expiry over a day."""
-        day = svc.check_day(date, "date") if date is not None else svc.now_ist().date()
+        day = svc.check_day(date, "date") if date is not None else clock().date()
         svc.check_day(expiry, "expiry")
         return {"expiry": expiry, "date": day,
                 "points": svc.intraday(store, underlying, expiry, day)}  # fmt: skip
@@ -368,7 +382,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
         days: Annotated[int, Query(ge=1, le=750)] = 30, underlying: UNDERLYING = "NIFTY"
     ) -> list[dict[str, Any]]:
         """Daily statistics of the front expiry with IV rank and IV percentile."""
-        return svc.daily(store, underlying, days, svc.now_ist().date())
+        return svc.daily(store, underlying, days, clock().date())
 
     # -- preferences --------------------------------------------------------------------------
 

@@ -42,6 +42,10 @@ def now_ist() -> datetime:
     return datetime.now(IST)
 
 
+TICKS_STALE_AFTER_S: Final = 5.0
+"""/api/health degrades when the newest tick is older than this in market hours."""
+
+
 def market_open(now: datetime) -> bool:
     """NSE equity derivatives session: 09:15-15:30 IST on trading days."""
     local = now.astimezone(IST)

@@ -1,9 +1,11 @@
-"""A simulated session through the whole feed: simulator -> KiteTicker -> feed -> real Redis and
-PostgreSQL, with a 30 s PostgreSQL outage and every Kite connection dropped mid-run."""
+"""Simulated sessions through the whole feed: simulator (with Kite's rate limits) -> KiteTicker
+-> feed -> real Redis and PostgreSQL, through Kite's bad days: dropped and silent sockets, a
+PostgreSQL outage, 429 storms, an expired token, and OI baselines only Kite's candles have."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import threading
 import time
@@ -16,12 +18,12 @@ import numpy as np
 import psycopg
 import pytest
 
-from strikeboard.chain.conventions import IST
+from feed_container.factory import build_feed
 from strikeboard.chain.state import Field
 from strikeboard.devservices import PostgresCluster
-from strikeboard.feed.service import Feed, FeedConfig
+from strikeboard.feed.feed import Feed, FeedConfig
 from strikeboard.kite.ticker import ShardState
-from strikeboard.market.universe import Catalog, parse_instruments
+from strikeboard.market.universe import UniverseConfig
 from strikeboard.sim.engine import SimConfig
 from strikeboard.sim.server import Running, SentMessage, ServerOptions, run_simulator
 from strikeboard.store.hot import HotStore
@@ -76,6 +78,14 @@ class SentTicks:
         return Counter(map(tuple, rows.tolist()))
 
 
+def connected(feed: Feed) -> bool:
+    return all(s.state == ShardState.CONNECTED for s in feed.shards.status if s.tokens)
+
+
+def fault(sim: Running, kind: str, seconds: float = 5.0, **where: Any) -> None:
+    sim.call(functools.partial(sim.server.fault, kind, seconds, **where))
+
+
 @pytest.mark.slow
 def test_a_session_loses_nothing(
     private_postgres: PostgresCluster, redis_url: str, redis_prefix: str, tmp_path: Path
@@ -84,46 +94,76 @@ def test_a_session_loses_nothing(
     opts = ServerOptions(speed=SPEED, start=dt.time(10, 0))
     with run_simulator(config=SimConfig(seed=11, day=DAY), options=opts) as sim:
         sim.server.on_sent = sent
-        feed = _feed(sim, private_postgres.url, redis_url, redis_prefix, tmp_path)
+        # Three shards, so that one can go silent while the others tick.
+        feed = _feed(sim, private_postgres.url, redis_url, redis_prefix, tmp_path,
+                     UniverseConfig(per_connection=250))  # fmt: skip
         feed.start()
         try:
-            wait_for(lambda: feed.counters.ticks > 2000, 30, "ticks flowing")
+            wait_for(lambda: feed.ingest.counters.ticks > 2000, 60, "ticks flowing")
+            assert len([s for s in feed.shards.status if s.tokens]) == 3
 
-            # Every Kite connection dropped: KiteTicker reconnects, the feed resubscribes.
-            before = feed.counters.ticks
-            sim.call(sim.server.fault, "drop")
+            # Every Kite connection dropped: the shards reconnect and resubscribe.
+            before = feed.ingest.counters.ticks
+            fault(sim, "drop")
             wait_for(lambda: any(s.disconnects for s in feed.shards.status), 5, "drop seen")
-            recovery = wait_for(
-                lambda: all(s.state == ShardState.CONNECTED for s in feed.shards.status
-                            if s.tokens) and feed.counters.ticks > before + 500,
-                5.0, "recovery after dropping every Kite connection",
-            )  # fmt: skip
+            recovery = wait_for(lambda: connected(feed)
+                                and feed.ingest.counters.ticks > before + 500,
+                                15, "recovery after dropping every Kite connection")  # fmt: skip
             print(f"recovered from a dropped connection in {recovery:.2f} s")
+
+            # One socket goes silent (open, no ticks, no heartbeats), then all of them.
+            for where in ({"index": 0}, {}):
+                stalls = sum(s.stalls for s in feed.shards.status)
+                fault(sim, "stall", 60.0, **where)
+                at = feed.ingest.counters.ticks
+
+                def fresh(stalls: int = stalls, at: int = at) -> bool:
+                    return (
+                        sum(s.stalls for s in feed.shards.status) > stalls
+                        and connected(feed)
+                        and feed.ingest.counters.ticks > at + 500
+                    )
+
+                took = wait_for(fresh, 15, f"fresh ticks after a silent stall {where}")
+                print(f"fresh ticks {took:.1f} s after a silent stall of {where or 'all'}")
+            health = HotStore.from_url(redis_url, redis_prefix)
+            wait_for(lambda: feed.session.pending()[0] == 0
+                     and feed.session.counters.gap_fills >= 3, 30, "gaps filled")  # fmt: skip
 
             # PostgreSQL down for 30 s: the spool keeps everything.
             private_postgres.stop()
             time.sleep(30)
-            lag = feed.archiver.status().lag.records
-            assert lag > 0 and feed.archiver.status().state == "retrying"
+            lag = feed.adapters.archiver.status().lag.records
+            assert lag > 0 and feed.adapters.archiver.status().state == "retrying"
             private_postgres.start()
-            wait_for(lambda: feed.counters.ticks > before + 5000, 30, "more ticks")
+            wait_for(lambda: feed.ingest.counters.ticks > before + 5000, 30, "more ticks")
 
             # Freeze the market, let the last ticks land and be archived.
             sim.call(sim.server.set_clock, None, 0.0)
             time.sleep(1.0)
-            settled = feed.counters.ticks
+            settled = feed.ingest.counters.ticks
             time.sleep(1.0)
-            assert feed.counters.ticks == settled
-            wait_for(lambda: feed.archiver.status().lag.records == 0, 60, "archive caught up")
+            assert feed.ingest.counters.ticks == settled
+            archiver = feed.adapters.archiver
+            wait_for(lambda: archiver.status().lag.records == 0, 60, "archive caught up")
             time.sleep(3 * feed.config.cycle_ms / 1000)
             truth = sim.call(sim.server.sim.snapshot, None)
+            doc = health.read_health() or {}
+            assert doc["connected"] and doc["token"] == "ok"
+            assert sum(s["stalls"] for s in doc["shards"]) >= 4
+            health.close()
         finally:
             feed.stop()
 
-    # Exactly once: the archive holds every sent tick, once, and nothing else.
+    # Exactly once: the archive holds every sent tick, once, and nothing else; every outage,
+    # silent ones included, is a filled gap.
     with psycopg.connect(private_postgres.url) as conn:
         gaps = conn.execute("SELECT shard, ended_at - started_at, filled FROM feed_gaps").fetchall()
-        assert gaps and all(filled > 0 for _, _, filled in gaps), gaps
+        assert {shard for shard, _, _ in gaps} == {0, 1, 2}
+        assert all(filled > 0 for _, _, filled in gaps), gaps
+        # A silent socket's gap runs from its last message to the new socket: >= the watchdog's.
+        silent = [g for g in gaps if g[1].total_seconds() >= feed.config.ticker.stall_after_s]
+        assert len(silent) >= 3, gaps
         rows = conn.execute(
             "SELECT token, CASE WHEN exchange_ts = received_ts THEN -1"
             " ELSE extract(epoch FROM exchange_ts)::bigint END,"
@@ -131,8 +171,8 @@ def test_a_session_loses_nothing(
         ).fetchall()
     archived = Counter(tuple(int(v) for v in r) for r in rows)
     expected = sent.counter()
-    rejected = sum(feed.counters.rejects.values())
-    assert feed.counters.bad_messages == 0
+    rejected = sum(feed.ingest.counters.rejects.values())
+    assert feed.ingest.counters.bad_messages == 0
     assert sum(archived.values()) == len(rows) > 5000
     missing = expected - archived
     extra = archived - expected
@@ -142,7 +182,7 @@ def test_a_session_loses_nothing(
     # Redis holds the simulator's final truth for every subscribed contract.
     hot = HotStore.from_url(redis_url, redis_prefix)
     expiries = hot.expiries("NIFTY")
-    assert len(expiries) == len(feed.universe.windows)
+    assert feed.universe is not None and len(expiries) == len(feed.universe.windows)
     compared = 0
     for expiry in expiries:
         snap = hot.read_snapshot("NIFTY", expiry)
@@ -161,28 +201,70 @@ def test_a_session_loses_nothing(
     assert compared == len(feed.universe.options)
 
 
-def _feed(sim: Running, pg: str, redis_url: str, prefix: str, tmp: Path) -> Feed:
-    config = FeedConfig(
-        api_key="sim_api_key", access_token="sim_access_token", api_url=sim.root,
-        ticker_url=sim.ws_root, redis_url=redis_url, database_url=pg, spool_dir=tmp / "spool",
-        redis_prefix=prefix, spool_fsync=False,
-    )  # fmt: skip
-    clock = sim.server.sim
-    return Feed(config, now=lambda: dt.datetime.combine(DAY, dt.time(10, 0), IST)
-                if clock.sec < 0 else clock.market_time(clock.sec))  # fmt: skip
+@pytest.mark.slow
+def test_429_storms_and_baselines_only_kite_has(
+    database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    """Start-up in a 429 storm, a gap fill in another; the previous session's OI exists only in
+    Kite's historical day candles (an empty archive), and change in OI is measured against it."""
+    opts = ServerOptions(speed=SPEED, start=dt.time(11, 0))
+    small = UniverseConfig(weekly_expiries=2, include_monthly=False, strikes_each_side=6)
+    with run_simulator(config=SimConfig(seed=13, day=DAY), options=opts) as sim:
+        fault(sim, "rate_limit_storm", 6.0)
+        feed = _feed(sim, database_url, redis_url, redis_prefix, tmp_path, small)
+        feed.start()
+        hot = HotStore.from_url(redis_url, redis_prefix)
+        try:
+            took = wait_for(lambda: feed.ingest.counters.ticks > 200, 60, "started in a storm")
+            print(f"started {took:.1f} s into a 6 s 429 storm")
+            assert feed.session.counters.rest_errors + feed.adapters.rest.status().throttled > 0
+
+            fault(sim, "rate_limit_storm", 8.0)
+            fault(sim, "drop")
+            wait_for(lambda: any(s.disconnects for s in feed.shards.status), 5, "drop seen")
+            wait_for(lambda: feed.session.counters.gap_fills >= 1, 60, "gap filled after storm")
+
+            assert feed.universe is not None
+            options = feed.universe.options
+            wait_for(lambda: feed.session.pending()[1] == 0
+                     and feed.session.counters.baselines_loaded >= len(options),
+                     90, "baselines from Kite's candles")  # fmt: skip
+            assert feed.session.counters.baselines_from_kite == len(options)
+            time.sleep(3 * feed.config.cycle_ms / 1000)
+            s = sim.server.sim
+            checked = 0
+            for expiry in hot.expiries("NIFTY"):
+                snap = hot.read_snapshot("NIFTY", expiry)
+                assert snap is not None
+                for row in snap["strikes"].values():
+                    for side in ("CE", "PE"):
+                        leg = row.get(side)
+                        if leg is None or leg["oi"] is None:
+                            continue
+                        prev = int(s.oi_prev[s.by_token[leg["token"]]])
+                        assert leg["oi_change"] == leg["oi"] - prev, leg
+                        checked += 1
+            assert checked == len(options)
+        finally:
+            feed.stop()
+            hot.close()
 
 
 def test_an_expired_token_is_reported_and_a_new_one_resumes(
     database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
 ) -> None:
+    """Kite at 06:00: REST answers 403 while open sockets stay open; a reconnect is refused."""
     opts = ServerOptions(speed=SPEED, start=dt.time(11, 0))
+    small = UniverseConfig(weekly_expiries=1, include_monthly=False, strikes_each_side=5)
     with run_simulator(config=SimConfig(seed=12, day=DAY), options=opts) as sim:
-        feed = _feed(sim, database_url, redis_url, redis_prefix, tmp_path)
+        feed = _feed(sim, database_url, redis_url, redis_prefix, tmp_path, small,
+                     token_probe_s=1.0)  # fmt: skip
         hot = HotStore.from_url(redis_url, redis_prefix)
         feed.start()
         try:
-            wait_for(lambda: feed.counters.ticks > 500, 30, "ticks flowing")
-            sim.call(sim.server.fault, "expire_token")
+            wait_for(lambda: feed.ingest.counters.ticks > 200, 30, "ticks flowing")
+            fault(sim, "expire_token")
+            fault(sim, "drop")  # the next handshake is refused as well
 
             def supervised(cond: Callable[[], bool]) -> Callable[[], bool]:
                 def check() -> bool:
@@ -191,24 +273,26 @@ def test_an_expired_token_is_reported_and_a_new_one_resumes(
 
                 return check
 
-            wait_for(supervised(lambda: feed.token_state == "expired"), 20, "expiry noticed")
+            wait_for(supervised(lambda: feed.session.token_state == "expired"), 20, "expiry")
             wait_for(lambda: (hot.read_health() or {}).get("token") == "expired", 5, "health")
-            stalled = feed.counters.ticks
+            refused = ShardState.UNAUTHORIZED
+            wait_for(lambda: all(s.state == refused for s in feed.shards.status if s.tokens),
+                     20, "refused")  # fmt: skip
+            stalled = feed.ingest.counters.ticks
             time.sleep(1.0)
-            assert feed.counters.ticks == stalled  # no connection, no ticks, no crash
+            assert feed.ingest.counters.ticks == stalled  # no connection, no ticks, no crash
 
             # The day's login: the simulator accepts a new token; the local callback stores it.
-            sim.call(sim.server.valid_tokens.add, "fresh-token")
+            sim.call(sim.server.issue_token, "fresh-token")
             hot.write_access_token("fresh-token")
-            wait_for(supervised(lambda: feed.counters.ticks > stalled + 500), 30, "resumed")
-            assert feed.token_state == "ok"
+            wait_for(supervised(lambda: feed.ingest.counters.ticks > stalled + 200), 30,
+                     "resumed")  # fmt: skip
+            assert feed.session.token_state == "ok"
         finally:
             feed.stop()
 
         # A restarted feed takes its chain state back from Redis before any tick arrives.
-        restarted = _feed(sim, database_url, redis_url, redis_prefix, tmp_path)
-        rows = restarted.kite.instruments("NFO") + restarted.kite.instruments("NSE")
-        restarted.catalog = Catalog(parse_instruments(rows), restarted.config.universe)
+        restarted = _feed(sim, database_url, redis_url, redis_prefix, tmp_path, small)
         assert feed.universe is not None
         restarted._set_universe(feed.universe)
         restarted._restore_state()
@@ -220,10 +304,28 @@ def test_an_expired_token_is_reported_and_a_new_one_resumes(
                 for side in ("CE", "PE"):
                     if leg := row.get(side):
                         for field, key in ((Field.LTP, "ltp"), (Field.OI, "oi")):
-                            value = restarted.state.value(leg["token"], field)
+                            value = restarted.chain.state.value(leg["token"], field)
                             # None in the document (never quoted) is NaN in the state
                             assert value == leg[key] or (leg[key] is None and math.isnan(value))
                         compared += 1
         assert compared == len(feed.universe.options)
         restarted.stop()
         hot.close()
+
+
+def _feed(
+    sim: Running, pg: str, redis_url: str, prefix: str, tmp: Path,
+    universe: UniverseConfig | None = None, token_probe_s: float = 60.0,
+) -> Feed:  # fmt: skip
+    config = FeedConfig(
+        api_key="sim_api_key", access_token="sim_access_token", api_url=sim.root,
+        ticker_url=sim.ws_root, redis_url=redis_url, database_url=pg, spool_dir=tmp / "spool",
+        redis_prefix=prefix, spool_fsync=False, universe=universe or UniverseConfig(),
+        token_probe_s=token_probe_s,
+    )  # fmt: skip
+
+    def now() -> dt.datetime:
+        return sim.server.market_now()
+
+    return build_feed(config, now=now, market_open=lambda when: dt.time(9, 15) <= when.time()
+                      < dt.time(15, 30))  # fmt: skip

@@ -1,0 +1,129 @@
+"""The feed's cycle thread: every `cycle_ms`, hand the changed expiries to the publisher process,
+spool the minute rows as minutes close, re-centre the strike windows, and call `on_tick_s` about
+once a second (health). I/O: the publisher process (Redis) and the spool.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from strikeboard.chain import conventions
+from strikeboard.chain.state import SPOT_TOKEN, Field
+from strikeboard.feed.ingest import HotLink, LiveChain
+from strikeboard.feed.publisher import CycleResult, PublisherProcess
+from strikeboard.store.archiver import encode_minute
+from strikeboard.store.spool import Spool
+
+log = logging.getLogger("strikeboard.feed")
+
+
+@dataclass
+class CycleCounters:
+    cycles: int = 0
+    last_cycle_ms: float = 0.0
+    max_cycle_ms: float = 0.0
+
+
+class Cycle:
+    def __init__(
+        self,
+        chain: LiveChain,
+        publisher: PublisherProcess,
+        spool: Spool,
+        link: HotLink,
+        *,
+        cycle_ms: int,
+        now: Callable[[], datetime],
+        on_spot: Callable[[float, datetime], None],
+        on_second: Callable[[], None],
+    ) -> None:
+        self.chain = chain
+        self.publisher = publisher
+        self.spool = spool
+        self.link = link
+        self.counters = CycleCounters()
+        self._period = cycle_ms / 1000
+        self._now = now
+        self._on_spot = on_spot
+        self._on_second = on_second
+        self._minute: int | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="feed-cycle", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop cycling, then take the publisher's last minute rows and the open candles."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        for result in self.publisher.stop():
+            self.spool_minute(result)
+        rows = self.chain.take_candles(flush=True)
+        if rows:
+            self.spool.append(encode_minute(candles=rows))
+
+    def market_now(self) -> datetime:
+        """The market's clock: the latest exchange timestamp seen (so a replay or a simulator
+        running at another speed prices and buckets minutes in its own time), else the wall."""
+        with self.chain.lock:
+            stamps = self.chain.state.values[Field.EXCHANGE_TS]
+            latest = float(np.nanmax(stamps)) if np.isfinite(stamps).any() else math.nan
+        if math.isfinite(latest):
+            return datetime.fromtimestamp(latest, conventions.IST)
+        return self._now()
+
+    def _loop(self) -> None:
+        next_second = 0.0
+        while not self._stop.wait(self._period):
+            try:
+                self._cycle()
+            except Exception:
+                log.exception("cycle failed")
+            self.counters.cycles += 1
+            if time.monotonic() >= next_second:
+                next_second = time.monotonic() + 1.0
+                try:
+                    self._on_second()
+                except Exception:
+                    log.exception("health failed")
+
+    def _cycle(self) -> None:
+        now = self.market_now()
+        with self.chain.lock:  # held for a copy only: ingest must never wait on pricing
+            ids = self.chain.state.take_dirty()
+            values = self.chain.state.values.copy()
+            spot = self.chain.state.value(SPOT_TOKEN, Field.LTP)
+        self.link.check()
+        for result in self.publisher.cycle(values, ids, now, self._closed_minute(now)):
+            c = self.counters
+            c.last_cycle_ms = result.elapsed_ms
+            c.max_cycle_ms = max(c.max_cycle_ms, result.elapsed_ms)
+            self.spool_minute(result)
+        if math.isfinite(spot):
+            self._on_spot(spot, now)
+
+    def _closed_minute(self, now: datetime) -> str | None:
+        """The minute that just closed (its stamp), once, when the market clock leaves it."""
+        minute = int(now.timestamp() // 60)
+        if self._minute is None or minute == self._minute:
+            self._minute = minute
+            return None
+        stamp = datetime.fromtimestamp(self._minute * 60, conventions.IST).isoformat()
+        self._minute = minute
+        return stamp
+
+    def spool_minute(self, result: CycleResult) -> None:
+        candles = self.chain.take_candles() if result.chain_rows else []
+        if result.chain_rows or candles:
+            self.spool.append(encode_minute(result.chain_rows, result.agg_rows, candles))

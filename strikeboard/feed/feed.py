@@ -1,0 +1,299 @@
+"""The feed: Kite ticks in; a priced chain, market data and history out.
+
+`Feed` wires its parts, each with one job: the ticker shards (sockets, watchdog, subscriptions),
+`Ingest` (payload -> chain state -> Redis and the spool), `Cycle` (pricing and publishing,
+minute rows, re-centring, health each second), `KiteSession` (REST: instruments, gap fills, OI
+baselines, the token) and the archiver (spool -> PostgreSQL). The adapters are built by
+`feed_container.factory` and passed in. The main thread calls `supervise()` once a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from strikeboard.chain.snapshot import PricingParams
+from strikeboard.chain.state import Field
+from strikeboard.feed.cycle import Cycle
+from strikeboard.feed.health import FeedView, health_document
+from strikeboard.feed.ingest import HotLink, Ingest, LiveChain
+from strikeboard.feed.kite_session import KiteSession
+from strikeboard.feed.publisher import PublisherProcess
+from strikeboard.kite.rest import KiteRest
+from strikeboard.kite.ticker import ShardState, TickerPolicy, TickerShards
+from strikeboard.market.universe import Universe, UniverseConfig, recentre, select_universe, shard
+from strikeboard.store.archive import Archive
+from strikeboard.store.archiver import Archiver
+from strikeboard.store.errors import HotStoreError, StoreError
+from strikeboard.store.hot import HotStore
+from strikeboard.store.spool import Spool
+
+log = logging.getLogger("strikeboard.feed")
+
+# Snapshot/market document keys a restarted feed takes back into its chain state.
+_RESTORED = {
+    Field.LTP: "ltp", Field.CLOSE: "close", Field.BID: "bid", Field.ASK: "ask",
+    Field.BID_QTY: "bid_qty", Field.ASK_QTY: "ask_qty", Field.VOLUME: "volume", Field.OI: "oi",
+    Field.OPEN: "open", Field.HIGH: "high", Field.LOW: "low", Field.EXCHANGE_TS: "ts",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    api_key: str
+    access_token: str
+    api_url: str
+    ticker_url: str
+    redis_url: str
+    database_url: str
+    spool_dir: Path
+    redis_prefix: str = "sb:"
+    cycle_ms: int = 250
+    universe: UniverseConfig = field(default_factory=UniverseConfig)
+    pricing: PricingParams = field(default_factory=PricingParams)
+    ticker: TickerPolicy = field(default_factory=TickerPolicy)
+    token_probe_s: float = 60.0
+    """How often an idle feed asks Kite whether its token still works (Kite keeps sockets open
+    when it expires at 06:00)."""
+    spool_fsync: bool = True
+    log_level: str = "INFO"
+
+
+@dataclass
+class FeedAdapters:
+    """The feed's connections to the world, built once by the factory."""
+
+    rest: KiteRest
+    hot: HotStore
+    archive: Archive
+    """For the session (previous OI, instruments); the archiver has a connection of its own."""
+    archiver: Archiver
+    spool: Spool
+    publisher: PublisherProcess
+
+
+class Feed:
+    """One feed process. `start()`, `supervise()` each second, then `stop()` (flushes)."""
+
+    def __init__(
+        self,
+        config: FeedConfig,
+        adapters: FeedAdapters,
+        *,
+        now: Callable[[], datetime],
+        read_token: Callable[[], str],
+        market_open: Callable[[datetime], bool],
+    ) -> None:
+        self.config = config
+        self.adapters = adapters
+        self._now = now
+        self._market_open = market_open
+        self.chain = LiveChain(config.universe.underlying)
+        self.link = HotLink(adapters.hot)
+        self.ingest = Ingest(self.chain, self.link, adapters.spool)
+        self.session = KiteSession(
+            adapters.rest, adapters.archive, adapters.spool, self.chain,
+            today=lambda: self.cycle.market_now().date(), read_token=read_token,
+            probe_every_s=config.token_probe_s,
+        )  # fmt: skip
+        self.cycle = Cycle(
+            self.chain, adapters.publisher, adapters.spool, self.link,
+            cycle_ms=config.cycle_ms, now=now, on_spot=self._maybe_recentre,
+            on_second=self._each_second,
+        )  # fmt: skip
+        self.shards = TickerShards(
+            config.api_key, config.access_token, config.ticker_url,
+            on_payload=lambda _shard, payload, at: self.ingest.put(payload, at),
+            on_text=self._on_text, policy=config.ticker,
+        )  # fmt: skip
+        self.phase = "starting"
+        self.universe: Universe | None = None
+        self._shard_sets: tuple[frozenset[int], ...] = ()
+        self._fills_requested = [0] * len(self.shards.status)
+        self._rate: tuple[float, int] = (time.monotonic(), 0)
+        self._tick_rate = 0.0
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start every thread; the Kite session loads instruments and opens the shards, retrying
+        until Kite answers (a 429, a timeout or a refused token never ends the process)."""
+        self.adapters.publisher.start()
+        self.adapters.archiver.start()
+        self.ingest.start(self._first_seq())
+        self.cycle.start()
+        self.session.start(self._bootstrap)
+
+    def stop(self, drain_timeout: float = 20.0) -> None:
+        """Close the ticker, process what was received, spool it, and archive what we can."""
+        self.shards.close()
+        self.session.stop()
+        self.ingest.stop()
+        self.cycle.stop()
+        a = self.adapters
+        if not a.archiver.wait_drained(drain_timeout):
+            log.warning("feed stopping with %s still spooled (archived on next start)",
+                        a.spool.lag())  # fmt: skip
+        a.archiver.stop()
+        a.spool.close()
+        a.archive.close()
+        a.hot.close()
+
+    def supervise(self) -> None:
+        """Main-thread duty, about once a second: notice a refused token and take a new one."""
+        if any(s.state == ShardState.UNAUTHORIZED for s in self.shards.status):
+            self.session.mark_expired("the ticker handshake was refused (403)")
+        if self.session.token_state == "expired":
+            token = self.session.refresh_token()
+            if token is not None:
+                self.shards.set_access_token(token)
+
+    def _bootstrap(self) -> None:
+        """On the Kite session's thread: instruments, spot, universe, then subscribe."""
+        session = self.session
+        catalog = session.retry_until_done(
+            "instruments", lambda: session.load_catalog(self.config.universe)
+        )
+        spot = session.retry_until_done("spot", session.spot)
+        if catalog is None or spot is None:
+            return  # stopped while waiting for Kite
+        session.catalog = catalog
+        try:
+            universe = select_universe(catalog, spot, self._now().date())
+            self._set_universe(universe)
+        except ValueError as exc:  # e.g. a universe that does not fit Kite's connection limits
+            self.phase = f"failed: {exc}"
+            log.error("feed cannot subscribe: %s", exc)
+            return
+        self._restore_state()
+        session.request_baselines(i.instrument_token for i in universe.options)
+        self.shards.assign(self._shard_sets)
+        self.phase = "live"
+        shards = len(self._shard_sets)
+        log.info("feed started", extra={"instruments": len(universe.tokens), "shards": shards})
+
+    # -- universe -----------------------------------------------------------------------------
+
+    def _first_seq(self) -> int:
+        """Tick identities never repeat across restarts: they start at the wall clock in
+        microseconds (a feed ingests far fewer than a million ticks a second), or after the
+        highest archived one if that is later (a clock set back)."""
+        floor = int(time.time() * 1_000_000)
+        try:
+            return max(floor, self.adapters.archive.max_ingest_seq())
+        except StoreError as exc:
+            log.warning("PostgreSQL unavailable at start, spooling: %s", exc)
+            return floor
+
+    def _set_universe(self, universe: Universe) -> None:
+        self._shard_sets = shard(
+            universe.tokens,
+            self._shard_sets,
+            max_connections=self.config.universe.max_connections,
+            per_connection=self.config.universe.per_connection,
+        )
+        self.universe = universe
+        # Under the chain's lock: the cycle must not send the publisher dirty expiries of a
+        # universe it has not been given yet.
+        with self.chain.lock:
+            self.chain.set_universe(universe.instruments)
+            expiries = len(self.chain.state.expiries)
+            self.adapters.publisher.set_universe(universe.instruments, expiries)
+
+    def _maybe_recentre(self, spot: float, now: datetime) -> None:
+        """Cycle thread: follow spot. Subscriptions change at once; baselines come later."""
+        catalog, universe = self.session.catalog, self.universe
+        if catalog is None or universe is None or self.phase != "live":
+            return
+        move = recentre(catalog, universe, spot, now.date())
+        if not move.to_subscribe and not move.to_unsubscribe:
+            return
+        self._set_universe(move.universe)
+        self.shards.assign(self._shard_sets)
+        options = {i.instrument_token for i in move.universe.options}
+        self.session.request_baselines(t for t in move.to_subscribe if t in options)
+        log.info("re-centred", extra={"spot": spot, "added": len(move.to_subscribe),
+                                      "removed": len(move.to_unsubscribe)})  # fmt: skip
+
+    def _restore_state(self) -> None:
+        """A restarted feed starts from the last state it published to Redis, so the first
+        cycles do not publish a chain with holes while the instruments' first ticks arrive."""
+        try:
+            restored = self.adapters.hot.load_state([self.config.universe.underlying])
+        except StoreError as exc:
+            log.warning("no hot state to restore: %s", exc)
+            return
+        fields: dict[Field, dict[int, float]] = {f: {} for f in _RESTORED}
+        for document in restored.market.values():
+            _restore_values(fields, document, document.get("ts"))
+        for document in restored.snapshots.values():
+            for row in document.get("strikes", {}).values():
+                for side in ("CE", "PE"):
+                    if isinstance(row.get(side), dict):
+                        _restore_values(fields, row[side], document.get("ts"))
+        self.chain.set_values(fields)
+        log.info("restored from Redis", extra={"instruments": len(fields[Field.LTP])})
+
+    # -- callbacks ----------------------------------------------------------------------------
+
+    def _on_text(self, shard_no: int, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "order":
+            try:
+                self.adapters.hot.publish_order(message)
+            except HotStoreError as exc:
+                self.link.down(exc)
+        elif kind in ("error", "message"):
+            log.warning("ticker %s", kind, extra={"shard": shard_no, "text": message.get("data")})
+
+    def _each_second(self) -> None:
+        """Cycle thread, once a second: queue fills for new gaps, write health."""
+        for i, status in enumerate(self.shards.status):
+            gaps = list(status.gaps)
+            for started, ended in gaps[self._fills_requested[i] :]:
+                self.session.request_fill(i, started, ended, self.shards.wanted(i))
+            self._fills_requested[i] = len(gaps)
+        if not self.link.ok:
+            return
+        try:
+            self.adapters.hot.write_health(self.health())
+            self.ingest.counters.ingest_wait_ms = self.ingest.counters.ingest_ms = 0.0
+        except HotStoreError as exc:
+            self.link.down(exc)
+
+    def health(self) -> dict[str, Any]:
+        now = time.time()
+        start, count = self._rate
+        ticks = self.ingest.counters.ticks
+        if time.monotonic() - start >= 1.0:
+            self._tick_rate = (ticks - count) / (time.monotonic() - start)
+            self._rate = (time.monotonic(), ticks)
+        fills, baselines = self.session.pending()
+        token = self.session.token_state
+        return health_document(
+            FeedView(
+                now=now, market_open=self._market_open(self._now()),
+                phase=self.phase, token=token, shards=self.shards.status,
+                ingest=self.ingest.counters, cycle=self.cycle.counters,
+                session=self.session.counters, pending_fills=fills,
+                pending_baselines=baselines, archiver=self.adapters.archiver.status(),
+                redis_ok=self.link.ok, redis_errors=self.link.errors,
+                instruments=len(self.universe.tokens) if self.universe else 0,
+                tick_rate=self._tick_rate,
+            )
+        )  # fmt: skip
+
+
+def _restore_values(fields: dict[Field, dict[int, float]], doc: dict[str, Any], ts: Any) -> None:
+    token = doc.get("token")
+    if not isinstance(token, int):
+        return
+    for name, key in _RESTORED.items():
+        value = ts if key == "ts" else doc.get(key)
+        if isinstance(value, int | float):
+            fields[name][token] = float(value)

@@ -1,0 +1,303 @@
+"""The feed's Kite session: instruments, spot, gap fills, OI baselines and the access token.
+
+All REST work runs on one worker thread through the rate-limited `KiteRest`, so no 429, slow
+answer or timeout ever stalls ingest or the cycle. Work that fails is kept and retried with
+backoff; a refused token (403) parks it until a new token arrives. Gap fills go before
+baselines. I/O: Kite REST, PostgreSQL (previous OI), the spool (gap records).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from strikeboard.chain import conventions
+from strikeboard.chain.state import Field
+from strikeboard.feed.ingest import LiveChain
+from strikeboard.kite.rest import KiteRest, KiteUnavailable, TokenExpired
+from strikeboard.market.universe import Catalog, UniverseConfig, parse_instruments
+from strikeboard.store.archive import Archive
+from strikeboard.store.archiver import encode_minute
+from strikeboard.store.errors import StoreError
+from strikeboard.store.spool import Spool
+
+log = logging.getLogger("strikeboard.feed")
+
+SPOT_KEY = "NSE:NIFTY 50"
+BASELINE_CHUNK = 30
+"""Contracts per baseline step (10 s of Kite's 3 historical calls/s): fills can cut in between."""
+
+
+@dataclass
+class Gap:
+    shard: int
+    started: float
+    ended: float
+    tokens: frozenset[int]
+    attempts: int = 0
+
+
+@dataclass
+class SessionCounters:
+    gap_fills: int = 0
+    fill_failures: int = 0
+    baselines_loaded: int = 0
+    baselines_from_kite: int = 0
+    rest_errors: int = 0
+    last_error: str = ""
+
+
+@dataclass
+class _Pending:
+    gaps: dict[int, Gap] = field(default_factory=dict)
+    baselines: list[int] = field(default_factory=list)
+
+
+class KiteSession:
+    """One per feed: owns the REST client and the token; fills gaps and loads baselines."""
+
+    def __init__(
+        self,
+        rest: KiteRest,
+        archive: Archive,
+        spool: Spool,
+        chain: LiveChain,
+        *,
+        today: Callable[[], date],
+        read_token: Callable[[], str],
+        probe_every_s: float = 60.0,
+        backoff_max_s: float = 30.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.rest = rest
+        self.archive = archive
+        self.spool = spool
+        self.chain = chain
+        self._today = today
+        self._read_token = read_token
+        self._probe_every_s = probe_every_s
+        self._backoff_max_s = backoff_max_s
+        self._rng = rng or random.Random()
+        self.counters = SessionCounters()
+        self.token_state = "ok"
+        self.catalog: Catalog | None = None
+        """Set once loaded: gap fills name instruments by exchange:tradingsymbol."""
+        self._pending = _Pending()
+        self._baseline_day: date | None = None
+        self._baselined: set[int] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_call = time.monotonic()
+
+    # -- start-up (called from the worker while bootstrapping) ------------------------------
+
+    def load_catalog(self, config: UniverseConfig) -> Catalog:
+        rows = self.rest.instruments("NFO") + self.rest.instruments("NSE")
+        try:
+            self.archive.upsert_instruments(rows)
+        except StoreError as exc:
+            log.warning("instruments not archived (PostgreSQL unavailable): %s", exc)
+        return Catalog(parse_instruments(rows), config)
+
+    def spot(self) -> float:
+        data = self.rest.ltp([SPOT_KEY])
+        return float(data[SPOT_KEY]["last_price"])
+
+    def retry_until_done(self, what: str, step: Callable[[], Any]) -> Any:
+        """Run `step` until it succeeds or the session stops: Kite being slow, limiting us or
+        refusing the token must never end the process."""
+        attempt = 0
+        while not self._stop.is_set():
+            if self.token_state == "expired":
+                self.refresh_token()
+                if self.token_state == "expired":
+                    self._stop.wait(1.0)
+                    continue
+            try:
+                return step()
+            except TokenExpired as exc:
+                self._expired(exc)
+            except (KiteUnavailable, StoreError, OSError) as exc:
+                attempt += 1
+                self._note_error(f"{what}: {exc}")
+                self._stop.wait(self._backoff(attempt))
+        return None
+
+    # -- requests from other threads --------------------------------------------------------
+
+    def request_fill(self, shard: int, started: float, ended: float, tokens: Iterable[int]) -> None:
+        """Queue a quote fill for one shard's outage; a newer outage of the same shard merges."""
+        with self._lock:
+            old = self._pending.gaps.get(shard)
+            wanted = frozenset(tokens)
+            if old is not None:
+                started, wanted = min(old.started, started), old.tokens | wanted
+            self._pending.gaps[shard] = Gap(shard, started, ended, wanted)
+        self._wake.set()
+
+    def request_baselines(self, tokens: Iterable[int]) -> None:
+        """Queue the previous session's closing OI of these options (each once per day)."""
+        with self._lock:
+            queued = set(self._pending.baselines)
+            self._pending.baselines += [t for t in tokens if t not in queued]
+        self._wake.set()
+
+    def pending(self) -> tuple[int, int]:
+        with self._lock:
+            return len(self._pending.gaps), len(self._pending.baselines)
+
+    # -- token --------------------------------------------------------------------------------
+
+    def mark_expired(self, why: str) -> None:
+        if self.token_state != "expired":
+            self.token_state = "expired"
+            log.error("Kite access token expired or revoked: waiting for a new one (%s)", why)
+
+    def refresh_token(self) -> str | None:
+        """A new token from where the login stores it; returns it once when it changes."""
+        try:
+            token = self._read_token()
+        except Exception as exc:
+            log.warning("cannot read Kite credentials: %s", exc)
+            return None
+        if not token or token == self.rest.access_token:
+            return None
+        self.rest.set_access_token(token)
+        self.token_state = "ok"
+        self._wake.set()
+        log.info("new Kite access token")
+        return token
+
+    # -- worker -------------------------------------------------------------------------------
+
+    def start(self, bootstrap: Callable[[], None]) -> None:
+        self._thread = threading.Thread(
+            target=self._run, args=(bootstrap,), name="feed-kite", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _run(self, bootstrap: Callable[[], None]) -> None:
+        try:
+            bootstrap()
+        except Exception:
+            log.exception("feed bootstrap failed")
+            return
+        attempt = 0
+        while not self._stop.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            if self.token_state == "expired":
+                continue  # parked until refresh_token() wakes us
+            try:
+                worked = self._fill_one() or self._baseline_step() or self._probe()
+                attempt = 0
+            except TokenExpired as exc:
+                self._expired(exc)
+                continue
+            except Exception as exc:  # KiteUnavailable, PostgreSQL down, a bug: retry later
+                attempt += 1
+                self._note_error(str(exc))
+                self._stop.wait(self._backoff(attempt))
+                worked = True
+            if worked:
+                self._wake.set()
+
+    def _fill_one(self) -> bool:
+        with self._lock:
+            if not self._pending.gaps:
+                return False
+            gap = next(iter(self._pending.gaps.values()))
+        names = self._names(gap.tokens)
+        try:
+            quotes = self.rest.quote(list(names)) if names else {}
+        except Exception:
+            gap.attempts += 1
+            self.counters.fill_failures += 1
+            raise
+        filled = self.chain.apply_quotes(quotes.values())
+        self.spool.append(encode_minute(gaps=[(gap.shard, _ist(gap.started), _ist(gap.ended),
+                                               len(gap.tokens), filled)]))  # fmt: skip
+        with self._lock:
+            if self._pending.gaps.get(gap.shard) is gap:
+                del self._pending.gaps[gap.shard]
+        self.counters.gap_fills += 1
+        self._last_call = time.monotonic()
+        log.info(
+            "gap filled from quotes",
+            extra={"shard": gap.shard, "gap_s": round(gap.ended - gap.started, 3),
+                   "instruments": filled, "attempts": gap.attempts + 1},
+        )  # fmt: skip
+        return True
+
+    def _baseline_step(self) -> bool:
+        today = self._today()
+        with self._lock:
+            if self._baseline_day != today:  # a new session: every baseline is stale
+                self._baseline_day, self._baselined = today, set()
+            chunk = [t for t in self._pending.baselines if t not in self._baselined]
+            chunk = chunk[:BASELINE_CHUNK]
+            if not chunk:
+                self._pending.baselines.clear()
+                return False
+        previous: dict[int, float] = {}
+        try:
+            previous.update(self.archive.previous_close_oi(chunk, today))
+        except StoreError as exc:
+            log.warning("previous OI from PostgreSQL unavailable, asking Kite: %s", exc)
+        missing = [t for t in chunk if t not in previous]
+        from_kite = self.rest.previous_close_oi(missing, today) if missing else {}
+        previous.update(from_kite)
+        self.chain.set_values({Field.OI_PREV: previous})
+        done = set(chunk)
+        with self._lock:
+            self._baselined |= done
+            self._pending.baselines = [t for t in self._pending.baselines if t not in done]
+        self.counters.baselines_loaded += len(previous)
+        self.counters.baselines_from_kite += len(from_kite)
+        self._last_call = time.monotonic()
+        return True
+
+    def _probe(self) -> bool:
+        """Kite keeps sockets open when the token expires (06:00): a cheap call finds out."""
+        if time.monotonic() - self._last_call < self._probe_every_s:
+            return False
+        self._last_call = time.monotonic()
+        self.rest.ltp([SPOT_KEY])
+        return False
+
+    def _names(self, tokens: Iterable[int]) -> dict[str, int]:
+        names = {}
+        for token in tokens:
+            inst = self.catalog.by_token.get(token) if self.catalog is not None else None
+            if inst is not None:
+                names[f"{inst.exchange}:{inst.tradingsymbol}"] = token
+        return names
+
+    def _expired(self, exc: Exception) -> None:
+        self.mark_expired(str(exc))
+
+    def _note_error(self, error: str) -> None:
+        self.counters.rest_errors += 1
+        self.counters.last_error = error
+        log.warning("Kite REST: %s (will retry)", error)
+
+    def _backoff(self, attempt: int) -> float:
+        return self._rng.uniform(0.5, min(self._backoff_max_s, 2.0 ** min(attempt, 10)))
+
+
+def _ist(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, conventions.IST).isoformat()

@@ -1,0 +1,54 @@
+"""The feed's health status: what degrades it, in words."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from strikeboard.feed.cycle import CycleCounters
+from strikeboard.feed.health import FeedView, health_document
+from strikeboard.feed.ingest import IngestCounters
+from strikeboard.feed.kite_session import SessionCounters
+from strikeboard.kite.ticker import ShardState, ShardStatus
+from strikeboard.store.archiver import ArchiverStatus
+from strikeboard.store.spool import SpoolLag
+
+NOW = 1_800_000_000.0
+
+
+def view(**changes: object) -> FeedView:
+    base = FeedView(
+        now=NOW, market_open=True, phase="live", token="ok",
+        shards=[ShardStatus(0, ShardState.CONNECTED, tokens=10, last_message_at=NOW - 0.5)],
+        ingest=IngestCounters(ticks=100, last_tick_at=NOW - 1.0), cycle=CycleCounters(),
+        session=SessionCounters(), pending_fills=0, pending_baselines=0,
+        archiver=ArchiverStatus("ok", SpoolLag(0, 0, 0.0), 0, 0, None),
+        redis_ok=True, redis_errors=0, instruments=10, tick_rate=10.0,
+    )  # fmt: skip
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_a_live_feed_is_ok() -> None:
+    doc = health_document(view())
+    assert doc["status"] == "ok" and doc["problems"] == [] and doc["connected"]
+
+
+def test_old_ticks_degrade_only_in_market_hours() -> None:
+    stale = IngestCounters(ticks=100, last_tick_at=NOW - 6.0)
+    doc = health_document(view(ingest=stale))
+    assert doc["status"] == "degraded"
+    assert doc["problems"] == ["no tick for 6 s in market hours"]
+    assert health_document(view(ingest=stale, market_open=False))["status"] == "ok"
+    never = health_document(view(ingest=IngestCounters()))
+    assert never["problems"] == ["no tick for ever in market hours"]
+
+
+def test_token_shards_and_stores_are_named() -> None:
+    down = ShardStatus(1, ShardState.RECONNECTING, tokens=5, stalls=2)
+    doc = health_document(view(token="expired", redis_ok=False,
+                               shards=[view().shards[0], down]))  # fmt: skip
+    assert doc["problems"] == [
+        "Kite access token expired: log in again",
+        "Kite connection(s) [1] not connected",
+        "Redis unavailable",
+    ]
+    assert not doc["connected"] and doc["shards"][1]["stalls"] == 2
