@@ -487,11 +487,10 @@ class Feed:
         cols = self.state.column_of(batch.instrument_token)
         market = (cols >= 0) & (self.state.kind[np.maximum(cols, 0)] <= Kind.FUTURE)
         for i in np.flatnonzero(market):
+            # NaN (no exchange timestamp) is skipped by the builder, not given the wall clock.
             self._pending_candles += self._candles.update(
                 int(batch.instrument_token[i]),
-                float(batch.exchange_timestamp[i])
-                if math.isfinite(batch.exchange_timestamp[i])
-                else time.time(),
+                float(batch.exchange_timestamp[i]),
                 float(batch.last_price[i]),
                 float(batch.volume_traded[i]),
                 float(batch.oi[i]),

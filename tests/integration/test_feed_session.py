@@ -124,6 +124,12 @@ def test_a_session_loses_nothing(
     with psycopg.connect(private_postgres.url) as conn:
         gaps = conn.execute("SELECT shard, ended_at - started_at, filled FROM feed_gaps").fetchall()
         assert gaps and all(filled > 0 for _, _, filled in gaps), gaps
+        # Spot, VIX and futures candles are on the simulated day's minutes (market time, never
+        # the wall clock's), one row per minute that saw timestamped ticks.
+        candle_days = conn.execute(
+            "SELECT DISTINCT (minute AT TIME ZONE 'Asia/Kolkata')::date FROM candles_1m"
+        ).fetchall()
+        assert candle_days == [(DAY,)], candle_days
         rows = conn.execute(
             "SELECT token, CASE WHEN exchange_ts = received_ts THEN -1"
             " ELSE extract(epoch FROM exchange_ts)::bigint END,"
