@@ -99,10 +99,14 @@ IVLEG = Annotated[
 
 
 def create_app(
-    settings: Settings, stores: Stores | None = None, clock: Callable[[], datetime] = svc.now_ist
+    settings: Settings,
+    stores: Stores | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The API over ``stores`` (created lazily from ``settings`` when omitted); ``clock`` is
-    the market's time in IST (injected by tests)."""
+    the market's time in IST (default: the wall clock, looked up at each call)."""
+    if clock is None:
+        clock = lambda: svc.now_ist()  # noqa: E731, PLW0108 - late-bound: tests replace it
     store = stores if stores is not None else Stores(settings)
     app = FastAPI(
         title="Strikeboard API",

@@ -9,7 +9,6 @@ session. I/O: Redis and the spool.
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import sys
 import threading
@@ -240,7 +239,7 @@ class Ingest:
                 )
             accepted = result.accepted
             chain.state.apply(accepted)
-            self._update_candles(accepted, received)
+            self._update_candles(accepted)
             cols = chain.state.column_of(accepted.instrument_token)
             market_moved = bool((chain.state.kind[cols[cols >= 0]] <= Kind.FUTURE).any())
             market = market_document(chain.state) if market_moved else {}
@@ -261,15 +260,16 @@ class Ingest:
         self.counters.ticks += len(records)
         self.counters.last_tick_at = time.time()
 
-    def _update_candles(self, batch: codec.TickBatch, received: float) -> None:
+    def _update_candles(self, batch: codec.TickBatch) -> None:
+        """Candles follow the market's clock only: a tick without an exchange timestamp (the
+        subscribe-time quote packet) is left out by the builder, never given the wall clock."""
         chain = self.chain
         cols = chain.state.column_of(batch.instrument_token)
         market = (cols >= 0) & (chain.state.kind[np.maximum(cols, 0)] <= Kind.FUTURE)
         for i in np.flatnonzero(market):
-            stamp = float(batch.exchange_timestamp[i])
             chain.pending_candles += chain.candles.update(
                 int(batch.instrument_token[i]),
-                stamp if math.isfinite(stamp) else received,
+                float(batch.exchange_timestamp[i]),
                 float(batch.last_price[i]),
                 float(batch.volume_traded[i]),
                 float(batch.oi[i]),

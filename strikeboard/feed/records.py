@@ -79,8 +79,16 @@ class CandleBuilder:
     def update(
         self, token: int, ts: float, price: float, volume: float, oi: float
     ) -> list[CandleRow]:
-        """Add a price; returns the rows of a candle this tick closed (CANDLE_COLUMNS order)."""
+        """Add a price; returns the rows of a candle this tick closed (CANDLE_COLUMNS order).
+
+        A tick without an exchange timestamp (`ts` NaN: the quote-mode packet Kite sends on
+        subscribe, before full mode applies) has no minute of its own and is left out; the
+        full-mode ticks that follow carry the prices with their times. (The wall clock must
+        not stand in: in a simulated or replayed day its minute is days ahead of the market's,
+        and the candle it opened would swallow every later tick.)"""
         if token not in self.tokens or not (math.isfinite(price) and price > 0):
+            return []
+        if not math.isfinite(ts):
             return []
         minute = int(ts // 60) * 60
         candle = self._open.get(token)

@@ -30,7 +30,7 @@ _DAY_US: Final = 86_400_000_000
 _IST_OFFSET_US: Final = 19_800_000_000
 _PG_EPOCH_US: Final = 946_684_800_000_000  # 2000-01-01 UTC in Unix microseconds
 _UNIX_ORDINAL: Final = date(1970, 1, 1).toordinal()
-_SANE_SKEW_US: Final = 2 * _DAY_US
+_MAX_AHEAD_US: Final = 2 * _DAY_US
 _FLOAT8_OID: Final = 701
 _INT8_OID: Final = 20
 _INT4_OID: Final = 23
@@ -106,11 +106,18 @@ _COPY_TRAILER: Final = struct.pack(">h", -1)
 
 def effective_exchange_ts(ticks: TickArray) -> npt.NDArray[np.int64]:
     """The archived exchange timestamp: the tick's own, or ``received_ts`` when it is missing
-    (0, as in LTP-mode packets) or more than two days away from it (a corrupt value must not
-    create a partition decades away)."""
+    (0, as in LTP-mode packets) or more than two days after it (impossible, so corrupt: it must
+    not create a partition ahead, which retention would never drop).
+
+    An exchange time long before the receipt time is kept: a simulated or replayed day
+    (``strikeboard sim --date``, the tests' fixed days, the dev stack's last trading day on a
+    weekend) stamps its ticks with its own date, whatever the wall clock says. A corrupt past
+    value is mostly rejected by the validator (timestamp going backwards), and its partition
+    would be dropped by retention. A function of the row alone, so a replay maps every tick
+    to the same key."""
     exchange = ticks["exchange_ts"].astype(np.int64)
     received = ticks["received_ts"].astype(np.int64)
-    bad = (exchange <= 0) | (np.abs(exchange - received) > _SANE_SKEW_US)
+    bad = (exchange <= 0) | (exchange - received > _MAX_AHEAD_US)
     return np.where(bad, received, exchange)
 
 

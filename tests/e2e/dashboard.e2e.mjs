@@ -2,7 +2,8 @@
 /**
  * End-to-end test of the dashboard against the real local stack (`strikeboard dev`).
  *
- * Starts `uv run strikeboard dev --speed 10` itself (own process group, stopped at the end),
+ * Starts `scripts/uv run --frozen strikeboard dev --speed 10` itself (own process group, stopped
+ * at the end; the repository's scripts/uv by absolute path, so no `uv` on PATH is needed),
  * waits for the printed gateway URL (and dev token; DEV_TOKEN is set for it anyway), drives
  * Debian's Chromium through playwright-core and checks: the chain renders, values update live,
  * switching expiry works, the page recovers after the stack (gateway included) restarts, and
@@ -27,6 +28,9 @@ const { chromium } = createRequire(join(web, "package.json"))("playwright-core")
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"];
 const SCREENSHOT = join(web, "screenshots", "dashboard.png");
+// The repository's uv wrapper (it installs uv into .local/tools when the machine has none):
+// a bare `uv` is not on PATH on a fresh machine or CI.
+const UV = join(root, "scripts", "uv");
 const STARTUP_S = Number(process.env.E2E_STARTUP_S ?? 180);
 
 const log = (...a) => console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -76,16 +80,16 @@ class Stack {
   }
 
   static supportsPort() {
-    const help = spawnSync("uv", ["run", "strikeboard", "dev", "--help"], { cwd: root, encoding: "utf8" });
+    const help = spawnSync(UV, ["run", "--frozen", "strikeboard", "dev", "--help"], { cwd: root, encoding: "utf8" });
     return /--port\b/.test(help.stdout ?? "");
   }
 
   async start() {
-    const argv = ["run", "strikeboard", "dev", "--speed", "10", "--local-dir", ".local/e2e"];
+    const argv = ["run", "--frozen", "strikeboard", "dev", "--speed", "10", "--local-dir", ".local/e2e"];
     if (this.port) argv.push("--port", String(this.port));
-    log(`starting: uv ${argv.join(" ")}`);
+    log(`starting: ${UV} ${argv.join(" ")}`);
     this.output = "";
-    this.proc = spawn("uv", argv, {
+    this.proc = spawn(UV, argv, {
       cwd: root,
       env: { ...process.env, DEV_TOKEN: this.token, PYTHONUNBUFFERED: "1" },
       detached: true, // its own process group, so the whole stack stops with it

@@ -164,6 +164,12 @@ def test_a_session_loses_nothing(
         # A silent socket's gap runs from its last message to the new socket: >= the watchdog's.
         silent = [g for g in gaps if g[1].total_seconds() >= feed.config.ticker.stall_after_s]
         assert len(silent) >= 3, gaps
+        # Spot, VIX and futures candles are on the simulated day's minutes (market time, never
+        # the wall clock's), one row per minute that saw timestamped ticks.
+        candle_days = conn.execute(
+            "SELECT DISTINCT (minute AT TIME ZONE 'Asia/Kolkata')::date FROM candles_1m"
+        ).fetchall()
+        assert candle_days == [(DAY,)], candle_days
         rows = conn.execute(
             "SELECT token, CASE WHEN exchange_ts = received_ts THEN -1"
             " ELSE extract(epoch FROM exchange_ts)::bigint END,"

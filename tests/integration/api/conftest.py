@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from strikeboard.api import service as svc
 from strikeboard.api.app import create_app
 from strikeboard.api.stores import Stores
 from strikeboard.config import Settings
@@ -38,6 +39,12 @@ def make_settings(redis_url: str, prefix: str, database_url: str) -> Settings:
     return Settings(redis_url=redis_url, redis_key_prefix=prefix, database_url=database_url,
                     dev_token=SecretStr(TOKEN), cognito_issuer="", kite_api_key="",
                     kite_secret_name="")  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def market_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API's "now" is the test session's market time, not the wall clock."""
+    monkeypatch.setattr(svc, "now_ist", lambda: market_data.NOW)
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,13 @@ import csv
 import io
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from strikeboard.chain.conventions import IST
 from strikeboard.chain.snapshot import PricingParams, expiry_snapshot, market_document
 from strikeboard.chain.state import SPOT_TOKEN, VIX_TOKEN, ChainState, Field
 from strikeboard.feed.records import to_tick_records
@@ -24,8 +25,7 @@ from strikeboard.market.universe import (
     parse_instruments_csv,
     select_universe,
 )
-from strikeboard.sim.calendar import TradingCalendar
-from strikeboard.sim.engine import SimConfig, default_day
+from strikeboard.sim.engine import SimConfig
 from strikeboard.sim.server import MODE_FULL, SimServer
 from strikeboard.sim.universe import instruments_csv
 from strikeboard.store.archive import Archive
@@ -34,6 +34,13 @@ from strikeboard.store.ticks import TickArray
 
 RATE = 0.065
 SECONDS = (3600, 3660, 3720)  # 10:15, 10:16, 10:17 IST
+DAY = date(2026, 11, 25)
+"""The session's day: fixed, never today's (the tests must not depend on the wall clock)."""
+NOW = datetime.combine(DAY, time(10, 17, 30), IST)
+"""The API's clock during the tests (conftest patches `strikeboard.api.service.now_ist`):
+just after the last minute, market open. With the wall clock, the views that depend on
+"now" (unexpired expiries, today's history) changed with the day and the time of day, e.g.
+on an expiry day after 15:30 IST that expiry was gone."""
 UNDERLYING = "NIFTY"
 
 
@@ -109,7 +116,7 @@ def _minute_rows(doc: dict[str, Any], stamp: str) -> tuple[list[Any], tuple[Any,
 
 @lru_cache(maxsize=1)
 def build() -> MarketData:
-    day = default_day(TradingCalendar())
+    day = DAY
     server = SimServer(SimConfig(seed=5, day=day, every_second=True))
     sim = server.sim
     text = instruments_csv(sim.instruments)

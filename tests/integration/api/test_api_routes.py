@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +44,26 @@ def test_health_is_public_and_reports_the_feed(api: Api) -> None:
     assert body["feed"]["connected"] is True
     assert body["feed"]["token"] == "ok"
     assert 0 <= body["feed"]["last_tick_age_s"] < 60
+
+
+def test_health_degrades_on_old_ticks_in_market_hours(api: Api) -> None:
+    """The API's clock is pinned in market hours: a feed whose newest tick is 30 s old, or that
+    calls itself degraded, makes the whole system degraded, with the feed's reasons."""
+    hot = HotStore.from_url(api.settings.redis_url, api.settings.redis_key_prefix)
+    feed = {"ts": time.time(), "token": "ok", "connected": True, "ticks_per_s": 0.0}
+    try:
+        hot.write_health({**feed, "last_tick_age_s": 30.0})
+        body = api.client.get("/api/health").json()
+        assert body["market_open"] and body["status"] == "degraded"
+        hot.write_health({**feed, "last_tick_age_s": 0.5, "status": "degraded",
+                          "problems": ["Kite connection(s) [1] not connected"]})  # fmt: skip
+        body = api.client.get("/api/health").json()
+        assert body["status"] == "degraded"
+        assert body["feed"]["problems"] == ["Kite connection(s) [1] not connected"]
+        hot.write_health({**feed, "last_tick_age_s": 0.5, "status": "ok"})
+        assert api.client.get("/api/health").json()["status"] == "ok"
+    finally:
+        hot.close()
 
 
 def test_live_chain_is_the_redis_snapshot(api: Api) -> None:

@@ -30,13 +30,16 @@ def test_ist_day_boundaries() -> None:
 
 
 def test_missing_or_absurd_exchange_ts_falls_back_to_received() -> None:
-    t = ticks.empty(3)
+    t = ticks.empty(4)
     t["received_ts"] = 1_764_000_000_000_000
-    t["exchange_ts"] = [0, 1_764_000_000_000_000 - 5, 1_764_000_000_000_000 + 3 * DAY_US]
+    t["exchange_ts"] = [0, 1_764_000_000_000_000 - 5, 1_764_000_000_000_000 + 3 * DAY_US,
+                        1_764_000_000_000_000 - 400 * DAY_US]  # fmt: skip
     assert effective_exchange_ts(t).tolist() == [
         1_764_000_000_000_000,
         1_764_000_000_000_000 - 5,
         1_764_000_000_000_000,
+        # A simulated or replayed day, received days later (today): its own date is kept.
+        1_764_000_000_000_000 - 400 * DAY_US,
     ]
 
 
