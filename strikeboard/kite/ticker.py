@@ -398,7 +398,7 @@ class TickerShards:
         for i, status in enumerate(self.status):
             ticker = self._tickers[i]
             if ticker is None:
-                if self.wanted(i) and self._retry[i] is None:
+                if self._wanted[i] and self._retry[i] is None:
                     self._reconcile(i)  # e.g. a retry lost with a closed socket
                 continue
             if status.state == ShardState.CONNECTED:
@@ -406,7 +406,10 @@ class TickerShards:
                     status.stalls += 1
                     self._restart(i, f"silent for {now_wall - status.last_message_at:.1f} s")
                 else:
-                    self._reconcile(i)
+                    with self._lock:
+                        behind = self._sent[i] != self._wanted[i]
+                    if behind:  # a send that failed, or a change made while connecting
+                        self._reconcile(i)
             elif (
                 status.state == ShardState.CONNECTING
                 and now - self._attempt_started[i] > self.policy.handshake_timeout_s + 5
