@@ -14,7 +14,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from feed_container.factory import build_feed
-from strikeboard.api.service import market_open
+from strikeboard.api.service import CALENDAR, market_open
 from strikeboard.chain.conventions import IST, IvLeg
 from strikeboard.chain.snapshot import PricingParams
 from strikeboard.config import Settings, settings_or_exit
@@ -83,6 +83,7 @@ def main() -> int:
         feed_config(settings, creds.api_key, creds.access_token.get_secret_value()),
         now=lambda: datetime.now(IST),
         market_open=market_open,
+        is_trading_day=CALENDAR.is_trading_day,
         stored_token=stored_token,
     )
     stopping = False

@@ -4,7 +4,7 @@ from a `FeedConfig`: the one place where the feed's connections are made."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 
 from strikeboard.feed.feed import Feed, FeedAdapters, FeedConfig
 from strikeboard.feed.publisher import PublisherProcess
@@ -20,6 +20,7 @@ def build_feed(
     *,
     now: Callable[[], datetime],
     market_open: Callable[[datetime], bool],
+    is_trading_day: Callable[[date], bool],
     stored_token: Callable[[], str] | None = None,
 ) -> Feed:
     """`stored_token`: where the cloud login leaves a new token (Secrets Manager); the local
@@ -45,4 +46,5 @@ def build_feed(
     def read_token() -> str:
         return hot.read_access_token() or (stored_token() if stored_token else "")
 
-    return Feed(config, adapters, now=now, read_token=read_token, market_open=market_open)
+    return Feed(config, adapters, now=now, read_token=read_token, market_open=market_open,
+                is_trading_day=is_trading_day)  # fmt: skip

@@ -55,6 +55,9 @@ class Cycle:
         self._on_spot = on_spot
         self._on_second = on_second
         self._minute: int | None = None
+        self._close_requested = threading.Event()
+        self.paused = False
+        """After the close: nothing is priced until the next session's refresh resumes it."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -72,6 +75,14 @@ class Cycle:
         rows = self.chain.take_candles(flush=True)
         if rows:
             self.spool.append(encode_minute(candles=rows))
+
+    def close_session(self) -> None:
+        """At the close: the next cycle publishes the last minute's rows and the open candles,
+        then pricing pauses (after 15:30 nothing changes but the clock)."""
+        self._close_requested.set()
+
+    def resume(self) -> None:
+        self.paused = False
 
     def market_now(self) -> datetime:
         """The market's clock: the latest exchange timestamp seen (so a replay or a simulator
@@ -99,18 +110,31 @@ class Cycle:
                     log.exception("health failed")
 
     def _cycle(self) -> None:
+        closing = self._close_requested.is_set()
+        idle = self.paused and not closing  # still collects what the publisher sends back
         now = self.market_now()
         with self.chain.lock:  # held for a copy only: ingest must never wait on pricing
-            ids = self.chain.state.take_dirty()
+            ids = [] if idle else self.chain.state.take_dirty()
             values = self.chain.state.values.copy()
             spot = self.chain.state.value(SPOT_TOKEN, Field.LTP)
         self.link.check()
-        for result in self.publisher.cycle(values, ids, now, self._closed_minute(now)):
+        minute = None
+        if closing:
+            minute = self._last_minute()
+        elif not idle:
+            minute = self._closed_minute(now)
+        for result in self.publisher.cycle(values, ids, now, minute):
             c = self.counters
             c.last_cycle_ms = result.elapsed_ms
             c.max_cycle_ms = max(c.max_cycle_ms, result.elapsed_ms)
             self.spool_minute(result)
-        if math.isfinite(spot):
+        if closing:
+            rows = self.chain.take_candles(flush=True)
+            if rows:
+                self.spool.append(encode_minute(candles=rows))
+            self._close_requested.clear()
+            self.paused = True
+        elif not idle and math.isfinite(spot):
             self._on_spot(spot, now)
 
     def _closed_minute(self, now: datetime) -> str | None:
@@ -122,6 +146,13 @@ class Cycle:
         stamp = datetime.fromtimestamp(self._minute * 60, conventions.IST).isoformat()
         self._minute = minute
         return stamp
+
+    def _last_minute(self) -> str | None:
+        """The session's last open minute (no later tick will close it)."""
+        minute, self._minute = self._minute, None
+        if minute is None:
+            return None
+        return datetime.fromtimestamp(minute * 60, conventions.IST).isoformat()
 
     def spool_minute(self, result: CycleResult) -> None:
         candles = self.chain.take_candles() if result.chain_rows else []

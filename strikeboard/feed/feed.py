@@ -10,16 +10,18 @@ baselines, the token) and the archiver (spool -> PostgreSQL). The adapters are b
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from strikeboard.chain.snapshot import PricingParams
 from strikeboard.chain.state import Field
 from strikeboard.feed.cycle import Cycle
+from strikeboard.feed.day import DayAction, DayLifecycle, DayPlan
 from strikeboard.feed.health import FeedView, health_document
 from strikeboard.feed.ingest import HotLink, Ingest, LiveChain
 from strikeboard.feed.kite_session import KiteSession
@@ -57,6 +59,7 @@ class FeedConfig:
     universe: UniverseConfig = field(default_factory=UniverseConfig)
     pricing: PricingParams = field(default_factory=PricingParams)
     ticker: TickerPolicy = field(default_factory=TickerPolicy)
+    day: DayPlan = field(default_factory=DayPlan)
     token_probe_s: float = 60.0
     """How often an idle feed asks Kite whether its token still works (Kite keeps sockets open
     when it expires at 06:00)."""
@@ -88,6 +91,7 @@ class Feed:
         now: Callable[[], datetime],
         read_token: Callable[[], str],
         market_open: Callable[[datetime], bool],
+        is_trading_day: Callable[[date], bool],
     ) -> None:
         self.config = config
         self.adapters = adapters
@@ -98,7 +102,7 @@ class Feed:
         self.ingest = Ingest(self.chain, self.link, adapters.spool)
         self.session = KiteSession(
             adapters.rest, adapters.archive, adapters.spool, self.chain,
-            today=lambda: self.cycle.market_now().date(), read_token=read_token,
+            today=lambda: self._now().date(), read_token=read_token,
             probe_every_s=config.token_probe_s,
         )  # fmt: skip
         self.cycle = Cycle(
@@ -112,6 +116,8 @@ class Feed:
             on_text=self._on_text, policy=config.ticker,
         )  # fmt: skip
         self.phase = "starting"
+        self.day = DayLifecycle(is_trading_day, config.day)
+        self._universe_lock = threading.Lock()  # re-centring (cycle) and refresh (session)
         self.universe: Universe | None = None
         self._shard_sets: tuple[frozenset[int], ...] = ()
         self._fills_requested = [0] * len(self.shards.status)
@@ -152,6 +158,14 @@ class Feed:
             token = self.session.refresh_token()
             if token is not None:
                 self.shards.set_access_token(token)
+        if self.phase != "live":
+            return
+        now = self._now()
+        action = self.day.due(now)
+        if action == DayAction.REFRESH:
+            self.session.request_task("refresh", self._refresh)
+        elif action == DayAction.CLOSE:
+            self._close(now)
 
     def _bootstrap(self) -> None:
         """On the Kite session's thread: instruments, spot, universe, then subscribe."""
@@ -163,9 +177,11 @@ class Feed:
         if catalog is None or spot is None:
             return  # stopped while waiting for Kite
         session.catalog = catalog
+        today = self._now().date()
         try:
-            universe = select_universe(catalog, spot, self._now().date())
-            self._set_universe(universe)
+            universe = select_universe(catalog, spot, today)
+            with self._universe_lock:
+                self._set_universe(universe)
         except ValueError as exc:  # e.g. a universe that does not fit Kite's connection limits
             self.phase = f"failed: {exc}"
             log.error("feed cannot subscribe: %s", exc)
@@ -173,9 +189,51 @@ class Feed:
         self._restore_state()
         session.request_baselines(i.instrument_token for i in universe.options)
         self.shards.assign(self._shard_sets)
+        self.day.loaded = today
         self.phase = "live"
         shards = len(self._shard_sets)
         log.info("feed started", extra={"instruments": len(universe.tokens), "shards": shards})
+
+    # -- the trading day ----------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        """On the session's thread, before a trading day's open: the day's instrument dump
+        (expired series leave, new ones and strikes arrive), the universe around spot, and
+        the new day's baselines. Raises (and is retried) while Kite cannot answer."""
+        now = self._now()
+        catalog = self.session.load_catalog(self.config.universe)
+        universe = select_universe(catalog, self.session.spot(), now.date())
+        with self._universe_lock:
+            before = self.universe
+            self.session.catalog = catalog
+            self._set_universe(universe)
+            self.shards.assign(self._shard_sets)
+        self.session.request_baselines(i.instrument_token for i in universe.options)
+        self.day.loaded = now.date()
+        self.cycle.resume()
+        self._write_session("open", now)
+        old = set(before.tokens) if before is not None else set()
+        log.info("session refreshed", extra={
+            "day": now.date().isoformat(), "instruments": len(universe.tokens),
+            "added": len(set(universe.tokens) - old), "removed": len(old - set(universe.tokens)),
+            "expiries": [w.expiry.isoformat() for w in universe.windows],
+        })  # fmt: skip
+
+    def _close(self, now: datetime) -> None:
+        """At the close: the last minute and candles are written, pricing pauses, and the
+        session is marked closed for the API."""
+        self.cycle.close_session()
+        self.day.closed = now.date()
+        self._write_session("closed", now)
+        log.info("session closed", extra={"day": now.date().isoformat()})
+
+    def _write_session(self, state: str, now: datetime) -> None:
+        try:
+            self.adapters.hot.write_session(
+                {"day": now.date().isoformat(), "state": state, "at": now.isoformat()}
+            )
+        except HotStoreError as exc:
+            self.link.down(exc)
 
     # -- universe -----------------------------------------------------------------------------
 
@@ -210,11 +268,14 @@ class Feed:
         catalog, universe = self.session.catalog, self.universe
         if catalog is None or universe is None or self.phase != "live":
             return
-        move = recentre(catalog, universe, spot, now.date())
-        if not move.to_subscribe and not move.to_unsubscribe:
-            return
-        self._set_universe(move.universe)
-        self.shards.assign(self._shard_sets)
+        with self._universe_lock:
+            if universe is not self.universe:
+                return  # a refresh replaced it meanwhile
+            move = recentre(catalog, universe, spot, now.date())
+            if not move.to_subscribe and not move.to_unsubscribe:
+                return
+            self._set_universe(move.universe)
+            self.shards.assign(self._shard_sets)
         options = {i.instrument_token for i in move.universe.options}
         self.session.request_baselines(t for t in move.to_subscribe if t in options)
         log.info("re-centred", extra={"spot": spot, "added": len(move.to_subscribe),
@@ -278,7 +339,8 @@ class Feed:
         return health_document(
             FeedView(
                 now=now, market_open=self._market_open(self._now()),
-                phase=self.phase, token=token, shards=self.shards.status,
+                phase=self.phase, session_state=self.day.session_state(self._now()), token=token,
+                shards=self.shards.status,
                 ingest=self.ingest.counters, cycle=self.cycle.counters,
                 session=self.session.counters, pending_fills=fills,
                 pending_baselines=baselines, archiver=self.adapters.archiver.status(),

@@ -24,6 +24,7 @@ class FeedView:
     now: float
     market_open: bool
     phase: str
+    session_state: str
     token: str
     shards: Sequence[ShardStatus]
     ingest: IngestCounters
@@ -67,6 +68,7 @@ def health_document(view: FeedView) -> dict[str, Any]:
         "status": "degraded" if found else "ok",
         "problems": found,
         "phase": view.phase,
+        "session": view.session_state,
         "market_open": view.market_open,
         "token": view.token,
         "shards": [

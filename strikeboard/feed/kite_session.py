@@ -55,6 +55,7 @@ class SessionCounters:
 
 @dataclass
 class _Pending:
+    tasks: dict[str, Callable[[], None]] = field(default_factory=dict)
     gaps: dict[int, Gap] = field(default_factory=dict)
     baselines: list[int] = field(default_factory=list)
 
@@ -133,6 +134,13 @@ class KiteSession:
 
     # -- requests from other threads --------------------------------------------------------
 
+    def request_task(self, name: str, task: Callable[[], None]) -> None:
+        """Run `task` on the worker, before fills and baselines, retried until it succeeds;
+        a task of the same name already waiting is not queued twice."""
+        with self._lock:
+            self._pending.tasks.setdefault(name, task)
+        self._wake.set()
+
     def request_fill(self, shard: int, started: float, ended: float, tokens: Iterable[int]) -> None:
         """Queue a quote fill for one shard's outage; a newer outage of the same shard merges."""
         with self._lock:
@@ -203,7 +211,8 @@ class KiteSession:
             if self.token_state == "expired":
                 continue  # parked until refresh_token() wakes us
             try:
-                worked = self._fill_one() or self._baseline_step() or self._probe()
+                worked = (self._task_one() or self._fill_one() or self._baseline_step()
+                          or self._probe())  # fmt: skip
                 attempt = 0
             except TokenExpired as exc:
                 self._expired(exc)
@@ -215,6 +224,17 @@ class KiteSession:
                 worked = True
             if worked:
                 self._wake.set()
+
+    def _task_one(self) -> bool:
+        with self._lock:
+            if not self._pending.tasks:
+                return False
+            name, task = next(iter(self._pending.tasks.items()))
+        task()
+        with self._lock:
+            self._pending.tasks.pop(name, None)
+        self._last_call = time.monotonic()
+        return True
 
     def _fill_one(self) -> bool:
         with self._lock:

@@ -321,6 +321,15 @@ class HotStore:
         raw = self._call(lambda: self.client.get(self.keys.health()))
         return None if raw is None else snap.loads(raw)
 
+    def write_session(self, session: JSONDict) -> None:
+        """The session the feed last opened or closed: {"day", "state", "at"}."""
+        payload = snap.dumps(session)
+        self._call(lambda: self.client.set(self.keys.session(), payload))
+
+    def read_session(self) -> JSONDict | None:
+        raw = self._call(lambda: self.client.get(self.keys.session()))
+        return None if raw is None else snap.loads(raw)
+
     # -- restart ----------------------------------------------------------------------------
 
     def load_state(self, underlyings: Iterable[str]) -> HotState:

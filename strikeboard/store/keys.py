@@ -76,6 +76,11 @@ class Keys:
         """JSON health document of the feed (with a TTL: absent means the feed is silent)."""
         return f"{self.prefix}health"
 
+    def session(self) -> str:
+        """JSON: the trading session the feed last opened or closed (no TTL: it outlives the
+        feed, so after hours the API can say when the last session closed)."""
+        return f"{self.prefix}session"
+
     def all_pattern(self) -> str:
         """SCAN pattern matching every key under this prefix."""
         return f"{self.prefix}*"

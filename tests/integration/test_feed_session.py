@@ -19,11 +19,13 @@ import psycopg
 import pytest
 
 from feed_container.factory import build_feed
+from strikeboard.chain.conventions import IST
 from strikeboard.chain.state import Field
 from strikeboard.devservices import PostgresCluster
 from strikeboard.feed.feed import Feed, FeedConfig
 from strikeboard.kite.ticker import ShardState
 from strikeboard.market.universe import UniverseConfig
+from strikeboard.sim.calendar import TradingCalendar
 from strikeboard.sim.engine import SimConfig
 from strikeboard.sim.server import Running, SentMessage, ServerOptions, run_simulator
 from strikeboard.store.hot import HotStore
@@ -319,6 +321,45 @@ def test_an_expired_token_is_reported_and_a_new_one_resumes(
         hot.close()
 
 
+@pytest.mark.slow
+def test_the_close_writes_the_last_minute_and_marks_the_session(
+    database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    opts = ServerOptions(speed=SPEED, start=dt.time(15, 27))
+    small = UniverseConfig(weekly_expiries=1, include_monthly=False, strikes_each_side=4)
+    with run_simulator(config=SimConfig(seed=14, day=DAY), options=opts) as sim:
+        feed = _feed(sim, database_url, redis_url, redis_prefix, tmp_path, small)
+        hot = HotStore.from_url(redis_url, redis_prefix)
+        feed.start()
+        try:
+            wait_for(lambda: feed.ingest.counters.ticks > 100, 30, "ticks flowing")
+
+            def closed() -> bool:
+                feed.supervise()  # what feed_container's main loop does each second
+                return (hot.read_session() or {}).get("state") == "closed"
+
+            wait_for(closed, 40, "the session closed at 15:30")
+            session = hot.read_session() or {}
+            assert session["day"] == DAY.isoformat() and session["at"] >= "2026-11-25T15:30"
+            wait_for(lambda: feed.cycle.paused, 5, "pricing paused")
+            archiver = feed.adapters.archiver
+            wait_for(lambda: archiver.status().lag.records == 0, 30, "archived")
+            wait_for(lambda: (hot.read_health() or {}).get("session") == "closed", 5, "health")
+            health = hot.read_health() or {}
+            assert health["status"] == "ok", health["problems"]  # closed is normal, not stale
+            # The last minute that saw ticks: no later tick will ever close it.
+            last = feed.cycle.market_now().replace(second=0, microsecond=0)
+        finally:
+            feed.stop()
+            hot.close()
+    assert last >= dt.datetime.combine(DAY, dt.time(15, 29), IST)
+    with psycopg.connect(database_url) as conn:
+        chain = conn.execute("SELECT max(minute) FROM chain_minute").fetchone()
+        candles = conn.execute("SELECT max(minute) FROM candles_1m").fetchone()
+    assert chain is not None and chain[0] == last
+    assert candles is not None and candles[0] == last
+
+
 def _feed(
     sim: Running, pg: str, redis_url: str, prefix: str, tmp: Path,
     universe: UniverseConfig | None = None, token_probe_s: float = 60.0,
@@ -333,5 +374,9 @@ def _feed(
     def now() -> dt.datetime:
         return sim.server.market_now()
 
-    return build_feed(config, now=now, market_open=lambda when: dt.time(9, 15) <= when.time()
-                      < dt.time(15, 30))  # fmt: skip
+    calendar = TradingCalendar()
+    return build_feed(
+        config, now=now, is_trading_day=calendar.is_trading_day,
+        market_open=lambda when: calendar.is_trading_day(when.date())
+        and dt.time(9, 15) <= when.time() < dt.time(15, 30),
+    )  # fmt: skip

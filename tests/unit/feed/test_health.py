@@ -17,7 +17,7 @@ NOW = 1_800_000_000.0
 
 def view(**changes: object) -> FeedView:
     base = FeedView(
-        now=NOW, market_open=True, phase="live", token="ok",
+        now=NOW, market_open=True, phase="live", session_state="open", token="ok",
         shards=[ShardStatus(0, ShardState.CONNECTED, tokens=10, last_message_at=NOW - 0.5)],
         ingest=IngestCounters(ticks=100, last_tick_at=NOW - 1.0), cycle=CycleCounters(),
         session=SessionCounters(), pending_fills=0, pending_baselines=0,
