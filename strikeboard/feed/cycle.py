@@ -15,10 +15,10 @@ from datetime import datetime
 
 import numpy as np
 
-from strikeboard.chain import conventions
 from strikeboard.chain.state import SPOT_TOKEN, Field
 from strikeboard.feed.ingest import HotLink, LiveChain
 from strikeboard.feed.publisher import CycleResult, PublisherProcess
+from strikeboard.market.calendar import IST
 from strikeboard.store.archiver import encode_minute
 from strikeboard.store.spool import Spool
 
@@ -80,7 +80,7 @@ class Cycle:
             stamps = self.chain.state.values[Field.EXCHANGE_TS]
             latest = float(np.nanmax(stamps)) if np.isfinite(stamps).any() else math.nan
         if math.isfinite(latest):
-            return datetime.fromtimestamp(latest, conventions.IST)
+            return datetime.fromtimestamp(latest, IST)
         return self._now()
 
     def _loop(self) -> None:
@@ -119,7 +119,7 @@ class Cycle:
         if self._minute is None or minute == self._minute:
             self._minute = minute
             return None
-        stamp = datetime.fromtimestamp(self._minute * 60, conventions.IST).isoformat()
+        stamp = datetime.fromtimestamp(self._minute * 60, IST).isoformat()
         self._minute = minute
         return stamp
 
