@@ -42,13 +42,13 @@ from strikeboard import devservices
 from strikeboard.chain.snapshot import PricingParams, expiry_snapshot, market_document
 from strikeboard.chain.state import SPOT_TOKEN, ChainState, Field
 from strikeboard.market import codec, layouts
+from strikeboard.market.calendar import TradingCalendar
 from strikeboard.market.universe import (
     Catalog,
     UniverseConfig,
     parse_instruments_csv,
     select_universe,
 )
-from strikeboard.sim.calendar import TradingCalendar
 from strikeboard.sim.engine import SimConfig, default_day
 from strikeboard.sim.server import MODE_FULL, SimServer
 from strikeboard.sim.universe import instruments_csv

@@ -14,13 +14,13 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from feed_container.factory import build_feed
-from strikeboard.api.service import CALENDAR, market_open
-from strikeboard.chain.conventions import IST, IvLeg
+from strikeboard.chain.conventions import IvLeg
 from strikeboard.chain.snapshot import PricingParams
 from strikeboard.config import Settings, settings_or_exit
 from strikeboard.feed.feed import FeedConfig
 from strikeboard.kite.credentials import CredentialsError, load_credentials
 from strikeboard.logs import configure_logging
+from strikeboard.market.calendar import CALENDAR, IST, market_open
 from strikeboard.market.universe import UniverseConfig
 
 log = logging.getLogger("strikeboard.feed")

@@ -40,6 +40,7 @@ from strikeboard.api.stores import Stores, UnavailableError
 from strikeboard.auth import AuthError, Principal, authenticate
 from strikeboard.chain.conventions import IvLeg
 from strikeboard.config import Settings
+from strikeboard.market.calendar import market_open
 from strikeboard.store import snapshot as snap
 from strikeboard.store.errors import StoreError
 
@@ -181,7 +182,7 @@ def create_app(
             feed["connected"] = bool(doc.get("connected"))
             feed["token"] = doc.get("token") if doc.get("token") in ("ok", "expired") else "unknown"
             feed["last_tick_age_s"] = fresh.age_s
-        is_open = svc.market_open(now)
+        is_open = market_open(now)
         # In market hours the index ticks every second: older data is stale on screen.
         age = feed["last_tick_age_s"]
         quiet = is_open and (age is None or age > svc.TICKS_STALE_AFTER_S)
@@ -228,7 +229,7 @@ def create_app(
     @api.get("/market", response_model=Market, tags=["market"])
     def market() -> dict[str, Any]:
         """Spot, VIX and futures: live from Redis, else the last archived candles (stale)."""
-        open_now = svc.market_open(clock())
+        open_now = market_open(clock())
         instruments: dict[str, Any] = {}
         health: dict[str, Any] | None = None
         redis_down = False

@@ -5,18 +5,20 @@ Both are idempotent: running one twice, or late, gives the same result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from strikeboard.api import service as svc
 from strikeboard.api.stores import Stores
 from strikeboard.config import Settings
+from strikeboard.market.calendar import CALENDAR, IST
 from strikeboard.store.archive import Archive
 
 
-def event_day(event: dict[str, Any], default: datetime) -> date:
+def event_day(event: dict[str, Any], default: datetime | Callable[[], datetime]) -> date:
     """The IST day a scheduled event is about: ``detail.day`` when given (manual re-runs),
-    else the event's ``time``, else ``default``."""
+    else the event's ``time``, else ``default`` (a clock is read only then)."""
     detail = event.get("detail")
     if isinstance(detail, dict) and isinstance(detail.get("day"), str):
         return svc.check_day(date.fromisoformat(detail["day"]), "detail.day")
@@ -24,7 +26,13 @@ def event_day(event: dict[str, Any], default: datetime) -> date:
     if isinstance(when, str):
         stamp = datetime.fromisoformat(when.replace("Z", "+00:00"))
         return svc.check_day(svc.as_ist(stamp, "time").date(), "time")
-    return default.astimezone(svc.IST).date()
+    now = default if isinstance(default, datetime) else default()
+    return now.astimezone(IST).date()
+
+
+def closed_reason(day: date) -> str | None:
+    """Why the jobs skip ``day`` (a weekend or an NSE holiday), or None on a trading day."""
+    return CALENDAR.closed_reason(day)
 
 
 def cleanup(settings: Settings, stores: Stores, today: date) -> dict[str, Any]:

@@ -16,15 +16,11 @@ import numpy as np
 from strikeboard.api import chain as chain_doc
 from strikeboard.api.stores import Stores, UnavailableError
 from strikeboard.chain import analytics, conventions
-from strikeboard.sim.calendar import TradingCalendar
+from strikeboard.market.calendar import CALENDAR, IST, market_open
 from strikeboard.store import snapshot as snap
 from strikeboard.store.archive import CHAIN_AGG_COLUMNS, CHAIN_COLUMNS
 from strikeboard.store.errors import StoreError
 
-IST: Final = conventions.IST
-OPEN: Final = dtime(9, 15)
-CLOSE: Final = dtime(15, 30)
-CALENDAR: Final = TradingCalendar()
 EARLIEST: Final = date(2000, 1, 1)
 LATEST: Final = date(2100, 1, 1)
 IV_LOOKBACK_DAYS: Final = 365
@@ -44,12 +40,6 @@ def now_ist() -> datetime:
 
 TICKS_STALE_AFTER_S: Final = 5.0
 """/api/health degrades when the newest tick is older than this in market hours."""
-
-
-def market_open(now: datetime) -> bool:
-    """NSE equity derivatives session: 09:15-15:30 IST on trading days."""
-    local = now.astimezone(IST)
-    return CALENDAR.is_trading_day(local.date()) and OPEN <= local.time() < CLOSE
 
 
 def check_day(value: date, name: str) -> date:

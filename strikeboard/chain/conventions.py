@@ -8,10 +8,11 @@ from __future__ import annotations
 import enum
 import math
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from strikeboard.market.calendar import IST
 
 __all__ = [
     "EXPIRY_TIME",
@@ -27,7 +28,6 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 
-IST = ZoneInfo("Asia/Kolkata")
 #: NSE options expire at the close, 15:30 IST.
 EXPIRY_TIME = time(15, 30)
 #: The rate the NSE option chain page uses for its Black-Scholes IVs.

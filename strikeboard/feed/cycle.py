@@ -15,10 +15,10 @@ from datetime import datetime
 
 import numpy as np
 
-from strikeboard.chain import conventions
 from strikeboard.chain.state import SPOT_TOKEN, Field
 from strikeboard.feed.ingest import HotLink, LiveChain
 from strikeboard.feed.publisher import CycleResult, PublisherProcess
+from strikeboard.market.calendar import IST
 from strikeboard.store.archiver import encode_minute
 from strikeboard.store.spool import Spool
 
@@ -91,7 +91,7 @@ class Cycle:
             stamps = self.chain.state.values[Field.EXCHANGE_TS]
             latest = float(np.nanmax(stamps)) if np.isfinite(stamps).any() else math.nan
         if math.isfinite(latest):
-            return datetime.fromtimestamp(latest, conventions.IST)
+            return datetime.fromtimestamp(latest, IST)
         return self._now()
 
     def _loop(self) -> None:
@@ -118,12 +118,10 @@ class Cycle:
             values = self.chain.state.values.copy()
             spot = self.chain.state.value(SPOT_TOKEN, Field.LTP)
         self.link.check()
-        minute = None
-        if closing:
-            minute = self._last_minute()
-        elif not idle:
-            minute = self._closed_minute(now)
-        for result in self.publisher.cycle(values, ids, now, minute):
+        minutes = [] if idle else [m for m in (self._closed_minute(now),) if m]
+        if closing:  # and the session's last minute, which no later tick will close
+            minutes += [m for m in (self._last_minute(),) if m]
+        for result in self.publisher.cycle(values, ids, now, minutes):
             c = self.counters
             c.last_cycle_ms = result.elapsed_ms
             c.max_cycle_ms = max(c.max_cycle_ms, result.elapsed_ms)
@@ -143,7 +141,7 @@ class Cycle:
         if self._minute is None or minute == self._minute:
             self._minute = minute
             return None
-        stamp = datetime.fromtimestamp(self._minute * 60, conventions.IST).isoformat()
+        stamp = datetime.fromtimestamp(self._minute * 60, IST).isoformat()
         self._minute = minute
         return stamp
 
@@ -152,7 +150,7 @@ class Cycle:
         minute, self._minute = self._minute, None
         if minute is None:
             return None
-        return datetime.fromtimestamp(minute * 60, conventions.IST).isoformat()
+        return datetime.fromtimestamp(minute * 60, IST).isoformat()
 
     def spool_minute(self, result: CycleResult) -> None:
         candles = self.chain.take_candles() if result.chain_rows else []

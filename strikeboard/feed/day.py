@@ -24,6 +24,9 @@ class DayPlan:
     refresh_at: time = time(8, 30)
     """Kite lists the day's contracts before the pre-open; tokens expire at 06:00."""
     close_at: time = time(15, 30)
+    close_actions_at: time = time(15, 31)
+    """The close's work waits a minute for the last ticks in flight (Kite stamps some at
+    15:30:00 exactly) so that the session's last minute is complete."""
 
 
 class DayLifecycle:
@@ -43,7 +46,7 @@ class DayLifecycle:
             return None
         if self.loaded != today and self.plan.refresh_at <= clock < self.plan.close_at:
             return DayAction.REFRESH
-        if self.closed != today and clock >= self.plan.close_at:
+        if self.closed != today and clock >= self.plan.close_actions_at:
             return DayAction.CLOSE
         return None
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from strikeboard.chain import conventions
 from strikeboard.chain.state import Field
 from strikeboard.feed.ingest import LiveChain
 from strikeboard.kite.rest import KiteRest, KiteUnavailable, TokenExpired
+from strikeboard.market.calendar import IST
 from strikeboard.market.universe import Catalog, UniverseConfig, parse_instruments
 from strikeboard.store.archive import Archive
 from strikeboard.store.archiver import encode_minute
@@ -320,4 +320,4 @@ class KiteSession:
 
 
 def _ist(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, conventions.IST).isoformat()
+    return datetime.fromtimestamp(epoch, IST).isoformat()

@@ -75,8 +75,12 @@ class ChainPublisher:
                     self._redis_down(exc)
 
     def cycle(
-        self, values: NDArray[np.float64], dirty: Sequence[int], now: datetime, minute: str | None
-    ) -> CycleResult:
+        self, values: NDArray[np.float64], dirty: Sequence[int], now: datetime,
+        minutes: Sequence[str] = (),
+    ) -> CycleResult:  # fmt: skip
+        """Price and publish the dirty expiries; then the chain rows of each minute in
+        `minutes` that closed since the last cycle (more than one only when a cycle took
+        longer than a market minute: each gets the chain as it stands now, none is lost)."""
         started = time.perf_counter()
         self.state.values = values
         if not self.redis_ok and self.hot.ping():
@@ -94,8 +98,10 @@ class ChainPublisher:
                 except HotStoreError as exc:
                     self._redis_down(exc)
             self.published[document["expiry"]] = document
-        if minute is not None:
-            result.chain_rows, result.agg_rows = self.minute_rows(minute)
+        for stamp in minutes:
+            chain_rows, agg_rows = self.minute_rows(stamp)
+            result.chain_rows += chain_rows
+            result.agg_rows += agg_rows
         result.redis_ok = self.redis_ok
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
@@ -154,8 +160,8 @@ def _worker(conn: Connection, redis_url: str, prefix: str, underlying: str,
             if kind == "universe":
                 publisher.set_universe(message[1])
                 continue
-            _, values, dirty, now, minute = message
-            conn.send(("done", publisher.cycle(values, dirty, now, minute)))
+            _, values, dirty, now, minutes = message
+            conn.send(("done", publisher.cycle(values, dirty, now, minutes)))
         except Exception:  # one bad cycle must not end the publisher
             log.exception("publisher cycle failed")
             conn.send(("done", CycleResult(redis_ok=publisher.redis_ok)))
@@ -175,7 +181,7 @@ class PublisherProcess:
         self._expiries = 0
         self._busy = False
         self._pending: set[int] = set()
-        self._minute: str | None = None
+        self._minutes: list[str] = []
         self._lock = threading.Lock()
         self.restarts = 0
 
@@ -200,18 +206,18 @@ class PublisherProcess:
                 self._conn.send(("universe", self._universe))
 
     def cycle(self, values: NDArray[np.float64], dirty: Sequence[int], now: datetime,
-              minute: str | None) -> list[CycleResult]:  # fmt: skip
-        """Send a cycle unless one is in flight; returns the results that came back."""
+              minutes: Sequence[str] = ()) -> list[CycleResult]:  # fmt: skip
+        """Send a cycle unless one is in flight; returns the results that came back. Closed
+        minutes queue while a cycle is in flight, so none is skipped."""
         with self._lock:
             results = self._collect()
             self._pending.update(dirty)
-            if minute is not None:
-                self._minute = minute
-            if self._busy or self._conn is None or not (self._pending or self._minute):
+            self._minutes += minutes
+            if self._busy or self._conn is None or not (self._pending or self._minutes):
                 return results
-            self._conn.send(("cycle", values, sorted(self._pending), now, self._minute))
+            self._conn.send(("cycle", values, sorted(self._pending), now, self._minutes))
             self._pending.clear()
-            self._minute = None
+            self._minutes = []
             self._busy = True
             return results
 

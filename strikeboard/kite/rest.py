@@ -21,7 +21,7 @@ import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_errors
 
-from strikeboard.chain.conventions import IST
+from strikeboard.market.calendar import IST
 
 log = logging.getLogger(__name__)
 

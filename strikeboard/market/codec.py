@@ -14,15 +14,13 @@ import enum
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 import numba
 import numpy as np
 import numpy.typing as npt
 
 from strikeboard.market import layouts
-
-IST: Final = ZoneInfo("Asia/Kolkata")
+from strikeboard.market.calendar import IST
 
 F64 = npt.NDArray[np.float64]
 U32 = npt.NDArray[np.uint32]

@@ -12,12 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Final
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from strikeboard.market.calendar import IST, NSE_HOLIDAYS, TUESDAY, TradingCalendar
 from strikeboard.sim import model as m
-from strikeboard.sim.calendar import NSE_HOLIDAYS, TUESDAY, TradingCalendar
 from strikeboard.sim.universe import (
     KIND_CE,
     KIND_FUT,
@@ -30,7 +29,6 @@ from strikeboard.sim.universe import (
     build_universe,
 )
 
-IST: Final = ZoneInfo("Asia/Kolkata")
 N: Final = m.SESSION_SECONDS
 CHUNK: Final = 300
 """Market seconds processed per vectorised chunk (bounds memory on big clock jumps)."""

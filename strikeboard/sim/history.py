@@ -7,7 +7,8 @@ from typing import Final
 
 import numpy as np
 
-from strikeboard.sim.engine import IST, N, Simulator, session_open
+from strikeboard.market.calendar import IST
+from strikeboard.sim.engine import N, Simulator, session_open
 
 INTERVALS: Final = {
     "minute": 60,

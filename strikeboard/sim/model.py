@@ -16,7 +16,7 @@ import numpy as np
 from scipy.signal import lfilter
 from scipy.special import ndtr
 
-from strikeboard.sim.calendar import TradingCalendar
+from strikeboard.market.calendar import TradingCalendar
 
 SESSION_SECONDS: Final = 22_500
 """09:15:00 to 15:30:00 IST."""

@@ -33,9 +33,10 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from strikeboard.market import layouts as L  # noqa: N812 - short name for the layouts
+from strikeboard.market.calendar import IST, token_expiry
 from strikeboard.sim import history
 from strikeboard.sim import model as m
-from strikeboard.sim.engine import IST, N, SimConfig, Simulator, session_open
+from strikeboard.sim.engine import N, SimConfig, Simulator, session_open
 from strikeboard.sim.limits import HISTORICAL, OTHER, QUOTE, RateLimiter
 from strikeboard.sim.universe import instruments_csv
 
@@ -45,8 +46,6 @@ MODE_LTP, MODE_QUOTE, MODE_FULL = 0, 1, 2
 _MODES: Final = {"ltp": MODE_LTP, "quote": MODE_QUOTE, "full": MODE_FULL}
 _MODE_NAMES: Final = {v: k for k, v in _MODES.items()}
 HEARTBEAT: Final = b"\x00"
-TOKEN_FLUSH: Final = dt.time(6, 0)
-"""Kite flushes every access token daily at 06:00 IST."""
 FAULT_KINDS: Final = (
     "drop", "stall", "garbage", "truncated", "expire_token", "rate_limit_storm", "slow_rest",
     "hang_handshake", "message",
@@ -58,13 +57,6 @@ BROADCASTS: Final = (
     "Kite Connect services are operating normally.",
 )
 """Texts for the seeded broadcast `message` frames (Kite's are free-form notices)."""
-
-
-def token_expiry(issued: dt.datetime) -> dt.datetime:
-    """When a token issued at `issued` (IST) dies: the next 06:00 IST strictly after it."""
-    at = issued.astimezone(IST)
-    flush = dt.datetime.combine(at.date(), TOKEN_FLUSH, IST)
-    return flush if at < flush else flush + dt.timedelta(days=1)
 
 
 @dataclass

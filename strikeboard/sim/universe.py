@@ -14,10 +14,10 @@ from typing import Final
 
 import numpy as np
 
+from strikeboard.market.calendar import TradingCalendar
 from strikeboard.market.universe import CSV_FIELDS as CSV_COLUMNS
 from strikeboard.market.universe import INDIA_VIX_TOKEN as VIX_TOKEN
 from strikeboard.market.universe import NIFTY_50_TOKEN as NIFTY_TOKEN
-from strikeboard.sim.calendar import TradingCalendar
 
 SEG_NSE: Final = 1
 SEG_NFO: Final = 2

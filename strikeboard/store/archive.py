@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
@@ -21,11 +21,11 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from strikeboard.market.calendar import IST
 from strikeboard.store.errors import ArchiveUnavailableError, StoreError
 from strikeboard.store.migrate import migrate
 from strikeboard.store.ticks import DEPTH, TICK_DTYPE, TickArray
 
-IST: Final = timezone(timedelta(hours=5, minutes=30))
 _DAY_US: Final = 86_400_000_000
 _IST_OFFSET_US: Final = 19_800_000_000
 _PG_EPOCH_US: Final = 946_684_800_000_000  # 2000-01-01 UTC in Unix microseconds

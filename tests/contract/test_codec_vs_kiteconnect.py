@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from kiteconnect import KiteTicker
 
 from strikeboard.market import codec, layouts
+from strikeboard.market.calendar import IST
 
 TICKER = KiteTicker("k", "t")  # never connected: only its parser is used
 
@@ -145,7 +146,7 @@ def assert_same(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> Non
         for key in a:
             assert type(a[key]) is type(b[key]), key
             if isinstance(a[key], datetime):
-                assert a[key].tzinfo == codec.IST
+                assert a[key].tzinfo == IST
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)

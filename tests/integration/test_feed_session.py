@@ -19,13 +19,12 @@ import psycopg
 import pytest
 
 from feed_container.factory import build_feed
-from strikeboard.chain.conventions import IST
 from strikeboard.chain.state import Field
 from strikeboard.devservices import PostgresCluster
 from strikeboard.feed.feed import Feed, FeedConfig
 from strikeboard.kite.ticker import ShardState
+from strikeboard.market.calendar import CALENDAR, IST, market_open
 from strikeboard.market.universe import UniverseConfig
-from strikeboard.sim.calendar import TradingCalendar
 from strikeboard.sim.engine import SimConfig
 from strikeboard.sim.server import Running, SentMessage, ServerOptions, run_simulator
 from strikeboard.store.hot import HotStore
@@ -338,26 +337,34 @@ def test_the_close_writes_the_last_minute_and_marks_the_session(
                 feed.supervise()  # what feed_container's main loop does each second
                 return (hot.read_session() or {}).get("state") == "closed"
 
-            wait_for(closed, 40, "the session closed at 15:30")
+            wait_for(closed, 40, "the session closed after 15:30")
             session = hot.read_session() or {}
-            assert session["day"] == DAY.isoformat() and session["at"] >= "2026-11-25T15:30"
+            assert session["day"] == DAY.isoformat() and session["at"] >= "2026-11-25T15:31"
             wait_for(lambda: feed.cycle.paused, 5, "pricing paused")
-            archiver = feed.adapters.archiver
-            wait_for(lambda: archiver.status().lag.records == 0, 30, "archived")
             wait_for(lambda: (hot.read_health() or {}).get("session") == "closed", 5, "health")
             health = hot.read_health() or {}
             assert health["status"] == "ok", health["problems"]  # closed is normal, not stale
-            # The last minute that saw ticks: no later tick will ever close it.
+            # The last minute that saw ticks, which no later tick will close, is archived.
             last = feed.cycle.market_now().replace(second=0, microsecond=0)
+            assert last >= dt.datetime.combine(DAY, dt.time(15, 29), IST)
+
+            def archived_until() -> tuple[Any, ...]:
+                with psycopg.connect(database_url) as conn:
+                    row = conn.execute(
+                        "SELECT (SELECT max(minute) FROM chain_minute),"
+                        " (SELECT max(minute) FROM candles_1m)"
+                    ).fetchone()
+                return tuple(row or ())
+
+            wait_for(lambda: archived_until() == (last, last), 30, "the last minute archived")
+            with psycopg.connect(database_url) as conn:  # and no minute skipped before it
+                first, count = conn.execute(
+                    "SELECT min(minute), count(DISTINCT minute) FROM chain_minute"
+                ).fetchone() or (None, 0)
+            assert count == (last - first).total_seconds() // 60 + 1, (first, last, count)
         finally:
             feed.stop()
             hot.close()
-    assert last >= dt.datetime.combine(DAY, dt.time(15, 29), IST)
-    with psycopg.connect(database_url) as conn:
-        chain = conn.execute("SELECT max(minute) FROM chain_minute").fetchone()
-        candles = conn.execute("SELECT max(minute) FROM candles_1m").fetchone()
-    assert chain is not None and chain[0] == last
-    assert candles is not None and candles[0] == last
 
 
 def _feed(
@@ -374,9 +381,5 @@ def _feed(
     def now() -> dt.datetime:
         return sim.server.market_now()
 
-    calendar = TradingCalendar()
-    return build_feed(
-        config, now=now, is_trading_day=calendar.is_trading_day,
-        market_open=lambda when: calendar.is_trading_day(when.date())
-        and dt.time(9, 15) <= when.time() < dt.time(15, 30),
-    )  # fmt: skip
+    return build_feed(config, now=now, market_open=market_open,
+                      is_trading_day=CALENDAR.is_trading_day)  # fmt: skip

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from strikeboard.chain.conventions import IST
 from strikeboard.chain.snapshot import PricingParams, expiry_snapshot, market_document
 from strikeboard.chain.state import SPOT_TOKEN, VIX_TOKEN, ChainState, Field
 from strikeboard.feed.records import to_tick_records
 from strikeboard.market import codec, layouts
+from strikeboard.market.calendar import IST
 from strikeboard.market.universe import (
     Catalog,
     UniverseConfig,

@@ -19,6 +19,7 @@ from strikeboard.api.models import Preferences
 from strikeboard.auth import Principal
 from strikeboard.chain import conventions, pricing
 from strikeboard.config import Settings
+from strikeboard.market.calendar import IST, market_open
 
 SPOT, T, VOL = 24_000.0, 7 / 365, 0.14
 
@@ -74,15 +75,14 @@ def test_freshness_follows_the_feed_health() -> None:
 
 
 def test_market_hours() -> None:
-    ist = conventions.IST
-    assert svc.market_open(datetime(2026, 11, 25, 9, 15, tzinfo=ist))
-    assert not svc.market_open(datetime(2026, 11, 25, 15, 30, tzinfo=ist))
-    assert not svc.market_open(datetime(2026, 11, 24, 11, 0, tzinfo=ist))  # holiday
-    assert not svc.market_open(datetime(2026, 11, 28, 11, 0, tzinfo=ist))  # Saturday
+    assert market_open(datetime(2026, 11, 25, 9, 15, tzinfo=IST))
+    assert not market_open(datetime(2026, 11, 25, 15, 30, tzinfo=IST))
+    assert not market_open(datetime(2026, 11, 24, 11, 0, tzinfo=IST))  # holiday
+    assert not market_open(datetime(2026, 11, 28, 11, 0, tzinfo=IST))  # Saturday
 
 
 def test_cursor_round_trip_and_garbage() -> None:
-    ts = datetime(2026, 11, 25, 10, 15, 1, 123456, tzinfo=conventions.IST)
+    ts = datetime(2026, 11, 25, 10, 15, 1, 123456, tzinfo=IST)
     assert svc.decode_cursor(svc.encode_cursor(ts, 42)) == (ts, 42)
     for bad in ("", "x", "1:2:3", "12:ab", "99999999999999999999999:1", "1795582020000000:-1"):
         with pytest.raises((svc.BadRequestError, svc.NotFoundError)):

@@ -10,15 +10,16 @@ import pytest
 
 from strikeboard.chain import conventions as cv
 from strikeboard.chain.pricing import bs_price, implied_vol
+from strikeboard.market.calendar import IST
 
 
 def test_time_to_expiry_act365_to_1530_ist() -> None:
-    now = datetime(2026, 1, 27, 9, 30, tzinfo=cv.IST)
+    now = datetime(2026, 1, 27, 9, 30, tzinfo=IST)
     assert cv.time_to_expiry(now, date(2026, 1, 27)) == pytest.approx(6 / 24 / 365)
     assert cv.time_to_expiry(
         datetime(2026, 1, 27, 4, 0, tzinfo=UTC), date(2026, 1, 28)
     ) == pytest.approx((1 + 6 / 24) / 365)
-    assert cv.time_to_expiry(datetime(2026, 1, 27, 16, 0, tzinfo=cv.IST), date(2026, 1, 27)) == 0
+    assert cv.time_to_expiry(datetime(2026, 1, 27, 16, 0, tzinfo=IST), date(2026, 1, 27)) == 0
     with pytest.raises(ValueError):
         cv.time_to_expiry(datetime(2026, 1, 27, 9, 30), date(2026, 1, 27))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from strikeboard.chain.conventions import IST
 from strikeboard.feed.day import DayAction, DayLifecycle
+from strikeboard.market.calendar import IST
 
 HOLIDAY = date(2026, 11, 24)  # Tuesday, an NSE holiday in this test's calendar
 
@@ -25,7 +25,8 @@ def test_refresh_each_trading_morning_and_close_once() -> None:
     assert life.due(at(monday, time(8, 30))) == DayAction.REFRESH
     life.loaded = monday
     assert life.due(at(monday, time(12, 0))) is None
-    assert life.due(at(monday, time(15, 30))) == DayAction.CLOSE
+    assert life.due(at(monday, time(15, 30))) is None  # the last ticks are still arriving
+    assert life.due(at(monday, time(15, 31))) == DayAction.CLOSE
     life.closed = monday
     assert life.due(at(monday, time(23, 0))) is None
     # The holiday: nothing to do all day; Wednesday morning refreshes.

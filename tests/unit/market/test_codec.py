@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from strikeboard.market import codec, layouts
+from strikeboard.market.calendar import IST
 from strikeboard.market.codec import CodecError, PacketKind, TickBatch, decode
 
 
@@ -65,7 +66,7 @@ def test_timestamps_are_aware_kolkata() -> None:
     pkt["exchange_timestamp"] = 1_764_043_200  # 2025-11-25 04:00 UTC
     (tick,) = decode(layouts.frame(pkt)).to_dicts()
     assert tick["exchange_timestamp"] == datetime.fromisoformat("2025-11-25T09:30:00+05:30")
-    assert tick["exchange_timestamp"].tzinfo == codec.IST
+    assert tick["exchange_timestamp"].tzinfo == IST
     assert tick["change"] == 0 and type(tick["change"]) is int  # close 0, as kiteconnect
 
 

@@ -8,21 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from strikeboard.sim.engine import IST, SimConfig, Simulator
-from strikeboard.sim.server import Connection, ServerOptions, SimServer, token_expiry
+from strikeboard.market.calendar import IST
+from strikeboard.sim.engine import SimConfig, Simulator
+from strikeboard.sim.server import Connection, ServerOptions, SimServer
 
 DAY = dt.date(2026, 11, 25)
-
-
-def test_token_expiry_is_the_next_0600_ist() -> None:
-    at = dt.datetime(2026, 11, 25, 9, 15, tzinfo=IST)
-    assert token_expiry(at) == dt.datetime(2026, 11, 26, 6, 0, tzinfo=IST)
-    late = dt.datetime(2026, 11, 25, 23, 59, tzinfo=IST)
-    assert token_expiry(late) == dt.datetime(2026, 11, 26, 6, 0, tzinfo=IST)
-    early = dt.datetime(2026, 11, 26, 5, 59, tzinfo=IST)  # before the flush: dies at it
-    assert token_expiry(early) == dt.datetime(2026, 11, 26, 6, 0, tzinfo=IST)
-    flush = dt.datetime(2026, 11, 26, 6, 0, tzinfo=IST)
-    assert token_expiry(flush) == dt.datetime(2026, 11, 27, 6, 0, tzinfo=IST)
 
 
 def test_tokens_follow_the_market_clock() -> None:
