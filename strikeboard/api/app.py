@@ -198,7 +198,8 @@ def create_app(
         ):
             status = "degraded"  # fmt: skip
         return {"status": status, "feed": feed, "redis": redis_ok, "database": database_ok,
-                "market_open": is_open, "now": now}  # fmt: skip
+                "market_open": is_open, "session": svc.session(store, now, redis_ok),
+                "now": now}  # fmt: skip
 
     @public.get("/auth/kite/login", tags=["auth"], status_code=302, response_class=RedirectResponse)
     def kite_login_redirect() -> RedirectResponse:

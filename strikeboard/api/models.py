@@ -106,12 +106,29 @@ class FeedHealth(_Open):
     ticks_per_s: Number = None
 
 
+class Session(BaseModel):
+    """The market's state by NSE's calendar, and the session the data on screen is from."""
+
+    state: Literal["open", "closed", "holiday"] = Field(
+        description="open (live), closed (a trading day outside 09:15-15:30 IST) or holiday "
+        "(a weekend or an exchange holiday)."
+    )
+    last_session: date = Field(description="Today once it has opened, else the previous one.")
+    last_close: datetime
+    next_open: datetime
+    reason: str | None = Field(None, description="Why the market is shut today, if it is.")
+    recorded: dict[str, str] | None = Field(
+        None, description="The feed's own record of the last session it opened or closed."
+    )
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded", "down"]
     feed: FeedHealth
     redis: bool
     database: bool
     market_open: bool
+    session: Session
     now: datetime
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from strikeboard.api import chain as chain_doc
 from strikeboard.api.stores import Stores, UnavailableError
 from strikeboard.chain import analytics, conventions
+from strikeboard.market import calendar
 from strikeboard.market.calendar import CALENDAR, IST, market_open
 from strikeboard.store import snapshot as snap
 from strikeboard.store.archive import CHAIN_AGG_COLUMNS, CHAIN_COLUMNS
@@ -116,6 +117,21 @@ def read_live(stores: Stores, underlying: str, expiry: date) -> Live | None:
 def read_health(stores: Stores) -> dict[str, Any] | None:
     """The feed's health document; `StoreError` when Redis is down."""
     return stores.hot.read_health()
+
+
+def session(stores: Stores, now: datetime, redis_ok: bool) -> dict[str, Any]:
+    """The calendar's view of the market at `now`, with the feed's record of its last session
+    (open or closed, and when) when Redis has it."""
+    view = calendar.session_view(now)
+    recorded = None
+    if redis_ok:
+        try:
+            recorded = stores.hot.read_session()
+        except StoreError:
+            recorded = None
+    return {"state": view.state, "last_session": view.last_session,
+            "last_close": view.last_close, "next_open": view.next_open,
+            "reason": view.reason, "recorded": recorded}  # fmt: skip
 
 
 # -- archive ----------------------------------------------------------------------------------

@@ -243,3 +243,40 @@ def token_expiry(issued: dt.datetime) -> dt.datetime:
     at = issued.replace(tzinfo=IST) if issued.tzinfo is None else issued.astimezone(IST)
     flush = dt.datetime.combine(at.date(), TOKEN_FLUSH, IST)
     return flush if at < flush else flush + dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """What a trader's screen should say about the market at a moment."""
+
+    state: str
+    """`open` (live), `closed` (a trading day outside 09:15-15:30) or `holiday` (a weekend
+    or an exchange holiday)."""
+    last_session: dt.date
+    """The session whose data is on screen: today once it has opened, else the previous one."""
+    last_close: dt.datetime
+    next_open: dt.datetime
+    reason: str | None
+    """Why the market is shut today, on a weekend or holiday."""
+
+
+def session_view(now: dt.datetime, calendar: TradingCalendar = CALENDAR) -> SessionView:
+    """Open, closed or holiday at ``now``, the session on screen and the next open."""
+    local = now.replace(tzinfo=IST) if now.tzinfo is None else now.astimezone(IST)
+    today, t = local.date(), local.time()
+    trading = calendar.is_trading_day(today)
+    last = today if trading and t >= OPEN else calendar.previous_trading_day(today)
+    following = today if trading and t < OPEN else calendar.next_trading_day(today)
+    if market_open(local, calendar):
+        state = "open"
+    elif trading:
+        state = "closed"
+    else:
+        state = "holiday"
+    return SessionView(
+        state=state,
+        last_session=last,
+        last_close=dt.datetime.combine(last, CLOSE, IST),
+        next_open=dt.datetime.combine(following, OPEN, IST),
+        reason=calendar.closed_reason(today),
+    )

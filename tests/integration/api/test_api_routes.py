@@ -44,6 +44,9 @@ def test_health_is_public_and_reports_the_feed(api: Api) -> None:
     assert body["feed"]["connected"] is True
     assert body["feed"]["token"] == "ok"
     assert 0 <= body["feed"]["last_tick_age_s"] < 60
+    # The API's clock is pinned inside the test session's market hours.
+    assert body["session"]["state"] == "open" and body["market_open"]
+    assert body["session"]["last_session"] == api.data.day.isoformat()
 
 
 def test_health_degrades_on_old_ticks_in_market_hours(api: Api) -> None:

@@ -16,6 +16,7 @@ from strikeboard.market.calendar import (
     TradingCalendar,
     market_open,
     phase,
+    session_view,
     token_expiry,
 )
 
@@ -177,3 +178,25 @@ def test_token_expiry_is_the_next_0600_ist() -> None:
     assert token_expiry(_ist(2026, 11, 26, 6, 0)) == _ist(2026, 11, 27, 6, 0)
     utc = dt.datetime(2026, 11, 25, 0, 30, tzinfo=dt.UTC)  # 06:00 IST: just flushed
     assert token_expiry(utc) == _ist(2026, 11, 26, 6, 0)
+
+
+def test_session_view_tells_open_closed_and_holiday_apart() -> None:
+    def at(day: str, clock: str) -> dt.datetime:
+        return dt.datetime.combine(dt.date.fromisoformat(day), dt.time.fromisoformat(clock), IST)
+
+    live = session_view(at("2026-11-25", "11:00"))
+    assert (live.state, live.last_session) == ("open", dt.date(2026, 11, 25))
+    evening = session_view(at("2026-11-25", "18:00"))
+    assert (evening.state, evening.last_session) == ("closed", dt.date(2026, 11, 25))
+    assert evening.last_close == at("2026-11-25", "15:30")
+    assert evening.next_open == at("2026-11-26", "09:15")
+    morning = session_view(at("2026-11-26", "08:00"))
+    assert (morning.state, morning.last_session) == ("closed", dt.date(2026, 11, 25))
+    assert morning.next_open == at("2026-11-26", "09:15")
+    sunday = session_view(at("2026-11-29", "12:00"))
+    assert (sunday.state, sunday.last_session) == ("holiday", dt.date(2026, 11, 27))
+    assert sunday.next_open == at("2026-11-30", "09:15")
+    assert sunday.reason == "2026-11-29 is a Sunday"
+    holiday = session_view(at("2026-11-24", "10:00"))  # Tuesday, an NSE holiday
+    assert (holiday.state, holiday.last_session) == ("holiday", dt.date(2026, 11, 23))
+    assert holiday.next_open == at("2026-11-25", "09:15")
