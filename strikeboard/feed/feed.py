@@ -114,6 +114,7 @@ class Feed:
             config.api_key, config.access_token, config.ticker_url,
             on_payload=lambda _shard, payload, at: self.ingest.put(payload, at),
             on_text=self._on_text, policy=config.ticker,
+            expect_data=lambda: market_open(now()),
         )  # fmt: skip
         self.phase = "starting"
         self.day = DayLifecycle(is_trading_day, config.day)

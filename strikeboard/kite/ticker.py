@@ -159,7 +159,10 @@ class TickerShards:
         shards: int = MAX_SHARDS,
         policy: TickerPolicy | None = None,
         rng: random.Random | None = None,
+        expect_data: Callable[[], bool] = lambda: True,
     ) -> None:
+        """`expect_data`: whether silence means a dead socket now (the market is open);
+        outside market hours Kite may have nothing to send and the watchdog rests."""
         if not 1 <= shards <= MAX_SHARDS:
             raise ValueError(f"Kite allows 1 to {MAX_SHARDS} connections, not {shards}")
         self._api_key = api_key
@@ -179,6 +182,8 @@ class TickerShards:
         self._lock = threading.Lock()
         self._closed = False
         self._watchdog: task.LoopingCall | None = None
+        self._expect_data = expect_data
+        self._watching_since: float | None = None
         _ensure_reactor()
 
     # -- public API, callable from any thread -----------------------------------------------
@@ -395,6 +400,10 @@ class TickerShards:
     def _watch(self) -> None:
         """Close silent sockets and hung handshakes; reconcile subscriptions."""
         now_wall, now = time.time(), time.monotonic()
+        if not self._expect_data():
+            self._watching_since = None
+        elif self._watching_since is None:
+            self._watching_since = now_wall  # silence is counted from the open, not overnight
         for i, status in enumerate(self.status):
             ticker = self._tickers[i]
             if ticker is None:
@@ -402,7 +411,8 @@ class TickerShards:
                     self._reconcile(i)  # e.g. a retry lost with a closed socket
                 continue
             if status.state == ShardState.CONNECTED:
-                if now_wall - status.last_message_at > self.policy.stall_after_s:
+                heard = max(status.last_message_at, self._watching_since or now_wall)
+                if now_wall - heard > self.policy.stall_after_s:
                     status.stalls += 1
                     self._restart(i, f"silent for {now_wall - status.last_message_at:.1f} s")
                 else:

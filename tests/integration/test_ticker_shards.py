@@ -150,3 +150,23 @@ def test_a_refused_handshake_waits_for_a_new_token(sim: Running) -> None:
         wait_for(lambda: got.messages(0) > 2, 15, "ticking on the new token")
     finally:
         shards.close()
+
+
+def test_the_watchdog_rests_while_no_data_is_expected(sim: Running) -> None:
+    """Outside market hours Kite may send nothing: silence is not a dead socket then."""
+    got = Received()
+    market = threading.Event()
+    shards = TickerShards("sim_api_key", "sim_access_token", sim.ws_root, on_payload=got,
+                          expect_data=market.is_set)  # fmt: skip
+    try:
+        shards.assign(shard_tokens(sim, 1))
+        wait_for(lambda: got.messages(0) > 2, 20, "ticking")
+        sim.call(sim.server.fault, "stall", 60.0)
+        time.sleep(shards.policy.stall_after_s + 2)  # longer than the watchdog would wait
+        assert shards.status[0].stalls == 0 and shards.status[0].state == ShardState.CONNECTED
+        market.set()  # the open: from now on silence counts
+        took = wait_for(lambda: shards.status[0].stalls == 1 and got.messages(0) > 5, 20,
+                        "silent socket replaced after the open")  # fmt: skip
+        assert took >= shards.policy.stall_after_s
+    finally:
+        shards.close()
