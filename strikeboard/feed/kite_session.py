@@ -281,6 +281,9 @@ class KiteSession:
         missing = [t for t in chunk if t not in previous]
         from_kite = self.rest.previous_close_oi(missing, today) if missing else {}
         previous.update(from_kite)
+        # No earlier session anywhere: a contract listed today, whose previous OI is zero
+        # (as NSE counts change in OI for a new strike).
+        previous.update({t: 0.0 for t in missing if t not in from_kite})
         self.chain.set_values({Field.OI_PREV: previous})
         done = set(chunk)
         with self._lock:
