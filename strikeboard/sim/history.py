@@ -40,7 +40,8 @@ def _day_ticks(
     sim: Simulator, i: int, day: dt.date, upto: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(seconds, prices, cumulative volume, OI) of instrument `i`'s ticks on `day` up to `upto`."""
-    k, ph = int(sim.interval[i]), int(sim.phase[i])
+    grid = sim.day_grid(day)
+    k, ph = int(grid.interval[i]), int(grid.phase[i])
     first = (-ph) % k
     secs = np.arange(first, upto + 1, k, dtype=np.int64)
     idx = np.full(len(secs), i)
@@ -53,7 +54,8 @@ def _day_ticks(
     o = sim._oi_close_lots(sim.calendar.previous_trading_day(day))[i]
     c = sim._oi_close_lots(day)[i]
     vol = (np.floor(vol_lots * act) * lot).astype(np.int64)
-    oi = (np.round(o + (c - o) * act) * lot).astype(np.int64)
+    frac = sim.oi_fraction(day, idx, secs)
+    oi = (np.round(o + (c - o) * frac) * lot).astype(np.int64)
     return secs, prices, vol, oi
 
 

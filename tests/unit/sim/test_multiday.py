@@ -1,0 +1,75 @@
+"""Many days: stable tokens, and one day's close is the next day's previous close."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from strikeboard.sim import history
+from strikeboard.sim.calendar import TradingCalendar
+from strikeboard.sim.engine import IST, N, SimConfig, Simulator
+from strikeboard.sim.universe import (
+    KIND_CE,
+    KIND_FUT,
+    KIND_PE,
+    NIFTY_TOKEN,
+    SEG_NFO,
+    VIX_TOKEN,
+    UniverseConfig,
+    build_universe,
+    nfo_exchange_token,
+)
+
+D1, D2 = dt.date(2026, 11, 20), dt.date(2026, 11, 23)  # Friday, Monday (expiry: 24th is a holiday)
+
+
+def test_tokens_stable_unique_and_kite_shaped() -> None:
+    cal = TradingCalendar()
+    a = build_universe(D1, 25_000.0, cal, UniverseConfig())
+    b = build_universe(dt.date(2026, 11, 25), 26_200.0, cal, UniverseConfig())
+    for listing in (a, b):
+        toks = [i.instrument_token for i in listing]
+        assert len(set(toks)) == len(toks)
+        assert toks[:2] == [NIFTY_TOKEN, VIX_TOKEN] == [256265, 264969]
+        for ins in listing[2:]:
+            assert ins.instrument_token == (ins.exchange_token << 8) | SEG_NFO
+            assert 0 < ins.instrument_token < 2**32
+    sym_a = {i.tradingsymbol: i.instrument_token for i in a}
+    sym_b = {i.tradingsymbol: i.instrument_token for i in b}
+    common = sym_a.keys() & sym_b.keys()
+    assert len(common) > 1000
+    assert all(sym_a[s] == sym_b[s] for s in common)
+    # Different strikes and expiries never collide, across a decade of weekly expiries.
+    seen: set[int] = set()
+    for w in range(520):
+        exp = cal.weekly_expiry_of_week(dt.date(2026, 1, 6) + dt.timedelta(weeks=w))
+        for kind in (KIND_FUT, KIND_CE, KIND_PE):
+            for k in (0.0,) if kind == KIND_FUT else (15_000.0, 15_050.0, 40_000.0):
+                t = nfo_exchange_token(kind, exp, k, cal.expiry_weekday)
+                assert t not in seen
+                seen.add(t)
+
+
+def test_close_of_one_day_is_previous_close_of_the_next() -> None:
+    d1 = Simulator(SimConfig(seed=7, day=D1))
+    d1.advance_to(N)
+    d2 = Simulator(SimConfig(seed=7, day=D2))
+    common = [int(t) for t in d2.token if int(t) in d1.by_token]
+    assert len(common) > 1000
+    i1 = np.array([d1.by_token[t] for t in common])
+    i2 = np.array([d2.by_token[t] for t in common])
+    assert np.array_equal(d1.ltp[i1], d2.prev_close[i2])
+    assert np.array_equal(d1.oi[i1], d2.oi_prev[i2])
+    assert np.array_equal(d1.oi[i1], d2.oi[i2])  # before the open: OI is yesterday's close
+    # The historical day candle of D1 (served on D2) says the same, OI included.
+    lo = dt.datetime.combine(D1, dt.time(0, 0), IST)
+    hi = dt.datetime.combine(D1, dt.time(23, 59, 59), IST)
+    for t in common[::97]:
+        (row,) = history.candles(d2, t, "day", lo, hi, with_oi=True)
+        j = d1.by_token[t]
+        assert row[4] == float(d1.ltp[j])
+        assert row[5] == int(d1.volume[j])
+        assert row[6] == int(d1.oi[j])
+        (same,) = history.candles(d1, t, "day", lo, hi, with_oi=True)
+        assert same == row
