@@ -9,6 +9,7 @@ import numpy as np
 from strikeboard.sim import history
 from strikeboard.sim.calendar import TradingCalendar
 from strikeboard.sim.engine import IST, N, SimConfig, Simulator
+from strikeboard.sim.server import Connection, ServerOptions, SimServer
 from strikeboard.sim.universe import (
     KIND_CE,
     KIND_FUT,
@@ -73,3 +74,56 @@ def test_close_of_one_day_is_previous_close_of_the_next() -> None:
         assert row[6] == int(d1.oi[j])
         (same,) = history.candles(d1, t, "day", lo, hi, with_oi=True)
         assert same == row
+
+
+D3 = dt.date(2026, 11, 25)  # Wednesday after the Tuesday holiday
+
+
+def _at(day: dt.date, h: int, mi: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(h, mi), IST)
+
+
+def test_server_rolls_days_on_the_clock_and_keeps_listed_subscriptions() -> None:
+    srv = SimServer(SimConfig(seed=3, day=D1, days=3), ServerOptions(speed=0, start=dt.time(15)))
+    assert srv.last_day == D3
+    conn = Connection(1, "sim_api_key", "sim_access_token", ws=None)  # type: ignore[arg-type]
+    srv.conns[1] = conn
+    d1 = srv.sim
+    # The November series (weekly and monthly) expires on Monday the 23rd (24th: a holiday).
+    weekly = next(i.instrument_token for i in d1.instruments if i.expiry == D2 and i.strike)
+    monthly = next(
+        i.instrument_token for i in d1.instruments if i.instrument_type == "FUT" and i.expiry != D2
+    )
+    conn.subs = {d1.by_token[weekly]: 2, d1.by_token[monthly]: 1, d1.by_token[NIFTY_TOKEN]: 0}
+    conn.rebuild()
+    srv.set_clock_at(_at(D1, 15, 40))
+    srv.step()
+    assert srv.sim is d1 and d1.sec == N
+    # Saturday, Monday before 08:00: still Friday's market, nothing ticks.
+    for when in (_at(dt.date(2026, 11, 21), 12), _at(D2, 7, 59)):
+        srv.set_clock_at(when)
+        srv.step()
+        assert srv.sim is d1 and srv.sim.sec == N
+    srv.set_clock_at(_at(D2, 8))
+    srv.step()
+    assert srv.sim.day == D2 and srv.sim.sec == -1 and srv.market_sec() == -4500
+    d2 = srv.sim
+    assert {int(d2.token[i]) for i in conn.subs} == {weekly, monthly, NIFTY_TOKEN}
+    assert conn.subs[d2.by_token[weekly]] == 2
+    srv.set_clock_at(_at(D2, 9, 20))
+    srv.step()
+    assert d2.sec == 300
+    # Over the holiday straight to Wednesday 10:00: the expired weekly is dropped.
+    srv.set_clock_at(_at(dt.date(2026, 11, 24), 10))
+    srv.step()
+    assert srv.sim is d2
+    srv.set_clock_at(_at(D3, 10))
+    srv.step()
+    d3 = srv.sim
+    assert d3.day == D3 and d3.sec == 2700 and weekly not in d3.by_token
+    assert {int(d3.token[i]) for i in conn.subs} == {monthly, NIFTY_TOKEN}
+    assert len(conn.sub_idx) == 2
+    # After the last day no new day starts; the clock runs on.
+    srv.set_clock_at(_at(dt.date(2026, 11, 26), 10))
+    srv.step()
+    assert srv.sim is d3 and d3.sec == N and srv.market_now() == _at(dt.date(2026, 11, 26), 10)
