@@ -2,8 +2,10 @@
 
 REST: /instruments, /quote, /quote/ltp, /quote/ohlc, /instruments/historical/..., the login flow
 (/connect/login, POST /session/token), rate-limited per api_key as Kite. Ticker: /ws. Access
-tokens expire at the next 06:00 IST on the market clock. Admin (unauthenticated, local testing
-only): GET /_sim/state, POST /_sim/fault, /_sim/clock, /_sim/token, /_sim/order, /_sim/message.
+tokens expire at the next 06:00 IST on the market clock, an aware IST clock that runs over many
+trading days (each trading day's listing starts at 08:00 IST; docs/simulator.md). Admin
+(unauthenticated, local testing only): GET /_sim/state, POST /_sim/fault, /_sim/clock,
+/_sim/token, /_sim/order, /_sim/message.
 """
 
 from __future__ import annotations
@@ -775,7 +777,7 @@ class SimServer:
                     self.set_clock_at(at if at.tzinfo else at.replace(tzinfo=IST), spd)
                 else:
                     self.set_clock(None if sec is None else float(sec), spd)
-                self.roll_day()
+                self.step()  # answer once the market (and the trading day) is at the new time
                 return JSONResponse({"clock_sec": self.market_sec(), "speed": self.speed,
                                      "time": self.market_now().isoformat(),
                                      "day": self.sim.day.isoformat()})  # fmt: skip
