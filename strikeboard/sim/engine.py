@@ -25,15 +25,19 @@ from strikeboard.sim.universe import (
     KIND_PE,
     KIND_VIX,
     Instrument,
+    Listing,
     UniverseConfig,
     as_arrays,
     build_universe,
+    listing,
 )
 
 IST: Final = ZoneInfo("Asia/Kolkata")
 N: Final = m.SESSION_SECONDS
 CHUNK: Final = 300
 """Market seconds processed per vectorised chunk (bounds memory on big clock jumps)."""
+DAY_CACHE: Final = 8
+"""Per-day grids and listings kept per Simulator (a long candle request visits many days)."""
 
 
 @dataclass
@@ -108,6 +112,8 @@ class Simulator:
         self.model = m.MarketModel(cfg.seed, self.calendar, cfg.params)
         self.prev_day = self.calendar.previous_trading_day(self.day)
         ucfg = cfg.universe or UniverseConfig(lot_size=cfg.lot_size)
+        self._ucfg = ucfg
+        self._listings: dict[dt.date, Listing | None] = {}
         self.instruments: list[Instrument] = build_universe(
             self.day, self.model.close(self.prev_day), self.calendar, ucfg
         )
@@ -137,7 +143,10 @@ class Simulator:
         # values depend on that day only, so yesterday's close here is what yesterday's own
         # simulator ended with (and what its historical day candle says).
         self.vol_lots = self._daily_volume_lots(self.day)
-        self.oi_open_lots = self._oi_close_lots(self.prev_day)
+        # Contracts new today (a new series, or strikes listed around a moved spot) open with
+        # no open interest, as on the exchange; the others with yesterday's close.
+        self.new_today = ~self.listed_mask(self.prev_day)
+        self.oi_open_lots = np.where(self.new_today, 0.0, self._oi_close_lots(self.prev_day))
         self.oi_close_lots = self._oi_close_lots(self.day)
         self._init_state()
 
@@ -171,8 +180,40 @@ class Simulator:
         )
         last = N - np.mod(N + phase, interval)
         grid = DayGrid(liq, interval, phase, self.model.path(day).activity[last])
+        if len(self._grids) >= DAY_CACHE:
+            self._grids.pop(next(iter(self._grids)))
         self._grids[day] = grid
         return grid
+
+    def listing_of(self, day: dt.date) -> Listing | None:
+        """The series listed on trading day `day` (None: beyond the model's range; cached)."""
+        if day in self._listings:
+            return self._listings[day]
+        try:
+            ref = self.model.close(self.calendar.previous_trading_day(day))
+            lst: Listing | None = listing(day, ref, self.calendar, self._ucfg)
+        except ValueError:
+            lst = None
+        if len(self._listings) >= DAY_CACHE:
+            self._listings.pop(next(iter(self._listings)))
+        self._listings[day] = lst
+        return lst
+
+    def listed_on(self, day: dt.date, i: int) -> bool:
+        """True when instrument `i` was (or is) listed on trading day `day`."""
+        lst = self.listing_of(day)
+        ins = self.instruments[i]
+        return lst is None or lst.has(ins.kind, ins.expiry, ins.strike)
+
+    def listed_mask(self, day: dt.date) -> np.ndarray:
+        """Which of today's instruments were listed on trading day `day`."""
+        return np.array([self.listed_on(day, i) for i in range(len(self.instruments))])
+
+    def open_oi_lots(self, day: dt.date, i: int) -> float:
+        """Instrument `i`'s open interest (lots) at `day`'s open: the previous day's close, or
+        0 when it was not listed the previous day."""
+        prev = self.calendar.previous_trading_day(day)
+        return float(self._oi_close_lots(prev)[i]) if self.listed_on(prev, i) else 0.0
 
     def _daily_volume_lots(self, day: dt.date) -> np.ndarray:
         liq = self.day_grid(day).liq

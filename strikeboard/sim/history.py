@@ -51,7 +51,7 @@ def _day_ticks(
     lot = int(sim.lot[i])
     act = path.activity[secs]
     vol_lots = sim._daily_volume_lots(day)[i]
-    o = sim._oi_close_lots(sim.calendar.previous_trading_day(day))[i]
+    o = sim.open_oi_lots(day, i)
     c = sim._oi_close_lots(day)[i]
     vol = (np.floor(vol_lots * act) * lot).astype(np.int64)
     frac = sim.oi_fraction(day, idx, secs)
@@ -85,8 +85,8 @@ def candles(
     day = lo_t.date()
     while day <= min(hi_t.date(), sim.day):
         this, day = day, day + dt.timedelta(days=1)
-        if not sim.calendar.is_trading_day(this):
-            continue
+        if not sim.calendar.is_trading_day(this) or not sim.listed_on(this, i):
+            continue  # no candles on holidays, nor on days the contract was not listed
         upto = N if this < sim.day else sim.sec
         if upto < 0:
             break

@@ -133,20 +133,28 @@ class UniverseConfig:
     range_hi: float = 1.25
 
 
-def build_universe(
-    day: dt.date, ref_spot: float, calendar: TradingCalendar, cfg: UniverseConfig
-) -> list[Instrument]:
-    """All instruments listed on `day`: the two indices, near futures, and NIFTY options.
+@dataclass(frozen=True)
+class Listing:
+    """The NFO series listed on a day: future expiries, and per option expiry its strikes."""
 
-    The strike grid is centred on `ref_spot` (the previous close), as exchanges list strikes.
-    """
-    lot = cfg.lot_size
-    out: list[Instrument] = [
-        Instrument(NIFTY_TOKEN, NIFTY_TOKEN >> 8, "NIFTY 50", "NIFTY 50", None, 0.0, 0.0, 0,
-                   "EQ", "INDICES", "NSE", KIND_INDEX),
-        Instrument(VIX_TOKEN, VIX_TOKEN >> 8, "INDIA VIX", "INDIA VIX", None, 0.0, 0.0, 0,
-                   "EQ", "INDICES", "NSE", KIND_VIX),
-    ]  # fmt: skip
+    futures: list[dt.date]
+    options: dict[dt.date, tuple[list[int], bool]]
+    """Expiry -> (strikes, monthly symbol?), in expiry order."""
+
+    def has(self, kind: int, expiry: dt.date | None, strike: float) -> bool:
+        """True when the contract (kind, expiry, strike) is listed (indices always are)."""
+        if expiry is None:
+            return True
+        if kind == KIND_FUT:
+            return expiry in self.futures
+        series = self.options.get(expiry)
+        return series is not None and round(strike) in series[0]
+
+
+def listing(
+    day: dt.date, ref_spot: float, calendar: TradingCalendar, cfg: UniverseConfig
+) -> Listing:
+    """The series listed on `day`, strikes centred on `ref_spot` (the previous close)."""
     monthlies = calendar.monthly_expiries(day, cfg.monthlies)
     # Quarterly contracts: March, June, September, December beyond the monthly horizon.
     quarterlies: list[dt.date] = []
@@ -163,22 +171,40 @@ def build_universe(
             half_yearlies.append(calendar.monthly_expiry(y, m))
     weeklies = calendar.weekly_expiries(day, cfg.weeklies)
     monthly_set = set(monthlies) | set(quarterlies) | set(half_yearlies)
+    lo, hi = cfg.range_lo * ref_spot, cfg.range_hi * ref_spot
+    near = strike_grid(ref_spot, 50, 100, 1500, lo, hi)
+    # Monthlies and quarterlies: 100 near the money, 500 further out.
+    far = strike_grid(ref_spot, 100, 500, 3000, lo, hi)
+    options = {
+        exp: (near if exp in weeklies else far, exp in monthly_set)
+        for exp in sorted(set(weeklies) | monthly_set)
+    }
+    return Listing(monthlies[: cfg.futures], options)
+
+
+def build_universe(
+    day: dt.date, ref_spot: float, calendar: TradingCalendar, cfg: UniverseConfig
+) -> list[Instrument]:
+    """All instruments listed on `day`: the two indices, near futures, and NIFTY options.
+
+    The strike grid is centred on `ref_spot` (the previous close), as exchanges list strikes.
+    """
+    lot = cfg.lot_size
+    out: list[Instrument] = [
+        Instrument(NIFTY_TOKEN, NIFTY_TOKEN >> 8, "NIFTY 50", "NIFTY 50", None, 0.0, 0.0, 0,
+                   "EQ", "INDICES", "NSE", KIND_INDEX),
+        Instrument(VIX_TOKEN, VIX_TOKEN >> 8, "INDIA VIX", "INDIA VIX", None, 0.0, 0.0, 0,
+                   "EQ", "INDICES", "NSE", KIND_VIX),
+    ]  # fmt: skip
+    series = listing(day, ref_spot, calendar, cfg)
     ew = calendar.expiry_weekday
-    for exp in monthlies[: cfg.futures]:
+    for exp in series.futures:
         et = nfo_exchange_token(KIND_FUT, exp, 0.0, ew)
         out.append(
             Instrument((et << 8) | SEG_NFO, et, future_symbol(exp), "NIFTY", exp,
                        0.0, TICK, lot, "FUT", "NFO-FUT", "NFO", KIND_FUT)
         )  # fmt: skip
-    lo, hi = cfg.range_lo * ref_spot, cfg.range_hi * ref_spot
-    for exp in sorted(set(weeklies) | monthly_set):
-        near = exp in weeklies
-        if near:
-            strikes = strike_grid(ref_spot, 50, 100, 1500, lo, hi)
-        else:
-            # Monthlies and quarterlies: 100 near the money, 500 further out.
-            strikes = strike_grid(ref_spot, 100, 500, 3000, lo, hi)
-        monthly = exp in monthly_set
+    for exp, (strikes, monthly) in series.options.items():
         for k in strikes:
             for opt, kind in (("CE", KIND_CE), ("PE", KIND_PE)):
                 sym = monthly_symbol(exp, k, opt) if monthly else weekly_symbol(exp, k, opt)

@@ -127,3 +127,22 @@ def test_server_rolls_days_on_the_clock_and_keeps_listed_subscriptions() -> None
     srv.set_clock_at(_at(dt.date(2026, 11, 26), 10))
     srv.step()
     assert srv.sim is d3 and d3.sec == N and srv.market_now() == _at(dt.date(2026, 11, 26), 10)
+
+
+def test_new_series_open_with_no_open_interest_and_no_earlier_candles() -> None:
+    d3 = Simulator(SimConfig(seed=7, day=D3))
+    new = [i for i, ins in enumerate(d3.instruments) if ins.expiry == dt.date(2027, 1, 5)]
+    assert new and d3.new_today[new].all() and (d3.oi_prev[new] == 0).all()
+    assert not d3.new_today[[d3.by_token[NIFTY_TOKEN], d3.by_token[VIX_TOKEN]]].any()
+    # A continuing weekly near the money was listed yesterday too (far strikes may be new).
+    spot = d3.model.close(D2)
+    old = [i for i, ins in enumerate(d3.instruments)
+           if ins.expiry == dt.date(2026, 12, 1) and abs(ins.strike - spot) < 1000]  # fmt: skip
+    assert old and (d3.oi_prev[old] > 0).all() and not d3.new_today[old].any()
+    tok = int(d3.token[new[0]])
+    lo = dt.datetime.combine(D1, dt.time(0, 0), IST)
+    hi = dt.datetime.combine(D3, dt.time(23, 59, 59), IST)
+    d3.advance_to(N)
+    rows = history.candles(d3, tok, "day", lo, hi, with_oi=True)
+    assert [r[0][:10] for r in rows] == [D3.isoformat()]  # listed on D3 only
+    assert rows[0][6] == int(d3.oi[new[0]])
