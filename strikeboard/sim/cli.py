@@ -52,6 +52,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="trading date YYYY-MM-DD (default today's trading day in IST)",
     )
+    p.add_argument(
+        "--days",
+        type=int,
+        default=None,
+        help="trading days to run from --date, each starting at 08:00 IST of its morning "
+        "(default: unbounded; after the last day's close the clock runs on, no new day starts)",
+    )
     p.add_argument("--lot-size", type=int, default=65, help="NIFTY lot size (default 65)")
     p.add_argument(
         "--every-second",
@@ -74,8 +81,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the simulator in the foreground until interrupted."""
+    if args.days is not None and args.days < 1:
+        raise SystemExit("--days must be at least 1")
     config = SimConfig(seed=args.seed, day=args.date, lot_size=args.lot_size,
-                       every_second=args.every_second)  # fmt: skip
+                       every_second=args.every_second, days=args.days)  # fmt: skip
     options = ServerOptions(
         api_key=args.api_key,
         access_token=args.access_token,

@@ -24,14 +24,18 @@ from strikeboard.sim.universe import (
     KIND_PE,
     KIND_VIX,
     Instrument,
+    Listing,
     UniverseConfig,
     as_arrays,
     build_universe,
+    listing,
 )
 
 N: Final = m.SESSION_SECONDS
 CHUNK: Final = 300
 """Market seconds processed per vectorised chunk (bounds memory on big clock jumps)."""
+DAY_CACHE: Final = 8
+"""Per-day grids and listings kept per Simulator (a long candle request visits many days)."""
 
 
 @dataclass
@@ -47,6 +51,11 @@ class SimConfig:
     universe: UniverseConfig | None = None
     every_second: bool = False
     """Benchmark knob: every instrument ticks once per market second."""
+    days: int | None = None
+    """Trading days a server runs from `day` (None: a new day every trading morning, unbounded).
+
+    The Simulator itself is always one day; SimServer rolls over to the next (docs: Many days).
+    """
 
 
 def session_open(day: dt.date) -> dt.datetime:
@@ -58,6 +67,17 @@ def default_day(calendar: TradingCalendar, now: dt.datetime | None = None) -> dt
     """Today's trading day in IST (the previous one on a weekend or holiday)."""
     today = (now or dt.datetime.now(IST)).astimezone(IST).date()
     return calendar.trading_day_on_or_before(today)
+
+
+@dataclass(frozen=True)
+class DayGrid:
+    """One day's liquidity (0..1], tick interval and phase per instrument, and the cumulative
+    activity at each instrument's last tick of the day."""
+
+    liq: np.ndarray
+    interval: np.ndarray
+    phase: np.ndarray
+    close_activity: np.ndarray
 
 
 @dataclass
@@ -90,6 +110,8 @@ class Simulator:
         self.model = m.MarketModel(cfg.seed, self.calendar, cfg.params)
         self.prev_day = self.calendar.previous_trading_day(self.day)
         ucfg = cfg.universe or UniverseConfig(lot_size=cfg.lot_size)
+        self._ucfg = ucfg
+        self._listings: dict[dt.date, Listing | None] = {}
         self.instruments: list[Instrument] = build_universe(
             self.day, self.model.close(self.prev_day), self.calendar, ucfg
         )
@@ -112,41 +134,106 @@ class Simulator:
         )
         self.expiry_epoch = exp_epoch
         self.path = self.model.path(self.day)
-        s0 = self.model.close(self.prev_day)
-        # Liquidity in (0, 1]: highest at the money and for near expiries.
-        t0 = np.maximum((exp_epoch - self._open_epoch) / m.YEAR_SECONDS, 1e-4)
-        mny = np.abs(np.log(np.where(self.is_option, self.strike, s0) / s0))
-        width = 0.02 + 0.1 * np.sqrt(t0)
-        self.liq = np.where(self.is_option, np.exp(-mny / width) * (1.0 / (1.0 + 4.0 * t0)), 1.0)
-        h = m.hash_keys(cfg.seed, 10, self.token)
-        if cfg.every_second:
-            self.interval = np.ones(len(self.token), dtype=np.int64)
-        else:
-            # Near-ATM contracts about once a second; illiquid far strikes every 5-30 s.
-            raw = 1.0 + 29.0 * (1.0 - self.liq) ** 1.5 * (0.7 + 0.6 * m.uniform(h))
-            self.interval = np.where(self.liq > 0.6, 1, np.clip(np.round(raw), 5, 30)).astype(
-                np.int64
-            )
-        self.interval[self.is_index | (self.kind == KIND_FUT)] = 1
-        self.phase = (
-            m.hash_keys(cfg.seed, 11, self.token) % self.interval.astype(np.uint64)
-        ).astype(np.int64)
-        # Daily totals in lots: volume, and OI at yesterday's and today's close.
+        self._grids: dict[dt.date, DayGrid] = {}
+        today = self.day_grid(self.day)
+        self.liq, self.interval, self.phase = today.liq, today.interval, today.phase
+        # Daily totals in lots: volume, and OI at yesterday's and today's close. Each day's
+        # values depend on that day only, so yesterday's close here is what yesterday's own
+        # simulator ended with (and what its historical day candle says).
         self.vol_lots = self._daily_volume_lots(self.day)
-        self.oi_open_lots = self._oi_close_lots(self.prev_day)
+        # Contracts new today (a new series, or strikes listed around a moved spot) open with
+        # no open interest, as on the exchange; the others with yesterday's close.
+        self.new_today = ~self.listed_mask(self.prev_day)
+        self.oi_open_lots = np.where(self.new_today, 0.0, self._oi_close_lots(self.prev_day))
         self.oi_close_lots = self._oi_close_lots(self.day)
         self._init_state()
 
     # ----- per-day randoms -------------------------------------------------------------
+    def day_grid(self, day: dt.date) -> DayGrid:
+        """Liquidity and tick grid of every listed instrument on trading day `day` (cached).
+
+        A function of that day only (its reference spot, the previous close, and its open),
+        so the simulators of consecutive days agree on each other's values.
+        """
+        grid = self._grids.get(day)
+        if grid is not None:
+            return grid
+        s0 = self.model.close(self.calendar.previous_trading_day(day))
+        open_epoch = session_open(day).timestamp()
+        # Liquidity in (0, 1]: highest at the money and for near expiries.
+        t0 = np.maximum((self.expiry_epoch - open_epoch) / m.YEAR_SECONDS, 1e-4)
+        mny = np.abs(np.log(np.where(self.is_option, self.strike, s0) / s0))
+        width = 0.02 + 0.1 * np.sqrt(t0)
+        liq = np.where(self.is_option, np.exp(-mny / width) * (1.0 / (1.0 + 4.0 * t0)), 1.0)
+        h = m.hash_keys(self.config.seed, 10, self.token)
+        if self.config.every_second:
+            interval = np.ones(len(self.token), dtype=np.int64)
+        else:
+            # Near-ATM contracts about once a second; illiquid far strikes every 5-30 s.
+            raw = 1.0 + 29.0 * (1.0 - liq) ** 1.5 * (0.7 + 0.6 * m.uniform(h))
+            interval = np.where(liq > 0.6, 1, np.clip(np.round(raw), 5, 30)).astype(np.int64)
+        interval[self.is_index | (self.kind == KIND_FUT)] = 1
+        phase = (m.hash_keys(self.config.seed, 11, self.token) % interval.astype(np.uint64)).astype(
+            np.int64
+        )
+        last = N - np.mod(N + phase, interval)
+        grid = DayGrid(liq, interval, phase, self.model.path(day).activity[last])
+        if len(self._grids) >= DAY_CACHE:
+            self._grids.pop(next(iter(self._grids)))
+        self._grids[day] = grid
+        return grid
+
+    def listing_of(self, day: dt.date) -> Listing | None:
+        """The series listed on trading day `day` (None: beyond the model's range; cached)."""
+        if day in self._listings:
+            return self._listings[day]
+        try:
+            ref = self.model.close(self.calendar.previous_trading_day(day))
+            lst: Listing | None = listing(day, ref, self.calendar, self._ucfg)
+        except ValueError:
+            lst = None
+        if len(self._listings) >= DAY_CACHE:
+            self._listings.pop(next(iter(self._listings)))
+        self._listings[day] = lst
+        return lst
+
+    def listed_on(self, day: dt.date, i: int) -> bool:
+        """True when instrument `i` was (or is) listed on trading day `day`."""
+        lst = self.listing_of(day)
+        ins = self.instruments[i]
+        return lst is None or lst.has(ins.kind, ins.expiry, ins.strike)
+
+    def listed_mask(self, day: dt.date) -> np.ndarray:
+        """Which of today's instruments were listed on trading day `day`."""
+        return np.array([self.listed_on(day, i) for i in range(len(self.instruments))])
+
+    def open_oi_lots(self, day: dt.date, i: int) -> float:
+        """Instrument `i`'s open interest (lots) at `day`'s open: the previous day's close, or
+        0 when it was not listed the previous day."""
+        prev = self.calendar.previous_trading_day(day)
+        return float(self._oi_close_lots(prev)[i]) if self.listed_on(prev, i) else 0.0
+
     def _daily_volume_lots(self, day: dt.date) -> np.ndarray:
+        liq = self.day_grid(day).liq
         u = m.normal(m.hash_keys(self.config.seed, 20, day.toordinal(), self.token))
-        base = np.where(self.kind == KIND_FUT, 150_000.0, 600_000.0 * self.liq**2 + 50.0)
+        base = np.where(self.kind == KIND_FUT, 150_000.0, 600_000.0 * liq**2 + 50.0)
         return np.where(self.is_index, 0.0, np.floor(base * np.exp(0.4 * u)))
 
     def _oi_close_lots(self, day: dt.date) -> np.ndarray:
+        liq = self.day_grid(day).liq
         u = m.normal(m.hash_keys(self.config.seed, 21, day.toordinal(), self.token))
-        base = np.where(self.kind == KIND_FUT, 200_000.0, 150_000.0 * self.liq + 200.0)
+        base = np.where(self.kind == KIND_FUT, 200_000.0, 150_000.0 * liq + 200.0)
         return np.where(self.is_index, 0.0, np.floor(base * np.exp(0.25 * u)))
+
+    def oi_fraction(self, day: dt.date, idx: np.ndarray, sec: np.ndarray) -> np.ndarray:
+        """How far OI has moved from the previous close to the day's close (0..1).
+
+        Reaches 1 at each instrument's last tick of the day, so its closing OI is the day's
+        close OI whatever its tick grid.
+        """
+        grid = self.day_grid(day)
+        act = self.model.path(day).activity[sec]
+        return np.asarray(np.minimum(act / grid.close_activity[idx], 1.0))
 
     # ----- state -----------------------------------------------------------------------
     def _init_state(self) -> None:
@@ -180,11 +267,12 @@ class Simulator:
         idx = np.arange(len(self.token))
         prev = self.model.path(self.prev_day)
         epoch = int(session_open(self.prev_day).timestamp())
-        return self._mid_prices(idx, self.last_tick_sec(N), prev, epoch)[0]
+        return self._mid_prices(idx, self.last_tick_sec(N, self.prev_day), prev, epoch)[0]
 
-    def last_tick_sec(self, sec: int) -> np.ndarray:
-        """Each instrument's last tick second at or before `sec` (its grid point)."""
-        return np.asarray(sec - np.mod(sec + self.phase, self.interval))
+    def last_tick_sec(self, sec: int, day: dt.date | None = None) -> np.ndarray:
+        """Each instrument's last tick second at or before `sec` (its grid point on `day`)."""
+        g = self.day_grid(day or self.day)
+        return np.asarray(sec - np.mod(sec + g.phase, g.interval))
 
     # ----- pricing -----------------------------------------------------------------------
     def _mid_prices(
@@ -233,7 +321,7 @@ class Simulator:
     def oi_at(self, idx: np.ndarray, sec: np.ndarray) -> np.ndarray:
         """Open interest at `sec`: yesterday's close drifting to today's, in whole lots."""
         o, c = self.oi_open_lots[idx], self.oi_close_lots[idx]
-        out = np.round(o + (c - o) * self.path.activity[sec]) * self.lot[idx]
+        out = np.round(o + (c - o) * self.oi_fraction(self.day, idx, sec)) * self.lot[idx]
         return np.asarray(out).astype(np.int64)
 
     def _ticks(self, idx: np.ndarray, sec: np.ndarray) -> Ticks:

@@ -41,7 +41,8 @@ def _day_ticks(
     sim: Simulator, i: int, day: dt.date, upto: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(seconds, prices, cumulative volume, OI) of instrument `i`'s ticks on `day` up to `upto`."""
-    k, ph = int(sim.interval[i]), int(sim.phase[i])
+    grid = sim.day_grid(day)
+    k, ph = int(grid.interval[i]), int(grid.phase[i])
     first = (-ph) % k
     secs = np.arange(first, upto + 1, k, dtype=np.int64)
     idx = np.full(len(secs), i)
@@ -51,10 +52,11 @@ def _day_ticks(
     lot = int(sim.lot[i])
     act = path.activity[secs]
     vol_lots = sim._daily_volume_lots(day)[i]
-    o = sim._oi_close_lots(sim.calendar.previous_trading_day(day))[i]
+    o = sim.open_oi_lots(day, i)
     c = sim._oi_close_lots(day)[i]
     vol = (np.floor(vol_lots * act) * lot).astype(np.int64)
-    oi = (np.round(o + (c - o) * act) * lot).astype(np.int64)
+    frac = sim.oi_fraction(day, idx, secs)
+    oi = (np.round(o + (c - o) * frac) * lot).astype(np.int64)
     return secs, prices, vol, oi
 
 
@@ -84,8 +86,8 @@ def candles(
     day = lo_t.date()
     while day <= min(hi_t.date(), sim.day):
         this, day = day, day + dt.timedelta(days=1)
-        if not sim.calendar.is_trading_day(this):
-            continue
+        if not sim.calendar.is_trading_day(this) or not sim.listed_on(this, i):
+            continue  # no candles on holidays, nor on days the contract was not listed
         upto = N if this < sim.day else sim.sec
         if upto < 0:
             break

@@ -2,8 +2,10 @@
 
 REST: /instruments, /quote, /quote/ltp, /quote/ohlc, /instruments/historical/..., the login flow
 (/connect/login, POST /session/token), rate-limited per api_key as Kite. Ticker: /ws. Access
-tokens expire at the next 06:00 IST on the market clock. Admin (unauthenticated, local testing
-only): GET /_sim/state, POST /_sim/fault, /_sim/clock, /_sim/token, /_sim/order, /_sim/message.
+tokens expire at the next 06:00 IST on the market clock, an aware IST clock that runs over many
+trading days (each trading day's listing starts at 08:00 IST; docs/simulator.md). Admin
+(unauthenticated, local testing only): GET /_sim/state, POST /_sim/fault, /_sim/clock,
+/_sim/token, /_sim/order, /_sim/message.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 from urllib.parse import parse_qs
 
@@ -46,6 +48,8 @@ MODE_LTP, MODE_QUOTE, MODE_FULL = 0, 1, 2
 _MODES: Final = {"ltp": MODE_LTP, "quote": MODE_QUOTE, "full": MODE_FULL}
 _MODE_NAMES: Final = {v: k for k, v in _MODES.items()}
 HEARTBEAT: Final = b"\x00"
+DAY_ROLL: Final = dt.time(8, 0)
+"""When the server switches to a new trading day's listing (before the 09:00 pre-open)."""
 FAULT_KINDS: Final = (
     "drop", "stall", "garbage", "truncated", "expire_token", "rate_limit_storm", "slow_rest",
     "hang_handshake", "message",
@@ -146,6 +150,16 @@ class SimServer:
 
     def __init__(self, config: SimConfig | None = None, options: ServerOptions | None = None):
         self.sim = Simulator(config)
+        self.config = replace(self.sim.config, day=self.sim.day)
+        """The market definition; `day` is the first trading day (the sim's is the current)."""
+        self.last_day: dt.date | None = None
+        """The last trading day this server starts (None: unbounded), from `config.days`."""
+        if self.config.days is not None:
+            if self.config.days < 1:
+                raise ValueError("`days` must be at least 1")
+            self.last_day = self.sim.day
+            for _ in range(self.config.days - 1):
+                self.last_day = self.sim.calendar.next_trading_day(self.last_day)
         self.opts = options or ServerOptions()
         self.tokens: dict[str, dt.datetime] = {}
         """Valid access tokens -> expiry (IST, on the market clock)."""
@@ -162,26 +176,24 @@ class SimServer:
         self.on_sent: Callable[[SentMessage], None] | None = None
         self.speed = self.opts.speed
         start = self.opts.start or dt.time(9, 15)
-        self._clock_sec = float(
-            (
-                dt.datetime.combine(self.sim.day, start, IST) - session_open(self.sim.day)
-            ).total_seconds()
-        )
+        self._clock_at = dt.datetime.combine(self.sim.day, start, IST)
+        """The market clock (aware IST) at monotonic time `_clock_wall`."""
         self._clock_wall = time.monotonic()
-        self._msg_minute = math.floor(self._clock_sec / 60)
+        self._msg_minute = math.floor(self.market_sec() / 60)
         self.issue_token(self.opts.access_token)
         self._task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.app = self._build_app()
 
     # ----- clock -------------------------------------------------------------------------
-    def market_sec(self) -> float:
-        """The market clock now, in seconds since 09:15:00 (may run past 15:30)."""
-        return self._clock_sec + self.speed * (time.monotonic() - self._clock_wall)
-
     def market_now(self) -> dt.datetime:
-        """The market clock as an IST datetime (runs on past 15:30 and midnight)."""
-        return session_open(self.sim.day) + dt.timedelta(seconds=self.market_sec())
+        """The market clock as an aware IST datetime (runs on past 15:30, midnight, weekends)."""
+        elapsed = self.speed * (time.monotonic() - self._clock_wall)
+        return self._clock_at + dt.timedelta(seconds=elapsed)
+
+    def market_sec(self) -> float:
+        """The market clock in seconds since the current trading day's 09:15:00 (compat)."""
+        return (self.market_now() - session_open(self.sim.day)).total_seconds()
 
     def sec_of(self, when: dt.datetime) -> float:
         """Market seconds since the sim day's 09:15 of an aware (or IST-naive) datetime."""
@@ -206,16 +218,66 @@ class SimServer:
         return {t for t in self.tokens if self.token_valid(t)}
 
     def set_clock(self, sec: float | None = None, speed: float | None = None) -> None:
-        """Jump the market clock (forward only: the market never rewinds) and/or set speed."""
-        now = self.market_sec()
-        self._clock_sec = max(now, sec) if sec is not None else now
+        """Jump the market clock to `sec` seconds after the current day's 09:15 (forward only:
+        the market never rewinds) and/or set the speed."""
+        at = None if sec is None else session_open(self.sim.day) + dt.timedelta(seconds=sec)
+        self.set_clock_at(at, speed)
+
+    def set_clock_at(self, when: dt.datetime | None = None, speed: float | None = None) -> None:
+        """Jump the market clock to `when` (aware, or naive IST), forward only, across nights,
+        weekends and holidays too; the next step starts the trading day it falls in (its
+        engine from its own state: nothing of the skipped time is simulated)."""
+        now = self.market_now()
+        if when is not None:
+            aware = when if when.tzinfo else when.replace(tzinfo=IST)
+            now = max(now, aware.astimezone(IST))
+        self._clock_at = now
         self._clock_wall = time.monotonic()
         if speed is not None:
             self.speed = speed
 
+    # ----- trading days ------------------------------------------------------------------
+    def trading_day_at(self, when: dt.datetime) -> dt.date:
+        """The trading day in effect at `when`: the latest one whose 08:00 IST roll has come,
+        not before the current one nor after `last_day`."""
+        cal = self.sim.calendar
+        day = self.sim.day
+        while True:
+            nxt = cal.next_trading_day(day)
+            if self.last_day is not None and nxt > self.last_day:
+                return day
+            if when < dt.datetime.combine(nxt, DAY_ROLL, IST):
+                return day
+            day = nxt
+
+    def roll_day(self) -> bool:
+        """Start the trading day the clock is in, if it is a new one (True when it did).
+
+        The new day's listing replaces the old (expired series gone, new ones listed, strikes
+        around the new reference spot); each open ticker connection keeps its subscriptions to
+        the tokens still listed and silently loses the others, as Kite stops sending them.
+        """
+        day = self.trading_day_at(self.market_now())
+        if day == self.sim.day:
+            return False
+        old = self.sim
+        try:
+            new = Simulator(replace(self.config, day=day))
+        except ValueError:  # beyond the model's calendar range: stay on the last day
+            self.last_day = old.day
+            return False
+        for conn in self.conns.values():
+            subs = {int(old.token[i]): mode for i, mode in conn.subs.items()}
+            conn.subs = {new.by_token[t]: mode for t, mode in subs.items() if t in new.by_token}
+            conn.rebuild()
+        self.sim = new
+        self._msg_minute = math.floor(self.market_sec() / 60)
+        return True
+
     # ----- stepping and encoding --------------------------------------------------------
     def step(self) -> None:
         """Advance the market to the clock and send each connection its due ticks."""
+        self.roll_day()
         now = time.monotonic()
         clock = self.market_sec()
         self._broadcasts(clock)
@@ -668,6 +730,8 @@ class SimServer:
         s = self.sim
         body: dict[str, Any] = {
             "day": s.day.isoformat(), "sec": s.sec, "clock_sec": self.market_sec(),
+            "first_day": self.config.day.isoformat() if self.config.day else None,
+            "last_day": self.last_day.isoformat() if self.last_day else None,
             "time": s.market_time().isoformat(), "is_open": s.is_open, "speed": self.speed,
             "instruments": len(s.token), "clock": self.market_now().isoformat(),
             "valid_tokens": len(self.valid_tokens), "rate_limits": self.limiter is not None,
@@ -698,13 +762,17 @@ class SimServer:
                 if "time" in body:
                     t = dt.time.fromisoformat(body["time"])
                     sec = self.sec_of(dt.datetime.combine(self.sim.day, t, IST))
-                if "at" in body:  # any IST datetime, e.g. the next day's 06:00
-                    sec = self.sec_of(dt.datetime.fromisoformat(body["at"]))
                 speed = body.get("speed")
-                self.set_clock(None if sec is None else float(sec),
-                               None if speed is None else _number(speed, "speed"))  # fmt: skip
+                spd = None if speed is None else _number(speed, "speed")
+                if "at" in body:  # any IST datetime, e.g. the next day's 06:00 or 09:20
+                    at = dt.datetime.fromisoformat(body["at"])
+                    self.set_clock_at(at if at.tzinfo else at.replace(tzinfo=IST), spd)
+                else:
+                    self.set_clock(None if sec is None else float(sec), spd)
+                self.step()  # answer once the market (and the trading day) is at the new time
                 return JSONResponse({"clock_sec": self.market_sec(), "speed": self.speed,
-                                     "time": self.market_now().isoformat()})  # fmt: skip
+                                     "time": self.market_now().isoformat(),
+                                     "day": self.sim.day.isoformat()})  # fmt: skip
             if what == "token":
                 tok = body["access_token"]
                 if not isinstance(tok, str) or not tok:

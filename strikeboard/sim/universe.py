@@ -1,7 +1,9 @@
 """The simulated NIFTY instrument universe: tokens, tradingsymbols, strike grids, the CSV dump.
 
 Pure code. Tokens follow Kite's scheme `exchange_token << 8 | segment` (NFO = 2, indices = 9),
-so `token & 0xff` tells the segment exactly as kiteconnect's ticker parser expects.
+so `token & 0xff` tells the segment exactly as kiteconnect's ticker parser expects. An NFO
+contract's exchange_token is a pure function of (kind, expiry, strike) (`nfo_exchange_token`), so
+a contract keeps its instrument_token every day it is listed, as on Kite.
 """
 
 from __future__ import annotations
@@ -32,6 +34,28 @@ KIND_CE: Final = 3
 KIND_PE: Final = 4
 
 _WEEKLY_MONTH_CODE: Final = "123456789OND"
+
+STRIKE_UNIT: Final = 50
+"""NFO strikes are whole multiples of this (weeklies step 50, monthlies 100/500)."""
+_EPOCH_ORD: Final = dt.date(2000, 1, 1).toordinal()
+_KIND_CODE: Final = {KIND_FUT: 0, KIND_CE: 1, KIND_PE: 2}
+
+
+def nfo_exchange_token(kind: int, expiry: dt.date, strike: float, expiry_weekday: int) -> int:
+    """The stable 24-bit exchange_token of a NIFTY future or option.
+
+    Bits: expiry week (11, weeks since 2000) << 13 | kind (2: FUT 0, CE 1, PE 2) << 11 |
+    strike / 50 (11, so strikes up to 102,350). Weeks end on the nominal expiry weekday, so a
+    holiday-shifted expiry (moved to an earlier trading day) stays in its week; at most one
+    expiry per week, so (kind, expiry, strike) -> token is one-to-one. The instrument_token
+    `exchange_token << 8 | 2` then fits a uint32 with the NFO segment in its low byte.
+    """
+    shift = expiry_weekday + 1  # a week starts the day after the nominal expiry weekday
+    week = (expiry.toordinal() - 1 - shift) // 7 - (_EPOCH_ORD - 1 - shift) // 7
+    units, rem = divmod(round(strike), STRIKE_UNIT)
+    if kind not in _KIND_CODE or rem or not 0 <= units < 2048 or not 0 <= week < 2048:
+        raise ValueError(f"no exchange_token for kind {kind}, expiry {expiry}, strike {strike}")
+    return (week << 13) | (_KIND_CODE[kind] << 11) | units
 
 
 @dataclass(frozen=True)
@@ -109,20 +133,28 @@ class UniverseConfig:
     range_hi: float = 1.25
 
 
-def build_universe(
-    day: dt.date, ref_spot: float, calendar: TradingCalendar, cfg: UniverseConfig
-) -> list[Instrument]:
-    """All instruments listed on `day`: the two indices, near futures, and NIFTY options.
+@dataclass(frozen=True)
+class Listing:
+    """The NFO series listed on a day: future expiries, and per option expiry its strikes."""
 
-    The strike grid is centred on `ref_spot` (the previous close), as exchanges list strikes.
-    """
-    lot = cfg.lot_size
-    out: list[Instrument] = [
-        Instrument(NIFTY_TOKEN, NIFTY_TOKEN >> 8, "NIFTY 50", "NIFTY 50", None, 0.0, 0.0, 0,
-                   "EQ", "INDICES", "NSE", KIND_INDEX),
-        Instrument(VIX_TOKEN, VIX_TOKEN >> 8, "INDIA VIX", "INDIA VIX", None, 0.0, 0.0, 0,
-                   "EQ", "INDICES", "NSE", KIND_VIX),
-    ]  # fmt: skip
+    futures: list[dt.date]
+    options: dict[dt.date, tuple[list[int], bool]]
+    """Expiry -> (strikes, monthly symbol?), in expiry order."""
+
+    def has(self, kind: int, expiry: dt.date | None, strike: float) -> bool:
+        """True when the contract (kind, expiry, strike) is listed (indices always are)."""
+        if expiry is None:
+            return True
+        if kind == KIND_FUT:
+            return expiry in self.futures
+        series = self.options.get(expiry)
+        return series is not None and round(strike) in series[0]
+
+
+def listing(
+    day: dt.date, ref_spot: float, calendar: TradingCalendar, cfg: UniverseConfig
+) -> Listing:
+    """The series listed on `day`, strikes centred on `ref_spot` (the previous close)."""
     monthlies = calendar.monthly_expiries(day, cfg.monthlies)
     # Quarterly contracts: March, June, September, December beyond the monthly horizon.
     quarterlies: list[dt.date] = []
@@ -139,30 +171,48 @@ def build_universe(
             half_yearlies.append(calendar.monthly_expiry(y, m))
     weeklies = calendar.weekly_expiries(day, cfg.weeklies)
     monthly_set = set(monthlies) | set(quarterlies) | set(half_yearlies)
-    next_token = 8_000  # exchange_token counter for NFO contracts
-    for exp in monthlies[: cfg.futures]:
+    lo, hi = cfg.range_lo * ref_spot, cfg.range_hi * ref_spot
+    near = strike_grid(ref_spot, 50, 100, 1500, lo, hi)
+    # Monthlies and quarterlies: 100 near the money, 500 further out.
+    far = strike_grid(ref_spot, 100, 500, 3000, lo, hi)
+    options = {
+        exp: (near if exp in weeklies else far, exp in monthly_set)
+        for exp in sorted(set(weeklies) | monthly_set)
+    }
+    return Listing(monthlies[: cfg.futures], options)
+
+
+def build_universe(
+    day: dt.date, ref_spot: float, calendar: TradingCalendar, cfg: UniverseConfig
+) -> list[Instrument]:
+    """All instruments listed on `day`: the two indices, near futures, and NIFTY options.
+
+    The strike grid is centred on `ref_spot` (the previous close), as exchanges list strikes.
+    """
+    lot = cfg.lot_size
+    out: list[Instrument] = [
+        Instrument(NIFTY_TOKEN, NIFTY_TOKEN >> 8, "NIFTY 50", "NIFTY 50", None, 0.0, 0.0, 0,
+                   "EQ", "INDICES", "NSE", KIND_INDEX),
+        Instrument(VIX_TOKEN, VIX_TOKEN >> 8, "INDIA VIX", "INDIA VIX", None, 0.0, 0.0, 0,
+                   "EQ", "INDICES", "NSE", KIND_VIX),
+    ]  # fmt: skip
+    series = listing(day, ref_spot, calendar, cfg)
+    ew = calendar.expiry_weekday
+    for exp in series.futures:
+        et = nfo_exchange_token(KIND_FUT, exp, 0.0, ew)
         out.append(
-            Instrument((next_token << 8) | SEG_NFO, next_token, future_symbol(exp), "NIFTY", exp,
+            Instrument((et << 8) | SEG_NFO, et, future_symbol(exp), "NIFTY", exp,
                        0.0, TICK, lot, "FUT", "NFO-FUT", "NFO", KIND_FUT)
         )  # fmt: skip
-        next_token += 1
-    lo, hi = cfg.range_lo * ref_spot, cfg.range_hi * ref_spot
-    for exp in sorted(set(weeklies) | monthly_set):
-        near = exp in weeklies
-        if near:
-            strikes = strike_grid(ref_spot, 50, 100, 1500, lo, hi)
-        else:
-            # Monthlies and quarterlies: 100 near the money, 500 further out.
-            strikes = strike_grid(ref_spot, 100, 500, 3000, lo, hi)
-        monthly = exp in monthly_set
+    for exp, (strikes, monthly) in series.options.items():
         for k in strikes:
             for opt, kind in (("CE", KIND_CE), ("PE", KIND_PE)):
                 sym = monthly_symbol(exp, k, opt) if monthly else weekly_symbol(exp, k, opt)
+                et = nfo_exchange_token(kind, exp, float(k), ew)
                 out.append(
-                    Instrument((next_token << 8) | SEG_NFO, next_token, sym, "NIFTY", exp,
+                    Instrument((et << 8) | SEG_NFO, et, sym, "NIFTY", exp,
                                float(k), TICK, lot, opt, "NFO-OPT", "NFO", kind)
                 )  # fmt: skip
-                next_token += 1
     return out
 
 

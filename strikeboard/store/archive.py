@@ -311,14 +311,18 @@ class Archive:
         return int(self._scalar("SELECT coalesce(max(ingest_seq), 0) FROM ticks") or 0)
 
     def previous_close_oi(self, tokens: Sequence[int], before: date) -> dict[int, int]:
-        """Each contract's last archived OI before the IST day ``before`` (its previous
-        session's closing OI, as far as this archive saw it)."""
+        """Each contract's OI at the close of the last session archived before the IST day
+        ``before``: its rows of that session's last minute, only if that minute is the close
+        (15:29 IST or later). A contract that left the strike window earlier that day, or a
+        session the feed did not see to its close, is not here: its last row is not its
+        closing OI (the caller asks Kite's day candles instead)."""
         start = datetime(before.year, before.month, before.day, tzinfo=IST)
         rows = self._rows(
-            "SELECT DISTINCT ON (token) token, oi FROM chain_minute"
-            " WHERE token = ANY(%s) AND minute < %s AND oi IS NOT NULL"
-            " ORDER BY token, minute DESC",
-            (list(tokens), start),
+            "WITH last AS (SELECT max(minute) AS m FROM chain_minute WHERE minute < %s)"
+            " SELECT token, oi FROM chain_minute, last"
+            " WHERE minute = last.m AND token = ANY(%s) AND oi IS NOT NULL"
+            " AND (last.m AT TIME ZONE 'Asia/Kolkata')::time >= '15:29'",
+            (start, list(tokens)),
         )
         return {int(token): int(oi) for token, oi in rows}
 

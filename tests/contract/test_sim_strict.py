@@ -128,8 +128,14 @@ def test_quote_fields_are_exactly_kites(kite: KiteConnect) -> None:
 def test_previous_day_oi_from_day_candles(kite: KiteConnect, sim: Running) -> None:
     s = sim.server.sim
     prev = s.prev_day.isoformat()  # 2026-11-23: the 24th is a holiday
+    nfo = kite.instruments("NFO")
     for kind in ("CE", "PE", "FUT"):
-        ins = _nfo(kite, kind)
+        # A contract listed yesterday too (far strikes listed today around a moved spot are
+        # new: they open with OI 0 and have no earlier candles).
+        ins = next(
+            i for i in nfo
+            if i["instrument_type"] == kind and not s.new_today[s.by_token[i["instrument_token"]]]
+        )  # fmt: skip
         tok = ins["instrument_token"]
         days = kite.historical_data(tok, prev, DAY.isoformat(), "day", oi=True)
         assert [d["date"].date() for d in days] == [s.prev_day, DAY]

@@ -18,8 +18,11 @@ import numpy as np
 import psycopg
 import pytest
 
+import lambdas.jobs as jobs_lambda
 from feed_container.factory import build_feed
+from strikeboard.api.stores import Stores
 from strikeboard.chain.state import Field
+from strikeboard.config import Settings
 from strikeboard.devservices import PostgresCluster
 from strikeboard.feed.feed import Feed, FeedConfig
 from strikeboard.kite.ticker import ShardState
@@ -365,6 +368,156 @@ def test_the_close_writes_the_last_minute_and_marks_the_session(
         finally:
             feed.stop()
             hot.close()
+
+
+def test_three_trading_days_without_a_restart(
+    database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Friday, a weekend, Monday (a weekly expiry: Tuesday is a holiday), the holiday, and
+    Wednesday, on one feed: each morning the token has expired (06:00) and a new one is stored
+    after 08:45; the expired weekly leaves and the new one arrives; change in OI is measured
+    against the previous session's close; every tick archived once; EOD once per trading day."""
+    fri, mon, tue, wed = (dt.date(2026, 11, d) for d in (20, 23, 24, 25))
+    sent = SentTicks()
+    opts = ServerOptions(speed=30, start=dt.time(15, 22))
+    small = UniverseConfig(weekly_expiries=2, include_monthly=False, strikes_each_side=4)
+    with run_simulator(config=SimConfig(seed=21, day=fri, days=3), options=opts) as sim:
+        sim.server.on_sent = sent
+        feed = _feed(sim, database_url, redis_url, redis_prefix, tmp_path, small)
+        hot = HotStore.from_url(redis_url, redis_prefix)
+
+        def supervised(cond: Callable[[], Any]) -> Callable[[], Any]:
+            def check() -> Any:
+                feed.supervise()  # what feed_container's main loop does each second
+                return cond()
+
+            return check
+
+        def jump(day: dt.date, clock: dt.time) -> None:
+            when = dt.datetime.combine(day, clock, IST)
+            sim.call(sim.server.set_clock_at, when)
+            trading = CALENDAR.is_trading_day(day)  # a holiday keeps the last day's market
+            wait_for(lambda: sim.server.market_now() >= when
+                     and (sim.server.sim.day == day or not trading),
+                     30, f"simulator at {when}")  # fmt: skip
+
+        def close(day: dt.date) -> None:
+            jump(day, dt.time(15, 26))
+            wait_for(supervised(lambda: (hot.read_session() or {}).get("day") == day.isoformat()
+                                and hot.read_session()["state"] == "closed"), 60,
+                     f"{day} closed")  # fmt: skip
+
+        def morning(day: dt.date, token: str) -> None:
+            jump(day, dt.time(8, 40))  # the refresh finds yesterday's token dead
+            wait_for(supervised(lambda: feed.session.token_state == "expired"), 30, "expired")
+            jump(day, dt.time(8, 46))
+            sim.call(sim.server.issue_token, token)
+            hot.write_access_token(token)  # what the day's login callback does
+            wait_for(supervised(lambda: feed.day.loaded == day), 60, f"{day} refreshed")
+            jump(day, dt.time(9, 16))
+            ticks = feed.ingest.counters.ticks
+            wait_for(supervised(lambda: feed.ingest.counters.ticks > ticks + 100), 60, "ticks")
+            wait_for(supervised(lambda: feed.session.pending()[1] == 0), 60, "baselines")
+
+        def oi_changes_right() -> bool:
+            """Change in OI of every leg on screen is OI minus the previous session's close
+            (polled: a re-centre may have just added strikes whose baselines are on their way)."""
+            s, wrong, checked = sim.server.sim, [], 0
+            for expiry in hot.expiries("NIFTY"):
+                snap = hot.read_snapshot("NIFTY", expiry)
+                assert snap is not None
+                for row in snap["strikes"].values():
+                    for side in ("CE", "PE"):
+                        leg = row.get(side)
+                        if leg is None or leg["oi"] is None:
+                            continue
+                        prev = int(s.oi_prev[s.by_token[leg["token"]]])
+                        if leg["oi_change"] != leg["oi"] - prev:
+                            wrong.append((leg["token"], leg["oi"], leg["oi_change"], prev))
+                        checked += 1
+            if wrong:
+                print(f"{s.day}: {len(wrong)} of {checked} wrong, e.g. {wrong[:3]}")
+            return checked > 0 and not wrong
+
+        def oi_changes_checked() -> bool:
+            wait_for(supervised(oi_changes_right), 60, "change in OI against the last close")
+            return True
+
+        feed.start()
+        try:
+            wait_for(lambda: feed.ingest.counters.ticks > 100, 60, "Friday's ticks")
+            wait_for(supervised(lambda: feed.session.pending()[1] == 0), 60, "baselines")
+            assert oi_changes_checked()
+            assert hot.expiries("NIFTY") == ["2026-11-23", "2026-12-01"]
+            close(fri)
+
+            morning(mon, "monday-token")  # Monday: the 23 Nov weekly's last day
+            assert hot.expiries("NIFTY") == ["2026-11-23", "2026-12-01"]
+            assert oi_changes_checked()
+            close(mon)
+
+            jump(tue, dt.time(11, 0))  # the holiday: nothing to do, nothing fails
+            wait_for(supervised(lambda: (hot.read_health() or {}).get("session") == "holiday"),
+                     10, "holiday in health")  # fmt: skip
+            morning(wed, "wednesday-token")
+            assert hot.expiries("NIFTY") == ["2026-12-01", "2026-12-08"]  # expired one gone
+            assert oi_changes_checked()
+            close(wed)
+
+            sim.call(sim.server.set_clock, None, 0.0)  # freeze: let the last ticks land
+            archiver = feed.adapters.archiver
+            wait_for(lambda: archiver.status().lag.records == 0, 60, "archive caught up")
+            assert feed.adapters.publisher.restarts == 0
+            assert all(t.is_alive() for t in feed.ingest._threads)
+        finally:
+            feed.stop()
+            hot.close()
+
+    # Every tick sent over the three days is archived once, and nothing else.
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT token, CASE WHEN exchange_ts = received_ts THEN -1"
+            " ELSE extract(epoch FROM exchange_ts)::bigint END,"
+            " round(last_price * 100)::bigint, volume FROM ticks"
+        ).fetchall()
+        days = conn.execute(
+            "SELECT DISTINCT (minute AT TIME ZONE 'Asia/Kolkata')::date FROM chain_minute"
+        ).fetchall()
+    assert sorted(d for (d,) in days) == [fri, mon, wed]
+    archived = Counter(tuple(int(v) for v in r) for r in rows)
+    expected = sent.counter()
+    assert not archived - expected, list((archived - expected).items())[:5]
+    missing = expected - archived
+    assert sum(missing.values()) == sum(feed.ingest.counters.rejects.values())
+
+    # The end-of-day job on each weekday's schedule: it runs for the trading days only.
+    stores = Stores(Settings(database_url=database_url, redis_url=redis_url,
+                             redis_key_prefix=redis_prefix))  # fmt: skip
+    monkeypatch.setattr(jobs_lambda, "_get_stores", lambda: stores)
+    try:
+        for day in (fri, mon, tue, wed):
+            event = {"time": f"{day.isoformat()}T10:45:00Z", "detail": {}}
+            result = jobs_lambda.eod_handler(event, LambdaContext())
+            assert ("skipped" in result) == (day == tue), result
+        with psycopg.connect(database_url) as conn:
+            stat_days = conn.execute("SELECT DISTINCT day FROM daily_stats").fetchall()
+        assert sorted(d for (d,) in stat_days) == [fri, mon, wed]
+    finally:
+        stores.close()
+
+
+class LambdaContext:
+    function_name = "strikeboard-jobs"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:ap-south-1:123456789012:function:strikeboard-jobs"
+    memory_limit_in_mb = 512
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+    log_group_name = "/aws/lambda/strikeboard-jobs"
+    log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
 
 
 def _feed(

@@ -9,6 +9,7 @@ import numpy as np
 import psycopg
 import pytest
 
+from strikeboard.market.calendar import IST
 from strikeboard.store.archive import TICK_COLUMNS, Archive
 from strikeboard.store.errors import ArchiveUnavailableError, StoreError
 from strikeboard.store.ticks import TickArray
@@ -118,6 +119,27 @@ def test_chain_minute_candles_and_instruments_upsert(archive: Archive) -> None:
     assert [a[0] for a in after] == [b[0] for b in before]  # first_seen kept
     assert all(a[1] >= b[1] for a, b in zip(after, before, strict=True))
     assert [(a[2], a[3]) for a in after] == [(65, expiry), (0, None)]
+
+
+def test_previous_close_oi_is_the_last_sessions_closing_minute(archive: Archive) -> None:
+    """Only rows of the previous session's close count: a strike that left the window at noon
+    has no closing OI here (its last row is a noon OI), nor does a session seen only in part."""
+    expiry = date(2026, 12, 1)
+
+    def row(minute: datetime, token: int, oi: int) -> list[object]:
+        return ["NIFTY", expiry, minute, 26000.0 + token, "CE", token, 10.0, 9.9, 10.1, 0.12,
+                0.5, 0.001, -5.0, 12.0, oi, 0, 100]  # fmt: skip
+
+    monday_noon = datetime(2026, 11, 23, 12, 0, tzinfo=IST)
+    monday_close = datetime(2026, 11, 23, 15, 30, tzinfo=IST)
+    archive.write_chain_minute([row(monday_noon, 1, 100), row(monday_noon, 2, 200)], [])
+    archive.write_chain_minute([row(monday_close, 1, 150)], [])  # 2 left the window at noon
+    # Wednesday (Tuesday is a holiday): Monday's close for 1; nothing for 2 or 3.
+    assert archive.previous_close_oi([1, 2, 3], date(2026, 11, 25)) == {1: 150}
+    # A session the feed stopped seeing at 14:00 has no close in the archive.
+    wednesday = datetime(2026, 11, 25, 14, 0, tzinfo=IST)
+    archive.write_chain_minute([row(wednesday, 1, 180)], [])
+    assert archive.previous_close_oi([1], date(2026, 11, 26)) == {}
 
 
 def test_bad_rows_raise_a_store_error_and_the_archive_stays_usable(
