@@ -51,6 +51,16 @@ def test_three_trading_days_over_a_weekend_and_a_holiday(kit: Any) -> None:
             body: dict[str, Any] = res.json()
             return body
 
+        def handshake(token: str) -> int:
+            res = admin.get(
+                "/ws",
+                params={"api_key": API_KEY, "access_token": token},
+                headers={"connection": "upgrade", "upgrade": "websocket",
+                         "sec-websocket-version": "13",
+                         "sec-websocket-key": "x3JJHMbDL1EzLkh9GBhXDw=="},
+            )  # fmt: skip
+            return res.status_code
+
         def login(token: str) -> None:
             assert admin.post("/_sim/token", json={"access_token": token}).status_code == 200
             kc.set_access_token(token)
@@ -95,6 +105,8 @@ def test_three_trading_days_over_a_weekend_and_a_holiday(kit: Any) -> None:
             with pytest.raises(exceptions.TokenException):
                 kc.quote(keys)
             login("day2_token")
+            # A new handshake needs the new token (the open socket carries on, below).
+            assert handshake("sim_access_token") == 403
             q2 = kc.quote(keys)
             for k in keys:  # before the open: yesterday's close everywhere
                 assert q2[k]["ohlc"]["close"] == close1[k]["last_price"]
@@ -141,6 +153,15 @@ def test_three_trading_days_over_a_weekend_and_a_holiday(kit: Any) -> None:
             t_open3 = _epoch_local(D3, 9, 15)
             kit.wait_for(lambda: _ticked_since(col.ticks, t_open3) >= cont_tokens)
             assert expiring["instrument_token"] not in _ticked_since(col.ticks, t_open3)
+            # A new socket with the morning's token is accepted.
+            fresh = kit.Collector()
+            second = KiteTicker(API_KEY, "day3_token", root=r.ws_root, reconnect=False)
+            fresh.attach(second)
+            kit.start(second)
+            try:
+                assert fresh.opened.wait(15)
+            finally:
+                kit.close(second)
 
             # After the last day's close the clock runs on and no new day starts.
             body = jump("2026-11-26T10:00:00")
