@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -16,13 +17,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from strikeboard import devservices
 from strikeboard.config import get_settings
+from strikeboard.market.calendar import IST, session_view
 
 DEFAULT_LOCAL_DIR = Path(".local/dev")
 
@@ -33,6 +36,7 @@ class Child:
     argv: list[str]
     ready_url: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    after_ready: Callable[[], None] | None = None
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
@@ -61,6 +65,8 @@ def run_children(
             procs.append(proc)
             if child.ready_url:
                 _wait_http(child.ready_url, proc)
+            if child.after_ready is not None:
+                child.after_ready()
         yield procs
     finally:
         # Last started, first stopped, one at a time: the feed flushes while Kite and the
@@ -83,6 +89,8 @@ def plan(args: argparse.Namespace, sim_port: int) -> list[Child]:
          "--speed", str(args.speed), "--seed", str(args.seed)],
         ready_url=f"{sim_root}/_sim/state",
     )  # fmt: skip
+    if args.speed == 1:
+        _follow_the_wall_clock(sim, sim_root, datetime.now(IST))
     feed = Child(
         "feed",
         [sys.executable, "-m", "feed_container"],
@@ -99,6 +107,25 @@ def plan(args: argparse.Namespace, sim_port: int) -> list[Child]:
         env={"PUSH_ENDPOINT_URL": f"http://127.0.0.1:{args.port}"},
     )
     return [sim, feed, gateway, pusher]
+
+
+def _follow_the_wall_clock(sim: Child, sim_root: str, now: datetime) -> None:
+    """At real speed the simulated market keeps the wall clock's time, so the dashboard, the
+    API and the feed share one clock: live in market hours, else the last session's close
+    (on a weekend, Friday's) until the next open."""
+    view = session_view(now)
+    if view.state == "open":
+        sim.argv += ["--date", now.date().isoformat(), "--start", now.strftime("%H:%M:%S")]
+        return
+    sim.argv += ["--date", view.last_session.isoformat(), "--start", "15:31"]
+
+    def to_now() -> None:  # from the last close across the night or weekend to the wall clock
+        body = json.dumps({"at": datetime.now(IST).isoformat()}).encode()
+        request = urllib.request.Request(f"{sim_root}/_sim/clock", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        urllib.request.urlopen(request, timeout=120).close()
+
+    sim.after_ready = to_now
 
 
 def dev_token(local_dir: Path) -> str:
