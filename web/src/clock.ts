@@ -54,7 +54,9 @@ export function formatDte(d: number | null | undefined): string {
   return d === null || d === undefined || !Number.isFinite(d) ? "–" : d.toFixed(2);
 }
 
-const dayParts = new Intl.DateTimeFormat("en-GB", { timeZone: IST, weekday: "short", day: "numeric", month: "short" });
+// Numeric month, named here: ICU versions disagree on "Sep" and "Sept".
+const dayParts = new Intl.DateTimeFormat("en-GB", { timeZone: IST, weekday: "short", day: "numeric", month: "numeric" });
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const timeParts = new Intl.DateTimeFormat("en-GB", { timeZone: IST, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 
 function part(parts: Intl.DateTimeFormatPart[], type: Intl.DateTimeFormatPartTypes): string {
@@ -64,7 +66,7 @@ function part(parts: Intl.DateTimeFormatPart[], type: Intl.DateTimeFormatPartTyp
 /** "Wed 25 Nov" for an instant (ms or ISO), in IST. */
 export function istDay(t: number | string): string {
   const p = dayParts.formatToParts(typeof t === "number" ? t : Date.parse(t));
-  return `${part(p, "weekday")} ${part(p, "day")} ${part(p, "month")}`;
+  return `${part(p, "weekday")} ${part(p, "day")} ${MONTHS[Number(part(p, "month")) - 1] ?? ""}`;
 }
 
 /** "15:30" for an instant (ms or ISO), in IST. */

@@ -39,10 +39,12 @@ function series(points: IntradayPoint[], pick: (p: IntradayPoint) => number | nu
 
 export function IntradayCharts({ expiry, theme }: { expiry: string; theme: string }) {
   const at = useAppSelector((s) => s.ui.at);
-  // The day on screen: the travelled-to one, else the API's last session (today once it
-  // opened; on a weekend or holiday the last trading day, not the browser's or API's today).
+  // The day on screen: the travelled-to one, else the day of the chain on screen, else the
+  // API's last session (on a weekend or holiday the last trading day, not today).
+  // The chain's own market time says which day it is from when it has one.
   const lastSession = useAppSelector((s) => s.market.session?.last_session);
-  const date = at ? at.slice(0, 10) : lastSession;
+  const dataDay = useAppSelector((s) => (typeof s.chain.meta?.ts === "number" ? istDate(s.chain.meta.ts * 1000) : undefined));
+  const date = at ? at.slice(0, 10) : (dataDay ?? lastSession);
   const { data } = useIntradayQuery(
     { expiry, ...(date ? { date } : {}) },
     { pollingInterval: at ? 0 : 60_000 },

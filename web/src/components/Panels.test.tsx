@@ -21,20 +21,28 @@ beforeEach(() => {
 });
 afterEach(() => vi.useRealTimers());
 
+/** The snapshot's market time `ts` defaults to a minute before the session's close. */
+interface Opts {
+  stale?: boolean;
+  ageMs?: number;
+  ts?: number;
+}
+
 /** A store after one health answer at `now` and a snapshot of 1 Dec received `ageMs` ago. */
-function setup(session: Session, now: string, opts: { stale?: boolean; ageMs?: number } = {}) {
+function setup(session: Session, now: string, opts: Opts = {}) {
   const store = makeStore();
   const h = health(session, now);
   store.dispatch(healthReceived({ health: h, receivedAt: Date.now() }));
   store.dispatch(expirySelected("2026-12-01"));
-  const snap = { ...snapshot(1), days_to_expiry: 4.24, stale: opts.stale ?? false };
+  const ts = opts.ts ?? Date.parse(session.last_close) / 1000 - 60;
+  const snap = { ...snapshot(1), ts, days_to_expiry: 4.24, stale: opts.stale ?? false };
   store.dispatch(snapshotReceived({ snapshot: snap, source: "rest", receivedAt: Date.now() - (opts.ageMs ?? 0) }));
   store.dispatch(connectionChanged("polling"));
   const wrap = ({ children }: { children: ReactNode }) => <Provider store={store}>{children}</Provider>;
   return { store, h, wrap };
 }
 
-function banners(session: Session, now: string, opts: { stale?: boolean; ageMs?: number } = {}) {
+function banners(session: Session, now: string, opts: Opts = {}) {
   const { h, wrap } = setup(session, now, opts);
   const view = render(
     <>
@@ -122,5 +130,15 @@ describe("useMarketNow", () => {
     });
     act(() => vi.advanceTimersByTime(1_000));
     expect(result.current).toBe(Date.parse("2026-11-29T12:00:04+05:30"));
+  });
+});
+
+describe("the session banner and the data's own day", () => {
+  it("adds the data's stamp when it is not from the session the calendar names", () => {
+    // 1_790_000_000 is Mon 21 Sep 2026 19:43 IST: not Fri 27 Nov.
+    const { texts } = banners(SUNDAY, "2026-11-29T12:00:00+05:30", { ts: 1_790_000_000 });
+    expect(texts).toEqual([
+      "Market closed (Sunday) · showing the last session, Fri 27 Nov · next open Mon 30 Nov 09:15 IST · data stamped Mon 21 Sep 19:43 IST",
+    ]);
   });
 });

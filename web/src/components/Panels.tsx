@@ -71,7 +71,11 @@ export function Banners({ health }: { health: Health | undefined }) {
   const meta = useAppSelector((s) => s.chain.meta);
   const session = useAppSelector((s) => s.market.session);
   const badge = badgeFor(store.getState(), now);
-  const sessionLine = sessionText(session);
+  let sessionLine = sessionText(session);
+  // The data's own stamp when it is not from that session (e.g. the simulator replaying a day).
+  if (sessionLine && session && typeof meta?.ts === "number" && istDate(meta.ts * 1000) !== session.last_session) {
+    sessionLine += ` · data stamped ${istDay(meta.ts * 1000)} ${istTime(meta.ts * 1000)} IST`;
+  }
   const dispatch = useAppDispatch();
   const [token, setTokenText] = useState("");
   const out: React.ReactNode[] = [];
