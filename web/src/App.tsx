@@ -21,7 +21,7 @@ import {
   usePreferencesQuery,
 } from "./store/api";
 import { expirySelected, snapshotReceived } from "./store/chainSlice";
-import { marketOpenChanged, marketReceived } from "./store/marketSlice";
+import { healthReceived, marketReceived } from "./store/marketSlice";
 import { prefsLoaded, themeToggled } from "./store/prefsSlice";
 import { selectVisibleIds } from "./store/selectors";
 import { settingsToggled, strikeSelected, unauthorizedChanged } from "./store/uiSlice";
@@ -40,7 +40,7 @@ export function App({ client }: { client: LiveClient }) {
   const expiry = useAppSelector((s) => s.chain.expiry);
   const at = useAppSelector((s) => s.ui.at);
 
-  const { data: health } = useHealthQuery(undefined, { pollingInterval: 5_000 });
+  const { data: health, fulfilledTimeStamp: healthAt } = useHealthQuery(undefined, { pollingInterval: 5_000 });
   const { data: expiryList } = useExpiriesQuery("NIFTY", { pollingInterval: 60_000 });
   const expiries = expiryList ?? EMPTY;
   const { data: market } = useMarketQuery();
@@ -59,9 +59,10 @@ export function App({ client }: { client: LiveClient }) {
       );
     }
   }, [market, dispatch]);
+  // The market's clock and session: every health answer resets the offset to the API's `now`.
   useEffect(() => {
-    if (typeof health?.market_open === "boolean") dispatch(marketOpenChanged(health.market_open));
-  }, [health, dispatch]);
+    if (health) dispatch(healthReceived({ health, receivedAt: healthAt ?? Date.now() }));
+  }, [health, healthAt, dispatch]);
 
   // Pick an expiry: the preferred one if listed, else the nearest.
   useEffect(() => {

@@ -1,13 +1,14 @@
 /** Typed Redux hooks and small timing hooks. */
 import { useEffect, useRef, useState } from "react";
 import { useDispatch, useSelector, useStore } from "react-redux";
+import { serverNow } from "./clock";
 import type { AppDispatch, AppStore, RootState } from "./store";
 
 export const useAppDispatch = useDispatch.withTypes<AppDispatch>();
 export const useAppSelector = useSelector.withTypes<RootState>();
 export const useAppStore = useStore.withTypes<AppStore>();
 
-/** The current time, re-read every `ms` (for ages and staleness). */
+/** The browser's time, re-read every `ms`: only for local ages (how long since data arrived). */
 export function useNow(ms = 1000): number {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
@@ -15,6 +16,16 @@ export function useNow(ms = 1000): number {
     return () => clearInterval(t);
   }, [ms]);
   return now;
+}
+
+/**
+ * The market's time (ms): the API's clock (offset from /api/health) advanced locally, re-read
+ * every `ms`. Everything that means "now" on the market uses this, never `Date.now()`.
+ */
+export function useMarketNow(ms = 1000): number {
+  const local = useNow(ms);
+  const offset = useAppSelector((s) => s.market.clockOffsetMs);
+  return serverNow(offset, local);
 }
 
 /** `value`, updated at most once per `ms` (charts need not redraw at the tick rate). */

@@ -116,16 +116,38 @@ export interface ExpiryInfo {
   lot_size: number;
 }
 
+/** The market's state by NSE's calendar (strikeboard/api/models.py `Session`). */
+export type SessionState = "open" | "closed" | "holiday";
+
+export interface Session {
+  state: SessionState;
+  /** The session whose data is on screen (YYYY-MM-DD): today once it opened, else the previous one. */
+  last_session: string;
+  /** That session's close (15:30 IST), ISO datetime. */
+  last_close: string;
+  /** The next open (09:15 IST), ISO datetime. */
+  next_open: string;
+  /** Why the market is shut today ("2026-11-29 is a Sunday", "... is an NSE holiday"), else null. */
+  reason: string | null;
+  /** The feed's own record of the last session it opened or closed. */
+  recorded: { day?: string; state?: string; at?: string; [extra: string]: unknown } | null;
+}
+
 export interface Health {
-  status: string;
+  status: "ok" | "degraded" | "down" | string;
   feed?: {
     connected?: boolean;
-    token?: "ok" | "expired";
+    token?: "ok" | "expired" | "unknown";
     last_tick_age_s?: number | null;
     ticks_per_s?: number | null;
     [extra: string]: unknown;
   };
+  redis?: boolean;
+  database?: boolean;
   market_open?: boolean;
+  /** Absent only from an older API. */
+  session?: Session;
+  /** The API's (the market's) time, ISO with the IST offset. */
   now?: string;
 }
 

@@ -4,6 +4,7 @@ import { useAppSelector, useThrottled } from "../hooks";
 import { useIntradayQuery, type IntradayPoint } from "../store/api";
 import { selectStrikeSeries } from "../store/selectors";
 import { compact } from "../format";
+import { istDate } from "../clock";
 import { Chart, type Point, type SeriesSpec } from "./Chart";
 
 const fmtCompact = (v: number) => compact(v);
@@ -38,7 +39,12 @@ function series(points: IntradayPoint[], pick: (p: IntradayPoint) => number | nu
 
 export function IntradayCharts({ expiry, theme }: { expiry: string; theme: string }) {
   const at = useAppSelector((s) => s.ui.at);
-  const date = at ? at.slice(0, 10) : undefined;
+  // The day on screen: the travelled-to one, else the day of the chain on screen, else the
+  // API's last session (on a weekend or holiday the last trading day, not today).
+  // The chain's own market time says which day it is from when it has one.
+  const lastSession = useAppSelector((s) => s.market.session?.last_session);
+  const dataDay = useAppSelector((s) => (typeof s.chain.meta?.ts === "number" ? istDate(s.chain.meta.ts * 1000) : undefined));
+  const date = at ? at.slice(0, 10) : (dataDay ?? lastSession);
   const { data } = useIntradayQuery(
     { expiry, ...(date ? { date } : {}) },
     { pollingInterval: at ? 0 : 60_000 },
@@ -47,8 +53,9 @@ export function IntradayCharts({ expiry, theme }: { expiry: string; theme: strin
   const live = useThrottled(meta, 5_000);
   const points = useMemo(() => {
     const list = [...(data ?? [])];
-    // The live chain extends the archived minutes up to now.
-    if (live && !at && typeof live.ts === "number") {
+    // The live chain extends the archived minutes up to its own market time `ts` (the
+    // exchange's timestamp, never the browser's clock).
+    if (live && !at && typeof live.ts === "number" && (!date || istDate(live.ts * 1000) === date)) {
       const minute = new Date(Math.floor(live.ts / 60) * 60_000).toISOString();
       const a = live.aggregates ?? {};
       const lastMinute = list.length ? list[list.length - 1]!.minute : "";
@@ -65,7 +72,7 @@ export function IntradayCharts({ expiry, theme }: { expiry: string; theme: strin
       }
     }
     return list;
-  }, [data, live, at]);
+  }, [data, live, at, date]);
   const specs = useMemo(() => {
     const straddle = (p: IntradayPoint) => p.straddle ?? p.atm_straddle;
     return {

@@ -1,7 +1,8 @@
 /** The smaller parts of the dashboard: market bar, badge, banners, tabs, header, settings, toasts. */
 import { memo, useEffect, useState } from "react";
 import { compact, DASH, pct, price, signed } from "../format";
-import { useAppDispatch, useAppSelector, useAppStore, useNow } from "../hooks";
+import { useAppDispatch, useAppSelector, useAppStore, useMarketNow, useNow } from "../hooks";
+import { formatDte, istDate, istDay, istTime, sessionText, tabDaysToExpiry, valuationMs } from "../clock";
 import { columnToggled, prefsChanged, themeToggled } from "../store/prefsSlice";
 import { badgeFor, type Badge } from "../store/selectors";
 import { settingsToggled, timeTravel, toastDismissed } from "../store/uiSlice";
@@ -68,7 +69,13 @@ export function Banners({ health }: { health: Health | undefined }) {
   const unauthorized = useAppSelector((s) => s.ui.unauthorized);
   const at = useAppSelector((s) => s.ui.at);
   const meta = useAppSelector((s) => s.chain.meta);
+  const session = useAppSelector((s) => s.market.session);
   const badge = badgeFor(store.getState(), now);
+  let sessionLine = sessionText(session);
+  // The data's own stamp when it is not from that session (e.g. the simulator replaying a day).
+  if (sessionLine && session && typeof meta?.ts === "number" && istDate(meta.ts * 1000) !== session.last_session) {
+    sessionLine += ` · data stamped ${istDay(meta.ts * 1000)} ${istTime(meta.ts * 1000)} IST`;
+  }
   const dispatch = useAppDispatch();
   const [token, setTokenText] = useState("");
   const out: React.ReactNode[] = [];
@@ -106,11 +113,23 @@ export function Banners({ health }: { health: Health | undefined }) {
         <button onClick={() => dispatch(timeTravel(null))}>Back to live</button>
       </div>,
     );
+  } else if (sessionLine) {
+    // Closed or a holiday: the data on screen is the last session's, whatever its age.
+    out.push(
+      <div
+        className="banner info session"
+        key="session"
+        data-session={session?.state}
+        title={meta?.ts ? `data as of ${istDay(meta.ts * 1000)} ${istTime(meta.ts * 1000)} IST` : undefined}
+      >
+        {sessionLine}
+      </div>,
+    );
   } else if (badge === "closed") {
     out.push(
       <div className="banner info" key="closed">
         Market closed: showing the last session
-        {meta?.ts ? ` (as of ${new Date(meta.ts * 1000).toLocaleString("en-IN", { timeZone: "Asia/Kolkata" })} IST)` : ""}.
+        {meta?.ts ? ` (as of ${istDay(meta.ts * 1000)} ${istTime(meta.ts * 1000)} IST)` : ""}.
       </div>,
     );
   } else if (badge === "stale") {
@@ -139,8 +158,14 @@ export function ExpiryTabs({
   current: string | null;
   onSelect: (e: string) => void;
 }) {
+  // Days to expiry counted from the instant the chain on screen was valued at (the header's
+  // DTE), else from the market's clock: never from the browser's.
+  const meta = useAppSelector((s) => s.chain.meta);
+  const now = useMarketNow(15_000);
+  const ref = valuationMs(meta);
+  const asOf = ref === null ? now : ref;
   return (
-    <nav className="expiries" aria-label="expiries">
+    <nav className="expiries" aria-label="expiries" title={`days to 15:30 IST of each expiry, from ${istDay(asOf)} ${istTime(asOf)} IST`}>
       {expiries.map((e) => (
         <button
           key={e.expiry}
@@ -151,7 +176,7 @@ export function ExpiryTabs({
           title={`${e.kind} expiry, lot ${e.lot_size}`}
         >
           {new Date(`${e.expiry}T00:00:00Z`).toLocaleDateString("en-IN", { day: "2-digit", month: "short", timeZone: "UTC" })}
-          <small>{e.days_to_expiry.toFixed(1)}d{e.kind === "monthly" ? " M" : ""}</small>
+          <small>{formatDte(tabDaysToExpiry(e.expiry, meta, now))}d{e.kind === "monthly" ? " M" : ""}</small>
         </button>
       ))}
     </nav>
@@ -182,7 +207,7 @@ export function ChainHeader() {
       <Stat label="Straddle" value={price(a.atm_straddle)} />
       <Stat label="Exp. move" value={a.expected_move == null ? DASH : `±${price(a.expected_move)}`} />
       <Stat label="Lot" value={meta?.lot_size == null ? DASH : String(meta.lot_size)} />
-      <Stat label="DTE" value={meta?.days_to_expiry == null ? DASH : meta.days_to_expiry.toFixed(2)} />
+      <Stat label="DTE" value={formatDte(meta?.days_to_expiry)} title="Days to 15:30 IST of the expiry day" />
       <Stat label="Call / Put OI" value={`${compact(a.call_oi)} / ${compact(a.put_oi)}`} />
       <div className="switch" role="group" aria-label="IV convention">
         {(["forward", "nse"] as const).map((c) => (
@@ -210,6 +235,9 @@ export function HistoryPicker() {
 function HistoryForm({ at }: { at: string | null }) {
   const dispatch = useAppDispatch();
   const [value, setValue] = useState(at ? at.slice(0, 16) : "");
+  // The latest minute one can travel to: the market's now, in IST.
+  const now = useMarketNow(60_000);
+  const max = `${istDate(now)}T${istTime(now)}`;
   return (
     <form
       className="history"
@@ -222,6 +250,7 @@ function HistoryForm({ at }: { at: string | null }) {
       <input
         type="datetime-local"
         aria-label="past minute (IST)"
+        max={max}
         value={value}
         onChange={(e) => setValue(e.target.value)}
       />

@@ -1,12 +1,17 @@
 /** Spot, futures and VIX: the latest values by instrument name ("NIFTY 50", "FUT <expiry>"). */
 import { createSlice, type PayloadAction } from "@reduxjs/toolkit";
-import type { MarketInstrument } from "../types";
+import { clockOffset } from "../clock";
+import type { Health, MarketInstrument, Session } from "../types";
 
 export interface MarketState {
   instruments: Record<string, MarketInstrument>;
   marketOpen: boolean | null;
   stale: boolean;
   receivedAt: number | null;
+  /** The market's session by the API's calendar (GET /api/health), null before the first answer. */
+  session: Session | null;
+  /** The API's clock minus the browser's (ms): the one clock of the SPA (see clock.ts). */
+  clockOffsetMs: number | null;
 }
 
 const initialState: MarketState = {
@@ -14,6 +19,8 @@ const initialState: MarketState = {
   marketOpen: null,
   stale: false,
   receivedAt: null,
+  session: null,
+  clockOffsetMs: null,
 };
 
 const marketSlice = createSlice({
@@ -40,8 +47,16 @@ const marketSlice = createSlice({
     marketOpenChanged(state, action: PayloadAction<boolean>) {
       state.marketOpen = action.payload;
     },
+    /** One answer of GET /api/health, received at local time `receivedAt` (ms). */
+    healthReceived(state, action: PayloadAction<{ health: Health; receivedAt: number }>) {
+      const { health, receivedAt } = action.payload;
+      if (typeof health.market_open === "boolean") state.marketOpen = health.market_open;
+      if (health.session) state.session = health.session;
+      const offset = clockOffset(health.now, receivedAt);
+      if (offset !== null) state.clockOffsetMs = offset;
+    },
   },
 });
 
-export const { marketReceived, marketOpenChanged } = marketSlice.actions;
+export const { marketReceived, marketOpenChanged, healthReceived } = marketSlice.actions;
 export default marketSlice.reducer;

@@ -108,7 +108,9 @@ export function badgeFor(s: RootState, now: number, staleAfterMs = 10_000): Badg
   const fresh = s.chain.receivedAt !== null && now - s.chain.receivedAt <= staleAfterMs;
   // Deltas still streaming is live whatever the calendar says (e.g. the simulator after hours).
   if (s.ui.connection === "live" && fresh && s.chain.source === "ws") return "live";
-  if (s.market.marketOpen === false || s.chain.meta?.source === "archive") return "closed";
+  // Outside market hours old data is the last session, not stale.
+  const shut = s.market.session ? s.market.session.state !== "open" : s.market.marketOpen === false;
+  if (shut || s.chain.meta?.source === "archive") return "closed";
   if (s.chain.meta?.stale) return "stale";
   if (s.ui.connection === "live" && !fresh) return "stale";
   return s.ui.connection;

@@ -1,0 +1,144 @@
+import { act, render, renderHook } from "@testing-library/react";
+import type { ReactNode } from "react";
+import { Provider } from "react-redux";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { useMarketNow } from "../hooks";
+import { makeStore } from "../store";
+import { expirySelected, snapshotReceived } from "../store/chainSlice";
+import { healthReceived } from "../store/marketSlice";
+import { connectionChanged } from "../store/uiSlice";
+import { snapshot } from "../test/fixtures";
+import { CLOSED, health, OPEN, SUNDAY } from "../test/sessions";
+import type { ExpiryInfo, Session } from "../types";
+import { Banners, ChainHeader, ConnectionBadge, ExpiryTabs } from "./Panels";
+
+// The browser's clock is deliberately wrong (and in another day): only the API's counts.
+const BROWSER_NOW = Date.parse("2031-01-01T03:00:00Z");
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setSystemTime(BROWSER_NOW);
+});
+afterEach(() => vi.useRealTimers());
+
+/** The snapshot's market time `ts` defaults to a minute before the session's close. */
+interface Opts {
+  stale?: boolean;
+  ageMs?: number;
+  ts?: number;
+}
+
+/** A store after one health answer at `now` and a snapshot of 1 Dec received `ageMs` ago. */
+function setup(session: Session, now: string, opts: Opts = {}) {
+  const store = makeStore();
+  const h = health(session, now);
+  store.dispatch(healthReceived({ health: h, receivedAt: Date.now() }));
+  store.dispatch(expirySelected("2026-12-01"));
+  const ts = opts.ts ?? Date.parse(session.last_close) / 1000 - 60;
+  const snap = { ...snapshot(1), ts, days_to_expiry: 4.24, stale: opts.stale ?? false };
+  store.dispatch(snapshotReceived({ snapshot: snap, source: "rest", receivedAt: Date.now() - (opts.ageMs ?? 0) }));
+  store.dispatch(connectionChanged("polling"));
+  const wrap = ({ children }: { children: ReactNode }) => <Provider store={store}>{children}</Provider>;
+  return { store, h, wrap };
+}
+
+function banners(session: Session, now: string, opts: Opts = {}) {
+  const { h, wrap } = setup(session, now, opts);
+  const view = render(
+    <>
+      <Banners health={h} />
+      <ConnectionBadge />
+    </>,
+    { wrapper: wrap },
+  );
+  const texts = [...view.container.querySelectorAll(".banner")].map((b) => b.textContent);
+  const badge = view.container.querySelector("[data-badge]")?.getAttribute("data-badge");
+  return { texts, badge, view };
+}
+
+describe("the session banner", () => {
+  it("open: no session banner, and old data is stale", () => {
+    const { texts, badge } = banners(OPEN, "2026-11-25T10:00:00+05:30", { stale: true, ageMs: 60_000 });
+    expect(badge).toBe("stale");
+    expect(texts.some((t) => t?.startsWith("Market closed"))).toBe(false);
+    expect(texts.some((t) => t?.startsWith("Data is stale"))).toBe(true);
+  });
+
+  it("closed on a trading day: the session of the day, its close and the next open; not stale", () => {
+    const { texts, badge, view } = banners(CLOSED, "2026-11-25T18:00:00+05:30", { stale: true, ageMs: 60_000 });
+    expect(badge).toBe("closed");
+    expect(texts).toEqual([
+      "Market closed · showing the session of Wed 25 Nov, closed 15:30 IST · opens Thu 26 Nov 09:15 IST",
+    ]);
+    expect(view.container.querySelector(".banner.warn")).toBeNull();
+  });
+
+  it("a weekend: why, the last session and the next open; not stale", () => {
+    const { texts, badge } = banners(SUNDAY, "2026-11-29T12:00:00+05:30", { stale: true, ageMs: 3_600_000 });
+    expect(badge).toBe("closed");
+    expect(texts).toEqual([
+      "Market closed (Sunday) · showing the last session, Fri 27 Nov · next open Mon 30 Nov 09:15 IST",
+    ]);
+  });
+});
+
+describe("days to expiry", () => {
+  it("reads the same on the tab and in the header", () => {
+    // The API's list said 1.7 (its clock, Sunday night); the chain on screen was valued at 4.24.
+    const { wrap } = setup(SUNDAY, "2026-11-29T23:53:00+05:30");
+    const expiries: ExpiryInfo[] = [
+      { expiry: "2026-12-01", days_to_expiry: 1.65, kind: "weekly", lot_size: 65 },
+      { expiry: "2026-12-08", days_to_expiry: 8.65, kind: "weekly", lot_size: 65 },
+    ];
+    const view = render(
+      <>
+        <ExpiryTabs expiries={expiries} current="2026-12-01" onSelect={() => undefined} />
+        <ChainHeader />
+      </>,
+      { wrapper: wrap },
+    );
+    const tab = view.container.querySelector('[data-expiry="2026-12-01"] small')?.textContent;
+    const other = view.container.querySelector('[data-expiry="2026-12-08"] small')?.textContent;
+    const header = [...view.container.querySelectorAll(".stat")].find((s) => s.querySelector("span")?.textContent === "DTE");
+    expect(header?.querySelector("b")?.textContent).toBe("4.24");
+    expect(tab).toBe("4.24d");
+    expect(other).toBe("11.24d");
+  });
+
+  it("counts from the server's clock without a snapshot", () => {
+    const store = makeStore();
+    store.dispatch(healthReceived({ health: health(CLOSED, "2026-11-30T15:30:00+05:30"), receivedAt: Date.now() }));
+    const view = render(
+      <Provider store={store}>
+        <ExpiryTabs expiries={[{ expiry: "2026-12-01", days_to_expiry: 9, kind: "weekly", lot_size: 65 }]} current={null} onSelect={() => undefined} />
+      </Provider>,
+    );
+    expect(view.container.querySelector("small")?.textContent).toBe("1.00d");
+  });
+});
+
+describe("useMarketNow", () => {
+  it("is the API's time advanced by the local clock between health answers", () => {
+    const { store, wrap } = setup(SUNDAY, "2026-11-29T12:00:00+05:30");
+    const { result } = renderHook(() => useMarketNow(1000), { wrapper: wrap });
+    expect(result.current).toBe(Date.parse("2026-11-29T12:00:00+05:30"));
+    act(() => vi.advanceTimersByTime(5_000));
+    expect(result.current).toBe(Date.parse("2026-11-29T12:00:05+05:30"));
+    // The next answer re-anchors it (here the API's clock is 2 s behind the local estimate).
+    act(() => {
+      store.dispatch(healthReceived({ health: health(SUNDAY, "2026-11-29T12:00:03+05:30"), receivedAt: Date.now() }));
+    });
+    act(() => vi.advanceTimersByTime(1_000));
+    expect(result.current).toBe(Date.parse("2026-11-29T12:00:04+05:30"));
+  });
+});
+
+describe("the session banner and the data's own day", () => {
+  it("adds the data's stamp when it is not from the session the calendar names", () => {
+    // 1_790_000_000 is Mon 21 Sep 2026 19:43 IST: not Fri 27 Nov.
+    const { texts } = banners(SUNDAY, "2026-11-29T12:00:00+05:30", { ts: 1_790_000_000 });
+    expect(texts).toEqual([
+      "Market closed (Sunday) · showing the last session, Fri 27 Nov · next open Mon 30 Nov 09:15 IST · data stamped Mon 21 Sep 19:43 IST",
+    ]);
+  });
+});
