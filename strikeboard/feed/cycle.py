@@ -55,6 +55,7 @@ class Cycle:
         self._on_spot = on_spot
         self._on_second = on_second
         self._minute: int | None = None
+        self._not_before: datetime | None = None
         self._close_requested = threading.Event()
         self.paused = False
         """After the close: nothing is priced until the next session's refresh resumes it."""
@@ -81,7 +82,12 @@ class Cycle:
         then pricing pauses (after 15:30 nothing changes but the clock)."""
         self._close_requested.set()
 
-    def resume(self) -> None:
+    def resume(self, session_start: datetime) -> None:
+        """A new session: minutes are counted from its first tick. Until one arrives the
+        market clock still reads the last session's close, and a minute stamped then must
+        not be written again with this session's values."""
+        self._minute = None
+        self._not_before = session_start
         self.paused = False
 
     def market_now(self) -> datetime:
@@ -137,6 +143,8 @@ class Cycle:
 
     def _closed_minute(self, now: datetime) -> str | None:
         """The minute that just closed (its stamp), once, when the market clock leaves it."""
+        if self._not_before is not None and now < self._not_before:
+            return None  # the previous session's clock: this session has not ticked yet
         minute = int(now.timestamp() // 60)
         if self._minute is None or minute == self._minute:
             self._minute = minute

@@ -10,6 +10,7 @@ baselines, the token) and the archiver (spool -> PostgreSQL). The adapters are b
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from strikeboard.feed.kite_session import KiteSession
 from strikeboard.feed.publisher import PublisherProcess
 from strikeboard.kite.rest import KiteRest
 from strikeboard.kite.ticker import ShardState, TickerPolicy, TickerShards
+from strikeboard.market.calendar import IST, PRE_OPEN
 from strikeboard.market.universe import Universe, UniverseConfig, recentre, select_universe, shard
 from strikeboard.store.archive import Archive
 from strikeboard.store.archiver import Archiver
@@ -188,8 +190,9 @@ class Feed:
             log.error("feed cannot subscribe: %s", exc)
             return
         self._restore_state()
-        session.request_baselines(i.instrument_token for i in universe.options)
         self.shards.assign(self._shard_sets)
+        session.request_snapshot(universe.tokens)
+        session.request_baselines(i.instrument_token for i in universe.options)
         self.day.loaded = today
         self.phase = "live"
         shards = len(self._shard_sets)
@@ -209,9 +212,12 @@ class Feed:
             self.session.catalog = catalog
             self._set_universe(universe)
             self.shards.assign(self._shard_sets)
-        self.session.request_baselines(i.instrument_token for i in universe.options)
+        options = [i.instrument_token for i in universe.options]
+        # Yesterday's baselines are the day before's closes: unknown ("-") beats wrong.
+        self.chain.set_values({Field.OI_PREV: dict.fromkeys(options, math.nan)})
+        self.session.request_baselines(options)
         self.day.loaded = now.date()
-        self.cycle.resume()
+        self.cycle.resume(datetime.combine(now.date(), PRE_OPEN, IST))
         self._write_session("open", now)
         old = set(before.tokens) if before is not None else set()
         log.info("session refreshed", extra={

@@ -87,8 +87,9 @@ class LiveChain:
         """Quote API values (last price, volume, OI, best bid/ask) into the state; returns how
         many instruments had a price."""
         fields: dict[Field, dict[int, float]] = {
-            f: {} for f in (*_QUOTED, Field.BID, Field.ASK, Field.BID_QTY, Field.ASK_QTY)
-        }
+            f: {} for f in (*_QUOTED, Field.CLOSE, Field.BID, Field.ASK, Field.BID_QTY,
+                            Field.ASK_QTY)
+        }  # fmt: skip
         for q in quotes:
             if not q.get("last_price"):
                 continue
@@ -96,6 +97,9 @@ class LiveChain:
             for name, key in _QUOTED.items():
                 if q.get(key) is not None:
                     fields[name][token] = float(q[key])
+            close = (q.get("ohlc") or {}).get("close")
+            if close:  # the previous session's close: change in price is measured from it
+                fields[Field.CLOSE][token] = float(close)
             depth = q.get("depth") or {}
             for side, price_f, qty_f in (("buy", Field.BID, Field.BID_QTY),
                                          ("sell", Field.ASK, Field.ASK_QTY)):  # fmt: skip

@@ -141,6 +141,18 @@ class KiteSession:
             self._pending.tasks.setdefault(name, task)
         self._wake.set()
 
+    def request_snapshot(self, tokens: Iterable[int]) -> None:
+        """Quote every instrument once, so the chain is whole before the first ticks arrive
+        (and, after hours or on a weekend, when none will: it shows the last session)."""
+        wanted = list(tokens)
+
+        def snapshot() -> None:
+            names = self._names(wanted)
+            quoted = self.chain.apply_quotes(self.rest.quote(list(names)).values())
+            log.info("chain taken from quotes", extra={"instruments": quoted})
+
+        self.request_task("snapshot", snapshot)
+
     def request_fill(self, shard: int, started: float, ended: float, tokens: Iterable[int]) -> None:
         """Queue a quote fill for one shard's outage; a newer outage of the same shard merges."""
         with self._lock:
