@@ -119,11 +119,17 @@ def _follow_the_wall_clock(sim: Child, sim_root: str, now: datetime) -> None:
         return
     sim.argv += ["--date", view.last_session.isoformat(), "--start", "15:31"]
 
-    def to_now() -> None:  # from the last close across the night or weekend to the wall clock
-        body = json.dumps({"at": datetime.now(IST).isoformat()}).encode()
-        request = urllib.request.Request(f"{sim_root}/_sim/clock", data=body, method="POST",
+    def post(path: str, body: dict[str, str]) -> None:
+        request = urllib.request.Request(f"{sim_root}{path}", data=json.dumps(body).encode(),
+                                         method="POST",
                                          headers={"Content-Type": "application/json"})  # fmt: skip
         urllib.request.urlopen(request, timeout=120).close()
+
+    def to_now() -> None:
+        # From the last close across the night or weekend to the wall clock. The token issued
+        # at that close died at 06:00 since: the day's login is done here, as a trader would.
+        post("/_sim/clock", {"at": datetime.now(IST).isoformat()})
+        post("/_sim/token", {"access_token": "sim_access_token"})
 
     sim.after_ready = to_now
 

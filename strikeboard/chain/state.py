@@ -191,14 +191,22 @@ class ChainState:
         # Keep only each column's last tick of the batch, so the scatter has no duplicates.
         last = len(cols) - 1 - np.unique(cols[::-1], return_index=True)[1]
         rows, cols = rows[last], cols[last]
+        # A field the packet's mode does not carry (NaN from the codec: OI and depth in the
+        # quote packet Kite sends on subscribe) keeps its last value; after the close no full
+        # tick would ever come to put it back.
         for field, attr in _WIRE:
-            self.values[field, cols] = getattr(batch, attr)[rows]
-        self.values[Field.BID, cols] = _price_or_nan(batch.buy_price[rows, 0])
-        self.values[Field.ASK, cols] = _price_or_nan(batch.sell_price[rows, 0])
-        self.values[Field.BID_QTY, cols] = batch.buy_quantity[rows, 0]
-        self.values[Field.ASK_QTY, cols] = batch.sell_quantity[rows, 0]
+            self._keep_known(field, cols, getattr(batch, attr)[rows])
+        has_book = ~np.isnan(batch.buy_price[rows, 0])
+        book = cols[has_book]
+        self.values[Field.BID, book] = _price_or_nan(batch.buy_price[rows[has_book], 0])
+        self.values[Field.ASK, book] = _price_or_nan(batch.sell_price[rows[has_book], 0])
+        self.values[Field.BID_QTY, book] = batch.buy_quantity[rows[has_book], 0]
+        self.values[Field.ASK_QTY, book] = batch.sell_quantity[rows[has_book], 0]
         self._mark(cols)
         return int(hit.sum())
+
+    def _keep_known(self, field: Field, cols: I64, new: NDArray[np.float64]) -> None:
+        self.values[field, cols] = np.where(np.isnan(new), self.values[field, cols], new)
 
     def set_values(self, field: Field, values: Mapping[int, float]) -> None:
         """Set one field for some tokens (previous-session OI, values from a REST quote)."""

@@ -19,7 +19,7 @@ from strikeboard.market.universe import (
 )
 from strikeboard.sim import model as m
 from strikeboard.sim.engine import SimConfig
-from strikeboard.sim.server import MODE_FULL, SimServer
+from strikeboard.sim.server import MODE_FULL, MODE_QUOTE, SimServer
 from strikeboard.sim.universe import instruments_csv
 
 DAY = dt.date(2026, 11, 25)
@@ -98,3 +98,19 @@ def test_market_document_and_unknown_tokens(market: tuple[SimServer, ChainState]
     stray["instrument_token"] = 999_999
     stray["last_price"] = 100
     assert state.apply(codec.decode(layouts.frame(stray))) == 0
+
+
+def test_a_quote_mode_packet_keeps_what_it_does_not_carry(
+    market: tuple[SimServer, ChainState],
+) -> None:
+    """Kite's subscribe-time quote packet has no OI and no depth: they keep their last values
+    (after the close no full tick would ever restore them)."""
+    server, state = market  # the last test of this module: it may change the state
+    idx = np.array([server.sim.by_token[int(t)] for t in state.tokens])
+    before = state.values.copy()
+    quote = codec.decode(layouts.frame_many(server.encode(idx, np.full(len(idx), MODE_QUOTE))))
+    assert np.isnan(quote.oi).all()  # the quote layout carries no OI
+    state.apply(quote)
+    for field in (Field.OI, Field.BID, Field.ASK, Field.BID_QTY, Field.ASK_QTY):
+        np.testing.assert_array_equal(state.values[field], before[field])
+    np.testing.assert_array_equal(state.values[Field.LTP], before[Field.LTP])
