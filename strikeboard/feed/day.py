@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 
 class DayAction(enum.StrEnum):
@@ -49,6 +49,17 @@ class DayLifecycle:
         if self.closed != today and clock >= self.plan.close_actions_at:
             return DayAction.CLOSE
         return None
+
+    def session_of(self, now: datetime) -> date:
+        """The session whose data a chain shows at `now`: today from its morning refresh on,
+        else the last trading day before it."""
+        day = now.date()
+        if self._is_trading_day(day) and now.time() >= self.plan.refresh_at:
+            return day
+        day -= timedelta(days=1)
+        while not self._is_trading_day(day):
+            day -= timedelta(days=1)
+        return day
 
     def session_state(self, now: datetime) -> str:
         """`open` (09:15-close on a trading day), `closed` (a trading day, outside hours) or

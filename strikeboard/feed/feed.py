@@ -104,7 +104,7 @@ class Feed:
         self.ingest = Ingest(self.chain, self.link, adapters.spool)
         self.session = KiteSession(
             adapters.rest, adapters.archive, adapters.spool, self.chain,
-            today=lambda: self._now().date(), read_token=read_token,
+            today=lambda: self.session_day, read_token=read_token,
             probe_every_s=config.token_probe_s,
         )  # fmt: skip
         self.cycle = Cycle(
@@ -120,6 +120,8 @@ class Feed:
         )  # fmt: skip
         self.phase = "starting"
         self.day = DayLifecycle(is_trading_day, config.day)
+        self.session_day = now().date()
+        """The session the chain belongs to: baselines are the close before it."""
         self._universe_lock = threading.Lock()  # re-centring (cycle) and refresh (session)
         self.universe: Universe | None = None
         self._shard_sets: tuple[frozenset[int], ...] = ()
@@ -180,7 +182,10 @@ class Feed:
         if catalog is None or spot is None:
             return  # stopped while waiting for Kite
         session.catalog = catalog
-        today = self._now().date()
+        now = self._now()
+        today = now.date()
+        # Before the morning refresh (or on a weekend) the chain is the last session's.
+        self.session_day = self.day.session_of(now)
         try:
             universe = select_universe(catalog, spot, today)
             with self._universe_lock:
@@ -193,7 +198,7 @@ class Feed:
         self.shards.assign(self._shard_sets)
         session.request_snapshot(universe.tokens)
         session.request_baselines(i.instrument_token for i in universe.options)
-        self.day.loaded = today
+        self.day.loaded = self.session_day
         self.phase = "live"
         shards = len(self._shard_sets)
         log.info("feed started", extra={"instruments": len(universe.tokens), "shards": shards})
@@ -215,6 +220,7 @@ class Feed:
         options = [i.instrument_token for i in universe.options]
         # Yesterday's baselines are the day before's closes: unknown ("-") beats wrong.
         self.chain.set_values({Field.OI_PREV: dict.fromkeys(options, math.nan)})
+        self.session_day = now.date()
         self.session.request_baselines(options)
         self.day.loaded = now.date()
         self.cycle.resume(datetime.combine(now.date(), PRE_OPEN, IST))

@@ -49,3 +49,12 @@ def test_session_states() -> None:
     assert life.session_state(at(date(2026, 11, 23), time(15, 30))) == "closed"
     assert life.session_state(at(HOLIDAY, time(11, 0))) == "holiday"
     assert life.session_state(at(date(2026, 11, 22), time(11, 0))) == "holiday"
+
+
+def test_the_session_a_chain_shows() -> None:
+    life = DayLifecycle(trading)
+    friday, monday = date(2026, 11, 20), date(2026, 11, 23)
+    assert life.session_of(at(date(2026, 11, 22), time(12, 0))) == friday  # Sunday
+    assert life.session_of(at(monday, time(0, 30))) == friday  # before the morning refresh
+    assert life.session_of(at(monday, time(8, 30))) == monday
+    assert life.session_of(at(date(2026, 11, 25), time(7, 0))) == monday  # over the holiday
