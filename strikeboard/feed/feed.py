@@ -195,8 +195,10 @@ class Feed:
             log.error("feed cannot subscribe: %s", exc)
             return
         self._restore_state()
+        # Before subscribing, as the ticks then land on a whole chain and the quote work
+        # (parsing thousands of quotes) is not done against the live ingest.
+        session.retry_until_done("snapshot", lambda: session.snapshot(universe.tokens))
         self.shards.assign(self._shard_sets)
-        session.request_snapshot(universe.tokens)
         session.request_baselines(i.instrument_token for i in universe.options)
         self.day.loaded = self.session_day
         self.phase = "live"
