@@ -111,6 +111,7 @@ def health_document(view: FeedView) -> dict[str, Any]:
         "instruments": view.instruments,
         "gap_fills": s.gap_fills,
         "gap_fills_pending": view.pending_fills,
+        "gap_fill_failures": s.fill_failures,
         "baselines_loaded": s.baselines_loaded,
         "baselines_pending": view.pending_baselines,
         "kite_rest_errors": s.rest_errors,

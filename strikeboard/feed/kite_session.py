@@ -125,7 +125,7 @@ class KiteSession:
             try:
                 return step()
             except TokenExpired as exc:
-                self._expired(exc)
+                self.mark_expired(str(exc))
             except (KiteUnavailable, StoreError, OSError) as exc:
                 attempt += 1
                 self._note_error(f"{what}: {exc}")
@@ -208,11 +208,15 @@ class KiteSession:
             self._thread.join(10)
 
     def _run(self, bootstrap: Callable[[], None]) -> None:
-        try:
-            bootstrap()
-        except Exception:
-            log.exception("feed bootstrap failed")
-            return
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                bootstrap()
+                break
+            except Exception:  # a bug or bad data: say so, retry, never leave the feed dead
+                attempt += 1
+                log.exception("feed start-up failed, retrying")
+                self._stop.wait(self._backoff(attempt))
         attempt = 0
         while not self._stop.is_set():
             self._wake.wait(1.0)
@@ -224,7 +228,7 @@ class KiteSession:
                           or self._probe())  # fmt: skip
                 attempt = 0
             except TokenExpired as exc:
-                self._expired(exc)
+                self.mark_expired(str(exc))
                 continue
             except Exception as exc:  # KiteUnavailable, PostgreSQL down, a bug: retry later
                 attempt += 1
@@ -318,9 +322,6 @@ class KiteSession:
             if inst is not None:
                 names[f"{inst.exchange}:{inst.tradingsymbol}"] = token
         return names
-
-    def _expired(self, exc: Exception) -> None:
-        self.mark_expired(str(exc))
 
     def _note_error(self, error: str) -> None:
         self.counters.rest_errors += 1

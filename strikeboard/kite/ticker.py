@@ -208,10 +208,6 @@ class TickerShards:
         self._access_token = access_token
         _call_in_reactor(self._retry_refused)
 
-    def reconnect(self, shard: int) -> None:
-        """Drop one shard's socket and connect it again (used on a suspected dead socket)."""
-        _call_in_reactor(self._restart, shard, "reconnect requested")
-
     def close(self) -> None:
         self._closed = True
         _call_in_reactor(self._close_all)

@@ -241,20 +241,8 @@ def test_429_storms_and_baselines_only_kite_has(
                      90, "baselines from Kite's candles")  # fmt: skip
             assert feed.session.counters.baselines_from_kite == len(options)
             time.sleep(3 * feed.config.cycle_ms / 1000)
-            s = sim.server.sim
-            checked = 0
-            for expiry in hot.expiries("NIFTY"):
-                snap = hot.read_snapshot("NIFTY", expiry)
-                assert snap is not None
-                for row in snap["strikes"].values():
-                    for side in ("CE", "PE"):
-                        leg = row.get(side)
-                        if leg is None or leg["oi"] is None:
-                            continue
-                        prev = int(s.oi_prev[s.by_token[leg["token"]]])
-                        assert leg["oi_change"] == leg["oi"] - prev, leg
-                        checked += 1
-            assert checked == len(options)
+            checked, wrong = oi_change_mismatches(hot, sim)
+            assert not wrong and checked == len(options), wrong[:3]
         finally:
             feed.stop()
             hot.close()
@@ -423,21 +411,9 @@ def test_three_trading_days_without_a_restart(
         def oi_changes_right() -> bool:
             """Change in OI of every leg on screen is OI minus the previous session's close
             (polled: a re-centre may have just added strikes whose baselines are on their way)."""
-            s, wrong, checked = sim.server.sim, [], 0
-            for expiry in hot.expiries("NIFTY"):
-                snap = hot.read_snapshot("NIFTY", expiry)
-                assert snap is not None
-                for row in snap["strikes"].values():
-                    for side in ("CE", "PE"):
-                        leg = row.get(side)
-                        if leg is None or leg["oi"] is None:
-                            continue
-                        prev = int(s.oi_prev[s.by_token[leg["token"]]])
-                        if leg["oi_change"] != leg["oi"] - prev:
-                            wrong.append((leg["token"], leg["oi"], leg["oi_change"], prev))
-                        checked += 1
+            checked, wrong = oi_change_mismatches(hot, sim)
             if wrong:
-                print(f"{s.day}: {len(wrong)} of {checked} wrong, e.g. {wrong[:3]}")
+                print(f"{sim.server.sim.day}: {len(wrong)} of {checked} wrong, e.g. {wrong[:3]}")
             return checked > 0 and not wrong
 
         def oi_changes_checked() -> bool:
@@ -518,6 +494,25 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
+
+
+def oi_change_mismatches(hot: HotStore, sim: Running) -> tuple[int, list[tuple[int, ...]]]:
+    """Legs in Redis checked, and those whose change in OI is not OI minus the simulator's
+    previous close of the same contract: (token, oi, oi_change, previous close)."""
+    s, wrong, checked = sim.server.sim, [], 0
+    for expiry in hot.expiries("NIFTY"):
+        snap = hot.read_snapshot("NIFTY", expiry)
+        assert snap is not None
+        for row in snap["strikes"].values():
+            for side in ("CE", "PE"):
+                leg = row.get(side)
+                if leg is None or leg["oi"] is None:
+                    continue
+                prev = int(s.oi_prev[s.by_token[leg["token"]]])
+                if leg["oi_change"] != leg["oi"] - prev:
+                    wrong.append((leg["token"], leg["oi"], leg["oi_change"], prev))
+                checked += 1
+    return checked, wrong
 
 
 def _feed(
