@@ -29,9 +29,12 @@ import psycopg
 import redis
 
 from strikeboard import devservices
-from strikeboard.sim.engine import SimConfig
+from strikeboard.market.calendar import IST
+from strikeboard.sim.engine import SimConfig, Simulator
 from strikeboard.sim.server import SentMessage, ServerOptions, run_simulator
+from strikeboard.sim.universe import KIND_CE, KIND_PE
 from strikeboard.sim.universe import UniverseConfig as SimUniverse
+from strikeboard.store.archive import Archive
 
 WARMUP_S = 15.0
 WINDOW_S = 30.0
@@ -62,6 +65,22 @@ class SendTimes:
                     self.at.setdefault(key, now)
 
 
+def seed_previous_close(database_url: str, sim: Simulator) -> None:
+    """The previous session's closing minute in the archive, as a deployment past its first
+    day has it: OI baselines then come from PostgreSQL. (On its first day the feed asks Kite's
+    historical candles instead, 3 contracts a second: a one-off, not the live path measured.)"""
+    close = dt.datetime.combine(sim.prev_day, dt.time(15, 29), IST)
+    rows = [
+        ["NIFTY", ins.expiry, close, ins.strike, "CE" if ins.kind == KIND_CE else "PE",
+         ins.instrument_token, None, None, None, None, None, None, None, None,
+         int(sim.oi_prev[i]), None, None]
+        for i, ins in enumerate(sim.instruments) if ins.kind in (KIND_CE, KIND_PE)
+    ]  # fmt: skip
+    archive = Archive(database_url, auto_migrate=True)
+    archive.write_chain_minute(rows, [])
+    archive.close()
+
+
 def main() -> None:
     with contextlib.ExitStack() as stack:
         found = stack.enter_context(devservices.services(ROOT / ".local" / "bench", durable=False))
@@ -80,6 +99,7 @@ def main() -> None:
             run_simulator(config=config, options=ServerOptions(start=dt.time(10, 0)))
         )
         sim.server.on_sent = sent
+        seed_previous_close(database_url, sim.server.sim)
         env = {**os.environ, "KITE_API_KEY": "sim_api_key", "KITE_ACCESS_TOKEN": "sim_access_token",
                "KITE_API_URL": sim.root, "KITE_TICKER_URL": sim.ws_root,
                "REDIS_URL": found.redis_url, "DATABASE_URL": database_url,
