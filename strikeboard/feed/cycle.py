@@ -1,6 +1,6 @@
 """The feed's cycle thread: every `cycle_ms`, hand the changed expiries to the publisher process,
-spool the minute rows as minutes close, re-centre the strike windows, and call `on_tick_s` about
-once a second (health). I/O: the publisher process (Redis) and the spool.
+spool the minute rows as minutes close, re-centre the strike windows, and call `on_second` about
+once a second (gap fills, health). I/O: the publisher process (Redis) and the spool.
 """
 
 from __future__ import annotations

@@ -145,10 +145,14 @@ class KiteSession:
         """Quote every instrument once (500 a call, 1 call a second), so the chain is whole
         before the first ticks arrive (and after hours, when none will: it shows the last
         session). Returns how many had a price."""
-        names = self._names(tokens)
-        quoted = self.chain.apply_quotes(self.rest.quote(list(names)).values())
+        quoted = self._quote_into_chain(tokens)
         log.info("chain taken from quotes", extra={"instruments": quoted})
         return quoted
+
+    def _quote_into_chain(self, tokens: Iterable[int]) -> int:
+        names = self._names(tokens)
+        quotes = self.rest.quote(list(names)) if names else {}
+        return self.chain.apply_quotes(quotes.values())
 
     def request_fill(self, shard: int, started: float, ended: float, tokens: Iterable[int]) -> None:
         """Queue a quote fill for one shard's outage; a newer outage of the same shard merges."""
@@ -254,14 +258,12 @@ class KiteSession:
             if not self._pending.gaps:
                 return False
             gap = next(iter(self._pending.gaps.values()))
-        names = self._names(gap.tokens)
         try:
-            quotes = self.rest.quote(list(names)) if names else {}
+            filled = self._quote_into_chain(gap.tokens)
         except Exception:
             gap.attempts += 1
             self.counters.fill_failures += 1
             raise
-        filled = self.chain.apply_quotes(quotes.values())
         self.spool.append(encode_minute(gaps=[(gap.shard, _ist(gap.started), _ist(gap.ended),
                                                len(gap.tokens), filled)]))  # fmt: skip
         with self._lock:
