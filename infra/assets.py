@@ -1,4 +1,5 @@
-"""The two container images, built by `cdk deploy` (Docker needed then) from the repo root.
+"""The two container images, built by `cdk deploy` (Docker needed then) from the repo root,
+for the platform of infra/images.py (arm64: Graviton Lambdas and Fargate task).
 
 Synthesis only fingerprints and stages the files below (no Docker): everything else in the
 repository (.venv, web/node_modules, .local, tests, ...) is excluded from the build context.
@@ -13,17 +14,21 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_lambda as lambda_
 
+from infra.images import FEED, LAMBDA
+
 ROOT = Path(__file__).resolve().parents[1]
-LAMBDA_DOCKERFILE = "infra/docker/lambda.Dockerfile"
-FEED_DOCKERFILE = "feed_container/Dockerfile"
-PLATFORM = ecr_assets.Platform.LINUX_AMD64
+LAMBDA_DOCKERFILE = LAMBDA.dockerfile
+FEED_DOCKERFILE = FEED.dockerfile
+PLATFORM = ecr_assets.Platform.LINUX_ARM64  # DOCKER_PLATFORM (tests/infra checks they agree)
+# What the functions and the task run on: the CPU the images are built for.
+LAMBDA_ARCHITECTURE = lambda_.Architecture.ARM_64
+FARGATE_CPU = ecs.CpuArchitecture.ARM64
 
 # Docker ignore syntax: exclude everything, then bring back what the Dockerfiles copy.
 CONTEXT_EXCLUDE = [
     "*",
     "!pyproject.toml",
     "!uv.lock",
-    "!README.md",
     "!strikeboard",
     "!feed_container",
     "!lambdas",

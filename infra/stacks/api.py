@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as sm
 from constructs import Construct
 
-from infra.assets import lambda_code
+from infra.assets import LAMBDA_ARCHITECTURE, lambda_code
 from infra.nag import acknowledge
 
 WS_STAGE = "prod"
@@ -92,7 +92,7 @@ def vpc_function(
         scope,
         construct_id,
         code=lambda_code(handler),
-        architecture=lambda_.Architecture.X86_64,
+        architecture=LAMBDA_ARCHITECTURE,
         memory_size=memory_mb,
         timeout=timeout or Duration.seconds(29),
         vpc=vpc,

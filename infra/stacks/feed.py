@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as sm
 from constructs import Construct
 
-from infra.assets import feed_image
+from infra.assets import FARGATE_CPU, feed_image
 from infra.nag import acknowledge
 from infra.stacks.api import MANAGE_CONNECTIONS_REASON, manage_connections_finding
 
@@ -58,7 +58,7 @@ class FeedStack(Stack):
             memory_limit_mib=memory_mib,
             ephemeral_storage_gib=30,  # the spool, while PostgreSQL is unreachable
             runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.X86_64,
+                cpu_architecture=FARGATE_CPU,
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
         )

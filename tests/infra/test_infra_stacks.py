@@ -14,6 +14,8 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 from conftest import Synth
 
+from infra.images import DOCKER_PLATFORM, FEED_MAINS, IMAGES, LAMBDA_HANDLERS
+
 STACKS = ["Network", "Data", "Api", "Feed", "Jobs", "Web"]
 
 
@@ -134,17 +136,23 @@ def test_lambdas_are_vpc_images_with_the_handlers(synth: Synth) -> None:
     for stack in ("Api", "Jobs"):
         for key, props in _functions(synth, stack).items():
             commands[props["ImageConfig"]["Command"][0]] = key
+            assert props["Architectures"] == ["arm64"]  # the platform the image is built for
             assert props["VpcConfig"]["SubnetIds"]
             env = props["Environment"]["Variables"]
             assert env["NUMBA_CACHE_DIR"] == "/tmp/numba"
             assert {"REDIS_URL", "DATABASE_URL", "KITE_SECRET_NAME", "PGPASSWORD"} <= set(env)
             assert "resolve:secretsmanager" in json.dumps(env["PGPASSWORD"])
-    assert set(commands) == {
-        "lambdas.http_api.handler",
-        "lambdas.ws.handler",
-        "lambdas.jobs.eod_handler",
-        "lambdas.jobs.cleanup_handler",
-    }
+    # tests/infra/test_images.py imports exactly these from the image's dependencies.
+    assert (
+        set(commands)
+        == set(LAMBDA_HANDLERS)
+        == {
+            "lambdas.http_api.handler",
+            "lambdas.ws.handler",
+            "lambdas.jobs.eod_handler",
+            "lambdas.jobs.cleanup_handler",
+        }
+    )
 
 
 def test_login_lambda_gets_the_kite_settings(synth: Synth) -> None:
@@ -197,10 +205,16 @@ def test_feed_task_runs_feed_and_pusher(synth: Synth) -> None:
     assert len(tasks) == 1
     props = next(iter(tasks.values()))["Properties"]
     assert props["RequiresCompatibilities"] == ["FARGATE"]
+    assert props["RuntimePlatform"] == {
+        "CpuArchitecture": "ARM64",
+        "OperatingSystemFamily": "LINUX",
+    }
     containers = {c["Name"]: c for c in props["ContainerDefinitions"]}
     assert set(containers) == {"feed", "pusher"}
     assert containers["feed"]["Command"] == ["python", "-m", "feed_container"]
     assert containers["pusher"]["Command"] == ["python", "-m", "strikeboard.push"]
+    # tests/infra/test_images.py imports these mains from the image's dependencies.
+    assert {c["Command"][2] for c in containers.values()} == set(FEED_MAINS)
     assert containers["feed"]["Image"] == containers["pusher"]["Image"]
     for c in containers.values():
         env = {e["Name"]: e["Value"] for e in c["Environment"]}
@@ -286,17 +300,20 @@ def test_web_private_bucket_behind_cloudfront_with_api_and_ws(synth: Synth) -> N
 
 
 def test_images_are_staged_not_built(synth: Synth) -> None:
-    """Synthesis stages a minimal Docker context; `cdk deploy` builds it for linux/amd64."""
+    """Synthesis stages a minimal Docker context; `cdk deploy` builds it for linux/arm64, the
+    platform tests/infra/test_images.py installs the images' wheels for."""
     images = {}
-    for name in ("Feed", "Api"):
+    for name in ("Feed", "Api", "Jobs"):
         manifest = json.loads((synth.outdir / f"Strikeboard{name}.assets.json").read_text())
         for image in manifest["dockerImages"].values():
             images[image["source"]["dockerFile"]] = image["source"]
-    assert set(images) == {"feed_container/Dockerfile", "infra/docker/lambda.Dockerfile"}
-    for source in images.values():
-        assert source["platform"] == "linux/amd64"
+    assert set(images) == {image.dockerfile for image in IMAGES}
+    for image in IMAGES:
+        source = images[image.dockerfile]
+        assert source["platform"] == DOCKER_PLATFORM == "linux/arm64"
         context = synth.outdir / source["directory"]
         assert (context / source["dockerFile"]).is_file()
+        assert (context / "infra/docker/install-deps.sh").is_file()
         staged = {p.name for p in context.iterdir()}
-        assert {"pyproject.toml", "uv.lock", "strikeboard", "lambdas"} <= staged
-        assert not staged & {".venv", "web", "tests", ".local", ".git"}
+        assert {"pyproject.toml", "uv.lock", *image.sources} <= staged
+        assert not staged & {".venv", "web", "tests", ".local", ".git", "README.md"}
