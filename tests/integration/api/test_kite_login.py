@@ -19,7 +19,9 @@ import pytest
 from fastapi.testclient import TestClient
 from moto import mock_aws
 from pydantic import SecretStr
+from test_handlers import FakeContext
 
+from lambdas import http_api
 from strikeboard import auth
 from strikeboard.api.app import create_app
 from strikeboard.api.auth_routes import STATE_COOKIE
@@ -34,6 +36,7 @@ CALLBACK = "http://testserver/api/auth/kite/callback"
 OLD = "yesterdays-token"
 ISSUER = "https://cognito-idp.ap-south-1.amazonaws.com/ap-south-1_test"
 JWKS = Path(moto.__file__).parent / "cognitoidp" / "resources"
+EVENTS = Path(__file__).resolve().parents[3] / "events" / "http"
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +214,29 @@ def test_login_stores_the_token_in_secrets_manager_in_the_cloud(
     assert stored["api_key"] == "sim_api_key"
     assert stored["access_token"] in sim.server.valid_tokens
     assert state
+
+
+def test_through_the_lambda_handler_the_cookie_is_secure_and_comes_back(
+    sim: Running, redis_url: str, redis_prefix: str, hot: HotStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """API Gateway (payload v2) puts cookies in their own field both ways; over https (as
+    behind CloudFront) the state cookie is Secure."""
+    settings = _settings(sim, redis_url, redis_prefix)
+    monkeypatch.setattr(http_api, "_mangum", http_api.mangum_for(create_app(settings)))
+    event = json.loads((EVENTS / "auth_kite_login.json").read_text())
+    started = http_api.handler(event, FakeContext())
+    assert started["statusCode"] == 200
+    [cookie] = started["cookies"]
+    assert cookie.startswith(f"{STATE_COOKIE}=") and "Secure" in cookie and "HttpOnly" in cookie
+    state = cookie.split(";")[0].split("=", 1)[1]
+    assert f"state%3D{state}" in json.loads(started["body"])["url"]
+    assert AuthState.of(hot).redeem_kite_state(state) == event["requestContext"]["authorizer"][
+        "jwt"]["claims"]["sub"]  # fmt: skip
+    # A callback with that (now spent) state through the handler: refused, token unchanged.
+    callback = json.loads((EVENTS / "auth_kite_callback_no_state.json").read_text())
+    callback["cookies"] = [f"{STATE_COOKIE}={state}"]
+    callback["queryStringParameters"]["state"] = state
+    callback["rawQueryString"] += f"&state={state}"
+    refused = http_api.handler(callback, FakeContext())
+    assert refused["statusCode"] == 403 and hot.read_access_token() == OLD
