@@ -178,7 +178,8 @@ def add_auth_routes(public: APIRouter, api: APIRouter, settings: Settings, store
 
     @public.get("/auth/kite/callback", tags=["auth"], status_code=302,
                 response_class=RedirectResponse,
-                responses={400: {"model": Problem}, 403: {"model": Problem}})  # fmt: skip
+                responses={400: {"model": Problem}, 403: {"model": Problem},
+                           503: {"model": Problem}})  # fmt: skip
     def kite_callback(
         request: Request,
         request_token: Annotated[str, Query(min_length=1, max_length=200)],
