@@ -10,6 +10,8 @@ Context (``-c key=value`` or cdk.json "context"), all optional:
 - ``multi_az`` (false): Redis replica + Multi-AZ PostgreSQL; ``nat_gateways`` (1)
 - ``web_dist`` (``web/dist``): the built SPA to upload (skipped if it has no index.html)
 - ``prefix`` (``Strikeboard``): stack name prefix (several deployments in one account)
+- ``cognito_domain_prefix`` (``<prefix>api-<account id>``, lowercased): the hosted sign-in
+  page's domain, https://PREFIX.auth.REGION.amazoncognito.com (unique per region)
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class Strikeboard:
             db_secret=self.data.db_secret,
             kite_secret=self.data.kite_secret,
             kite_api_secret_name=str(ctx("kite_api_secret_name") or "") or None,
+            domain_prefix=str(ctx("cognito_domain_prefix") or "") or None,
             env=env,
         )
         self.feed = FeedStack(
@@ -109,6 +112,7 @@ class Strikeboard:
             ws_api_domain=self.api.ws_api_domain,
             ws_stage=self.api.ws_stage.stage_name,
             web_dist=web_dist,
+            sign_in=self.api.sign_in,
             domain_name=ctx("domain_name"),
             certificate_arn=ctx("certificate_arn"),
             env=env,

@@ -2,8 +2,9 @@
 
 One Lambda serves the three routes (dispatch on ``requestContext.routeKey``); the local
 gateway (`strikeboard.gateway`) invokes the very same `handler` with API Gateway-shaped
-events. $connect checks the ``?token=`` query parameter (Cognito JWT or the dev token) and
-answers 401 when it is invalid. $default takes JSON text frames::
+events. $connect takes no token: only ``?ticket=``, a one-time ticket from
+``POST /api/ws/ticket`` (30 s), redeemed here (a missing, unknown, expired or reused ticket is
+answered 401, which refuses the handshake). $default takes JSON text frames::
 
     {"action": "subscribe", "expiry": "2026-12-01"}     -> a "snapshot" message, then deltas
     {"action": "unsubscribe", "expiry": "2026-12-01"}
@@ -25,11 +26,11 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-from strikeboard.auth import AuthError, authenticate
 from strikeboard.config import Settings, get_settings
 from strikeboard.push import messages
 from strikeboard.push.poster import ManagementApiPoster, Poster, PostResult
 from strikeboard.push.registry import Registry
+from strikeboard.store.auth_state import AuthState
 from strikeboard.store.errors import StoreError
 from strikeboard.store.hot import HotStore
 from strikeboard.store.snapshot import SnapshotError
@@ -110,11 +111,11 @@ def _send(deps: Deps, connection_id: str, text: str) -> PostResult:
 def on_connect(event: Event, deps: Deps) -> Response:
     ctx = event["requestContext"]
     query = event.get("queryStringParameters") or {}
-    try:
-        principal = authenticate(query.get("token"), deps.settings)
-    except AuthError as exc:
+    principal = AuthState.of(deps.hot).redeem_ticket(query.get("ticket"))
+    if principal is None:
         metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)
-        logger.info("connection refused", reason=str(exc))
+        reason = "unknown, expired or used ticket" if query.get("ticket") else "no ticket"
+        logger.info("connection refused", reason=reason)
         return _reply(401, "Unauthorized")
     identity = ctx.get("identity") or {}
     deps.registry.connect(

@@ -1,8 +1,10 @@
 """Who is calling: a Cognito user-pool JWT (cloud) or the local dev token (`make dev`).
 
-Both HTTP and WebSocket entry points call `authenticate(token)`; nothing but health serves
-data without it. In the cloud the HTTP API's JWT authorizer has checked the token already,
-and this check is the same one for the WebSocket $connect route, which has no JWT authorizer.
+REST callers send `Authorization: Bearer <token>` (never a query parameter): in the cloud the
+HTTP API's JWT authorizer has checked it already and `principal_from_claims` reads its claims;
+elsewhere `authenticate(header)` checks it. The WebSocket `$connect` takes no token at all, only
+a one-time ticket bought with one (`strikeboard.store.auth_state`). Members of the admin group
+(Cognito `cognito:groups`; the local dev user always) may start the daily Kite login.
 """
 
 from __future__ import annotations
@@ -29,6 +31,27 @@ class AuthError(ValueError):
 class Principal:
     user_id: str
     username: str
+    groups: tuple[str, ...] = ()
+
+    def in_group(self, group: str) -> bool:
+        return bool(group) and group in self.groups
+
+
+def _groups(value: Any) -> tuple[str, ...]:
+    """`cognito:groups` as a tuple: a JSON list in the token; API Gateway's JWT authorizer
+    hands array claims to the integration flattened into a string such as "[admin ops]"."""
+    if isinstance(value, list):
+        return tuple(str(g) for g in value)
+    if isinstance(value, str):
+        return tuple(g for g in value.strip("[]").replace(",", " ").split() if g)
+    return ()
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    """The caller named by verified Cognito claims (access token: username; ID token:
+    cognito:username); KeyError without a subject."""
+    name = claims.get("username") or claims.get("cognito:username") or claims.get("email") or ""
+    return Principal(str(claims["sub"]), str(name), _groups(claims.get("cognito:groups")))
 
 
 @lru_cache(maxsize=4)
@@ -53,16 +76,23 @@ def verify_cognito(
     client = claims.get("client_id") or claims.get("aud")
     if audience and client != audience:
         raise AuthError("token issued for another client")
-    return Principal(str(claims["sub"]), str(claims.get("username") or claims.get("email") or ""))
+    if claims.get("token_use") not in (None, "access", "id"):
+        raise AuthError("not an access or ID token")
+    try:
+        return principal_from_claims(claims)
+    except KeyError as exc:
+        raise AuthError("token without a subject") from exc
 
 
 def authenticate(
-    token: str | None, settings: Settings, jwks: dict[str, Any] | None = None
+    authorization: str | None, settings: Settings, jwks: dict[str, Any] | None = None
 ) -> Principal:
-    """The caller of a request, or AuthError."""
+    """The caller named by an Authorization header value ("Bearer <token>"), or AuthError."""
+    if not authorization:
+        raise AuthError("missing token: send Authorization: Bearer <token>")
+    token = authorization.removeprefix("Bearer ").strip()
     if not token:
-        raise AuthError("missing token")
-    token = token.removeprefix("Bearer ").strip()
+        raise AuthError("missing token: send Authorization: Bearer <token>")
     if settings.cognito_issuer:
         keys = (
             jwks if jwks is not None else _jwks(f"{settings.cognito_issuer}/.well-known/jwks.json")
@@ -71,5 +101,6 @@ def authenticate(
                               audience=settings.cognito_client_id or None, jwks=keys)  # fmt: skip
     expected = settings.dev_token.get_secret_value()
     if expected and hmac.compare_digest(token.encode(), expected.encode()):
-        return Principal(DEV_USER, DEV_USER)
+        # The one local user runs the simulator's Kite login too: an admin.
+        return Principal(DEV_USER, DEV_USER, (settings.admin_group,))
     raise AuthError("invalid token")

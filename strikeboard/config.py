@@ -40,6 +40,14 @@ class Settings(BaseSettings):
         "", description="Cognito user pool issuer URL (cloud); empty = local dev token auth."
     )
     cognito_client_id: str = Field("", description="Cognito app client id tokens must carry.")
+    cognito_domain: str = Field(
+        "",
+        description="Cognito hosted UI base URL (https://PREFIX.auth.REGION.amazoncognito.com); "
+        "with COGNITO_CLIENT_ID it switches the SPA to the hosted sign-in (GET /api/auth/config).",
+    )
+    admin_group: str = Field(
+        "admin", description="Cognito group whose members may run the daily Kite login."
+    )
     dev_token: SecretStr = Field(
         SecretStr(""), description="Local bearer token (make dev prints it); empty = none."
     )

@@ -86,7 +86,10 @@ def plan(args: argparse.Namespace, sim_port: int) -> list[Child]:
     sim = Child(
         "simulator",
         [sys.executable, "-m", "strikeboard", "sim", "--port", str(sim_port),
-         "--speed", str(args.speed), "--seed", str(args.seed)],
+         "--speed", str(args.speed), "--seed", str(args.seed),
+         # The Kite login button's round trip: the simulator's login page sends the browser
+         # back to the gateway's callback, as Kite does to the registered redirect URL.
+         "--redirect-url", f"http://127.0.0.1:{args.port}/api/auth/kite/callback"],
         ready_url=f"{sim_root}/_sim/state",
     )  # fmt: skip
     if args.speed == 1:

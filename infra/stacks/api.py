@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, SecretValue, Stack
+from aws_cdk import Aws, CfnOutput, Duration, Fn, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
@@ -36,8 +38,63 @@ MANAGE_CONNECTIONS_REASON = (
     "known at run time."
 )
 # Routes that answer without a token (docs/api.md, "Auth"); everything else under /api needs
-# a Cognito JWT.
-PUBLIC_ROUTES = ["/api/health", "/api/docs", "/api/openapi.json", "/api/auth/kite/{proxy+}"]
+# a Cognito JWT. The Kite callback is a browser navigation from Kite (no Authorization header):
+# its `state`, bound to the browser by a cookie, is what guards it.
+PUBLIC_ROUTES = [
+    "/api/health", "/api/docs", "/api/openapi.json", "/api/auth/config",
+    "/api/auth/kite/callback",
+]  # fmt: skip
+ADMIN_GROUP = "admin"
+SIGN_IN_PATH = "/auth/callback"
+# Until the Web stack knows CloudFront's domain (it deploys after this stack), the app client
+# points at a placeholder; the Web stack's SpaSignInUrls sets the real URLs (docs/deploy.md).
+PLACEHOLDER_ORIGIN = "https://localhost"
+_DOMAIN_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def spa_client_settings(origin: str) -> dict[str, Any]:
+    """The SPA's app client (CloudFormation and UpdateUserPoolClient share these names):
+    authorization code flow for a public client (no secret; the SPA uses PKCE), tokens of an
+    hour refreshed for 30 days, sign-in and sign-out back to ``origin``."""
+    return {
+        "ClientName": "strikeboard-spa",
+        "AllowedOAuthFlowsUserPoolClient": True,
+        "AllowedOAuthFlows": ["code"],
+        "AllowedOAuthScopes": ["openid", "email", "profile"],
+        "SupportedIdentityProviders": ["COGNITO"],
+        "CallbackURLs": [f"{origin}{SIGN_IN_PATH}"],
+        "LogoutURLs": [f"{origin}/"],
+        "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        "AccessTokenValidity": 1,
+        "IdTokenValidity": 1,
+        "RefreshTokenValidity": 30,
+        "TokenValidityUnits": {"AccessToken": "hours", "IdToken": "hours", "RefreshToken": "days"},
+        "PreventUserExistenceErrors": "ENABLED",
+        "EnableTokenRevocation": True,
+    }
+
+
+def cognito_domain_prefix(value: str) -> str:
+    """A hosted UI domain prefix from context: lowercase letters, digits and inner hyphens,
+    at most 63, without the words Cognito reserves."""
+    if not _DOMAIN_PREFIX.fullmatch(value) or any(
+        word in value for word in ("aws", "amazon", "cognito")
+    ):
+        raise ValueError(
+            f"cognito_domain_prefix {value!r}: use lowercase letters, digits and hyphens "
+            "(at most 63, not starting or ending with a hyphen, without aws/amazon/cognito)"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """What the Web stack needs to point the app client at CloudFront's domain."""
+
+    user_pool_id: str
+    user_pool_arn: str
+    client_id: str
+
 
 _ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -105,7 +162,8 @@ def vpc_function(
 
 
 class ApiStack(Stack):
-    """Cognito user pool, HTTP API -> `lambdas.http_api.handler`, WebSocket API ($connect,
+    """Cognito user pool (hosted UI domain, `admin` group, the SPA's app client), HTTP API ->
+    `lambdas.http_api.handler` behind a JWT authorizer, WebSocket API ($connect,
     $disconnect, $default) -> `lambdas.ws.handler`."""
 
     def __init__(
@@ -119,6 +177,7 @@ class ApiStack(Stack):
         db_secret: sm.ISecret,
         kite_secret: sm.ISecret,
         kite_api_secret_name: str | None,
+        domain_prefix: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -138,19 +197,37 @@ class ApiStack(Stack):
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.user_pool_client = self.user_pool.add_client(
-            "Spa",
-            generate_secret=False,
-            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
-            id_token_validity=Duration.hours(12),
-            access_token_validity=Duration.hours(12),
+        # The hosted UI: https://{prefix}.auth.{region}.amazoncognito.com. Prefixes are global
+        # per region, so the default carries the account id (and the stack name, for several
+        # deployments in one account).
+        prefix = (
+            cognito_domain_prefix(domain_prefix)
+            if domain_prefix
+            else Fn.join("-", [construct_id.lower(), Aws.ACCOUNT_ID])
         )
+        self.domain = self.user_pool.add_domain(
+            "Domain", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=prefix)
+        )
+        cognito.CfnUserPoolGroup(
+            self, "AdminGroup", user_pool_id=self.user_pool.user_pool_id, group_name=ADMIN_GROUP,
+            description="May start the daily Kite login (POST /api/auth/kite/login).",
+        )  # fmt: skip
+        # L1 so that the Web stack's UpdateUserPoolClient call sends the very same settings.
+        self.user_pool_client = cognito.CfnUserPoolClient(
+            self, "Spa", user_pool_id=self.user_pool.user_pool_id, generate_secret=False
+        )
+        for name, value in spa_client_settings(PLACEHOLDER_ORIGIN).items():
+            self.user_pool_client.add_property_override(name, value)
+        client_id = self.user_pool_client.ref
+        self.sign_in = SignIn(self.user_pool.user_pool_id, self.user_pool.user_pool_arn, client_id)
         issuer = f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool.user_pool_id}"
 
         env = {
             **environment,
             "COGNITO_ISSUER": issuer,
-            "COGNITO_CLIENT_ID": self.user_pool_client.user_pool_client_id,
+            "COGNITO_CLIENT_ID": client_id,
+            "COGNITO_DOMAIN": self.domain.base_url(),
+            "ADMIN_GROUP": ADMIN_GROUP,
             # libpq takes the password from PGPASSWORD (DATABASE_URL carries none); resolved
             # by CloudFormation at deploy time.
             "PGPASSWORD": db_secret.secret_value_from_json("password").unsafe_unwrap(),
@@ -205,10 +282,12 @@ class ApiStack(Stack):
         kite_secret.grant_write(self.http_function)  # the daily login stores the token
 
         http_integration = integrations.HttpLambdaIntegration("Api", self.http_function)
+        # Audience: API Gateway matches it against `aud` (ID tokens) or, when a token has none,
+        # `client_id` (access tokens), so the SPA may send either.
         self.authorizer = authorizers.HttpJwtAuthorizer(
             "Cognito",
             issuer,
-            jwt_audience=[self.user_pool_client.user_pool_client_id],
+            jwt_audience=[client_id],
             identity_source=["$request.header.Authorization"],
         )
         self.http_api = apigw.HttpApi(self, "HttpApi", description="Strikeboard REST (docs/api.md)")
@@ -236,7 +315,8 @@ class ApiStack(Stack):
             self, "WebSocketApiId", value=self.ws_api.api_id, export_name=self.ws_api_id_export
         )
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
-        CfnOutput(self, "UserPoolClientId", value=self.user_pool_client.user_pool_client_id)
+        CfnOutput(self, "UserPoolClientId", value=client_id)
+        CfnOutput(self, "SignInUrl", value=self.domain.base_url())
 
         self._suppress()
 
@@ -257,9 +337,9 @@ class ApiStack(Stack):
             self.http_api,
             {
                 "AwsSolutions-APIG4": (
-                    "Public by design: /api/health, docs, OpenAPI and the Kite login "
-                    "redirect/callback (docs/api.md); every other /api route has the JWT "
-                    "authorizer."
+                    "Public by design: /api/health, docs, OpenAPI, the sign-in settings and "
+                    "the Kite callback (checked by its state cookie) (docs/api.md); every "
+                    "other /api route has the JWT authorizer."
                 ),
             },
         )
@@ -267,8 +347,9 @@ class ApiStack(Stack):
             self.ws_api,
             {
                 "AwsSolutions-APIG4": (
-                    "WebSocket $connect verifies the ?token= Cognito JWT in the handler "
-                    "(401 refuses the handshake); $default/$disconnect need a connection."
+                    "WebSocket $connect redeems a one-time ?ticket= (from the JWT-guarded "
+                    "POST /api/ws/ticket) in the handler (401 refuses the handshake); "
+                    "$default/$disconnect need a connection."
                 ),
             },
         )
@@ -276,7 +357,8 @@ class ApiStack(Stack):
             self.user_pool,
             {
                 "AwsSolutions-COG2": (
-                    "MFA is left to the deploying team (the SPA logs in with a token)."
+                    "MFA is left to the deploying team (optional MFA can be switched on in "
+                    "the user pool without a code change)."
                 ),
                 "AwsSolutions-COG8": (
                     "The Plus feature plan (threat protection) costs extra; "

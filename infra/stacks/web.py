@@ -10,13 +10,27 @@ from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.nag import acknowledge
+from infra.stacks.api import SignIn, spa_client_settings
 
-# The SPA opens `/ws?token=`; the WebSocket API answers on its stage path.
+# Client-side routes (/chain, /auth/callback, ...) are the SPA: a path whose last segment has
+# no dot gets index.html. Only on the S3 behaviour, so /api/* and /ws keep their own statuses.
+_SPA_ROUTES = """function handler(event) {
+  var request = event.request;
+  var uri = request.uri;
+  if (uri.substring(uri.lastIndexOf('/') + 1).indexOf('.') === -1) {
+    request.uri = '/index.html';
+  }
+  return request;
+}"""
+
+# The SPA opens `/ws?ticket=`; the WebSocket API answers on its stage path.
 _WS_REWRITE = """function handler(event) {
   var request = event.request;
   if (request.uri === '/ws' || request.uri === '/ws/') { request.uri = '/%s'; }
@@ -27,9 +41,12 @@ _WS_REWRITE = """function handler(event) {
 class WebStack(Stack):
     """Bucket (private, TLS-only, encrypted) + CloudFront distribution.
 
-    Behaviours: default -> S3 (the SPA, index.html for client routes), `/api/*` -> HTTP API,
-    `/ws` -> WebSocket API (a CloudFront Function rewrites the path to the stage). `web_dist`
-    is deployed with BucketDeployment when it has an index.html (`make web` builds it).
+    Behaviours: default -> S3 (the SPA; a CloudFront Function serves index.html for client
+    routes), `/api/*` -> HTTP API, `/ws` -> WebSocket API (a CloudFront Function rewrites the
+    path to the stage). `web_dist` is deployed with BucketDeployment when it has an index.html
+    (`make web` builds it). Once the distribution exists, `SpaSignInUrls` points the Cognito
+    app client's sign-in and sign-out URLs at it (the API stack, deployed first, cannot know
+    the domain: see `infra.stacks.api.PLACEHOLDER_ORIGIN`).
     """
 
     def __init__(
@@ -41,6 +58,7 @@ class WebStack(Stack):
         ws_api_domain: str,
         ws_stage: str,
         web_dist: Path | None,
+        sign_in: SignIn | None = None,
         domain_name: str | None = None,
         certificate_arn: str | None = None,
         **kwargs: Any,
@@ -93,6 +111,12 @@ class WebStack(Stack):
                 )
             ],
         )
+        spa_routes = cloudfront.Function(
+            self,
+            "SpaRoutes",
+            code=cloudfront.FunctionCode.from_inline(_SPA_ROUTES),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+        )
         custom_domain = bool(domain_name and certificate_arn)
         self.distribution = cloudfront.Distribution(
             self,
@@ -103,17 +127,16 @@ class WebStack(Stack):
                 origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=spa_routes,
+                        event_type=cloudfront.FunctionEventType.VIEWER_REQUEST,
+                    )
+                ],
             ),
             additional_behaviors={"/api/*": api_behavior, "/ws": ws_behavior},
-            # Client-side routes: S3 answers 403 for a missing key behind OAC.
-            error_responses=[
-                cloudfront.ErrorResponse(
-                    http_status=403,
-                    response_http_status=200,
-                    response_page_path="/index.html",
-                    ttl=Duration.seconds(0),
-                )
-            ],
+            # No error responses: a distribution-wide 403/404 -> index.html would turn the
+            # API's own 401/403/404 into the SPA's page.
             enable_logging=True,
             log_bucket=self.logs_bucket,
             log_file_prefix="cloudfront/",
@@ -140,6 +163,8 @@ class WebStack(Stack):
                 distribution_paths=["/*"],
             )
             self._acknowledge_deployment(deployment)
+        if sign_in is not None:
+            self._point_sign_in_here(sign_in)
         CfnOutput(self, "Url", value=self.url)
         CfnOutput(self, "KiteRedirectUrl", value=f"{self.url}/api/auth/kite/callback")
 
@@ -158,6 +183,45 @@ class WebStack(Stack):
                     "Without a custom domain CloudFront's default certificate is used, "
                     "which allows older TLS; context domain_name + certificate_arn sets "
                     "TLSv1.2_2021."
+                ),
+            },
+        )
+
+    def _point_sign_in_here(self, sign_in: SignIn) -> None:
+        """UpdateUserPoolClient with the app client's whole settings (a call resets whatever
+        it omits) and this distribution's URLs. The settings are in the call's parameters, so
+        a change to them re-runs it in the same `cdk deploy --all`."""
+        call = cr.AwsSdkCall(
+            service="CognitoIdentityServiceProvider",
+            action="updateUserPoolClient",
+            parameters={
+                "UserPoolId": sign_in.user_pool_id,
+                "ClientId": sign_in.client_id,
+                **spa_client_settings(self.url),
+            },
+            physical_resource_id=cr.PhysicalResourceId.of(sign_in.client_id),
+        )
+        self.sign_in_urls = cr.AwsCustomResource(
+            self,
+            "SpaSignInUrls",
+            on_create=call,
+            on_update=call,
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(
+                        actions=["cognito-idp:UpdateUserPoolClient"],
+                        resources=[sign_in.user_pool_arn],
+                    )
+                ]
+            ),
+            install_latest_aws_sdk=False,
+        )
+        acknowledge(
+            self,
+            {
+                "AwsSolutions-L1": (
+                    "CDK's singleton handlers (BucketDeployment, AwsCustomResource) pin their "
+                    "own Lambda runtimes."
                 ),
             },
         )

@@ -1,8 +1,9 @@
 """The FastAPI application: every route under /api (docs/api.md).
 
 `create_app(settings)` builds it; `lambdas/http_api.py` wraps it with Mangum for API Gateway
-and the local gateway mounts the same object. Each data route needs a bearer token
-(`strikeboard.auth.authenticate`), or the claims API Gateway's JWT authorizer already checked.
+and the local gateway mounts the same object. Each data route needs a bearer token in the
+Authorization header, or the claims API Gateway's JWT authorizer already checked
+(`strikeboard.api.auth_routes`, which also holds the sign-in and Kite login routes).
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from strikeboard.api import chain as chain_doc
-from strikeboard.api import kite_login
 from strikeboard.api import service as svc
+from strikeboard.api.auth_routes import USER, UnauthorizedError, add_auth_routes, current_user
 from strikeboard.api.models import (
     Candle,
     Chain,
@@ -37,7 +37,6 @@ from strikeboard.api.models import (
     TickPage,
 )
 from strikeboard.api.stores import Stores, UnavailableError
-from strikeboard.auth import AuthError, Principal, authenticate
 from strikeboard.chain.conventions import IvLeg
 from strikeboard.config import Settings
 from strikeboard.market.calendar import market_open
@@ -49,7 +48,6 @@ UNDERLYING = Annotated[
     Query(pattern=r"^[A-Z][A-Z0-9&-]{0,19}$", description="Underlying name, e.g. NIFTY."),
 ]
 TOKEN = Annotated[int, Query(gt=0, lt=2**40, description="Kite instrument token.")]
-KITE_LOGIN = "https://kite.zerodha.com"
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "A parameter is unusable."},
     401: {"model": Problem, "description": "Missing or invalid token."},
@@ -59,40 +57,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _principal_from_claims(request: Request) -> Principal | None:
-    """Claims the API Gateway JWT authorizer verified (only present behind API Gateway)."""
-    event = request.scope.get("aws.event")
-    if not isinstance(event, dict):
-        return None
-    try:
-        claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
-        return Principal(
-            str(claims["sub"]), str(claims.get("username") or claims.get("email") or "")
-        )
-    except (KeyError, TypeError):
-        return None
-
-
-class _UnauthorizedError(Exception):
-    """Raised by the auth dependency; answered 401."""
-
-
-async def current_user(request: Request) -> Principal:
-    """The caller: API Gateway's verified claims when present, else the bearer token.
-
-    Async on purpose: the check is CPU only (the JWKS is fetched once and cached), and a sync
-    dependency would cost every request a thread-pool round trip."""
-    principal = _principal_from_claims(request)
-    if principal is not None:
-        return principal
-    header = request.headers.get("authorization", "")
-    try:
-        return authenticate(header or None, request.app.state.settings)
-    except AuthError as exc:
-        raise _UnauthorizedError(str(exc)) from exc
-
-
-USER = Annotated[Principal, Depends(current_user)]
 CONVENTION = Annotated[Literal["forward", "nse"], Query(description="IV/Greeks convention.")]
 IVLEG = Annotated[
     Literal["otm", "call", "put"], Query(description="Which leg's IV a strike shows.")
@@ -145,8 +109,8 @@ def create_app(
         ]
         return JSONResponse({"detail": "; ".join(problems) or "invalid request"}, status_code=422)
 
-    @app.exception_handler(_UnauthorizedError)
-    async def _unauthorized(_: Request, exc: _UnauthorizedError) -> JSONResponse:
+    @app.exception_handler(UnauthorizedError)
+    async def _unauthorized(_: Request, exc: UnauthorizedError) -> JSONResponse:
         return JSONResponse(
             {"detail": f"not authenticated: {exc}"},
             status_code=401,
@@ -201,29 +165,7 @@ def create_app(
                 "market_open": is_open, "session": svc.session(store, now, redis_ok),
                 "now": now}  # fmt: skip
 
-    @public.get("/auth/kite/login", tags=["auth"], status_code=302, response_class=RedirectResponse)
-    def kite_login_redirect() -> RedirectResponse:
-        """Redirect to Kite's login page (the simulator's when KITE_API_URL points at it)."""
-        if not settings.kite_api_key:
-            raise UnavailableError("Kite login is not configured: set KITE_API_KEY")
-        root = settings.kite_api_url.rstrip("/")
-        base = KITE_LOGIN if root == "https://api.kite.trade" else root
-        query = urlencode({"api_key": settings.kite_api_key, "v": 3})
-        return RedirectResponse(f"{base}/connect/login?{query}", status_code=302)
-
-    @public.get("/auth/kite/callback", tags=["auth"], status_code=302,
-                response_class=RedirectResponse, responses={400: {"model": Problem}})  # fmt: skip
-    def kite_callback(
-        request_token: Annotated[str, Query(min_length=1, max_length=200)],
-        status: Annotated[str, Query(max_length=50)] = "success",
-    ) -> RedirectResponse:
-        """Exchange Kite's request_token for an access token, store it where the feed reads
-        it (Secrets Manager in the cloud, Redis locally) and send the browser back."""
-        if status != "success":
-            raise svc.BadRequestError(f"Kite login did not succeed (status={status!r})")
-        kite_login.exchange_and_store(settings, store, request_token)
-        sep = "&" if "?" in settings.api_spa_url else "?"
-        return RedirectResponse(f"{settings.api_spa_url}{sep}kite=ok", status_code=302)
+    add_auth_routes(public, api, settings, store)
 
     # -- market -------------------------------------------------------------------------------
 

@@ -40,7 +40,8 @@ NOT_BUILT: Final = """<!doctype html><html><head><title>Strikeboard</title></hea
 <h1>The web app is not built</h1>
 <p>The gateway serves the SPA from <code>{path}</code>, which has no <code>index.html</code>.
 Build it with <code>cd web &amp;&amp; npm install &amp;&amp; npm run build</code> and reload.</p>
-<p>The API is at <a href="/api/docs">/api/docs</a>; live data at <code>/ws?token=...</code>.</p>
+<p>The API is at <a href="/api/docs">/api/docs</a>; live data at <code>/ws?ticket=...</code>
+(a one-time ticket from <code>POST /api/ws/ticket</code>).</p>
 </body></html>"""
 
 

@@ -72,6 +72,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="benchmarks only: switch off Kite's per-api_key REST rate limits (429s)",
     )
     p.add_argument(
+        "--redirect-url",
+        default="",
+        help="the app's registered Kite redirect URL: /connect/login sends the browser there "
+        "with request_token (default: none, answered as JSON)",
+    )
+    p.add_argument(
         "--message-every",
         type=int,
         default=30,
@@ -93,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         start=args.start,
         rate_limits=args.rate_limits,
         message_every=args.message_every,
+        redirect_url=args.redirect_url,
     )
     serve(args.host, args.port, config, options)
     return 0

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl, urlencode
 
 import numpy as np
 import uvicorn
@@ -79,6 +79,9 @@ class ServerOptions:
     """Kite's per-api_key REST limits (429 beyond them); off only for benchmarks."""
     message_every: int = 30
     """A broadcast `message` frame about once per this many simulated minutes (0: never)."""
+    redirect_url: str = ""
+    """The app's registered redirect URL (Kite's developer console); empty: /connect/login
+    answers the request_token as JSON unless the request names a `redirect_url`."""
 
 
 @dataclass
@@ -687,13 +690,16 @@ class SimServer:
             return self._error("Invalid `api_key`.", "InputException", 400)
         rt = secrets.token_urlsafe(24)
         self.request_tokens.add(rt)
-        redirect = q.get("redirect_url") or q.get("redirect_params")
-        if redirect and redirect.startswith(("http://", "https://")):
+        # As Kite: `redirect_params` (a urlencoded query string, e.g. state%3Dxyz) comes back
+        # as extra query parameters on the redirect.
+        extra = parse_qsl(q.get("redirect_params", ""))
+        redirect = q.get("redirect_url") or self.opts.redirect_url
+        if redirect.startswith(("http://", "https://")):
             sep = "&" if "?" in redirect else "?"
-            return RedirectResponse(
-                f"{redirect}{sep}request_token={rt}&action=login&status=success", status_code=302
-            )
-        return JSONResponse({"status": "success", "data": {"request_token": rt}})
+            query = urlencode([("request_token", rt), ("action", "login"),
+                               ("status", "success"), *extra])  # fmt: skip
+            return RedirectResponse(f"{redirect}{sep}{query}", status_code=302)
+        return JSONResponse({"status": "success", "data": {"request_token": rt, **dict(extra)}})
 
     async def session_token(self, request: Request) -> Response:
         # Kite's client posts a urlencoded form; parse it without python-multipart.

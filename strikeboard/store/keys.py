@@ -72,6 +72,14 @@ class Keys:
         """String: a Kite access token stored by the local login callback (no cloud secret)."""
         return f"{self.prefix}kite:access_token"
 
+    def ws_ticket(self, ticket: str) -> str:
+        """JSON principal: a one-time `/ws` ticket (30 s TTL, deleted when redeemed)."""
+        return f"{self.prefix}ws:ticket:{_part(ticket)}"
+
+    def kite_state(self, state: str) -> str:
+        """User id: a Kite login's pending `state` (10 min TTL, deleted by the callback)."""
+        return f"{self.prefix}kite:state:{_part(state)}"
+
     def health(self) -> str:
         """JSON health document of the feed (with a TTL: absent means the feed is silent)."""
         return f"{self.prefix}health"

@@ -84,11 +84,14 @@ def test_historical_agrees_with_state(kite: KiteConnect, sim: Running, kit: Any)
 def test_login_flow(sim: Running, kit: Any) -> None:
     r = httpx.get(
         f"{sim.root}/connect/login",
-        params={"api_key": "sim_api_key", "v": "3", "redirect_url": "http://cb/x"},
-    )
+        params={"api_key": "sim_api_key", "v": "3", "redirect_url": "http://cb/x",
+                "redirect_params": "state=abc-123&next=/chain"},
+    )  # fmt: skip
     assert r.status_code == 302
     loc = httpx.URL(r.headers["location"])
     assert loc.params["status"] == "success" and loc.params["action"] == "login"
+    # As Kite: redirect_params come back decoded, as query parameters of the redirect.
+    assert loc.params["state"] == "abc-123" and loc.params["next"] == "/chain"
     kc = kit.polite(KiteConnect("sim_api_key", root=sim.root))
     with pytest.raises(exceptions.TokenException):
         kc.generate_session(loc.params["request_token"], "wrong_secret")

@@ -13,6 +13,7 @@ if NODE is None:
     pytest.skip(SKIP_REASON, allow_module_level=True)
 
 from infra.app import build_app
+from infra.stacks.api import cognito_domain_prefix
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
 
@@ -28,6 +29,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
         "prefix": "Team",
         "kite_secret_name": "team/kite",
         "web_dist": str(empty_dist),
+        "cognito_domain_prefix": "team-chain",
     }
     outdir = tmp_path_factory.mktemp("cdk.out")
     assembly = build_app(context, outdir=str(outdir)).app.synth()
@@ -70,6 +72,18 @@ def test_custom_domain_and_no_upload_without_a_build(
     assert config["ViewerCertificate"]["AcmCertificateArn"] == CERT
     assert config["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
     assert not _props(web, "Custom::CDKBucketDeployment")
+    # Sign-in comes back to the custom domain, on the hosted UI's own chosen prefix.
+    [call] = _props(web, "Custom::AWS")
+    assert "https://chain.example.com/auth/callback" in json.dumps(call["Create"])
+    [domain] = _props(templates["TeamApi"], "AWS::Cognito::UserPoolDomain")
+    assert domain["Domain"] == "team-chain"
     # The login Lambda has no API secret without kite_api_secret_name (login answers 503).
     for fn in _props(templates["TeamApi"], "AWS::Lambda::Function"):
         assert "KITE_API_SECRET" not in fn.get("Environment", {}).get("Variables", {})
+
+
+def test_a_bad_cognito_domain_prefix_is_refused() -> None:
+    for bad in ("Team", "-team", "team-", "my-aws-team", "cognito1", "a" * 64, "t_x"):
+        with pytest.raises(ValueError, match="cognito_domain_prefix"):
+            cognito_domain_prefix(bad)
+    assert cognito_domain_prefix("team-chain-1") == "team-chain-1"

@@ -9,6 +9,7 @@ if NODE is None:
     pytest.skip(SKIP_REASON, allow_module_level=True)
 
 import json
+import subprocess
 from typing import Any
 
 from aws_cdk.assertions import Match, Template
@@ -106,7 +107,8 @@ def test_http_api_jwt_authorizer_guards_api_except_public_routes(synth: Synth) -
             "AuthorizerType": "JWT",
             "IdentitySource": ["$request.header.Authorization"],
             "JwtConfiguration": {
-                "Audience": [Match.object_like({"Ref": Match.string_like_regexp("UsersSpa")})],
+                # The SPA's client: API Gateway checks `aud` (ID token) or `client_id`.
+                "Audience": [{"Ref": "Spa"}],
                 "Issuer": Match.object_like({"Fn::Join": Match.any_value()}),
             },
         },
@@ -116,10 +118,12 @@ def test_http_api_jwt_authorizer_guards_api_except_public_routes(synth: Synth) -
         for r in resources(synth, "Api", "AWS::ApiGatewayV2::Route").values()
     }
     assert routes["ANY /api/{proxy+}"]["AuthorizationType"] == "JWT"
-    for public in (
-        "GET /api/health", "GET /api/docs", "GET /api/openapi.json", "GET /api/auth/kite/{proxy+}",
-    ):  # fmt: skip
-        assert routes[public].get("AuthorizationType", "NONE") == "NONE"
+    public = {key for key, r in routes.items() if r.get("AuthorizationType", "NONE") == "NONE"}
+    # Only these answer without a token; the Kite login (POST) and /ws tickets need one.
+    assert public - {"$connect", "$disconnect", "$default"} == {
+        "GET /api/health", "GET /api/docs", "GET /api/openapi.json", "GET /api/auth/config",
+        "GET /api/auth/kite/callback",
+    }  # fmt: skip
     assert {"$connect", "$disconnect", "$default"} <= set(routes)
 
 
@@ -181,6 +185,63 @@ def test_login_lambda_gets_the_kite_settings(synth: Synth) -> None:
                     ]
                 )
             },
+        },
+    )
+
+
+def test_cognito_hosted_sign_in_with_a_pkce_client_and_an_admin_group(synth: Synth) -> None:
+    t = template(synth, "Api")
+    t.has_resource_properties(
+        "AWS::Cognito::UserPoolDomain",
+        {"Domain": {"Fn::Join": ["-", ["strikeboardapi", {"Ref": "AWS::AccountId"}]]}},
+    )
+    t.has_resource_properties(
+        "AWS::Cognito::UserPoolGroup",
+        {"GroupName": "admin", "UserPoolId": {"Ref": Match.string_like_regexp("Users")}},
+    )
+    [client] = resources(synth, "Api", "AWS::Cognito::UserPoolClient").values()
+    props = client["Properties"]
+    assert props["GenerateSecret"] is False  # a public client: the SPA uses PKCE
+    assert props["AllowedOAuthFlows"] == ["code"] and props["AllowedOAuthFlowsUserPoolClient"]
+    assert props["AllowedOAuthScopes"] == ["openid", "email", "profile"]
+    assert props["SupportedIdentityProviders"] == ["COGNITO"]
+    assert (props["AccessTokenValidity"], props["IdTokenValidity"]) == (1, 1)
+    assert props["RefreshTokenValidity"] == 30
+    assert props["TokenValidityUnits"] == {"AccessToken": "hours", "IdToken": "hours",
+                                           "RefreshToken": "days"}  # fmt: skip
+    assert "ALLOW_REFRESH_TOKEN_AUTH" in props["ExplicitAuthFlows"]
+    # The API stack deploys before CloudFront exists: a placeholder the Web stack replaces.
+    assert props["CallbackURLs"] == ["https://localhost/auth/callback"]
+    env = next(
+        p for p in _functions(synth, "Api").values()
+        if p["ImageConfig"]["Command"] == ["lambdas.http_api.handler"]
+    )["Environment"]["Variables"]  # fmt: skip
+    assert env["COGNITO_CLIENT_ID"] == {"Ref": "Spa"} and env["ADMIN_GROUP"] == "admin"
+    domain = json.dumps(env["COGNITO_DOMAIN"])
+    assert "https://" in domain and ".auth." in domain and "amazoncognito.com" in domain
+
+
+def test_web_stack_points_the_client_at_cloudfront(synth: Synth) -> None:
+    [call] = resources(synth, "Web", "Custom::AWS").values()
+    create = call["Properties"]["Create"]
+    text = json.dumps(create)
+    assert "updateUserPoolClient" in text and "UserPoolClientId" not in text
+    for fragment in ('"AllowedOAuthFlows\\":[\\"code\\"]', "/auth/callback",
+                     '\\"RefreshTokenValidity\\":30'):  # fmt: skip
+        assert fragment in text, fragment
+    # The URLs are CloudFront's domain (a reference to the distribution), not the placeholder.
+    assert "localhost" not in text and "Cdn" in text and "DomainName" in text
+    t = template(synth, "Web")
+    t.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    Match.object_like(
+                        {"Action": "cognito-idp:UpdateUserPoolClient", "Effect": "Allow"}
+                    )
+                ]
+            }
         },
     )
 
@@ -294,6 +355,12 @@ def test_web_private_bucket_behind_cloudfront_with_api_and_ws(synth: Synth) -> N
     assert set(behaviors) == {"/api/*", "/ws"}
     assert behaviors["/ws"]["FunctionAssociations"][0]["EventType"] == "viewer-request"
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    # SPA routes by a function on the S3 behaviour only: /api/* and /ws keep their statuses.
+    assert "CustomErrorResponses" not in config
+    [spa] = config["DefaultCacheBehavior"]["FunctionAssociations"]
+    assert spa["EventType"] == "viewer-request"
+    for behavior in behaviors.values():
+        assert spa["FunctionARN"] not in behavior.get("FunctionAssociations", [])
     origins = json.dumps(config["Origins"])
     assert "execute-api" in origins
     t.resource_count_is("Custom::CDKBucketDeployment", 1)
@@ -317,3 +384,27 @@ def test_images_are_staged_not_built(synth: Synth) -> None:
         staged = {p.name for p in context.iterdir()}
         assert {"pyproject.toml", "uv.lock", *image.sources} <= staged
         assert not staged & {".venv", "web", "tests", ".local", ".git", "README.md"}
+
+
+def _cloudfront_function(synth: Synth, name: str) -> str:
+    [fn] = [
+        r["Properties"]["FunctionCode"]
+        for key, r in resources(synth, "Web", "AWS::CloudFront::Function").items()
+        if key.startswith(name)
+    ]
+    return str(fn)
+
+
+def test_spa_route_function_serves_index_for_client_routes_only(synth: Synth) -> None:
+    """The CloudFront Function's own code, run by Node: paths without a dot are the SPA."""
+    code = _cloudfront_function(synth, "SpaRoutes")
+    cases = ["/", "/chain", "/auth/callback", "/analytics/oi/", "/assets/index-abc.js",
+             "/favicon.ico", "/v1.2/thing"]  # fmt: skip
+    script = code + (
+        "\nconsole.log(JSON.stringify(" + json.dumps(cases)
+        + ".map(function (u) { return handler({request: {uri: u}}).uri; })));"
+    )  # fmt: skip
+    out = subprocess.run([str(NODE), "-e", script], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == ["/index.html", "/index.html", "/index.html",
+                                      "/index.html", "/assets/index-abc.js", "/favicon.ico",
+                                      "/index.html"]  # fmt: skip

@@ -98,6 +98,10 @@ def test_every_route_event_gets_its_answer(invoke: Any, api: Api) -> None:
     assert status == 200 and body["theme"] == "light"
     status, _, body = invoke("preferences_get")  # same Cognito user (claims) as the PUT
     assert status == 200 and body["strikes"] == 15
+    status, _, body = invoke("auth_config")
+    assert status == 200 and body == {"mode": "dev"}
+    status, _, body = invoke("ws_ticket")
+    assert status == 200 and body["expires_in"] == 30 and len(body["ticket"]) >= 40
     status, _, body = invoke("openapi")
     assert status == 200 and "/api/chain/{expiry}" in body["paths"]
     status, _, body = invoke("docs")
@@ -110,10 +114,14 @@ def test_error_events(invoke: Any) -> None:
     assert headers.get("www-authenticate") == "Bearer"
     status, _, body = invoke("chain_bad_expiry")
     assert status == 422 and "expiry" in body["detail"]
-    status, _, body = invoke("auth_kite_callback_cancelled")
-    assert status == 400 and "did not succeed" in body["detail"]
+    status, _, body = invoke("auth_kite_callback_no_state")
+    assert status == 400 and "no state" in body["detail"]
+    status, _, body = invoke("auth_kite_login_not_admin")
+    assert status == 403 and "admin" in body["detail"]
+    # A member of the admin group (API Gateway's flattened "[admin]" claim) gets past the
+    # group check; Kite is not configured in tests.
     status, _, body = invoke("auth_kite_login")
-    assert status == 503 and "KITE_API_KEY" in body["detail"]  # not configured in tests
+    assert status == 503 and "KITE_API_KEY" in body["detail"]
 
 
 @pytest.fixture

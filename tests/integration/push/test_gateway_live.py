@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection, connect
 
 from lambdas import ws
+from strikeboard.auth import Principal
 from strikeboard.config import Settings
 from strikeboard.devservices import free_port
 from strikeboard.gateway import Gateway, build_app
@@ -32,6 +33,7 @@ from strikeboard.push.poster import ManagementApiPoster, PostResult
 from strikeboard.push.registry import Registry
 from strikeboard.push.replay import SimChain
 from strikeboard.push.service import Pusher
+from strikeboard.store.auth_state import AuthState
 from strikeboard.store.hot import HotStore
 
 TOKEN = "integration-dev-token"
@@ -84,8 +86,10 @@ class Live:
     previous: dict[str, JSONDict] = field(default_factory=dict)
     clients: list[Client] = field(default_factory=list)
 
-    async def client(self, token: str = TOKEN) -> Client:
-        socket = await connect(f"{self.url.replace('http', 'ws')}/ws?token={token}")
+    async def client(self) -> Client:
+        # What the SPA does: a one-time ticket (POST /api/ws/ticket), then /ws?ticket=.
+        ticket = AuthState.of(self.hot).issue_ticket(Principal("dev", "dev"))
+        socket = await connect(f"{self.url.replace('http', 'ws')}/ws?ticket={ticket}")
         client = Client(socket)
         client.task = asyncio.create_task(client._read())
         self.clients.append(client)
@@ -210,11 +214,14 @@ async def test_a_snapshot_over_the_limit_arrives_in_parts(live: Live) -> None:
 
 @pytest.mark.asyncio
 async def test_refusals_gone_connections_and_the_management_api(live: Live) -> None:
-    with pytest.raises(websockets.InvalidStatus) as refused:
-        await connect(f"{live.url.replace('http', 'ws')}/ws?token=wrong")
-    assert refused.value.response.status_code == 401
-    with pytest.raises(websockets.InvalidStatus):
-        await connect(f"{live.url.replace('http', 'ws')}/ws")
+    ws_url = f"{live.url.replace('http', 'ws')}/ws"
+    # A token in the URL is refused even when valid; so is a ticket used once already.
+    ticket = AuthState.of(live.hot).issue_ticket(Principal("dev", "dev"))
+    await (await connect(f"{ws_url}?ticket={ticket}")).close()
+    for query in (f"?token={TOKEN}", f"?ticket={ticket}", "?ticket=wrong", ""):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await connect(f"{ws_url}{query}")
+        assert refused.value.response.status_code == 401
 
     e0 = live.chain.expiries[0]
     live.publish(live.chain.snapshots())

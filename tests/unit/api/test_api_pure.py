@@ -14,7 +14,8 @@ from starlette.requests import Request
 
 from strikeboard.api import chain as chain_doc
 from strikeboard.api import service as svc
-from strikeboard.api.app import _UnauthorizedError, create_app, current_user
+from strikeboard.api.app import create_app
+from strikeboard.api.auth_routes import UnauthorizedError, current_user
 from strikeboard.api.models import Preferences
 from strikeboard.auth import Principal
 from strikeboard.chain import conventions, pricing
@@ -114,5 +115,5 @@ def test_auth_from_api_gateway_claims_or_bearer() -> None:
     ok = _request({}, [(b"authorization", b"Bearer devtok")])
     assert _run(current_user(ok)).user_id == "dev"
     for headers in ([], [(b"authorization", b"Bearer nope")]):
-        with pytest.raises(_UnauthorizedError):
+        with pytest.raises(UnauthorizedError):
             _run(current_user(_request({"aws.event": {"requestContext": {}}}, headers)))

@@ -11,7 +11,10 @@ from typing import Any
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from strikeboard.auth import Principal
 from strikeboard.push.poster import ManagementApiPoster
+from strikeboard.store.auth_state import AuthState
+from strikeboard.store.hot import HotStore
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "ws"
 REGION = "ap-south-1"
@@ -22,6 +25,21 @@ def load_event(name: str, connection_id: str | None = None) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
     if connection_id is not None:
         event["requestContext"]["connectionId"] = connection_id
+    return event
+
+
+DEV_USER = Principal("dev", "dev")
+
+
+def connect_event(
+    hot: HotStore, connection_id: str | None = None, user: Principal = DEV_USER
+) -> dict[str, Any]:
+    """events/ws/connect.json carrying a fresh one-time ticket of ``user`` (as the SPA gets
+    from POST /api/ws/ticket)."""
+    event = load_event("connect", connection_id)
+    ticket = AuthState.of(hot).issue_ticket(user)
+    event["queryStringParameters"] = {"ticket": ticket}
+    event["multiValueQueryStringParameters"] = {"ticket": [ticket]}
     return event
 
 

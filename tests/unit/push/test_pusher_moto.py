@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import redis
-from push_helpers import MotoApi, load_event
+from push_helpers import MotoApi, connect_event, load_event
 from pydantic import SecretStr
 
 from lambdas import ws
@@ -38,7 +38,7 @@ class Stack:
     history: dict[tuple[str, int], dict[str, Any]]
 
     def connect(self, cid: str, *expiries: str) -> None:
-        assert ws.handle(load_event("connect", cid), self.deps)["statusCode"] == 200
+        assert ws.handle(connect_event(self.deps.hot, cid), self.deps)["statusCode"] == 200
         for expiry in expiries:
             event = load_event("subscribe", cid)
             event["body"] = f'{{"action": "subscribe", "expiry": "{expiry}"}}'

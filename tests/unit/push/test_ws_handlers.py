@@ -3,13 +3,15 @@ Management API."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
-from push_helpers import MotoApi, load_event
+from push_helpers import MotoApi, connect_event, load_event
 from pydantic import SecretStr
 
 from lambdas import ws
+from strikeboard.auth import Principal
 from strikeboard.config import Settings, get_settings
 from strikeboard.push.registry import Registry
 from strikeboard.push.replay import SimChain
@@ -39,14 +41,31 @@ def chain() -> SimChain:
     return SimChain(seed=11)
 
 
-def test_connect_registers_the_user_and_refuses_bad_tokens(deps: ws.Deps) -> None:
-    for name in ("connect_no_token", "connect_bad_token"):
+def test_connect_takes_a_one_time_ticket_and_no_token(deps: ws.Deps) -> None:
+    # No ticket, an unknown one, or the dev token itself in the URL: all refused.
+    for name in ("connect_no_ticket", "connect_bad_ticket", "connect_token", "connect"):
         assert ws.handle(load_event(name), deps)["statusCode"] == 401
     assert deps.registry.connections() == []
-    assert ws.handle(load_event("connect"), deps)["statusCode"] == 200
+    event = connect_event(deps.hot, user=Principal("u-7", "alice"))
+    assert ws.handle(event, deps)["statusCode"] == 200
     assert deps.registry.connections() == [CID]
     principal = deps.registry.principal(CID)
-    assert principal is not None and principal.user_id == "dev"
+    assert principal is not None and principal.user_id == "u-7"
+    # The same ticket again (a replayed URL): refused.
+    deps.registry.disconnect(CID)
+    assert ws.handle(event, deps)["statusCode"] == 401
+    assert deps.registry.connections() == []
+
+
+def test_an_expired_ticket_is_refused(deps: ws.Deps) -> None:
+    event = connect_event(deps.hot)
+    ticket = event["queryStringParameters"]["ticket"]
+    key = deps.hot.keys.ws_ticket(ticket)
+    assert 0 < deps.hot.client.ttl(key) <= 30
+    deps.hot.client.pexpire(key, 1)  # Redis lets it lapse as it would after 30 s
+    while deps.hot.client.exists(key):
+        time.sleep(0.001)
+    assert ws.handle(event, deps)["statusCode"] == 401
 
 
 def test_subscribe_sends_the_redis_snapshot(
@@ -54,7 +73,7 @@ def test_subscribe_sends_the_redis_snapshot(
 ) -> None:
     document = chain.snapshots()[EXPIRY]
     deps.hot.publish(document)
-    ws.handle(load_event("connect"), deps)
+    ws.handle(connect_event(deps.hot), deps)
     assert ws.handle(load_event("subscribe"), deps)["statusCode"] == 200
     assert deps.registry.subscribers("NIFTY", EXPIRY) == [CID]
     assert deps.registry.subscriptions(CID) == [("NIFTY", EXPIRY)]
@@ -73,7 +92,7 @@ def test_subscribe_sends_the_redis_snapshot(
 
 
 def test_subscribe_without_a_live_chain_says_reset(deps: ws.Deps, moto_api: MotoApi) -> None:
-    ws.handle(load_event("connect"), deps)
+    ws.handle(connect_event(deps.hot), deps)
     ws.handle(load_event("subscribe"), deps)
     assert moto_api.received(CID) == [
         {"type": "reset", "underlying": "NIFTY", "expiry": EXPIRY, "seq": None}
@@ -91,7 +110,7 @@ def test_subscribe_without_a_live_chain_says_reset(deps: ws.Deps, moto_api: Moto
 def test_bad_messages_get_an_error_message(
     deps: ws.Deps, moto_api: MotoApi, name: str, fragment: str
 ) -> None:
-    ws.handle(load_event("connect"), deps)
+    ws.handle(connect_event(deps.hot), deps)
     response = ws.handle(load_event(name), deps)
     assert response["statusCode"] == 400 and fragment in response["body"]
     (message,) = moto_api.received(CID)
@@ -116,7 +135,7 @@ def test_redis_down_is_a_503_not_a_crash(deps: ws.Deps) -> None:
         HotStore.from_url(nowhere, timeout=0.2),
         deps.poster,
     )
-    assert ws.handle(load_event("connect"), down)["statusCode"] == 503
+    assert ws.handle(connect_event(deps.hot), down)["statusCode"] == 503
     assert ws.handle(load_event("subscribe"), down)["statusCode"] == 503
 
 
@@ -134,10 +153,13 @@ def test_lambda_entry_point_builds_its_clients_from_the_settings(
     try:
         # No PUSH_ENDPOINT_URL: the endpoint is the event's own domain and stage.
         assert ws.endpoint_of(load_event("ping"), get_settings()) == moto_api.endpoint
-        assert ws.handler(load_event("connect"), None)["statusCode"] == 200
+        hot = HotStore.from_url(redis_url, redis_prefix)
+        event = connect_event(hot)
+        hot.close()
+        assert ws.handler(event, None)["statusCode"] == 200
         assert ws.handler(load_event("ping"), None)["statusCode"] == 200
         assert moto_api.received(CID) == [{"type": "pong"}]
-        assert ws.handler(load_event("connect_bad_token"), None)["statusCode"] == 401
+        assert ws.handler(load_event("connect_token"), None)["statusCode"] == 401
     finally:
         ws.reset()
         get_settings.cache_clear()
