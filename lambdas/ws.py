@@ -25,6 +25,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from strikeboard.api import signin_shim  # STOPGAP (h6-spa)
 from strikeboard.auth import AuthError, authenticate
 from strikeboard.config import Settings, get_settings
 from strikeboard.push import messages
@@ -111,7 +112,16 @@ def on_connect(event: Event, deps: Deps) -> Response:
     ctx = event["requestContext"]
     query = event.get("queryStringParameters") or {}
     try:
-        principal = authenticate(query.get("token"), deps.settings)
+        # STOPGAP (h6-spa): the one-time ticket of POST /api/ws/ticket; h5-signin's replaces it.
+        if "ticket" in query:
+            ticket = signin_shim.redeem_ticket(
+                deps.registry.client, deps.settings.redis_key_prefix, query["ticket"]
+            )
+            if ticket is None:
+                raise AuthError("unknown or spent ticket")
+            principal = ticket
+        else:
+            principal = authenticate(query.get("token"), deps.settings)
     except AuthError as exc:
         metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)
         logger.info("connection refused", reason=str(exc))

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         "", description="Cognito user pool issuer URL (cloud); empty = local dev token auth."
     )
     cognito_client_id: str = Field("", description="Cognito app client id tokens must carry.")
+    cognito_domain: str = Field(
+        "", description="Cognito hosted UI base URL (https://NAME.auth.REGION.amazoncognito.com)."
+    )
     dev_token: SecretStr = Field(
         SecretStr(""), description="Local bearer token (make dev prints it); empty = none."
     )

@@ -18,7 +18,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from strikeboard.api import chain as chain_doc
-from strikeboard.api import kite_login
+from strikeboard.api import (
+    kite_login,
+    signin_shim,  # STOPGAP (h6-spa), see the module
+)
 from strikeboard.api import service as svc
 from strikeboard.api.models import (
     Candle,
@@ -224,6 +227,9 @@ def create_app(
         kite_login.exchange_and_store(settings, store, request_token)
         sep = "&" if "?" in settings.api_spa_url else "?"
         return RedirectResponse(f"{settings.api_spa_url}{sep}kite=ok", status_code=302)
+
+    # STOPGAP (h6-spa): /api/auth/config and /api/ws/ticket until h5-signin's are merged.
+    signin_shim.add_routes(public, api, settings, lambda: store.hot.client, current_user)
 
     # -- market -------------------------------------------------------------------------------
 
