@@ -8,6 +8,8 @@
 import type { Auth, AuthStatus } from "./session";
 
 const TOKEN_KEY = "sb.token";
+// One object: useSyncExternalStore compares snapshots by identity (a new one each call loops).
+const SIGNED_IN: AuthStatus = { state: "signed-in", user: "dev" };
 
 export function getToken(): string | null {
   try {
@@ -47,7 +49,7 @@ export class DevSession implements Auth {
   }
 
   status(): AuthStatus {
-    return { state: "signed-in", user: "dev" };
+    return SIGNED_IN;
   }
 
   subscribe(): () => void {
