@@ -71,8 +71,10 @@ async function startSession(): Promise<Auth> {
       const next = await session.handleCallback(window.location.search);
       window.history.replaceState(null, "", next);
     } catch {
-      // Refused or failed: the status carries the message; the code leaves the address bar.
+      // Refused or failed: the code leaves the address bar; the status carries the message,
+      // unless this tab already had a session, which a forged callback must not end.
       window.history.replaceState(null, "", "/");
+      await session.restore();
     }
   } else {
     await session.restore();

@@ -13,7 +13,7 @@ from conftest import AUTH, Api
 from strikeboard.chain import conventions, pricing
 from strikeboard.store.hot import HotStore
 
-PUBLIC = {"/api/health", "/api/auth/kite/login", "/api/auth/kite/callback"}
+PUBLIC = {"/api/health", "/api/auth/config", "/api/auth/kite/login", "/api/auth/kite/callback"}
 
 
 def _strip(doc: dict[str, Any]) -> dict[str, Any]:
