@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  PostgreSQL  {found.database_url}")
             print(f"  Simulator   Kite REST {env['KITE_API_URL']}  ticker {env['KITE_TICKER_URL']}")
             print("  Feed        python -m feed_container (health: GET /api/health)")
-            print(f"  Dashboard   http://127.0.0.1:{args.port}/?token={token}")
+            print(f"  Dashboard   http://127.0.0.1:{args.port}/#token={token}")
             print(f"  API         http://127.0.0.1:{args.port}/api/docs  (Bearer {token})")
             print(f"  Dev token   {token}")
             print("Press Ctrl-C to stop.", flush=True)

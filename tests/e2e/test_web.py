@@ -38,11 +38,31 @@ def test_vitest() -> None:
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
 
-@needs_npm
-@pytest.mark.slow
-@pytest.mark.skipif(not Path(CHROMIUM).exists() and not ON_CI, reason=f"no Chromium at {CHROMIUM}")
-def test_dashboard_end_to_end() -> None:
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not ON_CI, reason=f"no Chromium at {CHROMIUM}"
+)
+
+
+@pytest.fixture(scope="module")
+def built_spa() -> None:
+    """web/dist from the current sources, built once for the browser tests of this module."""
     build = _npm("run", "build", timeout=300)
     assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
+
+
+@needs_npm
+@needs_chromium
+@pytest.mark.slow
+def test_dashboard_end_to_end(built_spa: None) -> None:
     result = _npm("run", "e2e", timeout=900)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-4000:]
+
+
+@needs_npm
+@needs_chromium
+@pytest.mark.slow
+def test_signin_end_to_end(built_spa: None) -> None:
+    """Sign-in against the local OAuth stand-in (tests/e2e/oauth_standin.py), silent refresh of
+    5-second access tokens, ticket sockets, sign-out (tests/e2e/signin.e2e.mjs)."""
+    result = _npm("run", "e2e:signin", timeout=600)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-4000:]

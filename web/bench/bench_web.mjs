@@ -161,7 +161,7 @@ async function main() {
   try {
     const version = browser.version();
     console.log(`Chromium ${version}; ${STRIKES} strikes x 8 columns a side, a delta ${HZ}x/s (a third of the legs change), synthetic data`);
-    const spa = await measure(browser, `${gw.url}/?token=bench`, SECONDS, STRIKES);
+    const spa = await measure(browser, `${gw.url}/#token=bench`, SECONDS, STRIKES);
     const naive = await measure(browser, `${gw.url}/naive.html`, REF_SECONDS, STRIKES);
     const f = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "n/a");
     const line = (name, secs, r) => [

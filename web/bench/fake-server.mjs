@@ -98,6 +98,7 @@ export async function startFakeGateway({ dist, extra = {}, strikes = 200, hz = 4
   const chain = new SyntheticChain({ strikes });
   const stats = { deltas: 0, bytes: 0 };
   const api = {
+    "/api/ws/ticket": () => ({ ticket: `bench-${Math.random().toString(36).slice(2)}`, expires_in: 30 }),
     "/api/health": () => ({ status: "ok", feed: { connected: true, token: "ok", last_tick_age_s: 0.1, ticks_per_s: 9000 }, market_open: true, now: new Date().toISOString() }),
     "/api/market": () => ({ instruments: { "NIFTY 50": { ltp: chain.spot, close: 26000, change: round(chain.spot - 26000, 2), change_pct: 0.1 }, "INDIA VIX": { ltp: 12.3, close: 12.5, change: -0.2, change_pct: -1.6 } }, stale: false, age_s: 0.2, market_open: true }),
     "/api/expiries": () => [{ expiry: chain.expiry, days_to_expiry: 6, kind: "weekly", lot_size: 65 }],

@@ -12,6 +12,7 @@ import {
   Settings,
   Toasts,
 } from "./components/Panels";
+import { Account } from "./components/SignIn";
 import { useAppDispatch, useAppSelector, useAppStore } from "./hooks";
 import {
   useChainQuery,
@@ -152,6 +153,7 @@ export function App({ client }: { client: LiveClient }) {
         <button className="icon" onClick={() => dispatch(settingsToggled(undefined))} title="Settings" aria-label="settings">
           ⚙
         </button>
+        <Account />
       </header>
       <Banners health={health} />
       <ExpiryTabs expiries={expiries} current={expiry} onSelect={(e) => dispatch(expirySelected(e))} />

@@ -137,7 +137,8 @@ export interface Health {
   status: "ok" | "degraded" | "down" | string;
   feed?: {
     connected?: boolean;
-    token?: "ok" | "expired" | "unknown";
+    /** The feed's Kite session: "waiting" for the day's login, "expired" until the next. */
+    token?: "ok" | "expired" | "waiting" | "unknown";
     last_tick_age_s?: number | null;
     ticks_per_s?: number | null;
     [extra: string]: unknown;

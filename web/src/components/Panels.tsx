@@ -6,7 +6,7 @@ import { formatDte, istDate, istDay, istTime, sessionText, tabDaysToExpiry, valu
 import { columnToggled, prefsChanged, themeToggled } from "../store/prefsSlice";
 import { badgeFor, type Badge } from "../store/selectors";
 import { settingsToggled, timeTravel, toastDismissed } from "../store/uiSlice";
-import { setToken } from "../auth";
+import { getAuth, kiteLoginUrl, setToken } from "../auth";
 import { COLUMN_KEYS, type ExpiryInfo, type Health, type MarketInstrument } from "../types";
 import { COLUMNS } from "../format";
 
@@ -79,7 +79,7 @@ export function Banners({ health }: { health: Health | undefined }) {
   const dispatch = useAppDispatch();
   const [token, setTokenText] = useState("");
   const out: React.ReactNode[] = [];
-  if (unauthorized) {
+  if (unauthorized && getAuth().mode === "dev") {
     out.push(
       <div className="banner error" key="auth">
         The API refused the access token. Paste the token printed by <code>strikeboard dev</code>:
@@ -97,15 +97,16 @@ export function Banners({ health }: { health: Health | undefined }) {
         </form>
       </div>,
     );
-  }
-  if (health?.feed?.token === "expired") {
+  } else if (unauthorized) {
     out.push(
-      <div className="banner error" key="kite">
-        The Kite session has expired: live data has stopped.{" "}
-        <a href="/api/auth/kite/login">Log in to Kite</a> to resume.
+      <div className="banner error" key="auth">
+        The API refused your sign-in (is this account allowed to use this deployment?).{" "}
+        <button onClick={() => getAuth().signOut()}>Sign out</button>
       </div>,
     );
   }
+  const kite = health?.feed?.token;
+  if (kite === "expired" || kite === "waiting") out.push(<KiteBanner key="kite" state={kite} />);
   if (at) {
     out.push(
       <div className="banner info" key="history">
@@ -147,6 +148,39 @@ export function Banners({ health }: { health: Health | undefined }) {
     );
   }
   return <div className="banners">{out}</div>;
+}
+
+/**
+ * The feed has no Kite session (waiting for the day's login, or expired): a Kite login button.
+ * The API allows it to admins only; anyone else is told so here.
+ */
+function KiteBanner({ state }: { state: "expired" | "waiting" }) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const login = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      window.location.assign(await kiteLoginUrl());
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="banner error kite" data-kite={state}>
+      {state === "expired" ? "The Kite session has expired: live data has stopped." : "The feed is waiting for the day's Kite login."}{" "}
+      <button onClick={() => void login()} disabled={busy}>
+        Kite login
+      </button>
+      {error ? (
+        <span className="kite-error" role="alert">
+          {" "}
+          {error}
+        </span>
+      ) : null}
+    </div>
+  );
 }
 
 export function ExpiryTabs({

@@ -1,7 +1,7 @@
 /** RTK Query over the REST API (docs/api.md). */
 import { createApi, fetchBaseQuery, type FetchBaseQueryError } from "@reduxjs/toolkit/query/react";
 import type { BaseQueryFn, FetchArgs } from "@reduxjs/toolkit/query";
-import { getToken } from "../auth";
+import { getAuth } from "../auth";
 import type {
   Convention,
   ExpiryInfo,
@@ -15,20 +15,24 @@ import { unauthorizedChanged } from "./uiSlice";
 const rawBaseQuery = fetchBaseQuery({
   // Absolute, so that it also resolves where fetch has no page URL to resolve against (tests).
   baseUrl: `${globalThis.location?.origin ?? ""}/api`,
-  prepareHeaders: (headers) => {
-    const token = getToken();
+  prepareHeaders: async (headers) => {
+    const token = await getAuth().token();
     if (token) headers.set("Authorization", `Bearer ${token}`);
     return headers;
   },
 });
 
-// Any 401 raises the token prompt; any success clears it.
+// A 401 renews the session's token and retries once; one that stands raises the token prompt.
 const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> = async (
   args,
   api,
   extra,
 ) => {
-  const result = await rawBaseQuery(args, api, extra);
+  let result = await rawBaseQuery(args, api, extra);
+  if (result.error?.status === 401) {
+    // The renewed token is the session's from now on: the retry's prepareHeaders sends it.
+    if (await getAuth().renew()) result = await rawBaseQuery(args, api, extra);
+  }
   if (result.error?.status === 401) api.dispatch(unauthorizedChanged(true));
   return result;
 };

@@ -202,3 +202,71 @@ describe("LiveClient", () => {
     expect(store.getState().ui.toasts[0]?.text).toBe("BUY 65 NIFTY26DEC26000CE COMPLETE @ 110.5");
   });
 });
+
+describe("LiveClient with one-time tickets", () => {
+  it("fetches a new ticket before every connect and backs off when none comes", async () => {
+    client.stop(); // the suite's client (synchronous URL) is not used here
+    let n = 0;
+    let failNext = false;
+    const url = vi.fn(async () => {
+      if (failNext) {
+        failNext = false;
+        throw new Error("/api/ws/ticket: HTTP 503");
+      }
+      n += 1;
+      return `ws://test/ws?ticket=t${n}`;
+    });
+    const ticketed = new LiveClient({
+      url,
+      dispatch: store.dispatch,
+      fetchSnapshot,
+      fetchMarket,
+      createSocket: (u) => new FakeSocket(u),
+      backoffInitialMs: 100,
+      backoffMaxMs: 1000,
+      pollMs: 500,
+      random: () => 1,
+    });
+    const before = FakeSocket.all.length;
+    ticketed.start();
+    expect(FakeSocket.all.length).toBe(before); // no socket before its ticket arrived
+    await vi.advanceTimersByTimeAsync(0);
+    expect(last().url).toBe("ws://test/ws?ticket=t1");
+    last().open();
+    last().drop();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(last().url).toBe("ws://test/ws?ticket=t2");
+    failNext = true;
+    last().drop();
+    await vi.advanceTimersByTimeAsync(200); // the ticket request fails: no socket, back off
+    expect(ticketed.stats.urlFailures).toBe(1);
+    expect(last().url).toBe("ws://test/ws?ticket=t2");
+    await vi.advanceTimersByTimeAsync(400);
+    expect(last().url).toBe("ws://test/ws?ticket=t3");
+    expect(url).toHaveBeenCalledTimes(4);
+    expect(FakeSocket.all.slice(before).map((s) => s.url)).toEqual([
+      "ws://test/ws?ticket=t1",
+      "ws://test/ws?ticket=t2",
+      "ws://test/ws?ticket=t3",
+    ]);
+    ticketed.stop();
+  });
+
+  it("drops a ticket that arrives after stop()", async () => {
+    client.stop();
+    let resolve: (u: string) => void = () => undefined;
+    const ticketed = new LiveClient({
+      url: () => new Promise<string>((r) => (resolve = r)),
+      dispatch: store.dispatch,
+      fetchSnapshot,
+      fetchMarket,
+      createSocket: (u) => new FakeSocket(u),
+    });
+    const before = FakeSocket.all.length;
+    ticketed.start();
+    ticketed.stop();
+    resolve("ws://test/ws?ticket=late");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.all.length).toBe(before);
+  });
+});

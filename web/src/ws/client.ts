@@ -5,7 +5,9 @@
  *   snapshot; deltas arriving meanwhile are buffered and those newer than it are replayed.
  * - reconnect with exponential backoff and jitter;
  * - REST polling of the chain and market while the socket is down;
- * - messages split into `part`s are reassembled.
+ * - messages split into `part`s are reassembled;
+ * - each connect asks `url()` anew: in the app it fetches a one-time ticket (POST /api/ws/ticket),
+ *   so a reconnect never reuses a spent one and no token appears in the URL.
  * Everything external (socket class, fetches, timers' clock) is injected for tests.
  */
 import { deltaReceived, snapshotReceived } from "../store/chainSlice";
@@ -27,7 +29,8 @@ export interface SocketLike {
 export type SocketFactory = (url: string) => SocketLike;
 
 export interface LiveClientOptions {
-  url: () => string;
+  /** The socket URL for one attempt (a Promise when a ticket must be fetched first). */
+  url: () => string | Promise<string>;
   dispatch: (action: UnknownAction) => unknown;
   fetchSnapshot: (expiry: string) => Promise<Snapshot>;
   fetchMarket: () => Promise<MarketResponse>;
@@ -68,8 +71,12 @@ export class LiveClient {
   private silenceTimer: ReturnType<typeof setInterval> | null = null;
   /** When the socket last brought chain data (Date.now()). */
   private lastDataAt = 0;
+  /** A URL (ticket) being fetched: no second connect meanwhile. */
+  private opening = false;
+  /** Bumped by stop(): a URL that arrives after it is dropped. */
+  private generation = 0;
   /** Counters for diagnostics and tests. */
-  readonly stats = { gaps: 0, resyncs: 0, reconnects: 0, polls: 0, badMessages: 0 };
+  readonly stats = { gaps: 0, resyncs: 0, reconnects: 0, polls: 0, badMessages: 0, urlFailures: 0 };
 
   constructor(options: LiveClientOptions) {
     this.o = {
@@ -94,6 +101,8 @@ export class LiveClient {
 
   stop(): void {
     this.stopped = true;
+    this.generation += 1;
+    this.opening = false;
     this.clearTimers();
     this.stopPolling();
     const s = this.socket;
@@ -140,11 +149,42 @@ export class LiveClient {
   }
 
   private connect(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.opening) return;
     this.setStatus(this.attempt === 0 && this.status === null ? "connecting" : "reconnecting");
+    let url: string | Promise<string>;
+    try {
+      url = this.o.url();
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    if (typeof url === "string") {
+      this.open(url);
+      return;
+    }
+    const generation = this.generation;
+    this.opening = true;
+    url.then(
+      (u) => {
+        if (generation !== this.generation) return;
+        this.opening = false;
+        this.open(u);
+      },
+      () => {
+        // No ticket (API down, session ended): back off as for a failed connect.
+        if (generation !== this.generation) return;
+        this.opening = false;
+        this.stats.urlFailures += 1;
+        this.scheduleReconnect();
+      },
+    );
+  }
+
+  private open(url: string): void {
+    if (this.stopped) return;
     let socket: SocketLike;
     try {
-      socket = this.o.createSocket(this.o.url());
+      socket = this.o.createSocket(url);
     } catch {
       this.scheduleReconnect();
       return;
