@@ -134,6 +134,12 @@ def _lower_guess(
     return np.where(pick_tail, s_tail, s_near), np.where(pick_tail, b_tail, b_near)
 
 
+def _taylor(n: FloatArray, phi: FloatArray, z: FloatArray, z_new: FloatArray) -> FloatArray:
+    """N(z_new) from N(z) = n and phi(z) by a third-order Taylor step (z_new - z is tiny)."""
+    dz = z_new - z
+    return n + phi * dz * (1.0 - 0.5 * z * dz + (z * z - 1.0) * dz * dz / 6.0)
+
+
 def _solve_full(
     beta: FloatArray, x: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, BoolArray]:
@@ -228,24 +234,9 @@ def _solve_full(
         out_s[fin] = s_f[done]
         if it > 1:
             # fourth-order convergence: the error after a step this small is below round-off
-            za, zb, sf, xd, ed, bpd = (
-                (h + t)[done],
-                (h - t)[done],
-                s_f[done],
-                xi[done],
-                e[done],
-                bp[done],
-            )
-            da = xd / sf + 0.5 * sf - za
-            db = xd / sf - 0.5 * sf - zb
-            phia = bpd / ed  # phi(h + t)
-            phib = bpd * ed  # phi(h - t)
-            out_pa[fin] = pa[done] + phia * da * (
-                1.0 - 0.5 * za * da + (za * za - 1.0) * da * da / 6.0
-            )
-            out_pb[fin] = pb[done] + phib * db * (
-                1.0 - 0.5 * zb * db + (zb * zb - 1.0) * db * db / 6.0
-            )
+            sf, xd, ed, bpd = s_f[done], xi[done], e[done], bp[done]
+            out_pa[fin] = _taylor(pa[done], bpd / ed, (h + t)[done], xd / sf + 0.5 * sf)
+            out_pb[fin] = _taylor(pb[done], bpd * ed, (h - t)[done], xd / sf - 0.5 * sf)
             have[fin] = True
         s_new = s_f
         outside = ~(s_new > lo) | ~(s_new < hi)
@@ -265,30 +256,30 @@ def _solve_full(
     return out_s, out_pa, out_pb, have
 
 
-def _greeks_into(
-    out: FloatArray,
+def _leg_greeks(
     spot: FloatArray,
     strike: FloatArray,
     t: FloatArray,
     r: FloatArray,
     q: FloatArray,
     vol: FloatArray,
+    sig_t: FloatArray,
+    d1: FloatArray,
+    n1: FloatArray,
+    n2: FloatArray,
     is_call: BoolArray,
-) -> None:
-    """Price, delta, gamma, theta/day, vega/pt, rho/% into out[0..5] (`pricing._greeks_scalar`,
-    for options with valid inputs and a positive finite vol)."""
+) -> FloatArray:
+    """Rows price, delta, gamma, theta/day, vega/pt, rho/% (`pricing._greeks_scalar`'s
+    formulas); ``sig_t`` = vol sqrt(t), ``n1``, ``n2`` = N(d1), N(d2) for a call, N(-d1),
+    N(-d2) for a put."""
     sq = np.sqrt(t)
-    sig_t = vol * sq
     dq = np.exp(-q * t)
     dr = np.exp(-r * t)
-    d1 = (np.log(spot / strike) + (r - q) * t) / sig_t + 0.5 * sig_t
-    d2 = d1 - sig_t
     pdf1 = np.exp(-0.5 * d1 * d1) / _SQRT_2PI
     sdq = spot * dq
     kdr = strike * dr
-    n1 = _ncdf(np.where(is_call, d1, -d1))
-    n2 = _ncdf(np.where(is_call, d2, -d2))
     decay = -sdq * pdf1 * vol / (2.0 * sq)
+    out = np.empty((6, spot.size))
     out[0] = np.where(is_call, sdq * n1 - kdr * n2, kdr * n2 - sdq * n1)
     out[1] = np.where(is_call, dq * n1, -dq * n1)
     out[2] = dq * pdf1 / (spot * sig_t)
@@ -298,6 +289,51 @@ def _greeks_into(
     out[3] = theta / DAYS_PER_YEAR
     out[4] = sdq * pdf1 * sq * 0.01
     out[5] = np.where(is_call, kdr * t * n2, -kdr * t * n2) * 0.01
+    return out
+
+
+def _greeks(
+    spot: FloatArray,
+    strike: FloatArray,
+    t: FloatArray,
+    r: FloatArray,
+    q: FloatArray,
+    vol: FloatArray,
+    is_call: BoolArray,
+) -> FloatArray:
+    """`_leg_greeks` at ``vol``, for options with valid inputs and a positive finite vol."""
+    sig_t = vol * np.sqrt(t)
+    d1 = (np.log(spot / strike) + (r - q) * t) / sig_t + 0.5 * sig_t
+    d2 = d1 - sig_t
+    n1 = _ncdf(np.where(is_call, d1, -d1))
+    n2 = _ncdf(np.where(is_call, d2, -d2))
+    return _leg_greeks(spot, strike, t, r, q, vol, sig_t, d1, n1, n2, is_call)
+
+
+def _greeks_at_solution(
+    x: FloatArray,
+    s: FloatArray,
+    pa: FloatArray,
+    pb: FloatArray,
+    spot: FloatArray,
+    strike: FloatArray,
+    t: FloatArray,
+    r: FloatArray,
+    q: FloatArray,
+    is_call: BoolArray,
+) -> FloatArray:
+    """`_leg_greeks` at total vol ``s``, with N(+-d1), N(+-d2) from the solver's N(h + t),
+    N(h - t) (h = -|x| / s, t = s / 2), as the fused kernel (`pricing._iv_greeks_scalar`)."""
+    xn = -np.abs(x)
+    otm = x <= 0.0
+    # N(d1), N(d2) and N(-d1), N(-d2) of the option's own strike
+    n1 = np.where(otm, pa, 1.0 - pb)
+    n2 = np.where(otm, pb, 1.0 - pa)
+    m1 = np.where(otm, 1.0 - pa, pb)
+    m2 = np.where(otm, 1.0 - pb, pa)
+    d1 = np.where(otm, xn / s + 0.5 * s, -xn / s + 0.5 * s)
+    leg1, leg2 = np.where(is_call, n1, m1), np.where(is_call, n2, m2)
+    return _leg_greeks(spot, strike, t, r, q, s / np.sqrt(t), s, d1, leg1, leg2, is_call)
 
 
 def implied_vol_and_greeks(
@@ -341,39 +377,15 @@ def implied_vol_and_greeks(
         ok &= ~(p <= _ROUNDOFF * pr / dr)
         i = np.flatnonzero(ok)
         s, pa, pb, have = _solve_full(beta[i], xn[i])
-        sq = np.sqrt(tt[i])
-        vol = s / sq
+        vol = s / np.sqrt(tt[i])
         buf[6, i] = vol
         # Greeks afresh where the solver left no probabilities (or no usable vol)
         fresh = ~have & (vol > 0.0) & np.isfinite(vol)
         j = i[fresh]
-        sub = np.empty((6, j.size))
-        _greeks_into(sub, sp[j], k[j], tt[j], rr[j], qq[j], vol[fresh], call[j])
-        buf[:6, j] = sub
-        # N(+-d1), N(+-d2) from the solver's N(h + t), N(h - t), h = xn / s, t = s / 2
+        buf[:6, j] = _greeks(sp[j], k[j], tt[j], rr[j], qq[j], vol[fresh], call[j])
         j = i[have]
-        sh, pa, pb, vh, sqh = s[have], pa[have], pb[have], vol[have], sq[have]
-        xh, xnh, ch = x[j], xn[j], call[j]
-        otm = xh <= 0.0
-        n1 = np.where(otm, pa, 1.0 - pb)
-        n2 = np.where(otm, pb, 1.0 - pa)
-        m1 = np.where(otm, 1.0 - pa, pb)
-        m2 = np.where(otm, 1.0 - pb, pa)
-        d1 = np.where(otm, xnh / sh + 0.5 * sh, -xnh / sh + 0.5 * sh)
-        pdf1 = np.exp(-0.5 * d1 * d1) / _SQRT_2PI
-        sdq = sp[j] * dq[j]
-        kdr = k[j] * dr[j]
-        rj, qj, tj = rr[j], qq[j], tt[j]
-        decay = -sdq * pdf1 * vh / (2.0 * sqh)
-        buf[0, j] = np.where(ch, sdq * n1 - kdr * n2, kdr * m2 - sdq * m1)
-        buf[1, j] = np.where(ch, dq[j] * n1, -dq[j] * m1)
-        theta = np.where(
-            ch, decay - rj * kdr * n2 + qj * sdq * n1, decay + rj * kdr * m2 - qj * sdq * m1
+        buf[:6, j] = _greeks_at_solution(
+            x[j], s[have], pa[have], pb[have], sp[j], k[j], tt[j], rr[j], qq[j], call[j]
         )
-        rho = np.where(ch, kdr * tj * n2, -kdr * tj * m2)
-        buf[2, j] = dq[j] * pdf1 / (sp[j] * sh)
-        buf[3, j] = theta / DAYS_PER_YEAR
-        buf[4, j] = sdq * pdf1 * sqh * 0.01
-        buf[5, j] = rho * 0.01
     greeks = Greeks(*(buf[row].reshape(shape) for row in range(1, 6)))
     return buf[6].reshape(shape), greeks
