@@ -215,11 +215,11 @@ def _solve_full(
         degenerate = (b <= 0.0) | (bp <= 0.0)
         in_lower = ~degenerate & (bi < bc) & (b < bc)
         in_upper = ~degenerate & ~in_lower & (bi > bc) & ((bm - bi) < 0.5 * (bm - bc))
-        upper_bad = in_upper & (bmb <= 0.0)
         plain = ~degenerate & ~in_lower & ~in_upper
-        nu = np.select([in_lower, in_upper & ~upper_bad, plain], [nu_l, nu_u, nu_n], _NAN)
-        h2 = np.select([in_lower, in_upper & ~upper_bad, plain], [h2_l, h2_u, b_h2], 0.0)
-        h3 = np.select([in_lower, in_upper & ~upper_bad, plain], [h3_l, h3_u, b_h3], 0.0)
+        in_upper &= ~(bmb <= 0.0)  # b at b_max: no step, as when degenerate
+        nu = np.where(in_lower, nu_l, np.where(in_upper, nu_u, np.where(plain, nu_n, _NAN)))
+        h2 = np.where(in_lower, h2_l, np.where(in_upper, h2_u, np.where(plain, b_h2, 0.0)))
+        h3 = np.where(in_lower, h3_l, np.where(in_upper, h3_u, np.where(plain, b_h3, 0.0)))
         # third-order Householder step
         den = 1.0 + nu * (h2 + h3 * nu / 6.0)
         step = np.where(den > 0.0, nu * (1.0 + 0.5 * h2 * nu) / den, nu)
