@@ -1,7 +1,7 @@
 """Lambda cold start: each handler's import and the first ``?convention=nse`` request, in fresh
 interpreters, this tree beside the previous commit measured in the same run.
 
-The previous commit (BENCH_BASELINE, default a4cba6a: the handlers before issue 11) is
+The previous commit (``--baseline``, default a4cba6a: the handlers before issue 11) is
 extracted by `previous.checkout` and run by the same interpreter and locked packages; runs of
 the two trees alternate, so both see the same load. Target (issue 11): each handler imports in
 under 1.5 s on this machine.
@@ -16,11 +16,12 @@ under 1.5 s on this machine.
   each run, as in a new Lambda container (median of REQUEST_RUNS). API Gateway gives up at 30 s.
 
 Uses REDIS_URL / DATABASE_URL when set, otherwise private servers (strikeboard.devservices).
-Run: uv run python bench/bench_imports.py
+Run: uv run python bench/bench_imports.py [--baseline REV]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -37,7 +38,6 @@ from previous import ROOT, checkout, python_env
 from strikeboard import devservices
 from strikeboard.store.hot import HotStore
 
-BASELINE = os.environ.get("BENCH_BASELINE", "a4cba6a")
 HANDLERS = ("lambdas.http_api", "lambdas.ws", "lambdas.jobs")
 HEAVY = ("numba", "llvmlite", "scipy", "twisted", "autobahn", "kiteconnect")
 RUNS = 7
@@ -95,7 +95,8 @@ def _median(results: list[Result], key: str) -> float:
 
 def print_imports(trees: dict[str, Path], env: dict[str, str]) -> None:
     """A row per handler: median wall and CPU seconds of its import in each tree."""
-    print(f"{'import (wall, CPU)':<18} {'this tree':>16} {BASELINE:>16}   heavy packages loaded")
+    names = list(trees)
+    print(f"{'import (wall, CPU)':<18} {names[0]:>16} {names[1]:>16}   heavy packages loaded")
     for module in HANDLERS:
         runs: dict[str, list[Result]] = {name: [] for name in trees}
         for tree in trees.values():
@@ -134,10 +135,13 @@ def nse_event(expiry: str, directory: Path) -> Path:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default="a4cba6a", help="the commit to compare with")
+    baseline = parser.parse_args().baseline
     with (
         tempfile.TemporaryDirectory(prefix="bench-imports-") as tmp,
         devservices.services(Path(tmp), durable=False) as found,
-        checkout(BASELINE) as before,
+        checkout(baseline) as before,
     ):
         prefix = f"bench:{uuid.uuid4().hex[:8]}:"
         hot = HotStore.from_url(found.redis_url, prefix)
@@ -148,7 +152,7 @@ def main() -> None:
             "DATABASE_URL": found.database_url, "LOG_LEVEL": "WARNING",
             "POWERTOOLS_METRICS_NAMESPACE": "Strikeboard",
         }  # fmt: skip
-        trees = {"this tree": ROOT, BASELINE: before}
+        trees = {"this tree": ROOT, baseline: before}
         print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; median of "
               f"{RUNS} fresh interpreters per figure (target < {TARGET_S} s)")  # fmt: skip
         try:
