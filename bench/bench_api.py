@@ -84,6 +84,15 @@ def publish_market(hot: HotStore) -> list[str]:
     return expiries
 
 
+def drop_keys(redis_url: str, prefix: str) -> None:
+    """Delete this run's keys (the Redis may be a shared one from REDIS_URL)."""
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
     """One keep-alive HTTP/1.1 GET on an open connection; returns the status code. A minimal
     client on purpose: httpx's pool costs more CPU per request than the server does."""
@@ -196,11 +205,7 @@ def main() -> None:
             finally:
                 proc.terminate()
                 proc.wait(timeout=20)
-                client = redis.Redis.from_url(found.redis_url)
-                keys = list(client.scan_iter(match=f"{prefix}*"))
-                if keys:
-                    client.delete(*keys)
-                client.close()
+                drop_keys(found.redis_url, prefix)
                 hot.close()
     finally:
         shutil.rmtree(local, ignore_errors=True)

@@ -5,9 +5,9 @@ Run: ``uv run --group bench python bench/bench_pricing.py``
 Chains: forward 24,000, strikes 0.8F..1.2F every 50 points, calls and puts, expiries spread over
 1..60 days, a skewed smile; premiums are exact model prices from the smile vols. For 400, 2,000
 and 10,000 options it prints options/s of strikeboard (fused ``implied_vol_and_greeks`` and the
-two-call ``implied_vol`` + ``greeks``) next to a QuantLib loop and vollib's Let's Be Rational
-(pure Python), and the largest IV error against the generating vols over options whose time value
-is at least one tick (0.05).
+two-call ``implied_vol`` + ``greeks``, and `bsm`, the same algorithm in plain NumPy that the API
+uses) next to a QuantLib loop and vollib's Let's Be Rational (pure Python), and the largest IV
+error against the generating vols over options whose time value is at least one tick (0.05).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from strikeboard.chain import bsm  # noqa: E402
 from strikeboard.chain.pricing import (  # noqa: E402
     bs_price,
     greeks,
@@ -93,6 +94,11 @@ def best_time(fn: Callable[[], object], min_total: float = 0.3, repeat: int = 7)
 
 def ours_fused(c: dict[str, np.ndarray]) -> np.ndarray:
     iv, _ = implied_vol_and_greeks(c["price"], SPOT, c["k"], c["t"], R, Q, c["call"])
+    return iv
+
+
+def ours_no_jit(c: dict[str, np.ndarray]) -> np.ndarray:
+    iv, _ = bsm.implied_vol_and_greeks(c["price"], SPOT, c["k"], c["t"], R, Q, c["call"])
     return iv
 
 
@@ -180,7 +186,13 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     warm = make_chain(40)  # imports and first-call set-up stay out of the figures
-    quantlib_loop(warm), vollib_loop(warm), ours_fused(warm), ours_two_calls(warm)
+    (
+        quantlib_loop(warm),
+        vollib_loop(warm),
+        ours_fused(warm),
+        ours_two_calls(warm),
+        ours_no_jit(warm),
+    )
     for n in (400, 2_000, 10_000):
         c = make_chain(n)
         rows: list[tuple[str, float, float]] = []
@@ -189,6 +201,7 @@ def main() -> None:
             ("strikeboard implied_vol + greeks", ours_two_calls, True),
             ("QuantLib loop (Brent 1e-12)", quantlib_loop, False),
             ("vollib LBR loop (pure Python)", vollib_loop, False),
+            ("strikeboard bsm (NumPy, no JIT)", ours_no_jit, True),
         ):
             if fast:
                 sec = best_time(lambda fn=fn, c=c: fn(c))

@@ -7,13 +7,8 @@ metrics namespace defaults to "Strikeboard" and metrics are only emitted per Lam
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
-
-# On Lambda only /tmp is writable: numba (the pricing kernels) caches its compiled code there.
-if "AWS_LAMBDA_FUNCTION_NAME" in os.environ:
-    os.environ.setdefault("NUMBA_CACHE_DIR", "/tmp/numba")
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit

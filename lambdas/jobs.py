@@ -14,14 +14,9 @@ close, cleanup at night, Monday-Friday).
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
-
-# On Lambda only /tmp is writable: numba (the pricing kernels) caches its compiled code there.
-if "AWS_LAMBDA_FUNCTION_NAME" in os.environ:
-    os.environ.setdefault("NUMBA_CACHE_DIR", "/tmp/numba")
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit

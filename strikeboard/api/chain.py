@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from strikeboard.chain import analytics, conventions, pricing
+from strikeboard.chain import analytics, bsm, conventions
 
 JSON = dict[str, Any]
 SIDES = ("CE", "PE")
@@ -71,7 +71,8 @@ def recompute_nse(doc: JSON, iv_leg: conventions.IvLeg = conventions.IvLeg.OTM) 
     k = np.array([float(r["strike"]) for r in rows])
     prices = np.stack([leg_values(rows, "CE", "ltp"), leg_values(rows, "PE", "ltp")])
     is_call = np.array([[True], [False]])
-    iv, greeks = pricing.implied_vol_and_greeks(
+    # Plain NumPy, not the feed's numba kernels: a fresh Lambda would compile those first.
+    iv, greeks = bsm.implied_vol_and_greeks(
         prices, float(spot), k, float(t), conventions.NSE_RATE, 0.0, is_call
     )
     # Which leg a strike shows is decided against spot: the NSE model has no forward.

@@ -4,13 +4,9 @@ logged."""
 
 from __future__ import annotations
 
-from kiteconnect import KiteConnect
-from kiteconnect import exceptions as kite_errors
-
 from strikeboard.api.service import BadRequestError
 from strikeboard.api.stores import Stores, UnavailableError
 from strikeboard.config import Settings
-from strikeboard.kite.credentials import store_access_token
 from strikeboard.store.errors import StoreError
 
 
@@ -20,6 +16,13 @@ def exchange_and_store(settings: Settings, stores: Stores, request_token: str) -
     secret = settings.kite_api_secret.get_secret_value()
     if not settings.kite_api_key or not secret:
         raise UnavailableError("Kite login is not configured: set KITE_API_KEY and KITE_API_SECRET")
+    # kiteconnect's package imports its ticker (Twisted, autobahn: ~1 s) and the credentials
+    # module boto3 (~0.5 s): only this daily login needs them, not the API's cold start.
+    from kiteconnect import KiteConnect  # noqa: PLC0415
+    from kiteconnect import exceptions as kite_errors  # noqa: PLC0415
+
+    from strikeboard.kite.credentials import store_access_token  # noqa: PLC0415
+
     kite = KiteConnect(settings.kite_api_key, root=settings.kite_api_url, timeout=10)
     try:
         session = kite.generate_session(request_token, api_secret=secret)

@@ -14,19 +14,34 @@ safeguarded third-order Householder iteration on region-wise transformed objecti
 below the inflection point, ``b`` around it, ``ln(b_max - b)`` above it, as in "Let's Be
 Rational"), started from asymptotic guesses. It reaches machine precision in 2-4 steps for
 options whose time value is at least a tick; a bracket guarantees convergence everywhere else.
-The per-option kernels are compiled with numba (one thread, no parallelism).
+The per-option kernels are compiled with numba (one thread, no parallelism): the feed's hot
+path. `strikeboard.chain.bsm` runs the same algorithm in plain NumPy for a process that prices
+one chain and must not wait for numba (the API's NSE recompute).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+# The model's constants and result type are shared with the no-JIT copy of these kernels.
+from strikeboard.chain.bsm import (
+    _INV_SQRT_2,
+    _MAX_ITER,
+    _NAN,
+    _REL_TOL,
+    _ROUNDOFF,
+    _SQRT_2PI,
+    _STEP_TOL,
+    _TAIL_H,
+    DAYS_PER_YEAR,
+    Greeks,
+)
 
 __all__ = [
     "DAYS_PER_YEAR",
@@ -40,48 +55,10 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 _Fn = TypeVar("_Fn", bound=Callable[..., Any])
 
-#: Theta is reported per calendar day: the annual theta divided by this.
-DAYS_PER_YEAR = 365.0
-
-_SQRT_2PI = math.sqrt(2.0 * math.pi)
-_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
-_NAN = math.nan
-_MAX_ITER = 40  # safety bound only: the iteration normally stops after 2-4 steps
-_REL_TOL = 4.0 * np.finfo(np.float64).eps
-_STEP_TOL = 1e-6
-_TAIL_H = 3.5
-_ROUNDOFF = 1e-13  # relative size of a time value treated as round-off of the premium
-
 
 def _jit(fn: _Fn) -> _Fn:
     """numba-compile a scalar kernel; errors follow NumPy (x/0 -> inf, not an exception)."""
     return cast(_Fn, numba.njit(cache=True, nogil=True, error_model="numpy")(fn))
-
-
-@dataclass(frozen=True, slots=True)
-class Greeks:
-    """Greeks of the options, each an array of the broadcast input shape.
-
-    delta: per 1 point of spot; gamma: change of delta per 1 point of spot; theta: change of value
-    per calendar day (annual theta / 365); vega: per 1 volatility point (0.01); rho: per 1 % of
-    the rate r (q held fixed).
-    """
-
-    delta: FloatArray
-    gamma: FloatArray
-    theta: FloatArray
-    vega: FloatArray
-    rho: FloatArray
-
-    def as_dict(self) -> dict[str, FloatArray]:
-        """The five Greeks by name."""
-        return {
-            "delta": self.delta,
-            "gamma": self.gamma,
-            "theta": self.theta,
-            "vega": self.vega,
-            "rho": self.rho,
-        }
 
 
 # --------------------------------------------------------------------------------------------
