@@ -14,7 +14,7 @@ image=$1
 target=$2
 shift 2
 case "$image" in
-  lambda) groups="--group api --group kite --group jit" ;;
+  lambda) groups="--group api --group kite" ;;  # no JIT: the API prices in plain NumPy
   feed) groups="--group kite --group jit" ;;
   *) echo "install-deps.sh: unknown image '$image' (lambda or feed)" >&2; exit 2 ;;
 esac

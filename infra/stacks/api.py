@@ -122,7 +122,6 @@ def app_environment(
         "DATABASE_URL": database_url,
         "KITE_SECRET_NAME": kite_secret_name,
         "KITE_API_KEY": kite_api_key,
-        "NUMBA_CACHE_DIR": "/tmp/numba",
         "LOG_LEVEL": "INFO",
     }
 
