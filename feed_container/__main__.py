@@ -7,7 +7,6 @@ import logging
 import signal
 import sys
 import time
-from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -20,7 +19,8 @@ from strikeboard.config import Settings, settings_or_exit
 from strikeboard.feed.feed import FeedConfig
 from strikeboard.kite.credentials import CredentialsError, load_credentials
 from strikeboard.logs import configure_logging
-from strikeboard.market.calendar import CALENDAR, IST, market_open
+from strikeboard.market import clock
+from strikeboard.market.calendar import CALENDAR, market_open
 from strikeboard.market.universe import UniverseConfig
 
 log = logging.getLogger("strikeboard.feed")
@@ -81,7 +81,7 @@ def main() -> int:
 
     feed = build_feed(
         feed_config(settings, creds.api_key, creds.access_token.get_secret_value()),
-        now=lambda: datetime.now(IST),
+        now=clock.parse(settings.market_clock, settings.market_clock_speed).now,
         market_open=market_open,
         is_trading_day=CALENDAR.is_trading_day,
         stored_token=stored_token,

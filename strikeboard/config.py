@@ -11,8 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from strikeboard.market import clock
 
 
 class Settings(BaseSettings):
@@ -104,6 +106,23 @@ class Settings(BaseSettings):
     chain_retention_days: int = Field(
         400, ge=1, description="Days of chain_minute rows the cleanup job keeps."
     )
+
+    # Market clock (local stack and tests only; production leaves it empty)
+    market_clock: str = Field(
+        "",
+        description="Local/test only: `<ISO market time>@<Unix wall time>`, the market's "
+        "time at that wall-clock instant (`strikeboard dev` sets it from the simulator); "
+        "empty = the wall clock.",
+    )
+    market_clock_speed: float = Field(
+        1.0, gt=0, le=100_000, description="Market seconds per wall second from MARKET_CLOCK."
+    )
+
+    @field_validator("market_clock")
+    @classmethod
+    def _check_market_clock(cls, value: str) -> str:
+        clock.parse(value)  # a ValueError saying what is wrong with it
+        return value
 
 
 def settings_or_exit(process: str) -> Settings:

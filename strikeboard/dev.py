@@ -3,6 +3,9 @@
 Redis and PostgreSQL (from REDIS_URL / DATABASE_URL, or private ones under .local/dev), the
 Kite-compatible simulator, and the other processes of the stack, each a child process with the
 settings it needs in its environment. Runs until interrupted, then stops everything it started.
+
+The stack runs on the simulator's market clock: once the simulator answers, its clock is read
+and handed to the feed, the gateway (API) and the pusher as MARKET_CLOCK (docs/market.md).
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from strikeboard import devservices
 from strikeboard.config import get_settings
-from strikeboard.market.calendar import IST, session_view
+from strikeboard.market import clock
+from strikeboard.market.calendar import IST, Phase, phase, session_view
 
 DEFAULT_LOCAL_DIR = Path(".local/dev")
 
@@ -92,8 +96,9 @@ def plan(args: argparse.Namespace, sim_port: int) -> list[Child]:
          "--redirect-url", f"http://127.0.0.1:{args.port}/api/auth/kite/callback"],
         ready_url=f"{sim_root}/_sim/state",
     )  # fmt: skip
-    if args.speed == 1:
-        _follow_the_wall_clock(sim, sim_root, datetime.now(IST))
+    if args.at is not None or args.speed == 1:
+        # Else (another speed, no --at) the simulator replays its trading day from 09:15.
+        _start_at(sim, sim_root, args.at or datetime.now(IST), args.speed)
     feed = Child(
         "feed",
         [sys.executable, "-m", "feed_container"],
@@ -109,32 +114,57 @@ def plan(args: argparse.Namespace, sim_port: int) -> list[Child]:
         [sys.executable, "-m", "strikeboard.push"],
         env={"PUSH_ENDPOINT_URL": f"http://127.0.0.1:{args.port}"},
     )
-    return [sim, feed, gateway, pusher]
+    rest = [feed, gateway, pusher]
+    set_clock = sim.after_ready
+
+    def after_ready() -> None:
+        if set_clock is not None:
+            set_clock()
+        _share_the_clock(sim_root, rest)
+
+    sim.after_ready = after_ready
+    return [sim, *rest]
 
 
-def _follow_the_wall_clock(sim: Child, sim_root: str, now: datetime) -> None:
-    """At real speed the simulated market keeps the wall clock's time, so the dashboard, the
-    API and the feed share one clock: live in market hours, else the last session's close
-    (on a weekend, Friday's) until the next open."""
-    view = session_view(now)
-    if view.state == "open":
-        sim.argv += ["--date", now.date().isoformat(), "--start", now.strftime("%H:%M:%S")]
+def _post(url: str, body: dict[str, str]) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    urllib.request.urlopen(request, timeout=120).close()
+
+
+def _start_at(sim: Child, sim_root: str, at: datetime, speed: float) -> None:
+    """The simulated market at ``at`` (``--at``, default the wall clock) when the stack is up:
+    in market hours the simulator starts there; else at the last session's close (on a
+    weekend, Friday's), then jumps across the night or weekend to ``at``."""
+    at = at.astimezone(IST)
+    started = time.monotonic()
+    if phase(at) == Phase.OPEN:
+        sim.argv += ["--date", at.date().isoformat(), "--start", at.strftime("%H:%M:%S")]
         return
-    sim.argv += ["--date", view.last_session.isoformat(), "--start", "15:31"]
+    sim.argv += ["--date", session_view(at).last_session.isoformat(), "--start", "15:31"]
 
-    def post(path: str, body: dict[str, str]) -> None:
-        request = urllib.request.Request(f"{sim_root}{path}", data=json.dumps(body).encode(),
-                                         method="POST",
-                                         headers={"Content-Type": "application/json"})  # fmt: skip
-        urllib.request.urlopen(request, timeout=120).close()
+    def jump() -> None:
+        # ``at`` plus the market time gone by since (at `speed`). The token issued at that
+        # close died at 06:00 since: the day's login is done here, as a trader would.
+        elapsed = (time.monotonic() - started) * speed
+        _post(f"{sim_root}/_sim/clock", {"at": (at + timedelta(seconds=elapsed)).isoformat()})
+        _post(f"{sim_root}/_sim/token", {"access_token": "sim_access_token"})
 
-    def to_now() -> None:
-        # From the last close across the night or weekend to the wall clock. The token issued
-        # at that close died at 06:00 since: the day's login is done here, as a trader would.
-        post("/_sim/clock", {"at": datetime.now(IST).isoformat()})
-        post("/_sim/token", {"access_token": "sim_access_token"})
+    sim.after_ready = jump
 
-    sim.after_ready = to_now
+
+def _share_the_clock(sim_root: str, children: list[Child]) -> None:
+    """Give ``children`` the simulator's market clock (MARKET_CLOCK anchored to its answer,
+    MARKET_CLOCK_SPEED its speed), so the feed, the API and the pusher agree with the market
+    they watch: live in its market hours, closed outside them, whatever the wall clock says."""
+    before = time.time()
+    with urllib.request.urlopen(f"{sim_root}/_sim/state", timeout=30) as response:
+        state = json.loads(response.read())
+    wall = (before + time.time()) / 2
+    env = {"MARKET_CLOCK": clock.anchor(datetime.fromisoformat(state["clock"]), wall),
+           "MARKET_CLOCK_SPEED": repr(float(state["speed"]))}  # fmt: skip
+    for child in children:
+        child.env.update(env)
 
 
 def dev_token(local_dir: Path) -> str:
@@ -185,6 +215,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"  Dashboard   http://127.0.0.1:{args.port}/#token={token}")
             print(f"  API         http://127.0.0.1:{args.port}/api/docs  (Bearer {token})")
             print(f"  Dev token   {token}")
+            anchor = children[-1].env["MARKET_CLOCK"]
+            market = clock.parse(anchor, float(children[-1].env["MARKET_CLOCK_SPEED"]))
+            now = market.now()
+            print(f"  Market      {now:%a %Y-%m-%d %H:%M:%S} IST, {session_view(now).state}, "
+                  f"x{market.speed:g}  (MARKET_CLOCK={anchor})")  # fmt: skip
             print("Press Ctrl-C to stop.", flush=True)
             while not stop:
                 for child, proc in zip(children, procs, strict=True):
@@ -194,6 +229,17 @@ def run(args: argparse.Namespace) -> int:
                 time.sleep(0.5)
     print("Stopped.")
     return 0
+
+
+def market_time(text: str) -> datetime:
+    """``--at``: an ISO datetime; naive means IST."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO datetime, e.g. 2026-11-25T10:00"
+        ) from None
+    return value.replace(tzinfo=IST) if value.tzinfo is None else value.astimezone(IST)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -206,6 +252,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--sim-port", type=int, default=0, help="simulator port (default: free)")
     parser.add_argument(
         "--speed", type=float, default=1.0, help="simulated market clock speed (1 = real time)"
+    )
+    parser.add_argument(
+        "--at",
+        type=market_time,
+        default=None,
+        help="the market's time when the stack is up, ISO (naive = IST), e.g. "
+        "2026-11-25T10:00; default: now at --speed 1, else the simulator's replay of its "
+        "trading day from 09:15",
     )
     parser.add_argument("--seed", type=int, default=7, help="simulator random seed")
     parser.add_argument(

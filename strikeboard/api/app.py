@@ -39,6 +39,7 @@ from strikeboard.api.models import (
 from strikeboard.api.stores import Stores, UnavailableError
 from strikeboard.chain.conventions import IvLeg
 from strikeboard.config import Settings
+from strikeboard.market import clock as market_clock
 from strikeboard.market.calendar import market_open
 from strikeboard.store import snapshot as snap
 from strikeboard.store.errors import StoreError
@@ -69,9 +70,12 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The API over ``stores`` (created lazily from ``settings`` when omitted); ``clock`` is
-    the market's time in IST (default: the wall clock, looked up at each call)."""
+    the market's time in IST (default: MARKET_CLOCK's, else the wall clock looked up at each
+    call)."""
     if clock is None:
-        clock = lambda: svc.now_ist()  # noqa: E731, PLW0108 - late-bound: tests replace it
+        anchored = market_clock.parse(settings.market_clock, settings.market_clock_speed)
+        # The wall clock late-bound: tests replace svc.now_ist.
+        clock = (lambda: svc.now_ist()) if anchored.is_wall else anchored.now  # noqa: PLW0108
     store = stores if stores is not None else Stores(settings)
     app = FastAPI(
         title="Strikeboard API",
@@ -172,7 +176,8 @@ def create_app(
     @api.get("/market", response_model=Market, tags=["market"])
     def market() -> dict[str, Any]:
         """Spot, VIX and futures: live from Redis, else the last archived candles (stale)."""
-        open_now = market_open(clock())
+        now = clock()
+        open_now = market_open(now)
         instruments: dict[str, Any] = {}
         health: dict[str, Any] | None = None
         redis_down = False
@@ -186,7 +191,7 @@ def create_app(
             return {"instruments": instruments, "stale": fresh.stale or not open_now,
                     "age_s": fresh.age_s, "market_open": open_now, "source": "live"}  # fmt: skip
         try:
-            archived, age = svc.market_from_archive(store)
+            archived, age = svc.market_from_archive(store, now)
         except UnavailableError as exc:
             if redis_down:
                 raise UnavailableError("Redis and PostgreSQL are both unavailable") from exc
@@ -207,7 +212,7 @@ def create_app(
         svc.check_day(expiry, "expiry")
         when = svc.as_ist(at, "at").replace(second=0, microsecond=0) if at is not None else None
         return svc.get_chain(store, underlying, expiry, when, settings.api_stale_after_s,
-                             settings.risk_free_rate, IvLeg(iv_leg))  # fmt: skip
+                             settings.risk_free_rate, IvLeg(iv_leg), clock())  # fmt: skip
 
     def finish(result: svc.ChainResult, convention: str, iv_leg: str) -> dict[str, Any]:
         doc = result.document()

@@ -209,10 +209,12 @@ class ChainResult:
 
 def get_chain(
     stores: Stores, underlying: str, expiry: date, at: datetime | None, stale_after_s: float,
-    rate: float, iv_leg: conventions.IvLeg,
+    rate: float, iv_leg: conventions.IvLeg, now: datetime | None = None,
 ) -> ChainResult:  # fmt: skip
     """Live from Redis unless ``at`` asks for the past; the archive when Redis is down or has
-    no snapshot of the expiry (after hours, or after a Redis loss)."""
+    no snapshot of the expiry (after hours, or after a Redis loss). ``now``: the market's
+    time (default `now_ist`)."""
+    now = now_ist() if now is None else now
     redis_error: str | None = None
     if at is None:
         try:
@@ -221,7 +223,7 @@ def get_chain(
             live, redis_error = None, str(exc)
         if live is not None:
             fresh = feed_freshness(live.health, stale_after_s, time.time())
-            stale = fresh.stale or not market_open(now_ist())
+            stale = fresh.stale or not market_open(now)
             return ChainResult(None, live, "live", stale, fresh.age_s)
     try:
         minute = archive_minute(stores, underlying, expiry, at)
@@ -236,7 +238,7 @@ def get_chain(
         if redis_error is not None:
             raise UnavailableError("Redis and PostgreSQL are both unavailable") from exc
         raise
-    age = max(0.0, time.time() - minute.timestamp())
+    age = max(0.0, now.timestamp() - minute.timestamp())
     return ChainResult(doc, None, "archive", True, round(age, 3))
 
 
@@ -275,8 +277,11 @@ def expiries(stores: Stores, underlying: str, now: datetime) -> list[dict[str, A
 # -- market -----------------------------------------------------------------------------------
 
 
-def market_from_archive(stores: Stores) -> tuple[dict[str, dict[str, Any]], float | None]:
-    """Spot, VIX and futures from the last archived candles (Redis down or empty)."""
+def market_from_archive(
+    stores: Stores, now: datetime | None = None
+) -> tuple[dict[str, dict[str, Any]], float | None]:
+    """Spot, VIX and futures from the last archived candles (Redis down or empty), and their
+    age at ``now``, the market's time (default `now_ist`)."""
     rows = stores.rows(
         "SELECT DISTINCT ON (c.token) c.token, c.minute, c.open, c.high, c.low, c.close, c.oi,"
         " c.volume, i.instrument_type, i.expiry FROM candles_1m c"
@@ -300,7 +305,8 @@ def market_from_archive(stores: Stores) -> tuple[dict[str, dict[str, Any]], floa
             doc["oi"], doc["volume"] = oi, volume
         out[name] = doc
         newest = minute if newest is None or minute > newest else newest
-    age = max(0.0, time.time() - newest.timestamp()) if newest is not None else None
+    now = now_ist() if now is None else now
+    age = max(0.0, now.timestamp() - newest.timestamp()) if newest is not None else None
     return out, age
 
 
