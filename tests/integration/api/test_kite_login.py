@@ -76,5 +76,9 @@ def test_login_stores_the_token_in_secrets_manager_in_the_cloud(
         response = client.get("/api/auth/kite/callback", params={"request_token": token})
         assert response.status_code == 302
         stored = json.loads(sm.get_secret_value(SecretId="strikeboard/kite")["SecretString"])
-    assert stored["api_key"] == "sim_api_key"
+    assert set(stored) == {"access_token"}  # the API key is config, not in the secret
     assert stored["access_token"] in sim.server.valid_tokens
+    # Then the notice that makes the feed re-read the secret at once; Redis keeps no token.
+    hot = HotStore.from_url(redis_url, redis_prefix)
+    assert hot.read_token_notice() == "1" and hot.read_access_token() is None
+    hot.close()
