@@ -82,6 +82,26 @@ describe("the session banner", () => {
   });
 });
 
+describe("the Kite banner", () => {
+  it.each([
+    ["waiting", "The feed is waiting for the day's Kite login: no live data yet. Log in to Kite to start it."],
+    ["expired", "The Kite session has expired: live data has stopped. Log in to Kite to resume."],
+  ] as const)("token %s: says so and links the login", (token, text) => {
+    const h = health(OPEN, "2026-11-25T10:00:00+05:30");
+    const view = render(<Banners health={{ ...h, feed: { ...h.feed, token } }} />, {
+      wrapper: setup(OPEN, "2026-11-25T10:00:00+05:30").wrap,
+    });
+    const banner = view.container.querySelector(".banner.error");
+    expect(banner?.textContent).toBe(text);
+    expect(banner?.querySelector("a")?.getAttribute("href")).toBe("/api/auth/kite/login");
+  });
+
+  it("token ok: no Kite banner", () => {
+    const { texts } = banners(OPEN, "2026-11-25T10:00:00+05:30");
+    expect(texts.some((t) => t?.includes("Kite"))).toBe(false);
+  });
+});
+
 describe("days to expiry", () => {
   it("reads the same on the tab and in the header", () => {
     // The API's list said 1.7 (its clock, Sunday night); the chain on screen was valued at 4.24.

@@ -105,6 +105,13 @@ export function Banners({ health }: { health: Health | undefined }) {
         <a href="/api/auth/kite/login">Log in to Kite</a> to resume.
       </div>,
     );
+  } else if (health?.feed?.token === "waiting") {
+    out.push(
+      <div className="banner error" key="kite">
+        The feed is waiting for the day&apos;s Kite login: no live data yet.{" "}
+        <a href="/api/auth/kite/login">Log in to Kite</a> to start it.
+      </div>,
+    );
   }
   if (at) {
     out.push(
