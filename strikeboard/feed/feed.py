@@ -135,7 +135,10 @@ class Feed:
 
     def start(self) -> None:
         """Start every thread; the Kite session loads instruments and opens the shards, retrying
-        until Kite answers (a 429, a timeout or a refused token never ends the process)."""
+        until Kite answers (no token yet, a 429, a timeout or a refused token never ends the
+        process)."""
+        if self.session.token_state != "ok":
+            self.session.refresh_token()  # a token already stored is used from the first call
         self.adapters.publisher.start()
         self.adapters.archiver.start()
         self.ingest.start(self._first_seq())
