@@ -191,7 +191,7 @@ class KiteSession:
 
     def refresh_token(self) -> str | None:
         """A new token from where the login stores it; returns it once when it changes. Called
-        by the main thread only (`Feed.supervise`), while the state is not `ok`."""
+        by the main thread only (`Feed.start`, `Feed.supervise`), while the state is not `ok`."""
         try:
             token = self._read_token()
         except Exception as exc:
