@@ -17,7 +17,6 @@ from strikeboard.chain.conventions import IvLeg
 from strikeboard.chain.snapshot import PricingParams
 from strikeboard.config import Settings, settings_or_exit
 from strikeboard.feed.feed import FeedConfig
-from strikeboard.kite.credentials import CredentialsError, load_credentials
 from strikeboard.logs import configure_logging
 from strikeboard.market import clock
 from strikeboard.market.calendar import CALENDAR, market_open
@@ -27,10 +26,10 @@ log = logging.getLogger("strikeboard.feed")
 METRICS_EVERY_S = 60.0
 
 
-def feed_config(settings: Settings, api_key: str, access_token: str) -> FeedConfig:
+def feed_config(settings: Settings) -> FeedConfig:
     return FeedConfig(
-        api_key=api_key,
-        access_token=access_token,
+        api_key=settings.kite_api_key,
+        access_token="",  # found by the feed itself (health `waiting` until there is one)
         api_url=settings.kite_api_url,
         ticker_url=settings.kite_ticker_url,
         redis_url=settings.redis_url,
@@ -55,6 +54,7 @@ def emit_metrics(metrics: Metrics, health: dict[str, Any]) -> None:
     metrics.add_metric("ArchiveLagRecords", MetricUnit.Count, health["archive"]["lag_records"])
     metrics.add_metric("BadMessages", MetricUnit.Count, health["bad_messages"])
     metrics.add_metric("TokenExpired", MetricUnit.Count, int(health["token"] == "expired"))
+    metrics.add_metric("TokenWaiting", MetricUnit.Count, int(health["token"] == "waiting"))
     metrics.add_metric("Degraded", MetricUnit.Count, int(health["status"] != "ok"))
     metrics.add_metric(
         "SilentSockets", MetricUnit.Count, sum(s["stalls"] for s in health["shards"])
@@ -70,21 +70,16 @@ def emit_metrics(metrics: Metrics, health: dict[str, Any]) -> None:
 def main() -> int:
     settings = settings_or_exit("feed")
     configure_logging(settings.log_level, "strikeboard-feed")
-    try:
-        creds = load_credentials(settings)
-    except CredentialsError as exc:
-        log.error("feed cannot start: %s", exc)
+    if not settings.kite_api_key:  # configuration, not a token to wait for
+        log.error("feed cannot start: KITE_API_KEY is not set (cloud: cdk.json kite_api_key)")
         return 2
-
-    def stored_token() -> str:
-        return load_credentials(Settings()).access_token.get_secret_value()
-
     feed = build_feed(
-        feed_config(settings, creds.api_key, creds.access_token.get_secret_value()),
+        feed_config(settings),
         now=clock.parse(settings.market_clock, settings.market_clock_speed).now,
         market_open=market_open,
         is_trading_day=CALENDAR.is_trading_day,
-        stored_token=stored_token,
+        secret_name=settings.kite_secret_name,
+        env_token=settings.kite_access_token.get_secret_value(),
     )
     stopping = False
 
@@ -95,7 +90,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     metrics = Metrics(namespace="Strikeboard", service="feed")
-    feed.start()  # Kite down, limiting or refusing the token: the feed waits and says so
+    # No token yet, Kite down, limiting or refusing the token: the feed waits and says so.
+    feed.start()
     next_metrics = time.monotonic() + METRICS_EVERY_S
     try:
         while not stopping:

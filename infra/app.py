@@ -2,8 +2,10 @@
 
 Context (``-c key=value`` or cdk.json "context"), all optional:
 
-- ``kite_api_key``: Kite Connect API key (written into the Kite secret and the login Lambda)
-- ``kite_secret_name`` (``strikeboard/kite``): the secret the stack creates for the token
+- ``kite_api_key``: Kite Connect API key, KITE_API_KEY of the feed and the API (plain config:
+  it is in every login URL). Keep it in cdk.json's "context" so every deploy carries it
+- ``kite_secret_name`` (``strikeboard/kite``): the secret the stack creates, once and with no
+  value in the template, for the daily access token
 - ``kite_api_secret_name``: an existing secret holding the Kite API secret (plain string);
   without it the daily login route answers 503 and tokens are put in the secret by hand
 - ``domain_name`` + ``certificate_arn`` (ACM, us-east-1): a custom domain for CloudFront
@@ -61,9 +63,15 @@ class Strikeboard:
             clients=[self.network.feed_sg, self.network.lambda_sg],
             multi_az=multi_az,
             kite_secret_name=kite_secret_name,
-            kite_api_key=kite_api_key,
             env=env,
         )
+        if not kite_api_key:
+            # A warning, not an error: synthesis (tests, `cdk destroy`) needs no key.
+            cdk.Annotations.of(self.data).add_warning_v2(
+                "strikeboard:kite-api-key",
+                "context kite_api_key is empty: the feed exits at start without KITE_API_KEY "
+                "(set it in cdk.json or with -c kite_api_key=...)",
+            )
         environment = app_environment(
             redis_url=self.data.redis_url,
             database_url=self.data.database_url,

@@ -3,9 +3,10 @@ the feed task and the Lambdas."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, SecretValue, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_rds as rds
@@ -40,7 +41,6 @@ class DataStack(Stack):
         db_instance_type: str = "t4g.micro",
         multi_az: bool = False,
         kite_secret_name: str = "strikeboard/kite",
-        kite_api_key: str = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -116,17 +116,23 @@ class DataStack(Stack):
         )
 
         # The Kite secret the feed reads and the login callback rewrites every morning:
-        # {"api_key", "access_token"} (strikeboard/kite/credentials.py). The API key is not a
-        # secret (it is in every login URL); the token is filled by the daily login.
+        # {"access_token"} (strikeboard/kite/credentials.py); the API key is plain config
+        # (KITE_API_KEY). No value in the template, or every deploy would put it back over the
+        # day's token: CloudFormation generates the first value once and never again while
+        # these properties stay the same. The template makes that value JSON without a token
+        # (the feed's "waiting"), so the secret has its documented shape from the start; the
+        # generated `placeholder` key only exists because the generator must fill one key.
         self.kite_secret = sm.Secret(
             self,
             "KiteSecret",
             secret_name=kite_secret_name,
-            description="Strikeboard Kite api_key + daily access_token",
-            secret_object_value={
-                "api_key": SecretValue.unsafe_plain_text(kite_api_key),
-                "access_token": SecretValue.unsafe_plain_text(""),
-            },
+            description="Strikeboard Kite daily access_token (written by the Kite login)",
+            generate_secret_string=sm.SecretStringGenerator(
+                secret_string_template=json.dumps({"access_token": ""}),
+                generate_string_key="placeholder",
+                exclude_punctuation=True,
+                password_length=16,
+            ),
             removal_policy=RemovalPolicy.DESTROY,
         )
         acknowledge(

@@ -21,6 +21,7 @@ from strikeboard.api import chain as chain_doc
 from strikeboard.api import service as svc
 from strikeboard.api.auth_routes import USER, UnauthorizedError, add_auth_routes, current_user
 from strikeboard.api.models import (
+    FEED_TOKEN_STATES,
     Candle,
     Chain,
     ContractSeries,
@@ -148,7 +149,8 @@ def create_app(
         if doc is not None:
             feed.update({k: v for k, v in doc.items() if k not in ("ts",)})
             feed["connected"] = bool(doc.get("connected"))
-            feed["token"] = doc.get("token") if doc.get("token") in ("ok", "expired") else "unknown"
+            token = doc.get("token")
+            feed["token"] = token if token in FEED_TOKEN_STATES else "unknown"
             feed["last_tick_age_s"] = fresh.age_s
         is_open = market_open(now)
         # In market hours the index ticks every second: older data is stale on screen.

@@ -1,13 +1,18 @@
 """The daily Kite login: exchange a request_token for an access token and put it where the
-feed reads it (Secrets Manager when KITE_SECRET_NAME is set, else Redis). The token is never
-logged."""
+feed reads it. In the cloud (KITE_SECRET_NAME set) the Secrets Manager secret is the source of
+truth; a Redis notice then tells the feed to re-read it at once. Locally: a Redis key. The token
+is never logged."""
 
 from __future__ import annotations
+
+import logging
 
 from strikeboard.api.service import BadRequestError
 from strikeboard.api.stores import Stores, UnavailableError
 from strikeboard.config import Settings
 from strikeboard.store.errors import StoreError
+
+log = logging.getLogger("strikeboard.api")
 
 
 def exchange_and_store(settings: Settings, stores: Stores, request_token: str) -> None:
@@ -33,9 +38,13 @@ def exchange_and_store(settings: Settings, stores: Stores, request_token: str) -
     access_token = str(session["access_token"])
     if settings.kite_secret_name:
         try:
-            store_access_token(settings.kite_secret_name, settings.kite_api_key, access_token)
+            store_access_token(settings.kite_secret_name, access_token)
         except Exception as exc:  # botocore raises many types; the message must not leak it
             raise UnavailableError(f"could not store the Kite token: {type(exc).__name__}") from exc
+        try:
+            stores.hot.bump_token_notice()
+        except StoreError as exc:  # the token is stored: the feed's next backoff read finds it
+            log.warning("Kite token stored, but the feed was not notified (Redis): %s", exc)
         return
     try:
         stores.hot.write_access_token(access_token)

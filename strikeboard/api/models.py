@@ -99,9 +99,16 @@ class Chain(_Open):
     minute: str | None = Field(None, description="The archived minute served (archive only).")
 
 
+FEED_TOKEN_STATES = ("ok", "waiting", "expired")
+"""The Kite token states the feed reports (strikeboard/feed/kite_session.py)."""
+
+
 class FeedHealth(_Open):
     connected: bool
-    token: Literal["ok", "expired", "unknown"]
+    token: Literal["ok", "waiting", "expired", "unknown"] = Field(
+        description="Kite access token: in use (ok), none stored yet (waiting), refused by "
+        "Kite (expired), or no feed health to tell (unknown)."
+    )
     last_tick_age_s: Number = None
     ticks_per_s: Number = None
 

@@ -51,6 +51,7 @@ _RESTORED = {
 class FeedConfig:
     api_key: str
     access_token: str
+    """The token to start with; empty: the feed waits for one (`read_token`) before any call."""
     api_url: str
     ticker_url: str
     redis_url: str
@@ -102,11 +103,6 @@ class Feed:
         self.chain = LiveChain(config.universe.underlying)
         self.link = HotLink(adapters.hot)
         self.ingest = Ingest(self.chain, self.link, adapters.spool)
-        self.session = KiteSession(
-            adapters.rest, adapters.archive, adapters.spool, self.chain,
-            today=lambda: self.session_day, read_token=read_token,
-            probe_every_s=config.token_probe_s,
-        )  # fmt: skip
         self.cycle = Cycle(
             self.chain, adapters.publisher, adapters.spool, self.link,
             cycle_ms=config.cycle_ms, now=now, on_spot=self._maybe_recentre,
@@ -117,6 +113,12 @@ class Feed:
             on_payload=lambda _shard, payload, at: self.ingest.put(payload, at),
             on_text=self._on_text, policy=config.ticker,
             expect_data=lambda: market_open(now()),
+        )  # fmt: skip
+        self.session = KiteSession(
+            adapters.rest, adapters.archive, adapters.spool, self.chain,
+            today=lambda: self.session_day, read_token=read_token,
+            on_token=self.shards.set_access_token,
+            probe_every_s=config.token_probe_s,
         )  # fmt: skip
         self.phase = "starting"
         self.day = DayLifecycle(is_trading_day, config.day)
@@ -133,7 +135,10 @@ class Feed:
 
     def start(self) -> None:
         """Start every thread; the Kite session loads instruments and opens the shards, retrying
-        until Kite answers (a 429, a timeout or a refused token never ends the process)."""
+        until Kite answers (no token yet, a 429, a timeout or a refused token never ends the
+        process)."""
+        if self.session.token_state != "ok":
+            self.session.refresh_token()  # a token already stored is used from the first call
         self.adapters.publisher.start()
         self.adapters.archiver.start()
         self.ingest.start(self._first_seq())
@@ -156,13 +161,12 @@ class Feed:
         a.hot.close()
 
     def supervise(self) -> None:
-        """Main-thread duty, about once a second: notice a refused token and take a new one."""
+        """Main-thread duty, about once a second: notice a refused token, and while there is
+        none that works look for a new one (the session hands it to the shards)."""
         if any(s.state == ShardState.UNAUTHORIZED for s in self.shards.status):
             self.session.mark_expired("the ticker handshake was refused (403)")
-        if self.session.token_state == "expired":
-            token = self.session.refresh_token()
-            if token is not None:
-                self.shards.set_access_token(token)
+        if self.session.token_state != "ok":
+            self.session.refresh_token()
         if self.phase != "live":
             return
         now = self._now()

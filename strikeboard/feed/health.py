@@ -26,6 +26,7 @@ class FeedView:
     phase: str
     session_state: str
     token: str
+    """`ok`, `waiting` (none stored yet) or `expired` (Kite refused it): `KiteSession`."""
     shards: Sequence[ShardStatus]
     ingest: IngestCounters
     cycle: CycleCounters
@@ -42,8 +43,10 @@ class FeedView:
 def problems(view: FeedView) -> list[str]:
     """What is wrong, in words; empty when the feed is healthy."""
     out: list[str] = []
-    if view.phase == "starting":
+    if view.phase == "starting" and view.token == "ok":
         out.append("starting: loading instruments from Kite")
+    if view.token == "waiting":
+        out.append("no Kite access token yet: log in to Kite")
     if view.token == "expired":
         out.append("Kite access token expired: log in again")
     down = [s.shard for s in view.shards if s.tokens and s.state != ShardState.CONNECTED]

@@ -2,8 +2,9 @@
 
 All REST work runs on one worker thread through the rate-limited `KiteRest`, so no 429, slow
 answer or timeout ever stalls ingest or the cycle. Work that fails is kept and retried with
-backoff; a refused token (403) parks it until a new token arrives. Gap fills go before
-baselines. I/O: Kite REST, PostgreSQL (previous OI), the spool (gap records).
+backoff; no call is made before there is a token (`waiting`), and a refused one (403) parks the
+work until a new token arrives (`expired`). Gap fills go before baselines. I/O: Kite REST,
+PostgreSQL (previous OI), the spool (gap records).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class KiteSession:
         *,
         today: Callable[[], date],
         read_token: Callable[[], str],
+        on_token: Callable[[str], None] | None = None,
         probe_every_s: float = 60.0,
         backoff_max_s: float = 30.0,
         rng: random.Random | None = None,
@@ -82,11 +84,13 @@ class KiteSession:
         self.chain = chain
         self._today = today
         self._read_token = read_token
+        self._on_token = on_token
         self._probe_every_s = probe_every_s
         self._backoff_max_s = backoff_max_s
         self._rng = rng or random.Random()
         self.counters = SessionCounters()
-        self.token_state = "ok"
+        self.token_state = "ok" if rest.access_token else "waiting"
+        """`waiting` (no token yet), `ok` (in use, not refused), `expired` (Kite refused it)."""
         self.catalog: Catalog | None = None
         """Set once loaded: gap fills name instruments by exchange:tradingsymbol."""
         self._pending = _Pending()
@@ -117,15 +121,14 @@ class KiteSession:
         refusing the token must never end the process."""
         attempt = 0
         while not self._stop.is_set():
-            if self.token_state == "expired":
-                self.refresh_token()
-                if self.token_state == "expired":
-                    self._stop.wait(1.0)
-                    continue
+            if self.token_state != "ok":  # the main thread's supervise() brings a new token
+                self._stop.wait(0.5)
+                continue
+            used = self.rest.access_token
             try:
                 return step()
             except TokenExpired as exc:
-                self.mark_expired(str(exc))
+                self.mark_expired(str(exc), used)
             except (KiteUnavailable, StoreError, OSError) as exc:
                 attempt += 1
                 self._note_error(f"{what}: {exc}")
@@ -177,21 +180,28 @@ class KiteSession:
 
     # -- token --------------------------------------------------------------------------------
 
-    def mark_expired(self, why: str) -> None:
+    def mark_expired(self, why: str, token: str | None = None) -> None:
+        """Kite refused `token` (None: the one in use). A refusal of an older token, answered
+        after a new one was taken, changes nothing."""
+        if token is not None and token != self.rest.access_token:
+            return
         if self.token_state != "expired":
             self.token_state = "expired"
             log.error("Kite access token expired or revoked: waiting for a new one (%s)", why)
 
     def refresh_token(self) -> str | None:
-        """A new token from where the login stores it; returns it once when it changes."""
+        """A new token from where the login stores it; returns it once when it changes. Called
+        by the main thread only (`Feed.start`, `Feed.supervise`), while the state is not `ok`."""
         try:
             token = self._read_token()
         except Exception as exc:
-            log.warning("cannot read Kite credentials: %s", exc)
+            log.warning("cannot read the Kite access token: %s", type(exc).__name__)
             return None
         if not token or token == self.rest.access_token:
             return None
         self.rest.set_access_token(token)
+        if self._on_token is not None:
+            self._on_token(token)  # before `ok`: the worker may open sockets right after
         self.token_state = "ok"
         self._wake.set()
         log.info("new Kite access token")
@@ -225,14 +235,15 @@ class KiteSession:
         while not self._stop.is_set():
             self._wake.wait(1.0)
             self._wake.clear()
-            if self.token_state == "expired":
+            if self.token_state != "ok":
                 continue  # parked until refresh_token() wakes us
+            used = self.rest.access_token
             try:
                 worked = (self._task_one() or self._fill_one() or self._baseline_step()
                           or self._probe())  # fmt: skip
                 attempt = 0
             except TokenExpired as exc:
-                self.mark_expired(str(exc))
+                self.mark_expired(str(exc), used)
                 continue
             except Exception as exc:  # KiteUnavailable, PostgreSQL down, a bug: retry later
                 attempt += 1

@@ -312,6 +312,16 @@ class HotStore:
         """Kite tokens die at 06:00 IST the next day; a day's TTL keeps no stale one around."""
         self._call(lambda: self.client.set(self.keys.access_token(), token, ex=ttl_s))
 
+    def bump_token_notice(self) -> int:
+        """Tell the feed a new token is in the Kite secret. A counter with no TTL: a feed that
+        starts later reads the secret anyway, and any change of the value means "read now"."""
+        return int(self._call(lambda: self.client.incr(self.keys.token_notice())))
+
+    def read_token_notice(self) -> str | None:
+        """The login's notice counter (None before the first cloud login)."""
+        raw = self._call(lambda: self.client.get(self.keys.token_notice()))
+        return None if raw is None else bytes(raw).decode()
+
     def write_health(self, health: JSONDict, ttl_s: int = HEALTH_TTL_S) -> None:
         """The feed's health document; it expires after ``ttl_s`` unless rewritten."""
         payload = snap.dumps(health)

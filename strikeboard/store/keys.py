@@ -80,6 +80,11 @@ class Keys:
         """User id: a Kite login's pending `state` (10 min TTL, deleted by the callback)."""
         return f"{self.prefix}kite:state:{_part(state)}"
 
+    def token_notice(self) -> str:
+        """Integer: bumped by the cloud login after it writes a new token into the Kite secret,
+        so the feed re-reads the secret at once (the secret stays the source of truth)."""
+        return f"{self.prefix}kite:token_version"
+
     def health(self) -> str:
         """JSON health document of the feed (with a TTL: absent means the feed is silent)."""
         return f"{self.prefix}health"

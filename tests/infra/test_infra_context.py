@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NODE, SKIP_REASON
+from conftest import NODE, SKIP_REASON, Synth
 
 if NODE is None:
     pytest.skip(SKIP_REASON, allow_module_level=True)
@@ -19,7 +19,7 @@ CERT = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> Any:
     empty_dist = tmp_path_factory.mktemp("nodist")  # no index.html: nothing to upload
     context = {
         "multi_az": "true",
@@ -32,7 +32,11 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
         "cognito_domain_prefix": "team-chain",
     }
     outdir = tmp_path_factory.mktemp("cdk.out")
-    assembly = build_app(context, outdir=str(outdir)).app.synth()
+    return build_app(context, outdir=str(outdir)).app.synth()
+
+
+@pytest.fixture(scope="module")
+def templates(assembly: Any) -> dict[str, dict[str, Any]]:
     return {
         s.stack_name: json.loads(Path(s.template_full_path).read_text()) for s in assembly.stacks
     }
@@ -55,11 +59,28 @@ def test_multi_az_stores_and_two_nat_gateways(templates: dict[str, dict[str, Any
     [db] = _props(templates["TeamData"], "AWS::RDS::DBInstance")
     assert db["MultiAZ"] is True
     assert len(_props(templates["TeamNetwork"], "AWS::EC2::NatGateway")) == 2
+
+
+def test_the_kite_secret_is_the_same_whatever_the_context(
+    templates: dict[str, dict[str, Any]], synth: Synth, assembly: Any
+) -> None:
+    """Without kite_api_key (and with other settings) the secret's properties do not change
+    but for its name: a redeploy never touches the value; synthesis warns of the missing key."""
     [secret] = [
         s for s in _props(templates["TeamData"], "AWS::SecretsManager::Secret")
         if s.get("Name") == "team/kite"
     ]  # fmt: skip
-    assert json.loads(secret["SecretString"]) == {"api_key": "", "access_token": ""}
+    [default] = [
+        s for s in _props(synth.templates["StrikeboardData"], "AWS::SecretsManager::Secret")
+        if s.get("Name") == "strikeboard/kite"
+    ]  # fmt: skip
+    assert {**secret, "Name": "strikeboard/kite"} == default
+    assert "SecretString" not in secret
+    warnings = [
+        m.entry.data for m in assembly.get_stack_by_name("TeamData").messages
+        if m.level.name == "WARNING"
+    ]  # fmt: skip
+    assert any("kite_api_key is empty" in str(w) for w in warnings), warnings
 
 
 def test_custom_domain_and_no_upload_without_a_build(

@@ -246,6 +246,43 @@ def test_web_stack_points_the_client_at_cloudfront(synth: Synth) -> None:
     )
 
 
+KITE_SECRET_GENERATOR = {
+    "SecretStringTemplate": json.dumps({"access_token": ""}),
+    "GenerateStringKey": "placeholder",
+    "ExcludePunctuation": True,
+    "PasswordLength": 16,
+}
+
+
+def _without_api_key_env(node: Any) -> Any:
+    """`node` with every KITE_API_KEY environment entry (Lambda or ECS form) left out."""
+    if isinstance(node, dict):
+        return {k: _without_api_key_env(v) for k, v in node.items() if k != "KITE_API_KEY"}
+    if isinstance(node, list):
+        return [_without_api_key_env(v) for v in node
+                if not (isinstance(v, dict) and v.get("Name") == "KITE_API_KEY")]  # fmt: skip
+    return node
+
+
+def test_no_template_carries_a_kite_secret_value(synth: Synth) -> None:
+    """A redeploy cannot overwrite the day's token: the Kite secret is created with a generated
+    token-less value (CloudFormation generates it once), and no secret has a SecretString."""
+    [kite] = [
+        r["Properties"] for r in resources(synth, "Data", "AWS::SecretsManager::Secret").values()
+        if r["Properties"].get("Name") == "strikeboard/kite"
+    ]  # fmt: skip
+    assert kite["GenerateSecretString"] == KITE_SECRET_GENERATOR
+    for name, tpl in synth.templates.items():
+        for res in tpl["Resources"].values():
+            if res["Type"] == "AWS::SecretsManager::Secret":
+                assert "SecretString" not in res["Properties"], name
+        # The API key is plain config, KITE_API_KEY of the feed and the API, and nothing else.
+        assert "testkey" not in json.dumps(_without_api_key_env(tpl)), name
+    feed = next(iter(resources(synth, "Feed", "AWS::ECS::TaskDefinition").values()))
+    [container] = [c for c in feed["Properties"]["ContainerDefinitions"] if c["Name"] == "feed"]
+    assert {"Name": "KITE_API_KEY", "Value": "testkey"} in container["Environment"]
+
+
 def test_ws_lambda_can_post_to_connections(synth: Synth) -> None:
     t = template(synth, "Api")
     t.has_resource_properties(

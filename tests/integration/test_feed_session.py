@@ -518,9 +518,12 @@ def oi_change_mismatches(hot: HotStore, sim: Running) -> tuple[int, list[tuple[i
 def _feed(
     sim: Running, pg: str, redis_url: str, prefix: str, tmp: Path,
     universe: UniverseConfig | None = None, token_probe_s: float = 60.0,
+    access_token: str = "sim_access_token", **token_sources: Any,
 ) -> Feed:  # fmt: skip
+    """A feed as feed_container builds it; `token_sources` go to `build_feed` (secret_name,
+    env_token, secrets_client)."""
     config = FeedConfig(
-        api_key="sim_api_key", access_token="sim_access_token", api_url=sim.root,
+        api_key="sim_api_key", access_token=access_token, api_url=sim.root,
         ticker_url=sim.ws_root, redis_url=redis_url, database_url=pg, spool_dir=tmp / "spool",
         redis_prefix=prefix, spool_fsync=False, universe=universe or UniverseConfig(),
         token_probe_s=token_probe_s,
@@ -530,4 +533,4 @@ def _feed(
         return sim.server.market_now()
 
     return build_feed(config, now=now, market_open=market_open,
-                      is_trading_day=CALENDAR.is_trading_day)  # fmt: skip
+                      is_trading_day=CALENDAR.is_trading_day, **token_sources)  # fmt: skip

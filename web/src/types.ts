@@ -137,8 +137,8 @@ export interface Health {
   status: "ok" | "degraded" | "down" | string;
   feed?: {
     connected?: boolean;
-    /** The feed's Kite session: "waiting" for the day's login, "expired" until the next. */
-    token?: "ok" | "expired" | "waiting" | "unknown";
+    /** The feed's Kite token: in use, none stored yet, refused by Kite, or no feed health. */
+    token?: "ok" | "waiting" | "expired" | "unknown";
     last_tick_age_s?: number | null;
     ticks_per_s?: number | null;
     [extra: string]: unknown;

@@ -69,6 +69,21 @@ def test_health_degrades_on_old_ticks_in_market_hours(api: Api) -> None:
         hot.close()
 
 
+def test_health_passes_on_the_feeds_token_state(api: Api) -> None:
+    """`waiting` (no token yet) and `expired` reach the SPA as they are and degrade the
+    system; anything else the feed might write reads as `unknown`."""
+    hot = HotStore.from_url(api.settings.redis_url, api.settings.redis_key_prefix)
+    feed = {"ts": time.time(), "connected": True, "last_tick_age_s": 0.5, "status": "ok"}
+    try:
+        for written, shown in (("waiting", "waiting"), ("expired", "expired"), ("odd", "unknown")):
+            hot.write_health({**feed, "token": written})
+            body = api.client.get("/api/health").json()
+            assert body["feed"]["token"] == shown and body["status"] == "degraded"
+    finally:
+        hot.write_health({**feed, "token": "ok"})  # the module's other tests read a live feed
+        hot.close()
+
+
 def test_live_chain_is_the_redis_snapshot(api: Api) -> None:
     hot = HotStore.from_url(api.settings.redis_url, api.settings.redis_key_prefix)
     for expiry in api.data.expiries:

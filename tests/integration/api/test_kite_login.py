@@ -211,9 +211,11 @@ def test_login_stores_the_token_in_secrets_manager_in_the_cloud(
         assert json.loads(sm.get_secret_value(SecretId="strikeboard/kite")["SecretString"]) == {}
         assert _callback(client, params).status_code == 302
         stored = json.loads(sm.get_secret_value(SecretId="strikeboard/kite")["SecretString"])
-    assert stored["api_key"] == "sim_api_key"
+    assert set(stored) == {"access_token"}  # the API key is config, not in the secret
     assert stored["access_token"] in sim.server.valid_tokens
     assert state
+    # Then the notice that makes the feed re-read the secret at once; Redis keeps no new token.
+    assert hot.read_token_notice() == "1" and hot.read_access_token() == OLD
 
 
 def test_through_the_lambda_handler_the_cookie_is_secure_and_comes_back(

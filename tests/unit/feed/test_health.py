@@ -52,3 +52,14 @@ def test_token_shards_and_stores_are_named() -> None:
         "Redis unavailable",
     ]
     assert not doc["connected"] and doc["shards"][1]["stalls"] == 2
+
+
+def test_a_feed_waiting_for_its_first_token_says_so_and_nothing_else() -> None:
+    waiting = view(phase="starting", token="waiting", shards=[], market_open=False)
+    doc = health_document(waiting)
+    assert doc["status"] == "degraded" and doc["token"] == "waiting"
+    assert doc["problems"] == ["no Kite access token yet: log in to Kite"]
+    # Once a token is in use, a feed still starting is loading instruments.
+    assert health_document(replace(waiting, token="ok"))["problems"] == [
+        "starting: loading instruments from Kite"
+    ]

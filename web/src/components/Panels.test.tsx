@@ -82,6 +82,27 @@ describe("the session banner", () => {
   });
 });
 
+describe("the Kite banner", () => {
+  it.each([
+    ["waiting", "The feed is waiting for the day's Kite login: no live data yet. Kite login"],
+    ["expired", "The Kite session has expired: live data has stopped. Kite login"],
+  ] as const)("token %s: says so and offers the login", (token, text) => {
+    const h = health(OPEN, "2026-11-25T10:00:00+05:30");
+    const view = render(<Banners health={{ ...h, feed: { ...h.feed, token } }} />, {
+      wrapper: setup(OPEN, "2026-11-25T10:00:00+05:30").wrap,
+    });
+    const banners = view.container.querySelectorAll(".banner.error");
+    expect(banners).toHaveLength(1);
+    expect(banners[0]?.textContent).toBe(text);
+    expect(banners[0]?.querySelector("button")?.textContent).toBe("Kite login");
+  });
+
+  it("token ok: no Kite banner", () => {
+    const { texts } = banners(OPEN, "2026-11-25T10:00:00+05:30");
+    expect(texts.some((t) => t?.includes("Kite"))).toBe(false);
+  });
+});
+
 describe("days to expiry", () => {
   it("reads the same on the tab and in the header", () => {
     // The API's list said 1.7 (its clock, Sunday night); the chain on screen was valued at 4.24.

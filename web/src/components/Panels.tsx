@@ -169,7 +169,7 @@ function KiteBanner({ state }: { state: "expired" | "waiting" }) {
   };
   return (
     <div className="banner error kite" data-kite={state}>
-      {state === "expired" ? "The Kite session has expired: live data has stopped." : "The feed is waiting for the day's Kite login."}{" "}
+      {state === "expired" ? "The Kite session has expired: live data has stopped." : "The feed is waiting for the day's Kite login: no live data yet."}{" "}
       <button onClick={() => void login()} disabled={busy}>
         Kite login
       </button>
