@@ -58,7 +58,8 @@ class Cycle:
         self._not_before: datetime | None = None
         self._close_requested = threading.Event()
         self.paused = False
-        """After the close: nothing is priced until the next session's refresh resumes it."""
+        """After the close: no minutes are counted until the next session's refresh resumes
+        them; only what still changes (a previous close arriving late) is priced again."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -79,7 +80,7 @@ class Cycle:
 
     def close_session(self) -> None:
         """At the close: the next cycle publishes the last minute's rows and the open candles,
-        then pricing pauses (after 15:30 nothing changes but the clock)."""
+        then minutes pause (after 15:30 nothing changes but the clock)."""
         self._close_requested.set()
 
     def resume(self, session_start: datetime) -> None:
@@ -120,7 +121,9 @@ class Cycle:
         idle = self.paused and not closing  # still collects what the publisher sends back
         now = self.market_now()
         with self.chain.lock:  # held for a copy only: ingest must never wait on pricing
-            ids = [] if idle else self.chain.state.take_dirty()
+            # Even after the close: a baseline that lands late (a strike added just before
+            # 15:30) must still correct that leg's change in OI on screen.
+            ids = self.chain.state.take_dirty()
             values = self.chain.state.values.copy()
             spot = self.chain.state.value(SPOT_TOKEN, Field.LTP)
         self.link.check()

@@ -239,7 +239,7 @@ class Feed:
         })  # fmt: skip
 
     def _close(self, now: datetime) -> None:
-        """At the close: the last minute and candles are written, pricing pauses, and the
+        """At the close: the last minute and candles are written, minutes pause, and the
         session is marked closed for the API."""
         self.cycle.close_session()
         self.day.closed = now.date()
