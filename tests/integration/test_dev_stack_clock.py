@@ -130,12 +130,26 @@ def test_at_a_trading_morning_the_stack_is_live(
 ) -> None:
     at = ["--at", TRADING_MORNING.isoformat()]
     with dev_stack(at, database_url, redis_url, redis_prefix, tmp_path) as (base, proc):
-        health = wait_for(base, proc, lambda h: h["status"] == "ok", 120)
+        wait_for(base, proc, lambda h: h["status"] == "ok", 120)
         first = spot(base)
-        time.sleep(2.0)
-        later = spot(base)
-        chain = get(f"{base}/chain/{get(f'{base}/expiries')[0]['expiry']}?strikes=2")
-        health = get(f"{base}/health")
+        view: dict[str, Any] = {}
+
+        def live() -> bool:
+            """Polled (a loaded machine may briefly lag): a newer tick than the first, fresh,
+            stamped near the API's clock, and a fresh chain."""
+            view["later"] = spot(base)
+            view["chain"] = get(f"{base}/chain/{get(f'{base}/expiries')[0]['expiry']}?strikes=2")
+            view["health"] = h = get(f"{base}/health")
+            f, later = h["feed"], view["later"]
+            now = dt.datetime.fromisoformat(h["now"]).timestamp()
+            return bool(later["ts"] > first["ts"] and not later["stale"]
+                        and not view["chain"]["stale"] and abs(later["ts"] - now) < 5
+                        and f["ticks_per_s"] > 0 and f["last_tick_age_s"] < 5)  # fmt: skip
+
+        deadline = time.monotonic() + 60
+        while not live() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        later, chain, health = view["later"], view["chain"], view["health"]
     now = dt.datetime.fromisoformat(health["now"])
     # The API's clock is the simulator's: the morning asked for, not the wall clock's night.
     assert TRADING_MORNING <= now < TRADING_MORNING + dt.timedelta(minutes=5), now
