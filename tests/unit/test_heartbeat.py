@@ -3,6 +3,7 @@ feed's tick age metric before any tick (feed_container/__main__.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from feed_container.__main__ import emit_metrics
 from strikeboard import heartbeat
+from strikeboard.push import __main__ as push_main
 
 
 def test_fresh_stale_and_missing(tmp_path: Path) -> None:
@@ -71,3 +73,18 @@ def test_tick_age_before_any_tick_is_the_feeds_age_in_market_hours() -> None:
     assert "LastTickAgeSeconds" not in closed.values
     assert opened.values["LastTickAgeSeconds"] == 300.0
     assert ticking.values["LastTickAgeSeconds"] == 0.4
+
+
+def test_the_pusher_beats_while_its_loop_runs(tmp_path: Path) -> None:
+    path = tmp_path / "heartbeat"
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        beating = asyncio.create_task(push_main._beat(path, stop))
+        while not path.exists():  # the first beat is immediate
+            await asyncio.sleep(0)
+        stop.set()
+        await beating  # returns at once on stop, not after the beat interval
+
+    asyncio.run(run())
+    assert heartbeat.check(path, 30, now=path.stat().st_mtime) is None
