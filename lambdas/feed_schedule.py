@@ -56,6 +56,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return result
     ecs, cloudwatch = _clients()
     result = apply(decision, get_settings(), ecs, cloudwatch)
+    metrics.add_metric(name="FeedScheduleActions", unit=MetricUnit.Count, value=1)
     logger.info("feed-schedule done", extra=result)
     return result
 

@@ -22,7 +22,7 @@ from infra.assets import LAMBDA_ARCHITECTURE, lambda_code
 from infra.nag import acknowledge
 from infra.stacks.api import vpc_function
 from strikeboard.market.calendar import SPECIAL_SESSIONS
-from strikeboard.market.feed_hours import Action, Alarm, Session, regular_times, session_of
+from strikeboard.market.feed_hours import Action, Alarm, Session, regular_times, special_window
 
 TIME_ZONE = TimeZone.ASIA_KOLKATA
 # (minute, hour) in IST: EOD after the feed's stop (16:05, its final archive done); cleanup
@@ -56,8 +56,7 @@ def special_crons() -> list[tuple[Session, Action, Cron]]:
     special session of the calendar; in other years the Lambda finds no session and skips."""
     out = []
     for special in SPECIAL_SESSIONS:
-        session = session_of(special.day)
-        assert session is not None
+        session = special_window(special)
         for action in Action:
             at = session.at(action)
             cron = {"minute": str(at.minute), "hour": str(at.hour), "day": str(at.day),

@@ -25,7 +25,15 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
-from strikeboard.market.calendar import CALENDAR, CLOSE, IST, OPEN, TradingCalendar, special_session
+from strikeboard.market.calendar import (
+    CALENDAR,
+    CLOSE,
+    IST,
+    OPEN,
+    SpecialSession,
+    TradingCalendar,
+    special_session,
+)
 
 
 class Action(enum.StrEnum):
@@ -81,30 +89,34 @@ class Session:
         return (self.open if edge == "open" else self.close) + offset
 
 
+def normal_market(day: dt.date) -> Session:
+    """The normal market's session on ``day`` (09:15-15:30 IST), whether or not it trades."""
+    return Session(
+        "normal market", dt.datetime.combine(day, OPEN, IST), dt.datetime.combine(day, CLOSE, IST)
+    )
+
+
 def session_of(day: dt.date, calendar: TradingCalendar = CALENDAR) -> Session | None:
     """The session held on ``day``: the normal market of a trading day, a special session on
     a closed day, or None."""
     if calendar.is_trading_day(day):
-        return Session(
-            "normal market",
-            dt.datetime.combine(day, OPEN, IST),
-            dt.datetime.combine(day, CLOSE, IST),
-        )
+        return normal_market(day)
     special = special_session(day)
-    if special is None:
-        return None
+    return None if special is None else special_window(special)
+
+
+def special_window(special: SpecialSession) -> Session:
+    """A special session (Muhurat trading) as a session."""
     return Session(
         special.name,
-        dt.datetime.combine(day, special.start, IST),
-        dt.datetime.combine(day, special.end, IST),
+        dt.datetime.combine(special.day, special.start, IST),
+        dt.datetime.combine(special.day, special.end, IST),
     )
 
 
 def regular_times() -> dict[Action, dt.time]:
     """The IST times of the actions on a trading day (the Monday-Friday schedules)."""
-    day = dt.date(2026, 3, 2)  # any trading day: the normal market's times are fixed
-    session = session_of(day)
-    assert session is not None
+    session = normal_market(dt.date(2026, 3, 2))  # any day: the times are the same
     return {action: session.at(action).time() for action in Action}
 
 

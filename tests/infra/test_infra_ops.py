@@ -232,7 +232,7 @@ def test_stage_throttling(synth: Synth) -> None:
         assert settings["ThrottlingBurstLimit"] == 100
 
 
-def test_arm64_everywhere(synth: Synth) -> None:
+def test_arm64_on_every_app_lambda_and_the_task(synth: Synth) -> None:
     stacks = [name.removeprefix("Strikeboard") for name in synth.templates]
     functions = [p for stack in stacks
                  for p in _resources(synth, stack, "AWS::Lambda::Function").values()]  # fmt: skip
