@@ -18,6 +18,7 @@ from conftest import Synth
 
 from infra.stacks.feed import HEARTBEAT_FILE
 from strikeboard.market.calendar import IST, SPECIAL_SESSIONS
+from strikeboard.market.feed_hours import Action, regular_times
 
 IST_MARKET = (time(9, 0), time(16, 0))
 SCHEDULE_COMMAND = ["lambdas.feed_schedule.handler"]
@@ -61,6 +62,7 @@ def test_the_feed_runs_08_30_to_16_05_ist_on_weekdays_and_special_sessions(
     eod = [p for p in _resources(synth, "Jobs", "AWS::Scheduler::Schedule").values()
            if p["ScheduleExpression"] == "cron(15 16 ? * MON-FRI *)"]  # fmt: skip
     assert len(eod) == 1
+    assert regular_times()[Action.STOP] < time(16, 15)
 
 
 def test_the_schedule_lambda_may_only_scale_the_feed_and_toggle_its_alarms(
