@@ -13,6 +13,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from feed_container.factory import build_feed
+from strikeboard import heartbeat
 from strikeboard.chain.conventions import IvLeg
 from strikeboard.chain.snapshot import PricingParams
 from strikeboard.config import Settings, settings_or_exit
@@ -47,7 +48,9 @@ def feed_config(settings: Settings) -> FeedConfig:
     )
 
 
-def emit_metrics(metrics: Metrics, health: dict[str, Any]) -> None:
+def emit_metrics(metrics: Metrics, health: dict[str, Any], running_s: float = 0.0) -> None:
+    """One datapoint of each figure. ``running_s``: the process's age, the tick age reported in
+    market hours before any tick (so the no-tick alarm sees a feed that never got one)."""
     metrics.add_metric("Ticks", MetricUnit.Count, health["ticks"])
     metrics.add_metric("TicksPerSecond", MetricUnit.CountPerSecond, health["ticks_per_s"])
     metrics.add_metric("CycleMs", MetricUnit.Milliseconds, health["cycle_ms"])
@@ -60,8 +63,11 @@ def emit_metrics(metrics: Metrics, health: dict[str, Any]) -> None:
         "SilentSockets", MetricUnit.Count, sum(s["stalls"] for s in health["shards"])
     )
     metrics.add_metric("GapFillsPending", MetricUnit.Count, health["gap_fills_pending"])
-    if health["last_tick_age_s"] is not None:
-        metrics.add_metric("LastTickAgeSeconds", MetricUnit.Seconds, health["last_tick_age_s"])
+    tick_age = health["last_tick_age_s"]
+    if tick_age is None and health["market_open"]:
+        tick_age = running_s
+    if tick_age is not None:
+        metrics.add_metric("LastTickAgeSeconds", MetricUnit.Seconds, tick_age)
     for reason, count in health["rejects"].items():
         metrics.add_metric(f"Rejected_{reason}", MetricUnit.Count, count)
     metrics.flush_metrics()
@@ -92,14 +98,17 @@ def main() -> int:
     metrics = Metrics(namespace="Strikeboard", service="feed")
     # No token yet, Kite down, limiting or refusing the token: the feed waits and says so.
     feed.start()
-    next_metrics = time.monotonic() + METRICS_EVERY_S
+    started = time.monotonic()
+    next_metrics = started + METRICS_EVERY_S
     try:
         while not stopping:
             time.sleep(1.0)
             feed.supervise()
+            if settings.heartbeat_file is not None:  # the container health check's
+                heartbeat.beat(settings.heartbeat_file)
             if time.monotonic() >= next_metrics:
                 next_metrics += METRICS_EVERY_S
-                emit_metrics(metrics, feed.health())
+                emit_metrics(metrics, feed.health(), time.monotonic() - started)
     finally:
         log.info("stopping: flushing the spool")
         feed.stop()

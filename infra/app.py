@@ -14,6 +14,8 @@ Context (``-c key=value`` or cdk.json "context"), all optional:
 - ``prefix`` (``Strikeboard``): stack name prefix (several deployments in one account)
 - ``cognito_domain_prefix`` (``<prefix>api-<account id>``, lowercased): the hosted sign-in
   page's domain, https://PREFIX.auth.REGION.amazoncognito.com (unique per region)
+- ``alarm_email``: an address subscribed to the alarms' SNS topic (it must confirm the
+  subscription); without it the topic has no subscriber
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from infra.stacks.data import DataStack
 from infra.stacks.feed import FeedStack
 from infra.stacks.jobs import JobsStack
 from infra.stacks.network import NetworkStack
+from infra.stacks.ops import OpsStack
 from infra.stacks.web import WebStack
 
 
@@ -38,7 +41,7 @@ def _flag(value: Any) -> bool:
 
 
 class Strikeboard:
-    """The six stacks, wired together (attributes for tests)."""
+    """The seven stacks, wired together (attributes for tests)."""
 
     def __init__(self, app: cdk.App) -> None:
         self.app = app
@@ -50,6 +53,9 @@ class Strikeboard:
         kite_api_key = str(ctx("kite_api_key") or "")
         kite_secret_name = str(ctx("kite_secret_name") or "strikeboard/kite")
         multi_az = _flag(ctx("multi_az"))
+        # The market-hours alarms' names (<prefix>-feed-no-tick, ...): the Jobs stack's
+        # schedule Lambda arms them by name, the Ops stack defines them.
+        alarm_prefix = f"{prefix}-"
         web_dist = Path(str(ctx("web_dist") or ROOT / "web" / "dist"))
 
         self.network = NetworkStack(
@@ -111,6 +117,23 @@ class Strikeboard:
             lambda_sg=self.network.lambda_sg,
             environment=environment,
             db_secret=self.data.db_secret,
+            feed_service=self.feed.service,
+            alarm_prefix=alarm_prefix,
+            env=env,
+        )
+        self.ops = OpsStack(
+            app,
+            f"{prefix}Ops",
+            alarm_prefix=alarm_prefix,
+            alarm_email=str(ctx("alarm_email") or "") or None,
+            feed_service=self.feed.service,
+            functions={
+                "Http": self.api.http_function,
+                "Ws": self.api.ws_function,
+                **self.jobs.functions,
+            },
+            database=self.data.db,
+            dead_letters=[self.jobs.dead_letters],
             env=env,
         )
         self.web = WebStack(
@@ -126,7 +149,7 @@ class Strikeboard:
             env=env,
         )
         self.stacks: list[cdk.Stack] = [
-            self.network, self.data, self.api, self.feed, self.jobs, self.web,
+            self.network, self.data, self.api, self.feed, self.jobs, self.ops, self.web,
         ]  # fmt: skip
         for stack in self.stacks:
             cdk.Tags.of(stack).add("project", "strikeboard")

@@ -39,6 +39,7 @@ LAMBDA_HANDLERS = (
     "lambdas.ws.handler",
     "lambdas.jobs.eod_handler",
     "lambdas.jobs.cleanup_handler",
+    "lambdas.feed_schedule.handler",
 )
 # The feed task's containers (infra/stacks/feed.py): `python -m` of these modules.
 FEED_MAINS = ("feed_container", "strikeboard.push")

@@ -107,6 +107,18 @@ class Settings(BaseSettings):
         400, ge=1, description="Days of chain_minute rows the cleanup job keeps."
     )
 
+    # Operations (cloud): the schedule that starts and stops the feed (lambdas.feed_schedule)
+    feed_cluster: str = Field("", description="ECS cluster of the feed service (cloud).")
+    feed_service: str = Field("", description="ECS feed service the schedule starts/stops.")
+    alarm_prefix: str = Field(
+        "", description="Prefix of the market-hours alarm names the schedule arms and disarms."
+    )
+    heartbeat_file: Path | None = Field(
+        None,
+        description="A file the feed/pusher touches from its main loop, for the container "
+        "health check (`python -m strikeboard.heartbeat`); unset = none.",
+    )
+
     # Market clock (local stack and tests only; production leaves it empty)
     market_clock: str = Field(
         "",

@@ -22,6 +22,10 @@ from infra.assets import LAMBDA_ARCHITECTURE, lambda_code
 from infra.nag import acknowledge
 
 WS_STAGE = "prod"
+# Stage throttling (requests or client messages per second, and bursts), far above what a
+# team's dashboards send: a cap on a runaway client's bill, not a quota.
+HTTP_THROTTLE = (50, 100)
+WS_THROTTLE = (50, 100)
 
 
 def manage_connections_finding(api_id: str, stage: str) -> str:
@@ -255,6 +259,7 @@ class ApiStack(Stack):
         self.ws_stage = apigw.WebSocketStage(
             self, "WebSocketStage", web_socket_api=self.ws_api, stage_name=WS_STAGE,
             auto_deploy=True,
+            throttle=apigw.ThrottleSettings(rate_limit=WS_THROTTLE[0], burst_limit=WS_THROTTLE[1]),
         )  # fmt: skip
         self.ws_stage.grant_management_api_access(self.ws_function)
         ws_logical = self.get_logical_id(self.ws_api.node.default_child)  # type: ignore[arg-type]
@@ -302,6 +307,11 @@ class ApiStack(Stack):
             )
 
         self._access_logs(self.http_api.default_stage, "HttpApiAccessLogs")
+        http_stage = self.http_api.default_stage.node.default_child  # type: ignore[union-attr]
+        assert isinstance(http_stage, apigw.CfnStage)
+        http_stage.default_route_settings = apigw.CfnStage.RouteSettingsProperty(
+            throttling_rate_limit=HTTP_THROTTLE[0], throttling_burst_limit=HTTP_THROTTLE[1]
+        )
         self._access_logs(self.ws_stage, "WebSocketAccessLogs")
 
         self.http_api_domain = f"{self.http_api.api_id}.execute-api.{self.region}.amazonaws.com"

@@ -19,6 +19,11 @@ REDIS_PORT = 6379
 POSTGRES_PORT = 5432
 DB_NAME = "strikeboard"
 DB_USER = "strikeboard"
+# Backups and maintenance outside market hours (09:00-16:00 IST = 03:30-10:30 UTC).
+DB_BACKUP_WINDOW = "20:30-21:00"
+DB_MAINTENANCE_WINDOW = "sun:21:30-sun:22:00"
+REDIS_SNAPSHOT_WINDOW = "19:30-20:30"
+REDIS_MAINTENANCE_WINDOW = "sun:22:00-sun:23:00"
 
 
 class DataStack(Stack):
@@ -81,6 +86,9 @@ class DataStack(Stack):
             transit_encryption_mode="required",
             at_rest_encryption_enabled=True,
             snapshot_retention_limit=1,
+            # UTC; in IST 01:00-02:00 daily and Monday 03:30-04:30.
+            snapshot_window=REDIS_SNAPSHOT_WINDOW,
+            preferred_maintenance_window=REDIS_MAINTENANCE_WINDOW,
         )
         self.redis_url = (
             f"rediss://{self.redis.attr_primary_end_point_address}:"
@@ -106,7 +114,10 @@ class DataStack(Stack):
             backup_retention=Duration.days(7),
             cloudwatch_logs_exports=["postgresql"],
             removal_policy=RemovalPolicy.SNAPSHOT,
-            deletion_protection=False,
+            deletion_protection=True,
+            # UTC; in IST 02:00-02:30 daily and Monday 03:00-03:30, far from 09:00-16:00.
+            preferred_backup_window=DB_BACKUP_WINDOW,
+            preferred_maintenance_window=DB_MAINTENANCE_WINDOW,
         )
         assert self.db.secret is not None  # from_generated_secret always makes one
         self.db_secret = self.db.secret
@@ -164,10 +175,6 @@ class DataStack(Stack):
                 "AwsSolutions-RDS3": (
                     "Single-AZ by default for cost (context multi_az=true); the feed "
                     "spools to disk and retries while PostgreSQL is down."
-                ),
-                "AwsSolutions-RDS10": (
-                    "Teardown with cdk destroy is supported; RemovalPolicy.SNAPSHOT keeps "
-                    "a final snapshot."
                 ),
                 "AwsSolutions-RDS11": ("Default port; reachable only from two SGs."),
                 "AwsSolutions-SMG4": (

@@ -20,9 +20,36 @@ from infra.stacks.api import MANAGE_CONNECTIONS_REASON, manage_connections_findi
 # lives on the task's ephemeral storage: a Fargate bind-mount volume would be root-owned.
 SPOOL_DIR = "/var/lib/strikeboard/spool"
 
+# -- h7-ops: container health checks (strikeboard/heartbeat.py) --------------------------------
+# Each container touches HEARTBEAT_FILE from its main loop (the feed every second, the pusher
+# every 5 s); ECS replaces the task when the file is older than the limit three times running.
+HEARTBEAT_FILE = "/tmp/heartbeat"
+HEARTBEAT_MAX_AGE_S = 30
+
+
+def heartbeat_check() -> ecs.HealthCheck:
+    return ecs.HealthCheck(
+        command=[
+            "CMD",
+            "python",
+            "-m",
+            "strikeboard.heartbeat",
+            HEARTBEAT_FILE,
+            str(HEARTBEAT_MAX_AGE_S),
+        ],
+        interval=Duration.seconds(30),
+        timeout=Duration.seconds(10),
+        retries=3,
+        start_period=Duration.seconds(60),
+    )
+
+
+# -- end h7-ops ---------------------------------------------------------------------------------
+
 
 class FeedStack(Stack):
-    """ECS cluster + Fargate service (desired count 1: one Kite session per deployment).
+    """ECS cluster + Fargate service (at most one task: one Kite session per deployment;
+    started and stopped around the market's sessions by the Jobs stack's schedule).
 
     Containers: `feed` (`python -m feed_container`) and `pusher` (`python -m
     strikeboard.push`, posting to the WebSocket API's @connections). Deployments stop the
@@ -73,7 +100,8 @@ class FeedStack(Stack):
             image=image,
             command=["python", "-m", "feed_container"],
             essential=True,
-            environment={**environment, "SPOOL_DIR": SPOOL_DIR},
+            environment={**environment, "SPOOL_DIR": SPOOL_DIR, "HEARTBEAT_FILE": HEARTBEAT_FILE},
+            health_check=heartbeat_check(),  # h7-ops
             secrets=secrets,
             logging=ecs.LogDrivers.aws_logs(stream_prefix="feed", log_group=log_group),
             stop_timeout=Duration.seconds(60),  # the archiver drains for up to 20 s
@@ -83,7 +111,12 @@ class FeedStack(Stack):
             image=image,
             command=["python", "-m", "strikeboard.push"],
             essential=True,
-            environment={**environment, "PUSH_ENDPOINT_URL": push_endpoint_url},
+            environment={
+                **environment,
+                "PUSH_ENDPOINT_URL": push_endpoint_url,
+                "HEARTBEAT_FILE": HEARTBEAT_FILE,
+            },
+            health_check=heartbeat_check(),  # h7-ops
             secrets=secrets,
             logging=ecs.LogDrivers.aws_logs(stream_prefix="pusher", log_group=log_group),
         )
@@ -112,7 +145,9 @@ class FeedStack(Stack):
             "Service",
             cluster=self.cluster,
             task_definition=self.task,
-            desired_count=1,
+            # h7-ops: no desired count in the template: the market-hours schedule
+            # (lambdas.feed_schedule) owns it, and a deploy keeps whatever it set (a new
+            # service starts with 1).
             min_healthy_percent=0,
             max_healthy_percent=100,
             security_groups=[feed_sg],

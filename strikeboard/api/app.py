@@ -42,6 +42,7 @@ from strikeboard.chain.conventions import IvLeg
 from strikeboard.config import Settings
 from strikeboard.market import clock as market_clock
 from strikeboard.market.calendar import market_open
+from strikeboard.market.feed_hours import feed_scheduled
 from strikeboard.store import snapshot as snap
 from strikeboard.store.errors import StoreError
 
@@ -156,9 +157,11 @@ def create_app(
         # In market hours the index ticks every second: older data is stale on screen.
         age = feed["last_tick_age_s"]
         quiet = is_open and (age is None or age > svc.TICKS_STALE_AFTER_S)
-        status: Literal["ok", "degraded", "down"] = "ok"
+        status: Literal["ok", "degraded", "down", "closed"] = "ok"
         if not redis_ok and not database_ok:
             status = "down"
+        elif doc is None and redis_ok and database_ok and not feed_scheduled(now):
+            status = "closed"  # the cloud feed is stopped outside its market hours: normal
         elif quiet or not (
             redis_ok
             and database_ok

@@ -22,12 +22,18 @@ def event_day(event: dict[str, Any], default: datetime | Callable[[], datetime])
     detail = event.get("detail")
     if isinstance(detail, dict) and isinstance(detail.get("day"), str):
         return svc.check_day(date.fromisoformat(detail["day"]), "detail.day")
+    return event_time(event, default).date()
+
+
+def event_time(event: dict[str, Any], default: datetime | Callable[[], datetime]) -> datetime:
+    """The IST time a scheduled event is about: its ``time`` (the scheduled time, also on a
+    retry), else ``default`` (a clock is read only then)."""
     when = event.get("time")
     if isinstance(when, str):
         stamp = datetime.fromisoformat(when.replace("Z", "+00:00"))
-        return svc.check_day(svc.as_ist(stamp, "time").date(), "time")
+        return svc.as_ist(stamp, "time")
     now = default if isinstance(default, datetime) else default()
-    return now.astimezone(IST).date()
+    return now.astimezone(IST)
 
 
 def closed_reason(day: date) -> str | None:

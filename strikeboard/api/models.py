@@ -130,7 +130,7 @@ class Session(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "degraded", "down"]
+    status: Literal["ok", "degraded", "down", "closed"]
     feed: FeedHealth
     redis: bool
     database: bool

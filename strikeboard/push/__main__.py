@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
+from strikeboard import heartbeat
 from strikeboard.config import get_settings, settings_or_exit
 from strikeboard.logs import configure_logging
 from strikeboard.push.poster import ManagementApiPoster
@@ -23,6 +26,7 @@ from strikeboard.push.registry import Registry
 from strikeboard.push.service import Pusher
 
 log = logging.getLogger("strikeboard.push")
+HEARTBEAT_EVERY_S = 5.0
 
 
 async def _serve(shard: int, shards: int) -> int:
@@ -47,9 +51,24 @@ async def _serve(shard: int, shards: int) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     log.info("pusher %d/%d posting to %s", shard + 1, shards, settings.push_endpoint_url)
+    beating = None
+    if settings.heartbeat_file is not None:
+        path = heartbeat.worker_file(settings.heartbeat_file, shard, shards)
+        beating = asyncio.create_task(_beat(path, stop))
     await pusher.run(stop)
+    if beating is not None:
+        await beating
     log.info("pusher %d/%d stopped", shard + 1, shards)
     return 0
+
+
+async def _beat(path: Path, stop: asyncio.Event) -> None:
+    """Touch ``path`` every few seconds while the event loop runs (the container health check:
+    a loop blocked by a stuck call stops the beats)."""
+    while not stop.is_set():
+        heartbeat.beat(path)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), HEARTBEAT_EVERY_S)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -48,7 +48,7 @@ def test_nag_fails_synthesis_on_a_finding(tmp_path: pytest.TempPathFactory) -> N
 
 def test_cfn_lint_passes(synth: Synth) -> None:
     files = sorted(synth.outdir.glob("*.template.json"))
-    assert len(files) == 6
+    assert len(files) == 7
     problems = [
         f"{path.name}: {match.rule.id} {match.message}"
         for path in files

@@ -30,6 +30,7 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Any:
         "kite_secret_name": "team/kite",
         "web_dist": str(empty_dist),
         "cognito_domain_prefix": "team-chain",
+        "alarm_email": "oncall@example.com",
     }
     outdir = tmp_path_factory.mktemp("cdk.out")
     return build_app(context, outdir=str(outdir)).app.synth()
@@ -48,8 +49,22 @@ def _props(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 def test_prefix_names_the_stacks(templates: dict[str, dict[str, Any]]) -> None:
     assert sorted(templates) == sorted(
-        f"Team{n}" for n in ("Network", "Data", "Api", "Feed", "Jobs", "Web")
+        f"Team{n}" for n in ("Network", "Data", "Api", "Feed", "Jobs", "Ops", "Web")
     )
+
+
+def test_alarm_email_subscribes_and_the_alarms_carry_the_prefix(
+    templates: dict[str, dict[str, Any]], synth: Synth
+) -> None:
+    [sub] = _props(templates["TeamOps"], "AWS::SNS::Subscription")
+    assert sub["Protocol"] == "email" and sub["Endpoint"] == "oncall@example.com"
+    assert not _props(synth.templates["StrikeboardOps"], "AWS::SNS::Subscription")
+    names = {a.get("AlarmName") for a in _props(templates["TeamOps"], "AWS::CloudWatch::Alarm")}
+    assert {"Team-feed-no-tick", "Team-feed-token", "Team-feed-task"} <= names
+    command = ["lambdas.feed_schedule.handler"]
+    [fn] = [f for f in _props(templates["TeamJobs"], "AWS::Lambda::Function")
+            if f.get("ImageConfig", {}).get("Command") == command]  # fmt: skip
+    assert fn["Environment"]["Variables"]["ALARM_PREFIX"] == "Team-"
 
 
 def test_multi_az_stores_and_two_nat_gateways(templates: dict[str, dict[str, Any]]) -> None:

@@ -39,7 +39,9 @@ print(json.dumps({"handlers": [n for n in dir(module) if n.endswith("handler")],
 """
 
 
-@pytest.mark.parametrize("module", ["lambdas.http_api", "lambdas.ws", "lambdas.jobs"])
+@pytest.mark.parametrize(
+    "module", ["lambdas.http_api", "lambdas.ws", "lambdas.jobs", "lambdas.feed_schedule"]
+)
 def test_handler_imports_without_the_feeds_heavy_packages(module: str) -> None:
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **LAMBDA_SETTINGS}
     done = subprocess.run(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 import numpy as np
 import pytest
 from conftest import AUTH, Api
 
+from strikeboard.api import service as svc
 from strikeboard.chain import conventions, pricing
+from strikeboard.market.calendar import IST
 from strikeboard.store.hot import HotStore
 
 PUBLIC = {"/api/health", "/api/auth/config", "/api/auth/kite/callback"}
@@ -290,3 +293,18 @@ def test_preferences_round_trip_per_user(api: Api) -> None:
         response = api.client.put("/api/preferences", json=bad, headers=AUTH)
         assert response.status_code == 422 and response.json()["detail"]
     assert api.client.get("/api/preferences", headers=AUTH).json() == wanted
+
+
+def test_health_says_closed_when_the_feed_is_stopped_outside_its_hours(
+    archive_only: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cloud feed runs 08:30-16:05 IST on trading days (strikeboard/market/feed_hours.py):
+    its health key absent outside those hours is the normal state, not a fault; inside them
+    (pre-open included) it still degrades the system."""
+    day = archive_only.data.day
+    for at, status in ((dtime(20, 0), "closed"), (dtime(8, 0), "closed"),
+                       (dtime(8, 45), "degraded"), (dtime(11, 0), "degraded")):  # fmt: skip
+        monkeypatch.setattr(svc, "now_ist", lambda at=at: datetime.combine(day, at, IST))
+        body = archive_only.client.get("/api/health").json()
+        assert body["status"] == status, at
+        assert body["feed"]["connected"] is False
