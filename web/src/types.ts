@@ -134,7 +134,7 @@ export interface Session {
 }
 
 export interface Health {
-  status: "ok" | "degraded" | "down" | string;
+  status: "ok" | "closed" | "degraded" | "down" | string;
   feed?: {
     connected?: boolean;
     /** The feed's Kite token: in use, none stored yet, refused by Kite, or no feed health. */
