@@ -24,6 +24,7 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Any:
     context = {
         "multi_az": "true",
         "nat_gateways": "2",
+        "egress": "gateway",
         "domain_name": "chain.example.com",
         "certificate_arn": CERT,
         "prefix": "Team",
@@ -59,6 +60,7 @@ def test_multi_az_stores_and_two_nat_gateways(templates: dict[str, dict[str, Any
     [db] = _props(templates["TeamData"], "AWS::RDS::DBInstance")
     assert db["MultiAZ"] is True
     assert len(_props(templates["TeamNetwork"], "AWS::EC2::NatGateway")) == 2
+    assert not _props(templates["TeamNetwork"], "AWS::EC2::Instance")  # no NAT instance
 
 
 def test_the_kite_secret_is_the_same_whatever_the_context(
