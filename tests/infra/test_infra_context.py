@@ -12,8 +12,11 @@ from conftest import NODE, SKIP_REASON, Synth
 if NODE is None:
     pytest.skip(SKIP_REASON, allow_module_level=True)
 
+import aws_cdk as cdk
+
 from infra.app import build_app
 from infra.stacks.api import cognito_domain_prefix
+from infra.stacks.network import NetworkStack
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
 
@@ -110,3 +113,8 @@ def test_a_bad_cognito_domain_prefix_is_refused() -> None:
         with pytest.raises(ValueError, match="cognito_domain_prefix"):
             cognito_domain_prefix(bad)
     assert cognito_domain_prefix("team-chain-1") == "team-chain-1"
+
+
+def test_an_unknown_egress_is_refused() -> None:
+    with pytest.raises(ValueError, match="egress 'nat'"):
+        NetworkStack(cdk.App(), "Net", egress="nat")  # type: ignore[arg-type]
