@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV := scripts/uv
 RUN := $(UV) run --frozen
 
-.PHONY: setup web dev test bench lint format clean
+.PHONY: setup web dev test bench cost lint format clean
 
 setup:
 	$(UV) sync --frozen
@@ -30,6 +30,11 @@ test: setup web/node_modules/.package-lock.json
 bench: setup
 	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(RUN) python $$f; done
 	@echo "== web/bench/bench_web.mjs"; cd web && npm run --silent bench
+
+## What the deployment costs a month in ap-south-1 for 10, 100 and 1,000 users (infra/cost.py:
+## synthesizes the app, needs Node.js; `$(RUN) python -m infra.cost --help` for the usage knobs).
+cost: setup
+	$(RUN) python -m infra.cost
 
 lint: setup web/node_modules/.package-lock.json
 	$(RUN) ruff check .

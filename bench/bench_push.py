@@ -88,15 +88,16 @@ async def _client(url: str, expiry: str, index: int, ready: asyncio.Event,
                     message = assembler.feed(message)
                     if message is None:
                         continue
-                if message["type"] == "delta":
-                    receipts.append((int(message["seq"]), now))
-                if follower is not None and message["type"] in ("snapshot", "delta", "reset"):
-                    follower.handle(message)
-                if first and message["type"] in ("snapshot", "reset"):
-                    first = False
-                    counter[0] += 1
-                    if counter[0] == counter[1]:
-                        ready.set()
+                for inner in messages.unbatch(message):  # a push cycle's messages in one
+                    if inner["type"] == "delta":
+                        receipts.append((int(inner["seq"]), now))
+                    if follower is not None and inner["type"] in ("snapshot", "delta", "reset"):
+                        follower.handle(inner)
+                    if first and inner["type"] in ("snapshot", "reset"):
+                        first = False
+                        counter[0] += 1
+                        if counter[0] == counter[1]:
+                            ready.set()
     finally:  # cancelled at the end of the run: keep what arrived
         out["receipts"] = receipts
         if follower is not None:

@@ -9,7 +9,9 @@ Context (``-c key=value`` or cdk.json "context"), all optional:
 - ``kite_api_secret_name``: an existing secret holding the Kite API secret (plain string);
   without it the daily login route answers 503 and tokens are put in the secret by hand
 - ``domain_name`` + ``certificate_arn`` (ACM, us-east-1): a custom domain for CloudFront
-- ``multi_az`` (false): Redis replica + Multi-AZ PostgreSQL; ``nat_gateways`` (1)
+- ``multi_az`` (false): Redis replica + Multi-AZ PostgreSQL
+- ``egress`` (``instance``): the private subnets' NAT, a t4g.nano NAT ``instance`` or a NAT
+  ``gateway``; ``nat_gateways`` (1): how many of them
 - ``web_dist`` (``web/dist``): the built SPA to upload (skipped if it has no index.html)
 - ``prefix`` (``Strikeboard``): stack name prefix (several deployments in one account)
 - ``cognito_domain_prefix`` (``<prefix>api-<account id>``, lowercased): the hosted sign-in
@@ -59,7 +61,11 @@ class Strikeboard:
         web_dist = Path(str(ctx("web_dist") or ROOT / "web" / "dist"))
 
         self.network = NetworkStack(
-            app, f"{prefix}Network", nat_gateways=int(ctx("nat_gateways") or 1), env=env
+            app,
+            f"{prefix}Network",
+            nat_gateways=int(ctx("nat_gateways") or 1),
+            egress=str(ctx("egress") or "instance"),  # type: ignore[arg-type]  # checked there
+            env=env,
         )
         vpc = self.network.vpc
         self.data = DataStack(

@@ -151,7 +151,10 @@ class FeedStack(Stack):
             min_healthy_percent=0,
             max_healthy_percent=100,
             security_groups=[feed_sg],
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            # Public subnets with a public IP: Kite and the AWS APIs without NAT charges (the
+            # security group admits no inbound traffic).
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            assign_public_ip=True,
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
             enable_execute_command=False,
         )

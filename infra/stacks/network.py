@@ -1,32 +1,68 @@
-"""Network: a VPC over two AZs, private subnets behind NAT, and the app security groups."""
+"""Network: a VPC over two AZs, public and private subnets, egress, and the app security groups."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from infra.nag import acknowledge
+
+Egress = Literal["instance", "gateway"]
+EGRESS_CHOICES: tuple[Egress, ...] = ("instance", "gateway")
+# A Graviton NAT instance: the Lambdas' egress is a few small calls a day (the Kite login,
+# Secrets Manager, @connections snapshots), far below what a nano forwards.
+NAT_INSTANCE_TYPE = "t4g.nano"
+# CDK's default VPC range, spelled out so that the NAT instance's ingress rule is a literal
+# (cdk-nag checks literal CIDRs only).
+VPC_CIDR = "10.0.0.0/16"
+
 
 class NetworkStack(Stack):
     """VPC (public + private-with-egress subnets in 2 AZs), flow logs, S3 gateway endpoint.
 
-    The feed needs the internet (Kite) and the Lambdas need AWS APIs (Secrets Manager,
-    execute-api, CloudWatch), so the private subnets egress through NAT (`nat_gateways`, one
-    by default to keep the cost down). The security groups of the app's compute live here so
-    that the data stack can admit exactly them.
+    The feed task runs in the public subnets with a public IP (Kite, AWS APIs and the
+    pusher's @connections posts go straight out; its security group admits nothing), so the
+    NAT carries only the Lambdas' few calls: the login's session exchange with Kite, Secrets
+    Manager and execute-api. `egress="instance"` (default) is a t4g.nano NAT instance
+    (about $7 a month with its public IPv4, against about $45 for a NAT gateway in
+    ap-south-1; docs/deploy.md "Costs to expect"); `egress="gateway"` is the managed NAT
+    gateway for teams that want it. `nat_gateways` is how many of either (one by default).
+    Interface endpoints instead of NAT would cost more (two services x two AZs x $0.011/h)
+    and still not reach Kite.
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, nat_gateways: int = 1, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        nat_gateways: int = 1,
+        egress: Egress = "instance",
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        if egress not in EGRESS_CHOICES:
+            raise ValueError(f"egress {egress!r}: use one of {', '.join(EGRESS_CHOICES)}")
+        self.nat_instance: ec2.NatInstanceProviderV2 | None = None
+        provider: ec2.NatProvider
+        if egress == "instance":
+            self.nat_instance = ec2.NatProvider.instance_v2(
+                instance_type=ec2.InstanceType(NAT_INSTANCE_TYPE),
+                default_allowed_traffic=ec2.NatTrafficDirection.OUTBOUND_ONLY,
+            )
+            provider = self.nat_instance
+        else:
+            provider = ec2.NatProvider.gateway()
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(VPC_CIDR),
             max_azs=2,
             nat_gateways=nat_gateways,
+            nat_gateway_provider=provider,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC),
                 ec2.SubnetConfiguration(
@@ -38,6 +74,29 @@ class NetworkStack(Stack):
             },
             flow_logs={"FlowLogs": ec2.FlowLogOptions(traffic_type=ec2.FlowLogTrafficType.REJECT)},
         )
+        if self.nat_instance is not None:
+            # The instance forwards for the private subnets only (nothing from the internet).
+            self.nat_instance.connections.allow_from(
+                ec2.Peer.ipv4(VPC_CIDR), ec2.Port.all_traffic(),
+                "NAT for the private subnets",
+            )  # fmt: skip
+            acknowledge(
+                self.vpc,
+                {
+                    "AwsSolutions-EC26": (
+                        "The NAT instance's root volume holds no data (Amazon Linux and "
+                        "iptables rules, rebuilt from the AMI on replacement)."
+                    ),
+                    "AwsSolutions-EC28": (
+                        "Detailed monitoring costs more than the t4g.nano NAT instance is "
+                        "worth watching at one-minute resolution; basic metrics stay on."
+                    ),
+                    "AwsSolutions-EC29": (
+                        "The NAT instance is disposable: a redeploy replaces it and nothing "
+                        "is lost, so no termination protection or Auto Scaling group."
+                    ),
+                },
+            )
         self.feed_sg = ec2.SecurityGroup(
             self, "FeedSg", vpc=self.vpc, description="Strikeboard feed + pusher (ECS task)"
         )

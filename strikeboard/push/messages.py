@@ -1,9 +1,10 @@
 """The live wire format between the push side and a browser (pure, no I/O; docs/live.md).
 
 Server -> client JSON text messages: ``snapshot``, ``delta``, ``reset`` (re-fetch over REST),
-``market``, ``order``, ``pong``, ``error``, and ``part`` for anything larger than API Gateway
-accepts in one message. Deltas are forwarded exactly as the feed published them (see
-docs/storage.md) unless the pusher had to coalesce a backlog with `compose_deltas`.
+``market``, ``order``, ``pong``, ``error``, ``batch`` (what one push cycle has for a
+connection, in one message: API Gateway bills per message) and ``part`` for anything larger
+than API Gateway accepts in one message. Deltas are forwarded exactly as the feed published
+them (see docs/storage.md) unless the pusher had to coalesce a backlog with `compose_deltas`.
 
 `Follower` is the reference client of one expiry (the SPA implements the same rules): it
 applies deltas in seq order, buffers those that arrive before the snapshot, and reports a gap
@@ -67,6 +68,29 @@ def error_message(text: str) -> str:
 
 
 PONG: Final = dumps({"type": "pong"})
+
+
+def batch_message(texts: list[str]) -> str:
+    """One message for a cycle's messages (each a JSON text from the builders above or a
+    delta as the feed published it): the text itself when alone, else ``{"type": "batch",
+    "messages": [...]}`` in order. Joined as text, so a 30 KB delta is not parsed again."""
+    if not texts:
+        raise ValueError("an empty batch")
+    if len(texts) == 1:
+        return texts[0]
+    return '{"type":"batch","messages":[' + ",".join(texts) + "]}"
+
+
+def unbatch(message: JSONDict) -> list[JSONDict]:
+    """The messages a received message stands for (a ``batch`` in order, else itself)."""
+    if message.get("type") != "batch":
+        return [message]
+    inner = message.get("messages")
+    if not isinstance(inner, list) or not all(isinstance(m, dict) for m in inner):
+        raise MessageError("a batch without a list of messages")
+    if any(m.get("type") == "batch" for m in inner):
+        raise MessageError("a batch inside a batch")
+    return inner
 
 
 # -- parts ---------------------------------------------------------------------------------

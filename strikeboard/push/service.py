@@ -1,10 +1,11 @@
 """The pusher: the feed's live channels -> every subscribed WebSocket connection.
 
 PSUBSCRIBEs ``{prefix}live:*`` (one channel per expiry) and SUBSCRIBEs the orders channel;
-each expiry has a lane that forwards its messages in seq order to the expiry's subscribers
-(from the registry) through the Management API, many connections at once (a thread pool of
-``concurrency`` boto3 calls) and each connection's messages in order. Market data is polled
-from the market hash and pushed to every connection at most ``market_hz`` times a second.
+each expiry has a lane that puts its messages in seq order. A push cycle, ``market_hz`` times
+a second, polls the market hash and sends each connection ONE message with everything the
+cycle has for it (market data if it changed, its expiry's deltas, orders: a ``batch`` when
+more than one; API Gateway bills per message) through the Management API, many connections
+at once (a thread pool of ``concurrency`` boto3 calls), each connection's messages in order.
 
 Several pushers (``shards``, e.g. ``--workers N``) split the connections between them by a
 hash of the connection id; each subscribes to every channel and posts to its own share.
@@ -91,6 +92,15 @@ class Lane:
     queue: asyncio.Queue[Item | None] = field(default_factory=asyncio.Queue)
     last_seq: int | None = None
     task: asyncio.Task[None] | None = None
+    pending: list[Item] = field(default_factory=list)  # in seq order, for the next cycle
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message for the next push cycle: to these connections, or to every one (None)."""
+
+    connection_ids: list[str] | None
+    text: str
 
 
 @dataclass
@@ -104,6 +114,8 @@ class PusherStats:
     market: int = 0
     orders: int = 0
     reconnects: int = 0
+    cycles: int = 0  # push cycles that sent something
+    batched: int = 0  # messages that went inside a batch with others
 
 
 class Pusher:
@@ -135,6 +147,7 @@ class Pusher:
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="post")
         self.io = ThreadPoolExecutor(2, thread_name_prefix="redis")  # registry/store calls
         self.lanes: dict[tuple[str, str], Lane] = {}
+        self.orders: list[str] = []  # order messages for the next cycle
         self.stats = PusherStats()
         self.subscribed = asyncio.Event()  # set once the live channels are subscribed
 
@@ -271,14 +284,7 @@ class Pusher:
             while not lane.queue.empty():
                 batch.append(lane.queue.get_nowait())
             try:
-                texts = self._coalesce(await self._ordered(lane, batch))
-                if not texts:
-                    continue
-                ids = self.mine(
-                    await self._io(self.registry.subscribers, lane.underlying, lane.expiry)
-                )
-                if ids:
-                    await self.fan_out(ids, texts)
+                lane.pending.extend(await self._ordered(lane, batch))
             except (StoreError, ValueError, KeyError) as exc:
                 log.warning("lane %s %s: %s", lane.underlying, lane.expiry, exc)
 
@@ -292,9 +298,7 @@ class Pusher:
             except snap.SnapshotError:
                 return
             self.stats.orders += 1
-            ids = self.mine(await self._io(self.registry.connections))
-            if ids:
-                await self.fan_out(ids, [messages.order_message(update)])
+            self.orders.append(messages.order_message(update))
             return
         stream = self._channel_expiry(channel)
         if stream is None:
@@ -343,20 +347,68 @@ class Pusher:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                     await client.aclose()
 
-    async def _market(self, stop: asyncio.Event) -> None:
+    # -- push cycles ------------------------------------------------------------------------
+
+    async def _lane_messages(self) -> list[Outgoing]:
+        """Each lane's pending items (a backlog composed into one delta) for its subscribers."""
+        out: list[Outgoing] = []
+        for lane in list(self.lanes.values()):
+            if not lane.pending:
+                continue
+            items, lane.pending = lane.pending, []
+            try:
+                texts = self._coalesce(items)
+                ids = self.mine(
+                    await self._io(self.registry.subscribers, lane.underlying, lane.expiry)
+                )
+            except (StoreError, ValueError, KeyError) as exc:
+                log.warning("lane %s %s: %s", lane.underlying, lane.expiry, exc)
+                continue
+            if ids:
+                out.extend(Outgoing(ids, text) for text in texts)
+        return out
+
+    async def send_cycle(self, outgoing: list[Outgoing]) -> None:
+        """One message per connection: its share of ``outgoing``, in order, as a batch."""
+        everyone: list[str] = []
+        if any(o.connection_ids is None for o in outgoing):
+            everyone = self.mine(await self._io(self.registry.connections))
+        wanted: dict[str, list[int]] = {}
+        for index, o in enumerate(outgoing):
+            for cid in everyone if o.connection_ids is None else o.connection_ids:
+                wanted.setdefault(cid, []).append(index)
+        # Connections that get the same messages share one payload (and one encoding).
+        groups: dict[tuple[int, ...], list[str]] = {}
+        for cid, indices in wanted.items():
+            groups.setdefault(tuple(indices), []).append(cid)
+        await asyncio.gather(*(
+            self.fan_out(cids, [messages.batch_message([outgoing[i].text for i in indices])])
+            for indices, cids in groups.items()
+        ))  # fmt: skip
+        self.stats.cycles += 1
+        self.stats.batched += sum(len(cids) * len(ix) for ix, cids in groups.items() if len(ix) > 1)
+
+    async def _cycles(self, stop: asyncio.Event) -> None:
         last: dict[str, Any] | None = None
         while not stop.is_set():
             started = time.monotonic()
+            outgoing: list[Outgoing] = []
             try:
                 current = await self._io(self.hot.read_market)
                 if current and current != last:
-                    ids = self.mine(await self._io(self.registry.connections))
-                    if ids:
-                        await self.fan_out(ids, [messages.market_message(current)])
-                        self.stats.market += 1
+                    outgoing.append(Outgoing(None, messages.market_message(current)))
+                    self.stats.market += 1
                     last = current
             except StoreError as exc:
                 log.debug("market poll: %s", exc)
+            outgoing.extend(await self._lane_messages())
+            orders, self.orders = self.orders, []
+            outgoing.extend(Outgoing(None, text) for text in orders)
+            if outgoing:
+                try:
+                    await self.send_cycle(outgoing)
+                except StoreError as exc:
+                    log.warning("push cycle: %s", exc)
             wait = self.market_interval - (time.monotonic() - started)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(wait, 0.01))
@@ -376,15 +428,16 @@ class Pusher:
                 s = self.stats
                 log.info(
                     "push stats: received=%d sent=%d posts=%s coalesced=%d caught_up=%d "
-                    "resets=%d lanes=%d", s.received, s.sent_messages, dict(s.posts),
-                    s.coalesced, s.caught_up, s.resets, len(self.lanes),
+                    "resets=%d lanes=%d cycles=%d batched=%d", s.received, s.sent_messages,
+                    dict(s.posts), s.coalesced, s.caught_up, s.resets, len(self.lanes),
+                    s.cycles, s.batched,
                 )  # fmt: skip
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set."""
         tasks = [
             asyncio.create_task(self._listen(stop)),
-            asyncio.create_task(self._market(stop)),
+            asyncio.create_task(self._cycles(stop)),
             asyncio.create_task(self._housekeeping(stop)),
         ]
         try:

@@ -12,8 +12,11 @@ from conftest import NODE, SKIP_REASON, Synth
 if NODE is None:
     pytest.skip(SKIP_REASON, allow_module_level=True)
 
+import aws_cdk as cdk
+
 from infra.app import build_app
 from infra.stacks.api import cognito_domain_prefix
+from infra.stacks.network import NetworkStack
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
 
@@ -24,6 +27,7 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Any:
     context = {
         "multi_az": "true",
         "nat_gateways": "2",
+        "egress": "gateway",
         "domain_name": "chain.example.com",
         "certificate_arn": CERT,
         "prefix": "Team",
@@ -74,6 +78,7 @@ def test_multi_az_stores_and_two_nat_gateways(templates: dict[str, dict[str, Any
     [db] = _props(templates["TeamData"], "AWS::RDS::DBInstance")
     assert db["MultiAZ"] is True
     assert len(_props(templates["TeamNetwork"], "AWS::EC2::NatGateway")) == 2
+    assert not _props(templates["TeamNetwork"], "AWS::EC2::Instance")  # no NAT instance
 
 
 def test_the_kite_secret_is_the_same_whatever_the_context(
@@ -123,3 +128,8 @@ def test_a_bad_cognito_domain_prefix_is_refused() -> None:
         with pytest.raises(ValueError, match="cognito_domain_prefix"):
             cognito_domain_prefix(bad)
     assert cognito_domain_prefix("team-chain-1") == "team-chain-1"
+
+
+def test_an_unknown_egress_is_refused() -> None:
+    with pytest.raises(ValueError, match="egress 'nat'"):
+        NetworkStack(cdk.App(), "Net", egress="nat")  # type: ignore[arg-type]

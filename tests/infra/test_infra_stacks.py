@@ -33,11 +33,20 @@ def test_the_seven_stacks(synth: Synth) -> None:
     assert sorted(synth.templates) == sorted(f"Strikeboard{n}" for n in STACKS)
 
 
-def test_network_two_azs_private_subnets_behind_nat(synth: Synth) -> None:
+def test_network_two_azs_private_subnets_behind_a_nat_instance(synth: Synth) -> None:
     t = template(synth, "Network")
     t.resource_count_is("AWS::EC2::VPC", 1)
     t.resource_count_is("AWS::EC2::Subnet", 4)  # public + private in each of 2 AZs
-    t.resource_count_is("AWS::EC2::NatGateway", 1)
+    t.resource_count_is("AWS::EC2::NatGateway", 0)  # egress=gateway brings it back
+    t.has_resource_properties(
+        "AWS::EC2::Instance", {"InstanceType": "t4g.nano", "SourceDestCheck": False}
+    )
+    # The NAT instance forwards for the VPC only: nothing from the internet comes in.
+    [nat_sg] = [
+        r["Properties"] for key, r in synth.templates["StrikeboardNetwork"]["Resources"].items()
+        if r["Type"] == "AWS::EC2::SecurityGroup" and key.startswith("VpcNatSecurityGroup")
+    ]  # fmt: skip
+    assert [rule["CidrIp"] for rule in nat_sg["SecurityGroupIngress"]] == ["10.0.0.0/16"]
     t.resource_count_is("AWS::EC2::FlowLog", 1)
     t.has_resource_properties(
         "AWS::EC2::VPCEndpoint", {"VpcEndpointType": "Gateway"}
@@ -337,7 +346,8 @@ def test_feed_task_runs_feed_and_pusher(synth: Synth) -> None:
                 {"MinimumHealthyPercent": 0, "MaximumPercent": 100}
             ),
             "NetworkConfiguration": {
-                "AwsvpcConfiguration": Match.object_like({"AssignPublicIp": "DISABLED"})
+                # Public subnet + public IP: Kite and AWS APIs without NAT (docs/deploy.md).
+                "AwsvpcConfiguration": Match.object_like({"AssignPublicIp": "ENABLED"})
             },
         },
     )

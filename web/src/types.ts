@@ -107,7 +107,9 @@ export type ServerMessage =
   | { type: "order"; data: JsonObject }
   | { type: "pong" }
   | { type: "error"; message: string }
-  | { type: "part"; id: string; index: number; count: number; chunk: string };
+  | { type: "part"; id: string; index: number; count: number; chunk: string }
+  /** One push cycle's messages for this connection (market data, deltas, orders), in order. */
+  | { type: "batch"; messages: ServerMessage[] };
 
 export interface ExpiryInfo {
   expiry: string;

@@ -62,7 +62,7 @@ class Client:
                     message = assembler.feed(message)
                     if message is None:
                         continue
-                self.received.append(message)
+                self.received.extend(messages.unbatch(message))
 
     async def send(self, **body: Any) -> None:
         await self.socket.send(json.dumps(body))

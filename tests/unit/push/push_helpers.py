@@ -12,6 +12,7 @@ from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from strikeboard.auth import Principal
+from strikeboard.push import messages
 from strikeboard.push.poster import ManagementApiPoster
 from strikeboard.store.auth_state import AuthState
 from strikeboard.store.hot import HotStore
@@ -59,8 +60,13 @@ class MotoApi:
     endpoint: str
     poster: ManagementApiPoster
 
-    def received(self, connection_id: str) -> list[dict[str, Any]]:
+    def posted(self, connection_id: str) -> list[dict[str, Any]]:
+        """The messages posted to a connection, as sent (a batch is one message)."""
         backend = apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID][REGION]
         # moto keys connections by the id as it appears in the URL (percent-encoded).
         conn = backend.connections.get(urllib.parse.quote(connection_id, safe=""))
         return decode_stream(conn.data) if conn is not None else []
+
+    def received(self, connection_id: str) -> list[dict[str, Any]]:
+        """The messages a client handles: batches taken apart, in order."""
+        return [m for posted in self.posted(connection_id) for m in messages.unbatch(posted)]

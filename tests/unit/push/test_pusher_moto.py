@@ -21,7 +21,7 @@ from strikeboard.config import Settings
 from strikeboard.push import messages
 from strikeboard.push.registry import Registry
 from strikeboard.push.replay import SimChain
-from strikeboard.push.service import Item, Pusher
+from strikeboard.push.service import Item, Outgoing, Pusher
 from strikeboard.store.hot import HotStore
 from strikeboard.store.snapshot import apply_delta, loads
 
@@ -155,6 +155,42 @@ async def test_a_lane_fills_gaps_from_the_stream_or_resets(stack: Stack) -> None
     out = await stack.pusher._ordered(lane, [item])
     assert [(i.kind, i.seq) for i in out] == [("reset", seqs[expiry])]
     assert messages.Follower().handle(out[0].doc) == "reset"
+
+
+@pytest.mark.asyncio
+async def test_one_message_a_cycle_per_connection(stack: Stack) -> None:
+    """Market data, a connection's deltas and an order of one cycle go as ONE message (API
+    Gateway bills per message); a connection with one message gets it bare."""
+    stack.connect("conn-a=", "2026-12-01")
+    stack.connect("conn-b=")
+    market = messages.market_message({"NIFTY 50": {"ltp": 25500.0}})
+    delta = '{"seq":2,"base":1,"type":"delta","underlying":"NIFTY","expiry":"2026-12-01","set":{}}'
+    order = messages.order_message({"order_id": "1"})
+    await stack.pusher.send_cycle(
+        [Outgoing(None, market), Outgoing(["conn-a="], delta), Outgoing(None, order)]
+    )
+    # After the subscription's reply (a reset: no live chain yet), one message.
+    [reply, posted] = stack.moto.posted("conn-a=")
+    assert reply["type"] == "reset" and posted["type"] == "batch"
+    assert [m["type"] for m in messages.unbatch(posted)] == ["market", "delta", "order"]
+    assert messages.unbatch(posted)[1] == loads(delta)
+    assert [m["type"] for m in stack.moto.posted("conn-b=")] == ["batch"]
+    await stack.pusher.send_cycle([Outgoing(["conn-b="], market)])
+    assert stack.moto.posted("conn-b=")[-1] == loads(market)  # alone: not wrapped
+
+
+def test_batches_join_texts_and_come_apart_in_order() -> None:
+    texts = [messages.market_message({"x": {"ltp": 1.0}}), messages.PONG]
+    assert messages.batch_message(texts[:1]) == texts[0]
+    joined = loads(messages.batch_message(texts))
+    assert messages.unbatch(joined) == [loads(t) for t in texts]
+    assert messages.unbatch(loads(texts[1])) == [{"type": "pong"}]
+    with pytest.raises(ValueError, match="empty"):
+        messages.batch_message([])
+    with pytest.raises(messages.MessageError):
+        messages.unbatch({"type": "batch", "messages": "no"})
+    with pytest.raises(messages.MessageError):
+        messages.unbatch({"type": "batch", "messages": [joined]})
 
 
 def test_shards_split_the_connections_between_them(moto_api: MotoApi) -> None:

@@ -119,6 +119,23 @@ describe("LiveClient", () => {
     await vi.waitFor(() => expect(client.lastSeq).toBe(20));
   });
 
+  it("takes a push cycle's batch apart: market data and the delta from one message", () => {
+    last().open();
+    last().push({ type: "snapshot", expiry: EXPIRY, seq: 5, data: snapshot(5) });
+    const ticks = { "NIFTY 50": { ltp: 26010 } };
+    last().push({ type: "batch", messages: [{ type: "market", data: ticks }, delta(6, 106), delta(7, 107)] });
+    expect(store.getState().market.instruments["NIFTY 50"]?.ltp).toBe(26010);
+    expect(ltp()).toBe(107);
+    expect(client.lastSeq).toBe(7);
+    last().push({ type: "batch", messages: "garbage" });
+    expect(client.stats.badMessages).toBe(1);
+    // A batch split into parts, as a large cycle arrives.
+    const text = JSON.stringify({ type: "batch", messages: [delta(8, 108)] });
+    last().push({ type: "part", id: "b1", index: 0, count: 2, chunk: text.slice(0, 20) });
+    last().push({ type: "part", id: "b1", index: 1, count: 2, chunk: text.slice(20) });
+    expect(ltp()).toBe(108);
+  });
+
   it("reassembles messages split into parts", () => {
     last().open();
     const text = JSON.stringify({ type: "snapshot", expiry: EXPIRY, seq: 3, data: snapshot(3) });

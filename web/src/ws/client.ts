@@ -5,7 +5,8 @@
  *   snapshot; deltas arriving meanwhile are buffered and those newer than it are replayed.
  * - reconnect with exponential backoff and jitter;
  * - REST polling of the chain and market while the socket is down;
- * - messages split into `part`s are reassembled;
+ * - messages split into `part`s are reassembled; a `batch` (one push cycle: market data and the
+ *   delta in one message) is handled message by message, in one task, so React renders once;
  * - each connect asks `url()` anew: in the app it fetches a one-time ticket (POST /api/ws/ticket),
  *   so a reconnect never reuses a spent one and no token appears in the URL.
  * Everything external (socket class, fetches, timers' clock) is injected for tests.
@@ -274,6 +275,13 @@ export class LiveClient {
     switch (msg.type) {
       case "part":
         return this.onPart(msg);
+      case "batch":
+        if (!Array.isArray(msg.messages)) {
+          this.stats.badMessages += 1;
+          return;
+        }
+        for (const inner of msg.messages) if (inner?.type !== "batch") this.onMessage(inner);
+        return;
       case "snapshot":
         if (msg.expiry !== this.expiry) return;
         this.markLive();
