@@ -132,14 +132,17 @@ def test_at_a_trading_morning_the_stack_is_live(
     with dev_stack(at, database_url, redis_url, redis_prefix, tmp_path) as (base, proc):
         wait_for(base, proc, lambda h: h["status"] == "ok", 120)
         first = spot(base)
-        view: dict[str, Any] = {}
+        view: dict[str, Any] = {"chain": {"source": None, "stale": True}}
 
         def live() -> bool:
             """Polled (a loaded machine may briefly lag): a newer tick than the first, fresh,
             stamped near the API's clock, and a fresh chain."""
             view["later"] = spot(base)
-            view["chain"] = get(f"{base}/chain/{get(f'{base}/expiries')[0]['expiry']}?strikes=2")
             view["health"] = h = get(f"{base}/health")
+            expiries = get(f"{base}/expiries")
+            if not expiries:  # the feed's first snapshot is still on its way
+                return False
+            view["chain"] = get(f"{base}/chain/{expiries[0]['expiry']}?strikes=2")
             f, later = h["feed"], view["later"]
             now = dt.datetime.fromisoformat(h["now"]).timestamp()
             return bool(later["ts"] > first["ts"] and not later["stale"]
