@@ -148,3 +148,21 @@ def test_sigterm_drains_the_spool_and_exits_0(
     with Spool(tmp_path / "spool") as spool:  # the lock went with the process
         assert spool.lag().records == 0 and spool.committed == spool.end
     assert archived_once(private_postgres.url, sent, dropped) > 200
+
+
+def test_a_second_feed_refuses_a_spool_in_use(
+    database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    """A feed started by mistake next to a running one (same spool, so the same Kite
+    account) waits for the lock, then exits 3 naming the holder, before any Kite call."""
+    env = {**os.environ, "KITE_API_KEY": "sim_api_key", "KITE_ACCESS_TOKEN": "",
+           "KITE_SECRET_NAME": "", "KITE_API_URL": "http://127.0.0.1:9",
+           "KITE_TICKER_URL": "ws://127.0.0.1:9/ws", "REDIS_URL": redis_url,
+           "REDIS_KEY_PREFIX": redis_prefix, "DATABASE_URL": database_url,
+           "SPOOL_DIR": str(tmp_path / "spool"), "SPOOL_LOCK_WAIT_S": "1"}  # fmt: skip
+    holder = "arn:aws:ecs:ap-south-1:123456789012:task/strikeboard/feed-1"
+    with Spool(tmp_path / "spool", owner=holder):
+        done = subprocess.run([sys.executable, "-m", "feed_container"], env=env,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert holder in done.stdout + done.stderr
