@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import signal
+import socket
 import sys
 import time
+import urllib.request
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -22,6 +26,7 @@ from strikeboard.logs import configure_logging
 from strikeboard.market import clock
 from strikeboard.market.calendar import CALENDAR, market_open
 from strikeboard.market.universe import UniverseConfig
+from strikeboard.store.errors import SpoolError, SpoolLockedError
 
 log = logging.getLogger("strikeboard.feed")
 METRICS_EVERY_S = 60.0
@@ -37,6 +42,8 @@ def feed_config(settings: Settings) -> FeedConfig:
         database_url=settings.database_url,
         redis_prefix=settings.redis_key_prefix,
         spool_dir=settings.spool_dir,
+        spool_owner=task_name(),
+        spool_lock_wait_s=settings.spool_lock_wait_s,
         cycle_ms=settings.cycle_ms,
         universe=UniverseConfig(
             weekly_expiries=settings.weekly_expiries,
@@ -46,6 +53,19 @@ def feed_config(settings: Settings) -> FeedConfig:
         pricing=PricingParams(rate=settings.risk_free_rate, iv_leg=IvLeg(settings.iv_leg)),
         log_level=settings.log_level,
     )
+
+
+def task_name() -> str:
+    """This process for the spool's lock file: the ECS task's ARN (from the task metadata
+    endpoint, when there is one), else the host name."""
+    uri = os.environ.get("ECS_CONTAINER_METADATA_URI_V4", "")
+    if uri.startswith("http://"):
+        try:
+            with urllib.request.urlopen(f"{uri}/task", timeout=2) as response:
+                return str(json.load(response)["TaskARN"])
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ECS task metadata unavailable (%s); naming the host instead", exc)
+    return socket.gethostname()
 
 
 def emit_metrics(metrics: Metrics, health: dict[str, Any], running_s: float = 0.0) -> None:
@@ -79,14 +99,21 @@ def main() -> int:
     if not settings.kite_api_key:  # configuration, not a token to wait for
         log.error("feed cannot start: KITE_API_KEY is not set (cloud: cdk.json kite_api_key)")
         return 2
-    feed = build_feed(
-        feed_config(settings),
-        now=clock.parse(settings.market_clock, settings.market_clock_speed).now,
-        market_open=market_open,
-        is_trading_day=CALENDAR.is_trading_day,
-        secret_name=settings.kite_secret_name,
-        env_token=settings.kite_access_token.get_secret_value(),
-    )
+    try:
+        feed = build_feed(
+            feed_config(settings),
+            now=clock.parse(settings.market_clock, settings.market_clock_speed).now,
+            market_open=market_open,
+            is_trading_day=CALENDAR.is_trading_day,
+            secret_name=settings.kite_secret_name,
+            env_token=settings.kite_access_token.get_secret_value(),
+        )
+    except SpoolLockedError as exc:  # another feed on this spool, hence on this Kite account
+        log.error("feed refuses to start: %s", exc)
+        return 3
+    except SpoolError as exc:
+        log.error("feed cannot start: %s", exc)
+        return 2
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -110,8 +137,11 @@ def main() -> int:
                 next_metrics += METRICS_EVERY_S
                 emit_metrics(metrics, feed.health(), time.monotonic() - started)
     finally:
-        log.info("stopping: flushing the spool")
-        feed.stop()
+        # ECS: SIGTERM, then SIGKILL after the container's stop timeout (FEED_DRAIN_S is below
+        # it). Drained or not, exit 0: what is left is on the spool for the next feed.
+        log.info("stopping: closing the ticker, spooling and archiving (%.0f s at most)",
+                 settings.feed_drain_s)  # fmt: skip
+        feed.stop(settings.feed_drain_s)
     return 0
 
 

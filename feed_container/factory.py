@@ -36,7 +36,9 @@ def build_feed(
     notice; else (locally) the Redis key the local login writes, then `env_token`
     (KITE_ACCESS_TOKEN). `config.access_token` empty: no Kite call before one is found."""
     hot = HotStore.from_url(config.redis_url, config.redis_prefix)
-    spool = Spool(config.spool_dir, fsync=config.spool_fsync)
+    # First, before any connection: a feed that cannot have the spool must not open Kite's.
+    spool = Spool(config.spool_dir, fsync=config.spool_fsync, owner=config.spool_owner,
+                  lock_wait_s=config.spool_lock_wait_s)  # fmt: skip
     adapters = FeedAdapters(
         rest=KiteRest(config.api_key, config.access_token, root=config.api_url),
         hot=hot,

@@ -56,6 +56,17 @@ class Settings(BaseSettings):
 
     # Feed
     spool_dir: Path = Field(Path(".local/spool"), description="Durable spool before PostgreSQL.")
+    feed_drain_s: float = Field(
+        40.0, ge=0, le=110,
+        description="Seconds the feed spends stopping on SIGTERM (ticker closed, the rest "
+        "spooled, the spool archived) before it exits 0 leaving the rest for the next feed; "
+        "below the ECS stop timeout (60 s) with room for the last PostgreSQL call.",
+    )  # fmt: skip
+    spool_lock_wait_s: float = Field(
+        300.0, ge=0,
+        description="Seconds a starting feed waits for another feed (one still stopping) to "
+        "release SPOOL_DIR before it exits with code 3: one feed per spool.",
+    )  # fmt: skip
     cycle_ms: int = Field(250, ge=50, le=10_000, description="Chain recompute period (ms).")
     weekly_expiries: int = Field(4, ge=0, le=20, description="Nearest weekly expiries subscribed.")
     include_monthly: bool = Field(True, description="Also subscribe the current monthly expiry.")

@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_efs as efs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as sm
@@ -16,8 +17,8 @@ from infra.assets import FARGATE_CPU, feed_image
 from infra.nag import acknowledge
 from infra.stacks.api import MANAGE_CONNECTIONS_REASON, manage_connections_finding
 
-# The image's spool directory (feed_container/Dockerfile), owned by its non-root user. It
-# lives on the task's ephemeral storage: a Fargate bind-mount volume would be root-owned.
+# The image's spool directory (feed_container/Dockerfile), where the task mounts the spool's
+# EFS access point (`spool_volume`).
 SPOOL_DIR = "/var/lib/strikeboard/spool"
 
 # -- h7-ops: container health checks (strikeboard/heartbeat.py) --------------------------------
@@ -53,7 +54,9 @@ class FeedStack(Stack):
 
     Containers: `feed` (`python -m feed_container`) and `pusher` (`python -m
     strikeboard.push`, posting to the WebSocket API's @connections). Deployments stop the
-    old task before starting the new one, so two feeds never run at once.
+    old task before starting the new one (minimum healthy 0 %, maximum 100 %), so two feeds
+    never hold Kite connections at once (three per API key; a feed may use all three) and
+    two pushers never send every update twice; the spool's lock (on EFS) is the second guard.
     """
 
     def __init__(
@@ -83,7 +86,6 @@ class FeedStack(Stack):
             "Task",
             cpu=cpu,
             memory_limit_mib=memory_mib,
-            ephemeral_storage_gib=30,  # the spool, while PostgreSQL is unreachable
             runtime_platform=ecs.RuntimePlatform(
                 cpu_architecture=FARGATE_CPU,
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
@@ -100,11 +102,16 @@ class FeedStack(Stack):
             image=image,
             command=["python", "-m", "feed_container"],
             essential=True,
-            environment={**environment, "SPOOL_DIR": SPOOL_DIR, "HEARTBEAT_FILE": HEARTBEAT_FILE},
+            environment={
+                **environment,
+                "SPOOL_DIR": SPOOL_DIR,
+                "HEARTBEAT_FILE": HEARTBEAT_FILE,
+                "FEED_DRAIN_S": str(FEED_DRAIN_S),
+            },
             health_check=heartbeat_check(),  # h7-ops
             secrets=secrets,
             logging=ecs.LogDrivers.aws_logs(stream_prefix="feed", log_group=log_group),
-            stop_timeout=Duration.seconds(60),  # the archiver drains for up to 20 s
+            stop_timeout=Duration.seconds(STOP_TIMEOUT_S),  # SIGTERM, then SIGKILL
         )
         self.pusher = self.task.add_container(
             "pusher",
@@ -140,6 +147,8 @@ class FeedStack(Stack):
             },
         )
 
+        self.spool = spool_volume(self, vpc, feed_sg, self.task, self.feed)
+
         self.service = ecs.FargateService(
             self,
             "Service",
@@ -158,6 +167,7 @@ class FeedStack(Stack):
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
             enable_execute_command=False,
         )
+        self.service.node.add_dependency(self.spool.mount_targets_available)
 
         acknowledge(
             self.task,
@@ -168,3 +178,81 @@ class FeedStack(Stack):
                 ),
             },
         )
+
+
+# --- The spool on EFS --------------------------------------------------------------------------
+# A task replaced (deploy, failure) leaves what it could not archive on the spool (PostgreSQL
+# down): on EFS the next task finds it and archives it first. The feed drains on SIGTERM for
+# FEED_DRAIN_S, below the container's stop timeout (ECS's SIGKILL), which leaves room for the
+# archiver's last PostgreSQL call (connect timeout 3 s, a step of at most 64 records) and
+# the close.
+STOP_TIMEOUT_S = 60
+FEED_DRAIN_S = 40
+SPOOL_UID = "10001"  # the image's user (feed_container/Dockerfile)
+if FEED_DRAIN_S + 15 > STOP_TIMEOUT_S:
+    raise ValueError("FEED_DRAIN_S must leave the feed 15 s of its stop timeout")
+
+
+def spool_volume(
+    scope: Construct, vpc: ec2.IVpc, feed_sg: ec2.ISecurityGroup,
+    task: ecs.FargateTaskDefinition, container: ecs.ContainerDefinition,
+) -> efs.FileSystem:  # fmt: skip
+    """An encrypted EFS file system mounted at SPOOL_DIR through an access point that acts as
+    the image's non-root user, over TLS, with the task role's IAM authorization.
+
+    Bursting throughput: the spool takes 336 bytes a tick (0.3 MB/s at 1,000 ticks/s, 3 MB/s
+    at the 9,000 the feed is sized for), read back once by the archiver (metered at a third);
+    a small file system has a 1 MiB/s baseline, bursts to 100 MiB/s on credits earned in the
+    18 idle hours a day, and costs nothing per GB moved (Elastic throughput bills every GB
+    written and read: about $20-30 a month at 1,000 ticks/s). Writes take a few ms (fsync per
+    group commit, off the ingest thread). No lifecycle policy (segments live for seconds
+    to hours, so Infrequent Access would only add its per-GB access charge) and no AWS Backup
+    (what is in it is either archived within seconds or waiting for PostgreSQL, which has
+    its own backups; a daily copy would restore records the archive already holds). Retained
+    on stack deletion: it may hold records PostgreSQL has not taken yet.
+    """
+    fs = efs.FileSystem(
+        scope, "Spool", vpc=vpc, encrypted=True,
+        performance_mode=efs.PerformanceMode.GENERAL_PURPOSE,
+        throughput_mode=efs.ThroughputMode.BURSTING,
+        enable_automatic_backups=False, allow_anonymous_access=False,
+        removal_policy=RemovalPolicy.RETAIN,
+    )  # fmt: skip
+    fs.connections.allow_default_port_from(feed_sg, "NFS from the feed task to its spool")
+    access = fs.add_access_point(
+        "SpoolAccess",
+        path="/spool",
+        posix_user=efs.PosixUser(uid=SPOOL_UID, gid=SPOOL_UID),
+        create_acl=efs.Acl(owner_uid=SPOOL_UID, owner_gid=SPOOL_UID, permissions="750"),
+    )
+    fs.add_to_resource_policy(
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()], actions=["*"],
+            conditions={"Bool": {"aws:SecureTransport": "false"}},
+        )
+    )  # fmt: skip
+    task.add_volume(
+        name="spool",
+        efs_volume_configuration=ecs.EfsVolumeConfiguration(
+            file_system_id=fs.file_system_id,
+            transit_encryption="ENABLED",
+            authorization_config=ecs.AuthorizationConfig(
+                access_point_id=access.access_point_id, iam="ENABLED"
+            ),
+        ),
+    )
+    container.add_mount_points(
+        ecs.MountPoint(container_path=SPOOL_DIR, source_volume="spool", read_only=False)
+    )
+    task.add_to_task_role_policy(
+        iam.PolicyStatement(
+            actions=["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+            resources=[fs.file_system_arn],
+            conditions={"StringEquals": {"elasticfilesystem:AccessPointArn":
+                                         access.access_point_arn}},
+        )
+    )  # fmt: skip
+    return fs
+
+
+# --- end of the spool on EFS -------------------------------------------------------------------

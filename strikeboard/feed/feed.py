@@ -67,6 +67,10 @@ class FeedConfig:
     """How often an idle feed asks Kite whether its token still works (Kite keeps sockets open
     when it expires at 06:00)."""
     spool_fsync: bool = True
+    spool_owner: str = ""
+    """Who this feed is, written in the spool's lock file (the ECS task ARN in the cloud)."""
+    spool_lock_wait_s: float = 0.0
+    """How long to wait for another feed to release the spool before refusing it."""
     log_level: str = "INFO"
 
 
@@ -139,26 +143,47 @@ class Feed:
         process)."""
         if self.session.token_state != "ok":
             self.session.refresh_token()  # a token already stored is used from the first call
+        left = self.adapters.spool.lag()
+        if left.records:  # a previous feed stopped (or died) before PostgreSQL took them all
+            log.info("archiving %d records (%d bytes) left in the spool by a previous feed",
+                     left.records, left.bytes)  # fmt: skip
         self.adapters.publisher.start()
         self.adapters.archiver.start()
         self.ingest.start(self._first_seq())
         self.cycle.start()
         self.session.start(self._bootstrap)
 
-    def stop(self, drain_timeout: float = 20.0) -> None:
-        """Close the ticker, process what was received, spool it, and archive what we can."""
+    def stop(self, drain_timeout: float = 20.0) -> bool:
+        """Stop within about ``drain_timeout`` seconds (SIGTERM; ECS kills the task at its stop
+        timeout): close the ticker first (from here on no Kite connection is held), process
+        and spool what was received and the open minute, then archive the spool until it is
+        empty or the time is spent. Returns whether it was drained. What is left stays in the
+        spool directory (EFS in the cloud) and is archived first, exactly once, by the next
+        feed on it: the ticks' keys and the minute rows' upserts make a replay a no-op."""
+        started = time.monotonic()
         self.shards.close()
         self.session.stop()
         self.ingest.stop()
         self.cycle.stop()
         a = self.adapters
-        if not a.archiver.wait_drained(drain_timeout):
-            log.warning("feed stopping with %s still spooled (archived on next start)",
-                        a.spool.lag())  # fmt: skip
-        a.archiver.stop()
-        a.spool.close()
+        budget = max(0.0, drain_timeout - (time.monotonic() - started))
+        drained = a.archiver.wait_drained(budget)
+        lag = a.spool.lag()
+        took = time.monotonic() - started
+        if drained:
+            log.info("stopped in %.1f s: spool drained", took)
+        else:
+            log.warning("stopped in %.1f s with %d records (%d bytes) still spooled: the next "
+                        "feed on %s archives them", took, lag.records, lag.bytes,
+                        a.spool.directory)  # fmt: skip
+        if a.archiver.stop():
+            a.archiver.archive.close()
+            a.spool.close()  # releases the spool's lock: the next feed may take it
+        else:  # it may still move the checkpoint: the lock goes with the process
+            log.warning("archiver still busy with PostgreSQL; the spool stays locked until exit")
         a.archive.close()
         a.hot.close()
+        return drained
 
     def supervise(self) -> None:
         """Main-thread duty, about once a second: notice a refused token, and while there is

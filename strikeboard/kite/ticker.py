@@ -208,9 +208,20 @@ class TickerShards:
         self._access_token = access_token
         _call_in_reactor(self._retry_refused)
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 5.0) -> None:
+        """Close every socket. Returns once the reactor has done it (or after ``wait_s``): no
+        payload is delivered after that, so a caller stopping its ingest next loses none."""
         self._closed = True
-        _call_in_reactor(self._close_all)
+        closed = threading.Event()
+
+        def close_all() -> None:
+            try:
+                self._close_all()
+            finally:
+                closed.set()
+
+        _call_in_reactor(close_all)
+        closed.wait(wait_s)
 
     def wanted(self, shard: int) -> frozenset[int]:
         with self._lock:

@@ -138,12 +138,16 @@ class Archiver:
         self._thread = threading.Thread(target=self._loop, name="archiver", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the thread after its current step (the spool keeps what was not archived)."""
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop the thread after its current step (the spool keeps what was not archived).
+        Returns False when the step (a PostgreSQL call) outlasted ``timeout``: the thread may
+        still commit the checkpoint, so the spool must stay open (locked) until it ends."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
 
     def _loop(self) -> None:
         delay = self.backoff_s

@@ -21,3 +21,7 @@ class ArchiveUnavailableError(StoreError):
 
 class SpoolError(StoreError):
     """The spool directory cannot be used (permissions, disk full, a foreign file)."""
+
+
+class SpoolLockedError(SpoolError):
+    """Another process (another feed) holds the spool: two writers would corrupt it."""

@@ -19,8 +19,11 @@ from __future__ import annotations
 import bisect
 import collections
 import contextlib
+import fcntl
+import io
 import logging
 import os
+import socket
 import struct
 import threading
 import time
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from strikeboard.store.errors import SpoolError
+from strikeboard.store.errors import SpoolError, SpoolLockedError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ HEADER: Final = struct.Struct("<IIq")
 MAX_RECORD: Final = 1 << 30
 SEGMENT_SUFFIX: Final = ".seg"
 CHECKPOINT: Final = "checkpoint"
+LOCK: Final = "lock"
 DEFAULT_SEGMENT_BYTES: Final = 64 << 20
 
 
@@ -69,16 +73,57 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _lock_directory(directory: Path, owner: str, wait_s: float, poll_s: float) -> io.FileIO:
+    """Take the directory's lock, waiting up to ``wait_s`` for its holder to let go; returns
+    the open lock file (closing it releases the lock). Raises `SpoolLockedError`."""
+    path = directory / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+    lock_file = os.fdopen(fd, "r+b", buffering=0)  # closed (lock released) when collected
+    deadline = time.monotonic() + wait_s
+    noted = 0.0
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            holder = path.read_text(errors="replace").strip() or "an unnamed process"
+            now = time.monotonic()
+            if now >= deadline:
+                lock_file.close()
+                raise SpoolLockedError(
+                    f"spool {directory} is in use by {holder}: one feed per spool; waited "
+                    f"{wait_s:.0f} s for it to stop"
+                ) from None
+            if now >= noted:
+                log.warning("spool %s is in use by %s; waiting up to %.0f s for it to stop",
+                            directory, holder, deadline - now)  # fmt: skip
+                noted = now + 30.0
+            time.sleep(min(poll_s, max(0.0, deadline - now)))
+        except OSError:
+            lock_file.close()
+            raise
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    name = owner or socket.gethostname()
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{name} (pid {os.getpid()}, since {since})\n".encode(), 0)
+    return lock_file
+
+
 class Spool:
     """The segment log in ``directory`` (created when missing). Thread-safe: one appender
-    and one reader (the archiver) may use it concurrently.
+    and one reader (the archiver) may use it concurrently; one process at a time (the lock).
 
-    Raises `SpoolError` when the directory cannot be used or a write fails (e.g. disk full).
+    ``owner`` names this process in the lock file (e.g. the ECS task); ``lock_wait_s`` is how
+    long to wait for a previous holder (a feed still draining) before refusing.
+
+    Raises `SpoolError` when the directory cannot be used or a write fails (e.g. disk full),
+    `SpoolLockedError` when another process keeps the spool for longer than ``lock_wait_s``.
     """
 
     def __init__(
         self, directory: str | os.PathLike[str], segment_bytes: int = DEFAULT_SEGMENT_BYTES,
-        fsync: bool = True,
+        fsync: bool = True, *, owner: str = "", lock_wait_s: float = 0.0,
+        lock_poll_s: float = 0.5,
     ) -> None:  # fmt: skip
         self.directory = Path(directory)
         self.segment_bytes = segment_bytes
@@ -89,6 +134,17 @@ class Spool:
         """Records lost to corruption inside the log (never expected; reported on health)."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            self._lock_file = _lock_directory(self.directory, owner, lock_wait_s, lock_poll_s)
+        except OSError as exc:
+            raise SpoolError(f"spool directory {self.directory} unusable: {exc}") from exc
+        try:
+            self._open()
+        except BaseException:
+            self._lock_file.close()
+            raise
+
+    def _open(self) -> None:
+        try:
             self._bases = self._scan_segments()
             self._committed = self._read_checkpoint()
             self._end = self._recover()
@@ -305,8 +361,10 @@ class Spool:
             return [self.directory / self._name(b) for b in self._bases]
 
     def close(self) -> None:
+        """Close the active segment and release the lock (the next feed may take over)."""
         with self._lock:
             self._file.close()
+            self._lock_file.close()
 
     def __enter__(self) -> Spool:
         return self

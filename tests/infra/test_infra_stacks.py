@@ -364,6 +364,92 @@ def test_feed_task_runs_feed_and_pusher(synth: Synth) -> None:
     )
 
 
+def test_feed_spool_on_efs_survives_a_task_replacement(synth: Synth) -> None:
+    """The spool on an encrypted EFS file system the next task finds; the feed drains it on
+    SIGTERM within its stop timeout; one feed task at a time."""
+    t = template(synth, "Feed")
+    t.resource_count_is("AWS::EFS::FileSystem", 1)
+    t.has_resource(
+        "AWS::EFS::FileSystem",
+        {
+            "Properties": Match.object_like({"Encrypted": True, "ThroughputMode": "bursting"}),
+            "DeletionPolicy": "Retain",  # it may hold records PostgreSQL has not taken yet
+        },
+    )
+    (fs,) = resources(synth, "Feed", "AWS::EFS::FileSystem").values()
+    assert "LifecyclePolicies" not in fs["Properties"]
+    assert "BackupPolicy" not in fs["Properties"] or fs["Properties"]["BackupPolicy"] == {
+        "Status": "DISABLED"
+    }
+    statements = fs["Properties"]["FileSystemPolicy"]["Statement"]
+    assert {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}} in statements  # fmt: skip
+    t.has_resource_properties(
+        "AWS::EFS::AccessPoint",
+        {
+            "PosixUser": {"Uid": "10001", "Gid": "10001"},  # the image's non-root user
+            "RootDirectory": {
+                "Path": "/spool",
+                "CreationInfo": {"OwnerUid": "10001", "OwnerGid": "10001", "Permissions": "750"},
+            },
+        },
+    )
+    # NFS from the feed's security group only.
+    (rule,) = resources(synth, "Feed", "AWS::EC2::SecurityGroupIngress").values()
+    assert rule["Properties"]["FromPort"] == rule["Properties"]["ToPort"] == 2049
+    assert "FeedSg" in json.dumps(rule["Properties"]["SourceSecurityGroupId"])
+
+    (task,) = resources(synth, "Feed", "AWS::ECS::TaskDefinition").values()
+    (volume,) = task["Properties"]["Volumes"]
+    efs_config = volume["EFSVolumeConfiguration"]
+    assert efs_config["TransitEncryption"] == "ENABLED"
+    assert efs_config["AuthorizationConfig"]["IAM"] == "ENABLED"
+    assert "AccessPointId" in efs_config["AuthorizationConfig"]
+    containers = {c["Name"]: c for c in task["Properties"]["ContainerDefinitions"]}
+    feed = containers["feed"]
+    assert feed["MountPoints"] == [{"ContainerPath": "/var/lib/strikeboard/spool",
+                                    "ReadOnly": False, "SourceVolume": volume["Name"]}]  # fmt: skip
+    env = {e["Name"]: e["Value"] for e in feed["Environment"]}
+    assert env["SPOOL_DIR"] == "/var/lib/strikeboard/spool"
+    # The drain fits in the stop timeout with room for the archiver's last step.
+    assert 0 < float(env["FEED_DRAIN_S"]) <= feed["StopTimeout"] - 15
+    assert feed["StopTimeout"] <= 120  # Fargate's maximum
+    assert "MountPoints" not in containers["pusher"]
+    t.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyName": Match.string_like_regexp("TaskRole"),
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": [
+                                    "elasticfilesystem:ClientMount",
+                                    "elasticfilesystem:ClientWrite",
+                                ],
+                                "Condition": {
+                                    "StringEquals": {
+                                        "elasticfilesystem:AccessPointArn": Match.any_value()
+                                    }
+                                },
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+    # Stop the old task, then start the new one: never two feeds on one Kite account; a
+    # deployment that cannot get a task running rolls back.
+    (service,) = resources(synth, "Feed", "AWS::ECS::Service").values()
+    deployment = service["Properties"]["DeploymentConfiguration"]
+    assert (deployment["MinimumHealthyPercent"], deployment["MaximumPercent"]) == (0, 100)
+    assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    assert "DesiredCount" not in service["Properties"]  # the trading-day schedule sets it
+    assert any("MountTarget" in d for d in service["DependsOn"])  # mounted from the first task
+
+
 def test_schedules_in_ist_on_weekdays(synth: Synth) -> None:
     schedules = resources(synth, "Jobs", "AWS::Scheduler::Schedule")
     functions = _functions(synth, "Jobs")

@@ -82,6 +82,34 @@ class SentTicks:
         return Counter(map(tuple, rows.tolist()))
 
 
+def rejected(feeds: list[Feed]) -> int:
+    """Ticks the feeds' validators dropped (never archived)."""
+    return sum(sum(f.ingest.counters.rejects.values()) for f in feeds)
+
+
+def received(feeds: list[Feed]) -> int:
+    """Ticks the feeds took in: accepted (spooled) or rejected."""
+    return sum(f.ingest.counters.ticks for f in feeds) + rejected(feeds)
+
+
+def archived_once(database_url: str, sent: SentTicks, rejected: int) -> int:
+    """Assert that the archive holds every tick the simulator sent, once, and nothing else,
+    but for the ``rejected`` ones; returns the number of archived ticks."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT token, CASE WHEN exchange_ts = received_ts THEN -1"
+            " ELSE extract(epoch FROM exchange_ts)::bigint END,"
+            " round(last_price * 100)::bigint, volume FROM ticks"
+        ).fetchall()
+    archived = Counter(tuple(int(v) for v in r) for r in rows)
+    expected = sent.counter()
+    extra = archived - expected  # doubles included: a tick archived twice is one too many
+    missing = expected - archived
+    assert not extra, list(extra.items())[:5]
+    assert sum(missing.values()) == rejected, list(missing.items())[:5]
+    return len(rows)
+
+
 def connected(feed: Feed) -> bool:
     return all(s.state == ShardState.CONNECTED for s in feed.shards.status if s.tokens)
 
@@ -174,20 +202,8 @@ def test_a_session_loses_nothing(
             "SELECT DISTINCT (minute AT TIME ZONE 'Asia/Kolkata')::date FROM candles_1m"
         ).fetchall()
         assert candle_days == [(DAY,)], candle_days
-        rows = conn.execute(
-            "SELECT token, CASE WHEN exchange_ts = received_ts THEN -1"
-            " ELSE extract(epoch FROM exchange_ts)::bigint END,"
-            " round(last_price * 100)::bigint, volume FROM ticks"
-        ).fetchall()
-    archived = Counter(tuple(int(v) for v in r) for r in rows)
-    expected = sent.counter()
-    rejected = sum(feed.ingest.counters.rejects.values())
     assert feed.ingest.counters.bad_messages == 0
-    assert sum(archived.values()) == len(rows) > 5000
-    missing = expected - archived
-    extra = archived - expected
-    assert not extra, list(extra.items())[:5]
-    assert sum(missing.values()) == rejected, list(missing.items())[:5]
+    assert archived_once(private_postgres.url, sent, rejected([feed])) > 5000
 
     # Redis holds the simulator's final truth for every subscribed contract.
     hot = HotStore.from_url(redis_url, redis_prefix)
@@ -451,21 +467,12 @@ def test_three_trading_days_without_a_restart(
             hot.close()
 
     # Every tick sent over the three days is archived once, and nothing else.
+    archived_once(database_url, sent, rejected([feed]))
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT token, CASE WHEN exchange_ts = received_ts THEN -1"
-            " ELSE extract(epoch FROM exchange_ts)::bigint END,"
-            " round(last_price * 100)::bigint, volume FROM ticks"
-        ).fetchall()
         days = conn.execute(
             "SELECT DISTINCT (minute AT TIME ZONE 'Asia/Kolkata')::date FROM chain_minute"
         ).fetchall()
     assert sorted(d for (d,) in days) == [fri, mon, wed]
-    archived = Counter(tuple(int(v) for v in r) for r in rows)
-    expected = sent.counter()
-    assert not archived - expected, list((archived - expected).items())[:5]
-    missing = expected - archived
-    assert sum(missing.values()) == sum(feed.ingest.counters.rejects.values())
 
     # The end-of-day job on each weekday's schedule: it runs for the trading days only.
     stores = Stores(Settings(database_url=database_url, redis_url=redis_url,

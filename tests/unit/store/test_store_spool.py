@@ -1,13 +1,19 @@
-"""The segment-log spool: durability, torn tails, checkpoints, segment deletion, lag."""
+"""The segment-log spool: durability, torn tails, checkpoints, segment deletion, lag, and
+one process at a time."""
 
 from __future__ import annotations
 
+import logging
 import os
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from strikeboard.store.errors import SpoolError
+from strikeboard.store.errors import SpoolError, SpoolLockedError
 from strikeboard.store.spool import HEADER, Spool
 
 
@@ -132,3 +138,50 @@ def test_bad_input_and_unusable_directory(tmp_path: Path) -> None:
     (tmp_path / "checkpoint").write_text("garbage")
     with pytest.raises(SpoolError, match="checkpoint"):
         Spool(tmp_path)
+
+
+def test_one_process_at_a_time_and_the_holder_is_named(tmp_path: Path) -> None:
+    with Spool(tmp_path, owner="task/feed-1") as first:
+        first.append(b"x")
+        with pytest.raises(SpoolLockedError, match="task/feed-1"):
+            Spool(tmp_path)  # a second feed on the same spool refuses it
+        assert first.append(b"y")  # and the holder never noticed
+    with Spool(tmp_path, owner="task/feed-2") as second:  # closed: free again
+        assert read_all(second) == [b"x", b"y"]
+        assert "task/feed-2" in (tmp_path / "lock").read_text()
+
+
+def test_a_new_feed_waits_for_the_one_still_stopping(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = Spool(tmp_path, owner="old")
+    old.append(b"left over")
+    got: list[list[bytes]] = []
+    new = threading.Thread(
+        target=lambda: got.append(read_all(Spool(tmp_path, lock_wait_s=600, lock_poll_s=0.01)))
+    )
+    with caplog.at_level(logging.WARNING, logger="strikeboard.store.spool"):
+        new.start()
+        while "in use by old" not in caplog.text:  # it waits (and says so) ...
+            assert new.is_alive()
+            time.sleep(0.01)
+        old.close()  # ... until the old one has stopped
+        new.join()
+    assert got == [[b"left over"]]
+
+
+def test_a_killed_holder_releases_the_lock(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from strikeboard.store.spool import Spool; "
+         f"s = Spool({str(tmp_path)!r}, owner='killed'); print('locked', flush=True); "
+         "sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        with pytest.raises(SpoolLockedError, match="killed"):
+            Spool(tmp_path)
+    finally:
+        holder.kill()  # SIGKILL: no close, no clean-up; the kernel drops the lock
+        holder.wait()
+    Spool(tmp_path).close()
