@@ -19,7 +19,7 @@ from redis.retry import Retry
 
 from strikeboard.auth import Principal
 from strikeboard.push.keys import PushKeys
-from strikeboard.store.errors import HotStoreError, HotStoreUnavailableError
+from strikeboard.store.errors import redis_call
 from strikeboard.store.keys import DEFAULT_PREFIX, expiry_text
 
 DEFAULT_TTL_S: Final = 900
@@ -57,12 +57,7 @@ class Registry:
         self.client.close()
 
     def _call(self, action: Callable[[], Any]) -> Any:
-        try:
-            return action()
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise HotStoreUnavailableError(f"Redis unavailable: {exc}") from exc
-        except redis.RedisError as exc:
-            raise HotStoreError(f"Redis error: {exc}") from exc
+        return redis_call(action)
 
     def _now(self, now: float | None) -> float:
         return time.time() if now is None else now

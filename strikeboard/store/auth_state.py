@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 import redis
 
 from strikeboard.auth import Principal
-from strikeboard.store.errors import HotStoreError, HotStoreUnavailableError
+from strikeboard.store.errors import redis_call
 from strikeboard.store.keys import Keys
 
 if TYPE_CHECKING:
@@ -45,12 +45,7 @@ class AuthState:
         return cls(hot.client, hot.keys.prefix)
 
     def _call(self, action: Callable[[], Any]) -> Any:
-        try:
-            return action()
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise HotStoreUnavailableError(f"Redis unavailable: {exc}") from exc
-        except redis.RedisError as exc:
-            raise HotStoreError(f"Redis error: {exc}") from exc
+        return redis_call(action)
 
     def _issue(self, key_of: Callable[[str], str], payload: str, ttl_s: int) -> str:
         if ttl_s <= 0:

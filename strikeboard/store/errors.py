@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
 
 class StoreError(RuntimeError):
     """Base of every storage error."""
@@ -25,3 +30,14 @@ class SpoolError(StoreError):
 
 class SpoolLockedError(SpoolError):
     """Another process (another feed) holds the spool: two writers would corrupt it."""
+
+
+def redis_call(action: Callable[[], Any]) -> Any:
+    """Run one Redis round trip, mapping driver errors to the store's own (results are Any:
+    redis-py's response types depend on the connection's decoding settings)."""
+    try:
+        return action()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise HotStoreUnavailableError(f"Redis unavailable: {exc}") from exc
+    except redis.RedisError as exc:
+        raise HotStoreError(f"Redis error: {exc}") from exc

@@ -24,7 +24,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from strikeboard.store import snapshot as snap
-from strikeboard.store.errors import HotStoreError, HotStoreUnavailableError
+from strikeboard.store.errors import redis_call
 from strikeboard.store.keys import DEFAULT_PREFIX, Keys, expiry_text
 from strikeboard.store.ticks import TICK_DTYPE, TickArray
 
@@ -114,14 +114,7 @@ class HotStore:
         self.client.close()
 
     def _call(self, action: Callable[[], Any]) -> Any:
-        """Run one Redis round trip, mapping driver errors to the store's own (results are
-        Any: redis-py's response types depend on the connection's decoding settings)."""
-        try:
-            return action()
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise HotStoreUnavailableError(f"Redis unavailable: {exc}") from exc
-        except redis.RedisError as exc:
-            raise HotStoreError(f"Redis error: {exc}") from exc
+        return redis_call(action)
 
     def ping(self) -> bool:
         """True when Redis answers (never raises)."""
