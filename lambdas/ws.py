@@ -10,17 +10,21 @@ answered 401, which refuses the handshake). $default takes JSON text frames::
     {"action": "unsubscribe", "expiry": "2026-12-01"}
     {"action": "ping"}                                  -> {"type": "pong"}; refreshes the TTL
 
-Replies go through the Management API (``post_to_connection``), like the pusher's. Protocol
-and registry keys: docs/live.md.
+Replies go through the Management API (``post_to_connection``), like the pusher's. Every
+frame is bounded (`Limits`: size, nesting, rate, subscriptions, names known to the hot store);
+a frame outside them is answered ``{"type": "error", "message"}`` and the socket stays usable.
+Protocol, limits and registry keys: docs/live.md.
 """
 
 from __future__ import annotations
 
-import json
+import re
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -29,19 +33,32 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from strikeboard.config import Settings, get_settings
 from strikeboard.push import messages
 from strikeboard.push.poster import ManagementApiPoster, Poster, PostResult
-from strikeboard.push.registry import Registry
+from strikeboard.push.registry import Allowance, Registry
 from strikeboard.store.auth_state import AuthState
 from strikeboard.store.errors import StoreError
 from strikeboard.store.hot import HotStore
 from strikeboard.store.snapshot import SnapshotError
 
 DEFAULT_UNDERLYING = "NIFTY"
+UNDERLYING_NAME: Final = re.compile(r"[A-Z][A-Z0-9&-]{0,19}")  # as the REST API's pattern
 
 logger = Logger(service="strikeboard-ws")
 metrics = Metrics(namespace="Strikeboard", service="ws")
 
 Event = dict[str, Any]
 Response = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one connection may send ($default). API Gateway's own limits (128 KB
+    messages, 32 KB frames) are far above these; the protocol's frames are under 100 bytes."""
+
+    max_message_bytes: int = 4096
+    max_depth: int = 8  # {"action": ...} is 1 deep: the protocol never nests
+    max_subscriptions: int = 20  # a page shows one expiry; the feed serves about six
+    rate_per_s: float = 10.0  # messages a second, sustained ...
+    burst: int = 20  # ... with bursts of this many (a reconnect resubscribing)
 
 
 @dataclass
@@ -52,6 +69,8 @@ class Deps:
     registry: Registry
     hot: HotStore
     poster: Poster
+    limits: Limits = field(default_factory=Limits)
+    clock: Callable[[], float] = time.time
 
 
 _deps: dict[str, Deps] = {}
@@ -135,25 +154,64 @@ def on_disconnect(event: Event, deps: Deps) -> Response:
     return _reply(200, "Disconnected")
 
 
-def _expiry(body: dict[str, Any]) -> tuple[str, str]:
+def _names(body: dict[str, Any]) -> tuple[str, str]:
+    """The (underlying, expiry) of a (un)subscribe, well-formed and bounded."""
     underlying = body.get("underlying", DEFAULT_UNDERLYING)
     expiry = body.get("expiry")
-    if not isinstance(underlying, str) or not underlying.isalnum():
-        raise messages.MessageError("'underlying' must be a name like NIFTY")
+    if not isinstance(underlying, str) or not UNDERLYING_NAME.fullmatch(underlying):
+        raise messages.MessageError(
+            "'underlying' must be a name like NIFTY (capitals, digits, & or -; 1-20 characters)"
+        )
     if not isinstance(expiry, str):
         raise messages.MessageError("'expiry' is required: an ISO date such as 2026-12-01")
+    if len(expiry) != 10:
+        raise messages.MessageError(f"'expiry' {expiry[:20]!r} is not an ISO date")
     try:
         return underlying, date.fromisoformat(expiry).isoformat()
     except ValueError as exc:
         raise messages.MessageError(f"'expiry' {expiry!r} is not an ISO date") from exc
 
 
+def _check_known(deps: Deps, underlying: str, expiry: str) -> None:
+    """Subscriptions only to what the feed serves: an underlying the hot store has expiries of
+    (or the default one, whose chain may merely be down) and one of those expiries. With
+    nothing live (after hours, feed down) any date is accepted: the reply is a reset."""
+    live = deps.hot.expiries(underlying)
+    if not live and underlying != DEFAULT_UNDERLYING:
+        raise messages.MessageError(f"unknown underlying {underlying!r}")
+    if live and expiry not in live:
+        raise messages.MessageError(
+            f"unknown expiry {expiry} of {underlying}: live expiries are {', '.join(live)}"
+        )
+
+
+def _bad_message(deps: Deps, connection_id: str, text: str) -> Response:
+    metrics.add_metric(name="BadMessage", unit=MetricUnit.Count, value=1)
+    _send(deps, connection_id, messages.error_message(text))
+    return _reply(400, text)
+
+
 def on_default(event: Event, deps: Deps) -> Response:
     connection_id = event["requestContext"]["connectionId"]
+    limits = deps.limits
+    # The rate first: a flood costs one Redis call a frame and no reply beyond the first.
+    allowance = deps.registry.take_token(
+        connection_id, limits.rate_per_s, limits.burst, deps.clock()
+    )
+    if allowance is Allowance.UNKNOWN:
+        _send(deps, connection_id, messages.error_message("unknown connection: reconnect"))
+        return _reply(410, "Gone")
+    if allowance is not Allowance.OK:
+        metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
+        text = f"rate limit: at most {limits.rate_per_s:g} messages a second; message dropped"
+        if allowance is Allowance.DROP_AND_TELL:
+            _send(deps, connection_id, messages.error_message(text))
+        return _reply(429, text)
+    raw = event.get("body")
     try:
-        body = json.loads(event.get("body") or "")
-        if not isinstance(body, dict):
-            raise messages.MessageError("a message is a JSON object with an 'action'")
+        body = messages.parse_client_message(
+            raw if isinstance(raw, str) else "", limits.max_message_bytes, limits.max_depth
+        )
         action = body.get("action")
         if action == "ping":
             if not deps.registry.touch(connection_id):
@@ -162,22 +220,26 @@ def on_default(event: Event, deps: Deps) -> Response:
             _send(deps, connection_id, messages.PONG)
             return _reply(200)
         if action in ("subscribe", "unsubscribe"):
-            underlying, expiry = _expiry(body)
+            underlying, expiry = _names(body)
             if action == "unsubscribe":
                 deps.registry.unsubscribe(connection_id, underlying, expiry)
                 return _reply(200)
+            _check_known(deps, underlying, expiry)
             return _subscribe(deps, connection_id, underlying, expiry)
-        raise messages.MessageError(
-            f"unknown action {action!r}: use subscribe, unsubscribe or ping"
-        )
-    except (json.JSONDecodeError, messages.MessageError) as exc:
-        text = str(exc) if isinstance(exc, messages.MessageError) else f"invalid JSON: {exc}"
-        metrics.add_metric(name="BadMessage", unit=MetricUnit.Count, value=1)
-        _send(deps, connection_id, messages.error_message(text))
-        return _reply(400, text)
+        shown = repr(action)[:40] if isinstance(action, str) else type(action).__name__
+        raise messages.MessageError(f"unknown action {shown}: use subscribe, unsubscribe or ping")
+    except messages.MessageError as exc:
+        return _bad_message(deps, connection_id, str(exc))
 
 
 def _subscribe(deps: Deps, connection_id: str, underlying: str, expiry: str) -> Response:
+    held = deps.registry.subscriptions(connection_id)
+    cap = deps.limits.max_subscriptions
+    if (underlying, expiry) not in held and len(held) >= cap:
+        # Checked per message, not atomically: concurrent invocations may overshoot by a few.
+        raise messages.MessageError(
+            f"at most {cap} subscriptions per connection: unsubscribe first"
+        )
     # Register first, then read: every delta after the snapshot's seq then reaches this
     # connection (the client drops those at or below the snapshot's seq).
     if not deps.registry.subscribe(connection_id, underlying, expiry):

@@ -9,6 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from strikeboard.gateway.app import DEFAULT_STATIC_DIR, IDLE_TIMEOUT_S, Gateway, build_app
+from strikeboard.gateway.limits import uvicorn_limits
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,9 +36,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"Strikeboard gateway on http://{local}:{args.port}  (ws: /ws, api: /api)", flush=True)
     # No permessage-deflate: API Gateway does not compress either, and compressing every
-    # delta for every socket would cost more CPU than the rest of the fan-out.
+    # delta for every socket would cost more CPU than the rest of the fan-out. Header and
+    # handshake deadlines and sizes: strikeboard.gateway.limits.
     uvicorn.run(build_app(gateway), host=args.host, port=args.port, log_level="warning",
-                access_log=False, ws_max_size=1 << 20, ws_per_message_deflate=False)  # fmt: skip
+                access_log=False, ws_per_message_deflate=False,
+                **uvicorn_limits())  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -32,6 +32,54 @@ class MessageError(ValueError):
     """A client message or a part is malformed (maps to an ``error`` message, never a crash)."""
 
 
+def nesting_depth(text: str, limit: int) -> int:
+    """How deeply ``[``/``{`` nest in JSON text, counted without parsing (brackets inside
+    strings ignored); stops early, returning ``limit + 1``, once the depth exceeds ``limit``.
+
+    Checked before ``json.loads`` so that a frame nested 1,000 deep costs a linear scan of a
+    bounded text instead of a recursive parse (and a RecursionError)."""
+    depth = 0
+    in_string = escaped = False
+    deepest = 0
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return depth
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_client_message(text: str, max_bytes: int, max_depth: int) -> JSONDict:
+    """A client frame as a JSON object, or `MessageError` saying what is wrong with it
+    (too large, nested too deeply, not JSON, not an object); never any other exception."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise MessageError(f"message too large: {size} bytes, at most {max_bytes}")
+    if nesting_depth(text, max_depth) > max_depth:
+        raise MessageError(f"message nested too deeply: at most {max_depth} levels")
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MessageError(f"invalid JSON: {exc}") from exc
+    except (RecursionError, ValueError) as exc:  # belt and braces: the scan bounds depth
+        raise MessageError(f"invalid JSON: {type(exc).__name__}") from exc
+    if not isinstance(body, dict):
+        raise MessageError("a message is a JSON object with an 'action'")
+    return body
+
+
 def dumps(message: JSONDict) -> str:
     """Compact JSON text of a message (NaN/inf rejected with `SnapshotError`)."""
     return snap.dumps(message)

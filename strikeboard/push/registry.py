@@ -9,6 +9,7 @@ after `ttl_s` even if no push ever reaches it. Keys: `strikeboard.push.keys`, do
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -25,6 +26,37 @@ from strikeboard.store.keys import DEFAULT_PREFIX, expiry_text
 DEFAULT_TTL_S: Final = 900
 """API Gateway closes a WebSocket idle for 10 minutes: a quarter hour outlives that."""
 _SEP: Final = "|"
+
+# A token bucket kept in the connection's hash (fields `tokens`, `ts`, `limited`): refilled at
+# ARGV[1] tokens a second up to ARGV[2], one taken per message. Returns 1 (allowed), 0 (over
+# the rate: drop silently), 2 (over the rate, the first drop since the last allowed message:
+# tell the client once) or -1 (unknown connection). One script, so concurrent invocations of
+# one connection cannot both spend the last token.
+_TAKE_TOKEN: Final = """
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 0 then return -1 end
+local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local v = redis.call('HMGET', key, 'tokens', 'ts', 'limited')
+local tokens = tonumber(v[1]) or burst
+local ts = tonumber(v[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+if tokens >= 1 then
+  redis.call('HSET', key, 'tokens', tostring(tokens - 1), 'ts', tostring(now), 'limited', '0')
+  return 1
+end
+redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now), 'limited', '1')
+if v[3] == '1' then return 0 end
+return 2
+"""
+
+
+class Allowance(enum.Enum):
+    """What the rate limit says about one message of a connection."""
+
+    OK = 1
+    DROP = 0
+    DROP_AND_TELL = 2
+    UNKNOWN = -1
 
 
 class Registry:
@@ -55,6 +87,17 @@ class Registry:
 
     def close(self) -> None:
         self.client.close()
+
+    def take_token(
+        self, connection_id: str, rate: float, burst: int, now: float | None = None
+    ) -> Allowance:
+        """Spend one message of the connection's rate (`rate` a second, bursts of `burst`)."""
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+        key = self.keys.connection(connection_id)
+        args = [repr(float(rate)), str(burst), repr(self._now(now))]
+        result = self._call(lambda: self.client.eval(_TAKE_TOKEN, 1, key, *args))
+        return Allowance(int(result))
 
     def _call(self, action: Callable[[], Any]) -> Any:
         return redis_call(action)

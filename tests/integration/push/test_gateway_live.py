@@ -28,6 +28,7 @@ from strikeboard.auth import Principal
 from strikeboard.config import Settings
 from strikeboard.devservices import free_port
 from strikeboard.gateway import Gateway, build_app
+from strikeboard.gateway.limits import uvicorn_limits
 from strikeboard.push import messages
 from strikeboard.push.poster import ManagementApiPoster, PostResult
 from strikeboard.push.registry import Registry
@@ -121,7 +122,8 @@ async def live(redis_url: str, redis_prefix: str, tmp_path: Path) -> AsyncIterat
     gateway = Gateway(lambda event, _ctx: ws.handle(event, deps), http_app=placeholder_api,
                       static_dir=tmp_path / "dist", domain_name=f"127.0.0.1:{port}")  # fmt: skip
     server = uvicorn.Server(uvicorn.Config(build_app(gateway), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))  # fmt: skip
+                                           log_level="warning", access_log=False,
+                                           **uvicorn_limits()))  # fmt: skip
     serving = asyncio.create_task(server.serve())
     await eventually(lambda: server.started, 10)
     pusher = Pusher(redis_url, ManagementApiPoster.from_endpoint(url, 16), prefix=redis_prefix,
@@ -285,3 +287,32 @@ async def test_idle_sockets_are_closed_and_forgotten(live: Live) -> None:
     assert client.socket.close_code == 1001
     await eventually(lambda: live.registry.connections() == [])
     assert live.gateway.connections == {}
+
+
+@pytest.mark.asyncio
+async def test_hostile_frames_are_answered_and_a_flood_ends_with_the_client(live: Live) -> None:
+    """Issue 13: a frame nested 1,000 deep or with a 10 kB name gets an error (not silence,
+    not a 502) and the socket stays usable; 1,000 subscribes then a close leave nothing
+    registered and the gateway idle, promptly."""
+    client = await live.client()
+    await client.socket.send('{"action": ' + "[" * 1000 + "]" * 1000 + "}")
+    await client.send(action="subscribe", underlying="N" * 10_000, expiry="2026-12-01")
+    await client.send(action="subscribe", underlying="N" * 3000, expiry="2026-12-01")
+    await client.send(action="ping")
+    await eventually(lambda: any(m["type"] == "pong" for m in client.received))
+    errors = [m["message"] for m in client.received if m["type"] == "error"]
+    assert len(errors) == 3
+    assert "nested too deeply" in errors[0] and "too large" in errors[1]
+    assert "'underlying' must be a name" in errors[2]
+    (connection_id,) = live.registry.connections()
+
+    started = time.monotonic()
+    for day in range(1000):
+        await client.send(action="subscribe", expiry=f"2027-01-{day % 28 + 1:02d}")
+    await client.socket.close()
+    await eventually(lambda: not live.gateway.connections, 60)
+    await eventually(lambda: live.registry.connections() == [], 60)
+    print(f"1,000 subscribes then close: gateway idle after {time.monotonic() - started:.2f} s")
+    assert live.registry.subscriptions(connection_id) == []
+    assert live.registry.subscribers("NIFTY", "2027-01-01") == []
+    assert live.registry.principal(connection_id) is None

@@ -1,4 +1,4 @@
-"""Fixtures of the push tests: moto's Management API (see push_helpers)."""
+"""Fixtures of the push tests: moto's Management API (see push_helpers), handler deps."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 from push_helpers import ENDPOINT, MotoApi
+from pydantic import SecretStr
 
+from lambdas import ws
+from strikeboard.config import Settings
 from strikeboard.push.poster import ManagementApiPoster
+from strikeboard.push.registry import Registry
+from strikeboard.store.hot import HotStore
 
 
 @pytest.fixture
@@ -17,3 +22,18 @@ def moto_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoApi]:
         monkeypatch.setenv(name, "testing")
     with mock_aws():
         yield MotoApi(ENDPOINT, ManagementApiPoster.from_endpoint(ENDPOINT, concurrency=8))
+
+
+@pytest.fixture
+def deps(redis_url: str, redis_prefix: str, moto_api: MotoApi) -> Iterator[ws.Deps]:
+    settings = Settings(dev_token=SecretStr("sample-dev-token"), redis_url=redis_url,
+                        redis_key_prefix=redis_prefix, cognito_issuer="")  # fmt: skip
+    d = ws.Deps(
+        settings=settings,
+        registry=Registry.from_url(redis_url, redis_prefix, ttl_s=60),
+        hot=HotStore.from_url(redis_url, redis_prefix),
+        poster=moto_api.poster,
+    )
+    yield d
+    d.registry.close()
+    d.hot.close()

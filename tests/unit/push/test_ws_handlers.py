@@ -4,36 +4,19 @@ Management API."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from push_helpers import MotoApi, connect_event, load_event
-from pydantic import SecretStr
 
 from lambdas import ws
 from strikeboard.auth import Principal
-from strikeboard.config import Settings, get_settings
+from strikeboard.config import get_settings
 from strikeboard.push.registry import Registry
 from strikeboard.push.replay import SimChain
 from strikeboard.store.hot import HotStore
 
 CID = "Pk4p5eeGhcwCF2Q="
 EXPIRY = "2026-12-01"
-
-
-@pytest.fixture
-def deps(redis_url: str, redis_prefix: str, moto_api: MotoApi) -> Iterator[ws.Deps]:
-    settings = Settings(dev_token=SecretStr("sample-dev-token"), redis_url=redis_url,
-                        redis_key_prefix=redis_prefix, cognito_issuer="")  # fmt: skip
-    d = ws.Deps(
-        settings=settings,
-        registry=Registry.from_url(redis_url, redis_prefix, ttl_s=60),
-        hot=HotStore.from_url(redis_url, redis_prefix),
-        poster=moto_api.poster,
-    )
-    yield d
-    d.registry.close()
-    d.hot.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,202 @@
+"""Hostile frames on $default (issue 13): every one is answered with an error message, the
+socket stays usable, and nothing a client sends grows the registry beyond its caps."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from push_helpers import MotoApi, connect_event, load_event
+
+from lambdas import ws
+from strikeboard.push import messages
+from strikeboard.push.registry import Allowance
+from strikeboard.push.replay import SimChain
+
+CID = "Pk4p5eeGhcwCF2Q="
+
+
+class Clock:
+    """Time that moves only when a test says so (the rate limit reads it)."""
+
+    def __init__(self, t: float = 1_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def frame(body: str) -> dict[str, Any]:
+    event = load_event("ping")
+    event["body"] = body
+    return event
+
+
+def send(deps: ws.Deps, **body: Any) -> dict[str, Any]:
+    return ws.handle(frame(json.dumps(body)), deps)
+
+
+@pytest.fixture
+def clock(deps: ws.Deps) -> Clock:
+    c = Clock()
+    deps.clock = c
+    ws.handle(connect_event(deps.hot), deps)
+    return c
+
+
+def errors(moto_api: MotoApi) -> list[str]:
+    return [m["message"] for m in moto_api.received(CID) if m["type"] == "error"]
+
+
+def test_nesting_is_bounded_before_parsing() -> None:
+    assert messages.nesting_depth('{"a": [1, {"b": "[[[{{{"}]}', 10) == 3
+    assert messages.nesting_depth("[" * 1000, 8) == 9  # stops at the first level too deep
+    with pytest.raises(messages.MessageError, match="nested too deeply"):
+        messages.parse_client_message("[" * 1000 + "]" * 1000, 4096, 8)
+    with pytest.raises(messages.MessageError, match="too large"):
+        messages.parse_client_message(" " * 4097, 4096, 8)
+    # A parser without the scan would hit RecursionError: it is an error message too.
+    with pytest.raises(messages.MessageError, match="invalid JSON"):
+        messages.parse_client_message("[" * 100_000, 1 << 20, 1 << 20)
+
+
+@pytest.mark.usefixtures("clock")
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ('{"action": ' + "[" * 1000 + "]" * 1000 + "}", "nested too deeply"),
+        (json.dumps({"action": "ping", "pad": "x" * 5000}), "message too large"),
+        (json.dumps({"action": "subscribe", "underlying": "N" * 10_000}), "too large"),
+        (
+            json.dumps({"action": "subscribe", "underlying": "N" * 3000, "expiry": "2026-12-01"}),
+            "'underlying' must be a name",
+        ),
+        (
+            json.dumps({"action": "subscribe", "underlying": "nifty 50", "expiry": "2026-12-01"}),
+            "'underlying' must be a name",
+        ),
+        (
+            json.dumps({"action": "subscribe", "underlying": "BANKNIFTY", "expiry": "2026-12-01"}),
+            "unknown underlying 'BANKNIFTY'",
+        ),
+        (json.dumps({"action": "subscribe", "expiry": "2" * 3000}), "not an ISO date"),
+        (json.dumps({"action": ["x"] * 500}), "unknown action list"),
+        ("[1, 2]", "a JSON object"),
+        ("\ud800", "invalid JSON"),
+    ],
+)
+def test_hostile_frames_get_an_error_and_the_socket_stays_usable(
+    deps: ws.Deps, moto_api: MotoApi, body: str, fragment: str
+) -> None:
+    response = ws.handle(frame(body), deps)
+    assert response["statusCode"] == 400 and fragment in response["body"]
+    (text,) = errors(moto_api)
+    assert fragment in text and len(text) < 300  # the reply does not echo a huge frame
+    assert send(deps, action="ping")["statusCode"] == 200
+    assert moto_api.received(CID)[-1] == {"type": "pong"}
+    assert deps.registry.subscriptions(CID) == []
+
+
+def test_only_live_expiries_are_subscribed(deps: ws.Deps, moto_api: MotoApi, clock: Clock) -> None:
+    chain = SimChain(seed=11)
+    for document in chain.snapshots().values():
+        deps.hot.publish(document)
+    live = deps.hot.expiries("NIFTY")
+    assert send(deps, action="subscribe", expiry=live[0])["statusCode"] == 200
+    response = send(deps, action="subscribe", expiry="2031-01-02")
+    assert response["statusCode"] == 400 and "unknown expiry 2031-01-02" in response["body"]
+    assert deps.registry.subscriptions(CID) == [("NIFTY", live[0])]
+    # Unsubscribing needs no live chain (the expiry may have just been retired).
+    assert send(deps, action="unsubscribe", expiry="2031-01-02")["statusCode"] == 200
+
+
+def test_subscriptions_per_connection_are_capped(
+    deps: ws.Deps, moto_api: MotoApi, clock: Clock
+) -> None:
+    cap = deps.limits.max_subscriptions
+    statuses = []
+    for day in range(cap + 5):  # nothing live: any date is accepted, answered with a reset
+        clock.t += 1.0  # within the rate
+        statuses.append(send(deps, action="subscribe", expiry=f"2027-01-{day + 1:02d}"))
+    assert [r["statusCode"] for r in statuses] == [200] * cap + [400] * 5
+    assert len(deps.registry.subscriptions(CID)) == cap
+    assert f"at most {cap} subscriptions" in errors(moto_api)[0]
+    # Re-subscribing to one it holds is fine; after an unsubscribe there is room again.
+    clock.t += 1.0
+    assert send(deps, action="subscribe", expiry="2027-01-01")["statusCode"] == 200
+    clock.t += 1.0
+    send(deps, action="unsubscribe", expiry="2027-01-01")
+    clock.t += 1.0
+    assert send(deps, action="subscribe", expiry="2027-02-01")["statusCode"] == 200
+
+
+def test_the_message_rate_is_capped_and_told_once(
+    deps: ws.Deps, moto_api: MotoApi, clock: Clock
+) -> None:
+    limits = replace(deps.limits, rate_per_s=10.0, burst=20)
+    deps.limits = limits
+    statuses = [send(deps, action="ping")["statusCode"] for _ in range(50)]
+    assert statuses == [200] * 20 + [429] * 30
+    assert len(errors(moto_api)) == 1 and "rate limit" in errors(moto_api)[0]
+    assert len(moto_api.received(CID)) == 21  # 20 pongs, one error: the flood costs no posts
+    clock.t += 0.15  # one token back (and a half)
+    assert [send(deps, action="ping")["statusCode"] for _ in range(2)] == [200, 429]
+    assert deps.registry.take_token(CID, 10.0, 20, clock.t) is Allowance.DROP
+    assert deps.registry.take_token("ghost=", 10.0, 20, clock.t) is Allowance.UNKNOWN
+
+
+def test_a_thousand_bogus_subscriptions_are_capped_and_gone_after_disconnect(
+    deps: ws.Deps, moto_api: MotoApi, clock: Clock
+) -> None:
+    # The probe's flood: 1,000 subscribes as fast as a socket takes them, then it leaves.
+    for i in range(1000):
+        clock.t += 0.001
+        send(deps, action="subscribe", expiry=f"20{27 + i // 365}-01-01", underlying="NIFTY")
+    held = deps.registry.subscriptions(CID)
+    assert 0 < len(held) <= deps.limits.max_subscriptions
+    # Replies only to what the rate let through in that second (and one notice per refusal
+    # run): the flood itself costs no posts.
+    allowed = deps.limits.burst + deps.limits.rate_per_s * 1.0
+    assert len(moto_api.received(CID)) <= 2 * allowed
+    assert ws.handle(load_event("disconnect"), deps)["statusCode"] == 200
+    assert deps.registry.subscriptions(CID) == [] and deps.registry.connections() == []
+    assert list(deps.registry.client.scan_iter(match=f"{deps.registry.keys.prefix}ws:*")) == []
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+FRAMES = st.one_of(
+    st.text(max_size=200),
+    JSONISH.map(json.dumps),
+    st.fixed_dictionaries(
+        {"action": st.sampled_from(["subscribe", "unsubscribe", "ping", "x"])},
+        optional={"underlying": JSONISH, "expiry": JSONISH | st.dates().map(str)},
+    ).map(json.dumps),
+    st.integers(1, 2000).map(lambda n: "[" * n),
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=FRAMES)
+def test_fuzzed_frames_never_escape_and_every_reply_is_json(
+    deps: ws.Deps, moto_api: MotoApi, clock: Clock, body: str
+) -> None:
+    clock.t += 1.0  # the rate limit is tested above; here every frame is handled
+    before = len(moto_api.posted(CID))
+    response = ws.handle(frame(body), deps)  # raises nothing
+    assert response["statusCode"] in (200, 400)
+    replies = moto_api.posted(CID)[before:]  # decode_stream parsed each one as JSON
+    assert len(replies) <= 1  # an unsubscribe is not answered
+    assert all(r["type"] in ("error", "pong", "reset", "snapshot") for r in replies)
+    assert len(deps.registry.subscriptions(CID)) <= deps.limits.max_subscriptions
