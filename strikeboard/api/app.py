@@ -85,7 +85,7 @@ def create_app(
         title="Strikeboard API",
         version="1.0",
         description="Live NIFTY option chain: snapshots, history, analytics, preferences.",
-        docs_url="/api/docs",
+        docs_url="/api/docs" if settings.api_docs else None,  # API_DOCS: off in the cloud
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
