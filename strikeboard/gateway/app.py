@@ -39,7 +39,7 @@ IDLE_TIMEOUT_S: Final = 600.0  # API Gateway closes WebSockets idle for 10 minut
 MAX_QUEUED: Final = 2000  # messages waiting for one slow browser before 429 (LimitExceeded)
 
 NOT_BUILT: Final = """<!doctype html><html><head><title>Strikeboard</title></head>
-<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
+<body>
 <h1>The web app is not built</h1>
 <p>The gateway serves the SPA from <code>{path}</code>, which has no <code>index.html</code>.
 Build it with <code>cd web &amp;&amp; npm install &amp;&amp; npm run build</code> and reload.</p>
