@@ -150,6 +150,7 @@ class Strikeboard:
             ws_stage=self.api.ws_stage.stage_name,
             web_dist=web_dist,
             sign_in=self.api.sign_in,
+            cognito_domain=self.api.domain.base_url(),
             domain_name=ctx("domain_name"),
             certificate_arn=ctx("certificate_arn"),
             env=env,

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     dev_token: SecretStr = Field(
         SecretStr(""), description="Local bearer token (make dev prints it); empty = none."
     )
+    api_docs: bool = Field(
+        True,
+        description="Serve the Swagger page /api/docs (it loads swagger-ui from jsDelivr): on "
+        "locally, off in the cloud (the stacks set API_DOCS=false); /api/openapi.json stays.",
+    )
 
     # Feed
     spool_dir: Path = Field(Path(".local/spool"), description="Durable spool before PostgreSQL.")

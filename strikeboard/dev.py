@@ -2,7 +2,9 @@
 
 Redis and PostgreSQL (from REDIS_URL / DATABASE_URL, or private ones under .local/dev), the
 Kite-compatible simulator, and the other processes of the stack, each a child process with the
-settings it needs in its environment. Runs until interrupted, then stops everything it started.
+settings it needs in its environment. A child that exits is restarted with backoff (1 s doubling
+to 30 s, as ECS restarts a task; logged on stderr). Runs until interrupted (Ctrl-C or SIGTERM),
+then stops everything it started.
 
 The stack runs on the simulator's market clock: once the simulator answers, its clock is read
 and handed to the feed, the gateway (API) and the pusher as MARKET_CLOCK (docs/market.md).
@@ -55,33 +57,106 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
-@contextlib.contextmanager
-def run_children(
-    children: list[Child], base_env: dict[str, str]
-) -> Iterator[list[subprocess.Popen[bytes]]]:
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        for child in children:
-            # Own sessions: a Ctrl-C reaches only this supervisor, which stops them in order.
-            proc = subprocess.Popen(
-                child.argv, env={**base_env, **child.env}, start_new_session=True
-            )
-            procs.append(proc)
-            if child.ready_url:
-                _wait_http(child.ready_url, proc)
-            if child.after_ready is not None:
-                child.after_ready()
-        yield procs
-    finally:
+RESTART_MIN_S = 1.0
+RESTART_MAX_S = 30.0
+HEALTHY_AFTER_S = 60.0
+"""A child that ran this long before it exited starts over at RESTART_MIN_S."""
+
+
+@dataclass
+class Backoff:
+    """Restart delays as ECS's: 1 s doubling to 30 s, back to 1 s after a healthy minute."""
+
+    delay: float = RESTART_MIN_S
+
+    def after_exit(self, ran_for: float) -> float:
+        """The wait before restarting a child that exited after ``ran_for`` seconds."""
+        if ran_for >= HEALTHY_AFTER_S:
+            self.delay = RESTART_MIN_S
+        wait = self.delay
+        self.delay = min(self.delay * 2, RESTART_MAX_S)
+        return wait
+
+
+def _log(message: str) -> None:
+    print(f"strikeboard dev: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Running:
+    """One supervised child: its current process and restart state."""
+
+    child: Child
+    proc: subprocess.Popen[bytes]
+    started: float
+    backoff: Backoff = field(default_factory=Backoff)
+    restart_at: float | None = None
+    restarts: int = 0
+
+
+class Supervisor:
+    """The children of `strikeboard dev`, each restarted with backoff when it exits (as ECS
+    restarts a stopped task), until the stack is stopped."""
+
+    def __init__(self, base_env: dict[str, str], clock: Callable[[], float] = time.monotonic):
+        self.base_env = base_env
+        self.clock = clock
+        self.running: list[Running] = []
+
+    def spawn(self, child: Child) -> subprocess.Popen[bytes]:
+        # Own sessions: a Ctrl-C reaches only this supervisor, which stops them in order.
+        proc = subprocess.Popen(
+            child.argv, env={**self.base_env, **child.env}, start_new_session=True
+        )
+        _log(f"{child.name} started (pid {proc.pid})")
+        return proc
+
+    def start(self, child: Child) -> None:
+        proc = self.spawn(child)
+        self.running.append(Running(child, proc, self.clock()))
+        if child.ready_url:
+            _wait_http(child.ready_url, proc)
+        if child.after_ready is not None:
+            child.after_ready()
+
+    def tick(self) -> None:
+        """Notice exited children and restart those whose delay has passed."""
+        now = self.clock()
+        for r in self.running:
+            if r.restart_at is None:
+                code = r.proc.poll()
+                if code is None:
+                    continue
+                wait = r.backoff.after_exit(now - r.started)
+                r.restart_at = now + wait
+                _log(f"{r.child.name} (pid {r.proc.pid}) exited with {code}; "
+                     f"restarting in {wait:g} s")  # fmt: skip
+            elif now >= r.restart_at:
+                r.proc, r.started, r.restart_at = self.spawn(r.child), now, None
+                r.restarts += 1
+
+    def stop(self) -> None:
         # Last started, first stopped, one at a time: the feed flushes while Kite and the
         # stores it writes to are still up.
-        for proc in reversed(procs):
+        for r in reversed(self.running):
+            proc = r.proc
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@contextlib.contextmanager
+def run_children(children: list[Child], base_env: dict[str, str]) -> Iterator[Supervisor]:
+    supervisor = Supervisor(base_env)
+    try:
+        for child in children:
+            supervisor.start(child)
+        yield supervisor
+    finally:
+        supervisor.stop()
 
 
 def plan(args: argparse.Namespace, sim_port: int) -> list[Child]:
@@ -206,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
             "KITE_API_SECRET": "sim_api_secret",
         }
         children = plan(args, sim_port)
-        with run_children(children, env) as procs:
+        with run_children(children, env) as supervisor:
             print("Strikeboard local stack is up:", flush=True)
             print(f"  Redis       {found.redis_url}")
             print(f"  PostgreSQL  {found.database_url}")
@@ -221,11 +296,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  Market      {now:%a %Y-%m-%d %H:%M:%S} IST, {session_view(now).state}, "
                   f"x{market.speed:g}  (MARKET_CLOCK={anchor})")  # fmt: skip
             print("Press Ctrl-C to stop.", flush=True)
+            # Only Ctrl-C or SIGTERM stops the stack: a child that exits is restarted.
             while not stop:
-                for child, proc in zip(children, procs, strict=True):
-                    if proc.poll() is not None:
-                        print(f"{child.name} exited with {proc.returncode}", file=sys.stderr)
-                        return 1
+                supervisor.tick()
                 time.sleep(0.5)
     print("Stopped.")
     return 0

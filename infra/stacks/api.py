@@ -127,6 +127,8 @@ def app_environment(
         "KITE_SECRET_NAME": kite_secret_name,
         "KITE_API_KEY": kite_api_key,
         "LOG_LEVEL": "INFO",
+        # The Swagger page loads its scripts from a CDN: not on the SPA's origin in the cloud.
+        "API_DOCS": "false",
     }
 
 

@@ -18,6 +18,7 @@ from constructs import Construct
 
 from infra.nag import acknowledge
 from infra.stacks.api import SignIn, spa_client_settings
+from strikeboard import headers
 
 # Client-side routes (/chain, /auth/callback, ...) are the SPA: a path whose last segment has
 # no dot gets index.html. Only on the S3 behaviour, so /api/* and /ws keep their own statuses.
@@ -46,7 +47,9 @@ class WebStack(Stack):
     path to the stage). `web_dist` is deployed with BucketDeployment when it has an index.html
     (`make web` builds it). Once the distribution exists, `SpaSignInUrls` points the Cognito
     app client's sign-in and sign-out URLs at it (the API stack, deployed first, cannot know
-    the domain: see `infra.stacks.api.PLACEHOLDER_ORIGIN`).
+    the domain: see `infra.stacks.api.PLACEHOLDER_ORIGIN`). Every behaviour answers with the
+    security headers of `strikeboard.headers` (a response-headers policy; `cognito_domain`,
+    the hosted UI the SPA fetches its tokens from, is in the CSP's connect-src).
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class WebStack(Stack):
         ws_stage: str,
         web_dist: Path | None,
         sign_in: SignIn | None = None,
+        cognito_domain: str | None = None,
         domain_name: str | None = None,
         certificate_arn: str | None = None,
         **kwargs: Any,
@@ -87,12 +91,14 @@ class WebStack(Stack):
             auto_delete_objects=True,
         )
 
+        self.headers_policy = self._security_headers(cognito_domain)
         api_behavior = cloudfront.BehaviorOptions(
             origin=origins.HttpOrigin(http_api_domain),
             viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
             allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
             cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
             origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+            response_headers_policy=self.headers_policy,
         )
         ws_rewrite = cloudfront.Function(
             self,
@@ -105,6 +111,7 @@ class WebStack(Stack):
             viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
             cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
             origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+            response_headers_policy=self.headers_policy,
             function_associations=[
                 cloudfront.FunctionAssociation(
                     function=ws_rewrite, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
@@ -127,6 +134,7 @@ class WebStack(Stack):
                 origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=self.headers_policy,
                 function_associations=[
                     cloudfront.FunctionAssociation(
                         function=spa_routes,
@@ -185,6 +193,39 @@ class WebStack(Stack):
                     "TLSv1.2_2021."
                 ),
             },
+        )
+
+    def _security_headers(self, cognito_domain: str | None) -> cloudfront.ResponseHeadersPolicy:
+        """The local gateway's headers (strikeboard.headers; tests/infra checks they agree), on
+        every behaviour, overriding the origin's. HSTS too: CloudFront answers over https only."""
+        policy = headers.content_security_policy([cognito_domain] if cognito_domain else [])
+        return cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            comment="Strikeboard: CSP, no framing, nosniff, no referrer, HSTS",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=policy, override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.NO_REFERRER, override=True
+                ),
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.seconds(headers.HSTS_MAX_AGE_S),
+                    include_subdomains=True,
+                    override=True,
+                ),
+            ),
+            custom_headers_behavior=cloudfront.ResponseCustomHeadersBehavior(
+                custom_headers=[
+                    cloudfront.ResponseCustomHeader(header=name, value=value, override=True)
+                    for name, value in headers.CUSTOM.items()
+                ]
+            ),
         )
 
     def _point_sign_in_here(self, sign_in: SignIn) -> None:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from strikeboard import redact
 from strikeboard.api import chain as chain_doc
 from strikeboard.api import service as svc
 from strikeboard.api.auth_routes import USER, UnauthorizedError, add_auth_routes, current_user
@@ -38,6 +39,7 @@ from strikeboard.api.models import (
     TickPage,
 )
 from strikeboard.api.stores import Stores, UnavailableError
+from strikeboard.auth import AuthError, authenticate
 from strikeboard.chain.conventions import IvLeg
 from strikeboard.config import Settings
 from strikeboard.market import clock as market_clock
@@ -83,7 +85,7 @@ def create_app(
         title="Strikeboard API",
         version="1.0",
         description="Live NIFTY option chain: snapshots, history, analytics, preferences.",
-        docs_url="/api/docs",
+        docs_url="/api/docs" if settings.api_docs else None,  # API_DOCS: off in the cloud
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
@@ -135,14 +137,23 @@ def create_app(
     # -- public -------------------------------------------------------------------------------
 
     @public.get("/health", response_model=Health, tags=["status"])
-    def health() -> dict[str, Any]:
-        """Feed state (connected, token, last tick age), store reachability, market hours."""
+    def health(request: Request) -> dict[str, Any]:
+        """Feed state (connected, token, last tick age), store reachability, market hours.
+        Anonymous callers get states and counters only; a signed-in caller also the feed's
+        (sanitized) error texts."""
         now = clock()
         redis_ok = True
         try:
             doc = svc.read_health(store)
         except StoreError:
             doc, redis_ok = None, False
+        if doc is not None:
+            try:
+                authenticate(request.headers.get("authorization") or None, settings)
+                signed_in = True
+            except AuthError:
+                signed_in = False
+            doc = redact.health_view(doc, signed_in=signed_in)
         database_ok = store.database_ok()
         fresh = svc.feed_freshness(doc, settings.api_stale_after_s, time.time())
         feed: dict[str, Any] = {"connected": False, "token": "unknown",

@@ -11,6 +11,7 @@ from strikeboard.feed.cycle import CycleCounters
 from strikeboard.feed.ingest import IngestCounters
 from strikeboard.feed.kite_session import SessionCounters
 from strikeboard.kite.ticker import ShardState, ShardStatus
+from strikeboard.redact import sanitize_error
 from strikeboard.store.archiver import ArchiverStatus
 
 TICKS_STALE_AFTER_S = 5.0
@@ -85,7 +86,8 @@ def health_document(view: FeedView) -> dict[str, Any]:
                 "stalls": x.stalls,
                 "gaps": len(x.gaps),
                 "silent_s": round(view.now - x.last_message_at, 3) if x.last_message_at else None,
-                "error": x.last_error,
+                # A connected shard's old error is history, not health.
+                "error": sanitize_error(x.last_error) if x.state != ShardState.CONNECTED else None,
             }
             for x in view.shards
         ],
@@ -109,7 +111,8 @@ def health_document(view: FeedView) -> dict[str, Any]:
             "lag_bytes": a.lag.bytes,
             "lag_s": a.lag.seconds,
             "rows": a.archived_rows,
-            "error": a.last_error,
+            # Cleared once the archiver is back: a recovered store shows no stale error.
+            "error": sanitize_error(a.last_error) if a.state != "ok" else None,
         },
         "instruments": view.instruments,
         "gap_fills": s.gap_fills,
@@ -118,5 +121,5 @@ def health_document(view: FeedView) -> dict[str, Any]:
         "baselines_loaded": s.baselines_loaded,
         "baselines_pending": view.pending_baselines,
         "kite_rest_errors": s.rest_errors,
-        "kite_rest_error": s.last_error,
+        "kite_rest_error": sanitize_error(s.last_error),
     }

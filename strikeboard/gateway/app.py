@@ -11,7 +11,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, MutableMapping
+from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,9 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from strikeboard import headers
+from strikeboard.config import get_settings
+
 Event = dict[str, Any]
 WsHandler = Callable[[Event, Any], dict[str, Any]]
 
@@ -36,7 +39,7 @@ IDLE_TIMEOUT_S: Final = 600.0  # API Gateway closes WebSockets idle for 10 minut
 MAX_QUEUED: Final = 2000  # messages waiting for one slow browser before 429 (LimitExceeded)
 
 NOT_BUILT: Final = """<!doctype html><html><head><title>Strikeboard</title></head>
-<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
+<body>
 <h1>The web app is not built</h1>
 <p>The gateway serves the SPA from <code>{path}</code>, which has no <code>index.html</code>.
 Build it with <code>cd web &amp;&amp; npm install &amp;&amp; npm run build</code> and reload.</p>
@@ -401,6 +404,49 @@ class _DenialNoise(logging.Filter):
         return "without completing handshake" not in record.getMessage()
 
 
+class SecurityHeaders:
+    """Adds the security headers (strikeboard.headers) to every HTTP response, as CloudFront's
+    response-headers policy does in the cloud; a header the app set itself is kept."""
+
+    def __init__(self, app: ASGIApp, connect: Sequence[str] = ()) -> None:
+        self.app = app
+        spa = headers.content_security_policy(connect)
+        docs = headers.content_security_policy(connect, docs=True)
+        self._spa = self._encode({**headers.HEADERS, "Content-Security-Policy": spa})
+        self._docs = self._encode({**headers.HEADERS, "Content-Security-Policy": docs})
+        self._hsts = self._encode({"Strict-Transport-Security": headers.HSTS})
+
+    @staticmethod
+    def _encode(values: dict[str, str]) -> list[tuple[bytes, bytes]]:
+        return [(k.lower().encode(), v.encode()) for k, v in values.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = self._docs if scope.get("path", "") == headers.DOCS_PATH else self._spa
+        if scope.get("scheme") == "https":
+            extra = extra + self._hsts
+
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                added = [(k, v) for k, v in extra if k not in present]
+                message["headers"] = [*message.get("headers", []), *added]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _connect_origins() -> list[str]:
+    """Origins the SPA may fetch besides its own: the Cognito hosted domain (token endpoint).
+    Bad settings leave it empty: the gateway starts anyway (see LazyApp)."""
+    try:
+        return [get_settings().cognito_domain]
+    except Exception:  # the HTTP app reports the settings error on its first request
+        return []
+
+
 def build_app(gateway: Gateway) -> ASGIApp:
     """The ASGI application of a gateway."""
     error_log = logging.getLogger("uvicorn.error")
@@ -414,7 +460,7 @@ def build_app(gateway: Gateway) -> ASGIApp:
             await gateway.http_app.aclose()
 
     inner = Starlette(routes=gateway.routes(), lifespan=lifespan)
-    return _Dispatch(gateway, inner)
+    return SecurityHeaders(_Dispatch(gateway, inner), _connect_origins())
 
 
 def dumps_event(event: Event) -> str:

@@ -36,6 +36,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from strikeboard.market import layouts as L  # noqa: N812 - short name for the layouts
 from strikeboard.market.calendar import IST, token_expiry
+from strikeboard.redact import redact_uvicorn_logs
 from strikeboard.sim import history
 from strikeboard.sim import model as m
 from strikeboard.sim.engine import N, SimConfig, Simulator, session_open
@@ -1013,6 +1014,7 @@ def run_simulator(
 ) -> Iterator[Running]:
     """Serve a simulator on `port` (0 = a free one) in a background thread, for tests."""
     srv = SimServer(config, options)
+    redact_uvicorn_logs()
     ucfg = uvicorn.Config(srv.app, host=host, port=port, log_level="warning",
                           ws="websockets-sansio",
                           lifespan="on", ws_ping_interval=None)  # fmt: skip
@@ -1035,5 +1037,7 @@ def run_simulator(
 def serve(host: str, port: int, config: SimConfig, options: ServerOptions) -> None:
     """Run the simulator in the foreground (the CLI entry)."""
     srv = SimServer(config, options)
+    # The access log shows each request target: the ticker's carries the access token.
+    redact_uvicorn_logs()
     uvicorn.run(srv.app, host=host, port=port, log_level="info", ws="websockets-sansio",
                 ws_ping_interval=None)  # fmt: skip

@@ -40,6 +40,10 @@ async function main() {
     const page = await context.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(e.message));
+    // The gateway's Content-Security-Policy: anything it blocks is an error here.
+    page.on("console", (m) => {
+      if (/Content Security Policy/i.test(m.text())) errors.push(m.text());
+    });
     // Every URL the page asks for, and every socket it opens: none may carry the token.
     const sent = [];
     const sockets = [];

@@ -71,6 +71,10 @@ async function main() {
     const sent = [];
     const sockets = [];
     page.on("pageerror", (e) => errors.push(e.message));
+    // The gateway's Content-Security-Policy: anything it blocks is an error here.
+    page.on("console", (m) => {
+      if (/Content Security Policy/i.test(m.text())) errors.push(m.text());
+    });
     page.on("request", (r) => sent.push(r.url()));
     page.on("websocket", (ws) => sockets.push(ws.url()));
 

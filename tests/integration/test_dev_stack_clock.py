@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -51,25 +52,39 @@ def get(url: str, token: str = TOKEN) -> Any:
 
 @contextmanager
 def dev_stack(
-    args: list[str], database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+    args: list[str],
+    database_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    tmp_path: Path,
+    *,
+    output: Path | None = None,
+    log_level: str = "WARNING",
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`strikeboard dev ARGS` on the test's Redis prefix and database: its /api root and
-    process, stopped (SIGINT, as Ctrl-C) at the end."""
+    process, stopped (SIGINT, as Ctrl-C) at the end. ``output``: a directory to keep its
+    stdout and stderr in (every child's output goes there too), else discarded."""
     port = devservices.free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url,
            "REDIS_KEY_PREFIX": redis_prefix, "DEV_TOKEN": TOKEN,
-           "LOG_LEVEL": "WARNING"}  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "strikeboard", "dev", *args, "--port", str(port),
-         "--local-dir", str(tmp_path / "dev")],
-        cwd=ROOT, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        yield f"http://127.0.0.1:{port}/api", proc
-    finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(60)
+           "LOG_LEVEL": log_level}  # fmt: skip
+    with contextlib.ExitStack() as files:
+        out: Any = subprocess.DEVNULL
+        err: Any = subprocess.DEVNULL
+        if output is not None:
+            output.mkdir(parents=True, exist_ok=True)
+            out = files.enter_context((output / "stdout").open("wb"))
+            err = files.enter_context((output / "stderr").open("wb"))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "strikeboard", "dev", *args, "--port", str(port),
+             "--local-dir", str(tmp_path / "dev")],
+            cwd=ROOT, env=env, start_new_session=True, stdout=out, stderr=err,
+        )  # fmt: skip
+        try:
+            yield f"http://127.0.0.1:{port}/api", proc
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(60)
 
 
 def wait_for(base: str, proc: subprocess.Popen[bytes], ready: Any, timeout: float) -> Any:

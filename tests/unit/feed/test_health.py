@@ -63,3 +63,16 @@ def test_a_feed_waiting_for_its_first_token_says_so_and_nothing_else() -> None:
     assert health_document(replace(waiting, token="ok"))["problems"] == [
         "starting: loading instruments from Kite"
     ]
+
+
+def test_the_archive_error_is_sanitized_and_cleared_on_recovery() -> None:
+    raw = 'OperationalError: connection to server at "db.internal", port 5432 failed'
+    lag = SpoolLag(3, 300, 2.0)
+    down = health_document(view(archiver=ArchiverStatus("retrying", lag, 0, 0, raw)))
+    assert down["archive"]["error"] == "OperationalError: connection to server at <host> failed"
+    # The archiver keeps its last error; once it is ok again the document shows none.
+    back = health_document(view(archiver=ArchiverStatus("ok", SpoolLag(0, 0, 0.0), 3, 0, raw)))
+    assert back["archive"]["error"] is None
+    reconnected = ShardStatus(0, ShardState.CONNECTED, tokens=10, last_message_at=NOW - 0.5,
+                              last_error="ws://10.0.0.9/ws: refused")  # fmt: skip
+    assert health_document(view(shards=[reconnected]))["shards"][0]["error"] is None

@@ -1,0 +1,43 @@
+"""`strikeboard dev` restarts a child that exits, with ECS-like backoff."""
+
+from __future__ import annotations
+
+import sys
+
+from strikeboard.dev import Backoff, Child, Supervisor
+
+
+def test_backoff_doubles_to_30_s_and_resets_after_a_healthy_minute() -> None:
+    backoff = Backoff()
+    assert [backoff.after_exit(0.5) for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    assert backoff.after_exit(60.0) == 1
+    assert backoff.after_exit(3.0) == 2
+
+
+def test_an_exited_child_is_restarted_after_its_delay() -> None:
+    now = [100.0]
+    supervisor = Supervisor({}, clock=lambda: now[0])
+    supervisor.start(Child("crasher", [sys.executable, "-c", "raise SystemExit(3)"]))
+    try:
+        running = supervisor.running[0]
+        first = running.proc
+        first.wait(30)
+        supervisor.tick()  # notices the exit: restart due in 1 s (the clock is still at 100)
+        assert running.restart_at == 101.0 and running.proc is first
+        supervisor.tick()
+        assert running.proc is first, "restarted before its delay"
+        now[0] = 101.0
+        supervisor.tick()
+        assert running.proc is not first and running.restarts == 1
+        running.proc.wait(30)
+        supervisor.tick()  # a second quick crash waits twice as long
+        assert running.restart_at == 103.0
+    finally:
+        supervisor.stop()
+
+
+def test_stop_ends_a_running_child() -> None:
+    supervisor = Supervisor({})
+    supervisor.start(Child("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"]))
+    supervisor.stop()
+    assert supervisor.running[0].proc.returncode is not None
