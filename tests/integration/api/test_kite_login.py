@@ -170,7 +170,7 @@ def _cognito_token(**claims: Any) -> str:
     key = jwt.PyJWK(private).key if "kty" in private else jwt.PyJWK(private["keys"][0]).key
     kid = private.get("kid") or private["keys"][0]["kid"]
     body = {"sub": "u-9", "iss": ISSUER, "client_id": "app", "token_use": "access",
-            "exp": time.time() + 300, "username": "member"} | claims  # fmt: skip
+            "iat": time.time(), "exp": time.time() + 300, "username": "member"} | claims  # fmt: skip
     return jwt.encode(body, key, algorithm="RS256", headers={"kid": kid})
 
 
