@@ -112,6 +112,10 @@ def asgi_request(
     return status, consumed, answer
 
 
+ROUTES_WITH_BODIES = [("PUT", "/api/preferences"), ("POST", "/api/ws/ticket"),
+                      ("POST", "/api/auth/kite/login"), ("PUT", "/api/nowhere")]  # fmt: skip
+
+
 def test_no_token_is_a_401_before_a_byte_of_body_is_read(
     app: FastAPI, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -119,8 +123,7 @@ def test_no_token_is_a_401_before_a_byte_of_body_is_read(
     tally = Tally("unauthenticated bodies")
     for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": TOKEN}):
         for extra in ({"content-length": str(100 * MB)}, {"transfer-encoding": "chunked"}):
-            for method, path in (("PUT", "/api/preferences"), ("POST", "/api/ws/ticket"),
-                                 ("POST", "/api/auth/kite/login"), ("PUT", "/api/nowhere")):  # fmt: skip
+            for method, path in ROUTES_WITH_BODIES:
                 status, consumed, body = asgi_request(app, method, path, headers | extra, 100 * MB)
                 assert tally(status) == 401, (method, path, headers, body)
                 assert consumed == 0, (method, path, headers, consumed)
