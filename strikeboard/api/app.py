@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse, Response
 from strikeboard.api import chain as chain_doc
 from strikeboard.api import service as svc
 from strikeboard.api.auth_routes import USER, UnauthorizedError, add_auth_routes, current_user
-from strikeboard.api.guard import MAX_BODY_BYTES, AuthFirst, BodyLimit
+from strikeboard.api.guard import AuthFirst
+from strikeboard.api.limits import MAX_BODY_BYTES, BodyLimit
 from strikeboard.api.models import (
     FEED_TOKEN_STATES,
     Candle,

@@ -58,7 +58,7 @@ async def current_user(request: Request) -> Principal:
 
     Async on purpose: the check is CPU only (the JWKS is fetched once and cached), and a sync
     dependency would cost every request a thread-pool round trip."""
-    known = getattr(request.state, PRINCIPAL, None)
+    known = request.scope.get(PRINCIPAL)
     if isinstance(known, Principal):
         return known
     principal = claims_principal(request.scope)

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jwt
 import moto
@@ -23,12 +23,15 @@ import pytest
 from conftest import AUTH, TOKEN, make_settings
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.types import ASGIApp
+from starlette.websockets import WebSocket
 
 from strikeboard import auth
 from strikeboard.api.app import create_app
-from strikeboard.api.guard import MAX_BODY_BYTES
+from strikeboard.api.limits import MAX_BODY_BYTES
 from strikeboard.api.stores import Stores
 from strikeboard.config import Settings
+from strikeboard.gateway.app import MAX_REQUEST_BYTES, Gateway, LocalConnection, build_app
 
 MB = 1024 * 1024
 CHUNK = 64 * 1024
@@ -72,7 +75,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 def asgi_request(
-    app: FastAPI,
+    app: ASGIApp,
     method: str,
     path: str,
     headers: dict[str, str],
@@ -168,6 +171,24 @@ def test_oversize_bodies_with_a_token_are_a_413(
     bad_length = client.put("/api/preferences", content=b"{}",
                             headers=AUTH | {"Content-Length": "x"})  # fmt: skip
     assert tally(bad_length.status_code) in (400, 413), bad_length.text
+    tally.report(capsys)
+
+
+def test_the_local_gateway_bounds_every_body(
+    app: FastAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The gateway's own routes (@connections) stop reading at 1 MiB; /api keeps its guards."""
+    local = Gateway(lambda _event, _ctx: {"statusCode": 200}, http_app=app, static_dir=tmp_path)
+    # A connection to post to (the post itself never reaches its socket: it is too large).
+    local.connections["abc"] = LocalConnection("abc", cast(WebSocket, None), "127.0.0.1", "t")
+    gateway = build_app(local)
+    tally = Tally("local gateway")
+    for extra in ({"content-length": str(100 * MB)}, {"transfer-encoding": "chunked"}):
+        status, consumed, _ = asgi_request(gateway, "POST", "/@connections/abc", extra, 100 * MB)
+        assert tally(status) == 413 and consumed <= MAX_REQUEST_BYTES + CHUNK, (extra, consumed)
+        status, consumed, _ = asgi_request(gateway, "PUT", "/api/preferences", extra, 100 * MB)
+        # A declared 100 MB meets the gateway's own limit first: unread either way.
+        assert tally(status) in (401, 413) and consumed == 0, (extra, status, consumed)
     tally.report(capsys)
 
 
