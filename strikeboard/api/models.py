@@ -312,6 +312,7 @@ class Preferences(BaseModel):
         default_factory=lambda: ["oi", "oi_change", "volume", "iv", "ltp", "change"],
         max_length=len(COLUMNS),
         description="Leg columns shown, in order, each at most once.",
+        json_schema_extra={"uniqueItems": True},  # enforced by _distinct below
     )
     strikes: int = Field(20, ge=1, le=100, description="Strikes each side of the ATM.")
     theme: Literal["dark", "light"] = "dark"
@@ -320,6 +321,8 @@ class Preferences(BaseModel):
         ge=EXPIRY_FLOOR,
         le=EXPIRY_CEILING,
         description=f"An expiry date between {EXPIRY_FLOOR} and {EXPIRY_CEILING}.",
+        # JSON Schema bounds no date: the same range as a pattern on the year, for clients.
+        json_schema_extra={"pattern": r"^(20[0-9]{2}|2100)-"},
     )
     convention: Literal["forward", "nse"] = "forward"
     iv_leg: Literal["otm", "call", "put"] = "otm"
