@@ -64,6 +64,9 @@ REQUIRED_CLAIMS = ("exp", "iat", "sub", "iss", "token_use")
 """Claims every Cognito token we accept carries (PyJWT checks exp, iat and iss values)."""
 
 TOKEN_USES = ("access", "id")
+CLOCK_SKEW_S = 30
+"""Leeway on exp and iat: Cognito's clock and ours may differ by a little (a fresh token's iat
+a moment "in the future" must not be a 401)."""
 
 
 def verify_cognito(
@@ -77,7 +80,8 @@ def verify_cognito(
         keys = {k.get("kid"): k for k in jwks.get("keys", []) if isinstance(k, dict)}
         key = jwt.PyJWK(keys[header.get("kid")]).key
         options: Any = {"verify_aud": False, "require": list(REQUIRED_CLAIMS)}
-        claims = jwt.decode(token, key, algorithms=["RS256"], issuer=issuer, options=options)
+        claims = jwt.decode(token, key, algorithms=["RS256"], issuer=issuer, options=options,
+                            leeway=CLOCK_SKEW_S)  # fmt: skip
     except (jwt.PyJWTError, KeyError, TypeError, ValueError) as exc:
         raise AuthError(f"invalid token: {type(exc).__name__}") from exc
     if claims.get("token_use") not in TOKEN_USES:
