@@ -60,39 +60,58 @@ def _jwks(url: str) -> dict[str, Any]:
         return dict(json.load(response))
 
 
+REQUIRED_CLAIMS = ("exp", "iat", "sub", "iss", "token_use")
+"""Claims every Cognito token we accept carries (PyJWT checks exp, iat and iss values)."""
+
+TOKEN_USES = ("access", "id")
+CLOCK_SKEW_S = 30
+"""Leeway on exp and iat: Cognito's clock and ours may differ by a little (a fresh token's iat
+a moment "in the future" must not be a 401)."""
+
+
 def verify_cognito(
     token: str, *, issuer: str, audience: str | None, jwks: dict[str, Any]
 ) -> Principal:
-    """Check a Cognito JWT's signature (RS256, the pool's JWKS), expiry, issuer and client."""
+    """Check a Cognito JWT: signature (RS256, the pool's JWKS), required claims (exp, iat,
+    sub, iss, token_use; client_id or aud), expiry, issuer, client and token use. Every
+    failure is an AuthError (401), never a KeyError (500)."""
     try:
         header = jwt.get_unverified_header(token)
-        keys = {k["kid"]: k for k in jwks.get("keys", [])}
-        key = jwt.PyJWK(keys[header["kid"]]).key
-        claims = jwt.decode(token, key, algorithms=["RS256"], issuer=issuer,
-                            options={"verify_aud": False})  # fmt: skip
-    except (jwt.PyJWTError, KeyError) as exc:
+        keys = {k.get("kid"): k for k in jwks.get("keys", []) if isinstance(k, dict)}
+        key = jwt.PyJWK(keys[header.get("kid")]).key
+        options: Any = {"verify_aud": False, "require": list(REQUIRED_CLAIMS)}
+        claims = jwt.decode(token, key, algorithms=["RS256"], issuer=issuer, options=options,
+                            leeway=CLOCK_SKEW_S)  # fmt: skip
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError) as exc:
         raise AuthError(f"invalid token: {type(exc).__name__}") from exc
-    # Cognito access tokens carry client_id, id tokens aud: accept either for our client.
-    client = claims.get("client_id") or claims.get("aud")
+    if claims.get("token_use") not in TOKEN_USES:
+        raise AuthError("not an access or ID token")
+    # Cognito access tokens carry client_id, ID tokens aud: one of them must name our client.
+    client = claims.get("client_id") if claims["token_use"] == "access" else claims.get("aud")
+    if not isinstance(client, str) or not client:
+        raise AuthError("token without a client")
     if audience and client != audience:
         raise AuthError("token issued for another client")
-    if claims.get("token_use") not in (None, "access", "id"):
-        raise AuthError("not an access or ID token")
-    try:
-        return principal_from_claims(claims)
-    except KeyError as exc:
-        raise AuthError("token without a subject") from exc
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise AuthError("token without a subject")
+    return principal_from_claims(claims)
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header (the scheme is
+    case-insensitive, RFC 7235); AuthError for anything else, a bare token included."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("missing token: send Authorization: Bearer <token>")
+    return token.strip()
 
 
 def authenticate(
     authorization: str | None, settings: Settings, jwks: dict[str, Any] | None = None
 ) -> Principal:
     """The caller named by an Authorization header value ("Bearer <token>"), or AuthError."""
-    if not authorization:
-        raise AuthError("missing token: send Authorization: Bearer <token>")
-    token = authorization.removeprefix("Bearer ").strip()
-    if not token:
-        raise AuthError("missing token: send Authorization: Bearer <token>")
+    token = bearer_token(authorization)
     if settings.cognito_issuer:
         keys = (
             jwks if jwks is not None else _jwks(f"{settings.cognito_issuer}/.well-known/jwks.json")

@@ -21,6 +21,8 @@ from strikeboard import redact
 from strikeboard.api import chain as chain_doc
 from strikeboard.api import service as svc
 from strikeboard.api.auth_routes import USER, UnauthorizedError, add_auth_routes, current_user
+from strikeboard.api.guard import AuthFirst
+from strikeboard.api.limits import MAX_BODY_BYTES, BodyLimit
 from strikeboard.api.models import (
     FEED_TOKEN_STATES,
     Candle,
@@ -57,6 +59,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "A parameter is unusable."},
     401: {"model": Problem, "description": "Missing or invalid token."},
     404: {"model": Problem, "description": "Nothing there."},
+    413: {"model": Problem, "description": "The body is over 64 KiB."},
     422: {"model": Problem, "description": "A parameter has the wrong type or range."},
     503: {"model": Problem, "description": "Redis and/or PostgreSQL are down."},
 }
@@ -374,4 +377,10 @@ def create_app(
 
     app.include_router(public)
     app.include_router(api)
+    # Added last, so outermost: the caller is known before any body is read (issue 13).
+    open_paths = {route.path for route in public.routes if hasattr(route, "path")}
+    open_paths |= {p for p in (app.docs_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url)
+                   if p}  # fmt: skip
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(AuthFirst, settings=settings, public=open_paths)
     return app

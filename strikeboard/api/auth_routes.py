@@ -24,10 +24,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel
 
 from strikeboard.api import kite_login
+from strikeboard.api.guard import PRINCIPAL, claims_principal
 from strikeboard.api.models import Problem
 from strikeboard.api.service import BadRequestError
 from strikeboard.api.stores import Stores, UnavailableError
-from strikeboard.auth import AuthError, Principal, authenticate, principal_from_claims
+from strikeboard.auth import AuthError, Principal, authenticate
 from strikeboard.config import Settings
 from strikeboard.store.auth_state import KITE_STATE_TTL_S, TICKET_TTL_S, AuthState
 
@@ -51,23 +52,16 @@ class UnauthorizedError(Exception):
     """Raised by the auth dependency; answered 401."""
 
 
-def _claims_principal(request: Request) -> Principal | None:
-    """Claims the API Gateway JWT authorizer verified (only present behind API Gateway)."""
-    event = request.scope.get("aws.event")
-    if not isinstance(event, dict):
-        return None
-    try:
-        return principal_from_claims(event["requestContext"]["authorizer"]["jwt"]["claims"])
-    except (KeyError, TypeError):
-        return None
-
-
 async def current_user(request: Request) -> Principal:
-    """The caller: API Gateway's verified claims when present, else the bearer token.
+    """The caller `guard.AuthFirst` authenticated before the body was read; else (an app
+    without the guard, as in some tests) API Gateway's verified claims or the bearer token.
 
     Async on purpose: the check is CPU only (the JWKS is fetched once and cached), and a sync
     dependency would cost every request a thread-pool round trip."""
-    principal = _claims_principal(request)
+    known = request.scope.get(PRINCIPAL)
+    if isinstance(known, Principal):
+        return known
+    principal = claims_principal(request.scope)
     if principal is not None:
         return principal
     header = request.headers.get("authorization", "")
@@ -124,7 +118,7 @@ def kite_login_url(settings: Settings, state: str) -> str:
 
 
 _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Kite login</title></head>
-<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
+<body>
 <h1>Kite login refused</h1><p>{message}</p><p><a href="/">Back to Strikeboard</a></p>
 </body></html>"""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Number = float | None
 Day = date  # a field named "date" would shadow the type in its own annotation
@@ -19,6 +19,11 @@ COLUMNS: tuple[str, ...] = (
     "ask_qty", "delta", "gamma", "theta", "vega", "buildup", "avg_price", "close",
 )  # fmt: skip
 """Leg columns the SPA can show (preferences.columns)."""
+
+# Fixed bounds, not relative to today (a saved preference must not turn invalid with time):
+# NSE's index options began in 2001; NIFTY's longest-dated options run some five years out.
+EXPIRY_FLOOR = date(2000, 1, 1)
+EXPIRY_CEILING = date(2100, 12, 31)
 
 
 class _Open(BaseModel):
@@ -306,12 +311,29 @@ class Preferences(BaseModel):
     columns: list[Literal[COLUMNS]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["oi", "oi_change", "volume", "iv", "ltp", "change"],
         max_length=len(COLUMNS),
+        description="Leg columns shown, in order, each at most once.",
+        json_schema_extra={"uniqueItems": True},  # enforced by _distinct below
     )
     strikes: int = Field(20, ge=1, le=100, description="Strikes each side of the ATM.")
     theme: Literal["dark", "light"] = "dark"
-    default_expiry: date | None = None
+    default_expiry: date | None = Field(
+        None,
+        ge=EXPIRY_FLOOR,
+        le=EXPIRY_CEILING,
+        description=f"An expiry date between {EXPIRY_FLOOR} and {EXPIRY_CEILING}.",
+        # JSON Schema bounds no date: the same range as a pattern on the year, for clients.
+        json_schema_extra={"pattern": r"^(20[0-9]{2}|2100)-"},
+    )
     convention: Literal["forward", "nse"] = "forward"
     iv_leg: Literal["otm", "call", "put"] = "otm"
+
+    @field_validator("columns")
+    @classmethod
+    def _distinct(cls, columns: list[str]) -> list[str]:
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            raise ValueError(f"columns repeated: {', '.join(repeated)}")
+        return columns
 
 
 class Problem(BaseModel):

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from strikeboard import headers
+from strikeboard.api.limits import BodyLimit
 from strikeboard.config import get_settings
 
 Event = dict[str, Any]
@@ -35,6 +36,9 @@ ROOT: Final = Path(__file__).resolve().parents[2]
 DEFAULT_STATIC_DIR: Final = ROOT / "web" / "dist"
 HTTP_APP: Final = "lambdas.http_api:app"
 MAX_MESSAGE_BYTES: Final = 128 * 1024  # API Gateway's limit per post_to_connection
+# Any request body, as a backstop (issue 13): above @connections' 128 KB, whose own 413 is
+# AWS's PayloadTooLargeException; /api has its own, smaller limit (strikeboard.api.guard).
+MAX_REQUEST_BYTES: Final = 1024 * 1024
 IDLE_TIMEOUT_S: Final = 600.0  # API Gateway closes WebSockets idle for 10 minutes
 MAX_QUEUED: Final = 2000  # messages waiting for one slow browser before 429 (LimitExceeded)
 
@@ -460,7 +464,10 @@ def build_app(gateway: Gateway) -> ASGIApp:
             await gateway.http_app.aclose()
 
     inner = Starlette(routes=gateway.routes(), lifespan=lifespan)
-    return SecurityHeaders(_Dispatch(gateway, inner), _connect_origins())
+    # Outermost: the headers go on every answer, the 413 of the body limit included.
+    return SecurityHeaders(
+        BodyLimit(_Dispatch(gateway, inner), max_bytes=MAX_REQUEST_BYTES), _connect_origins()
+    )
 
 
 def dumps_event(event: Event) -> str:

@@ -169,8 +169,9 @@ def _cognito_token(**claims: Any) -> str:
     private = json.loads(gzip.decompress((JWKS / "jwks-private.json.gz").read_bytes()))
     key = jwt.PyJWK(private).key if "kty" in private else jwt.PyJWK(private["keys"][0]).key
     kid = private.get("kid") or private["keys"][0]["kid"]
+    now = time.time()
     body = {"sub": "u-9", "iss": ISSUER, "client_id": "app", "token_use": "access",
-            "exp": time.time() + 300, "username": "member"} | claims  # fmt: skip
+            "iat": now, "exp": now + 300, "username": "member"} | claims  # fmt: skip
     return jwt.encode(body, key, algorithm="RS256", headers={"kid": kid})
 
 

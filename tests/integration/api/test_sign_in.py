@@ -73,7 +73,8 @@ def test_no_route_takes_a_token_from_the_query_string(client: TestClient) -> Non
             assert response.headers["www-authenticate"] == "Bearer"
         with_header = client.request(method, url, headers=AUTH)
         assert with_header.status_code != 401, (method, path)
-    assert client.get("/api/preferences", headers={"Authorization": TOKEN}).status_code == 200
+    # A bare token (no scheme) is refused: only `Bearer` names one (issue 13).
+    assert client.get("/api/preferences", headers={"Authorization": TOKEN}).status_code == 401
     assert client.get("/api/preferences", headers={"Authorization": "Bearer "}).status_code == 401
 
 
