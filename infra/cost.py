@@ -142,7 +142,7 @@ FREE_TYPES: Final = frozenset({
     "AWS::ApiGatewayV2::Authorizer", "AWS::ApiGatewayV2::Deployment",
     "AWS::ECS::TaskDefinition", "AWS::ECS::ClusterCapacityProviderAssociations",
     "AWS::S3::BucketPolicy",
-    "AWS::CloudFront::OriginAccessControl",
+    "AWS::CloudFront::OriginAccessControl", "AWS::CloudFront::ResponseHeadersPolicy",
     "AWS::CloudFront::Function",  # 2 M invocations a month always free
     "AWS::Logs::MetricFilter", "AWS::Logs::SubscriptionFilter",
     "AWS::SNS::Topic",  # 1 M publishes and 1,000 e-mails a month free: alarms only

@@ -64,8 +64,12 @@ def test_hsts_over_https() -> None:
 
 def test_api_docs_off_keeps_the_schema() -> None:
     dead = {"redis_url": "redis://127.0.0.1:1/0", "database_url": "postgresql://x@127.0.0.1:1/x"}
-    off = TestClient(create_app(Settings(**dead, api_docs=False)))  # type: ignore[arg-type]
-    assert off.get("/api/docs").status_code == 404
+    off = TestClient(
+        create_app(Settings(**dead, api_docs=False, dev_token="t"))  # type: ignore[arg-type]
+    )
+    # Off, /api/docs is just another protected path: 401 without a token, 404 with one.
+    assert off.get("/api/docs").status_code == 401
+    assert off.get("/api/docs", headers={"Authorization": "Bearer t"}).status_code == 404
     assert off.get("/api/openapi.json").status_code == 200
     on = TestClient(create_app(Settings(**dead, api_docs=True)))  # type: ignore[arg-type]
     assert on.get("/api/docs").status_code == 200
