@@ -63,18 +63,16 @@ def dev_stack(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`strikeboard dev ARGS` on the test's Redis prefix and database: its /api root and
     process, stopped (SIGINT, as Ctrl-C) at the end. ``output``: a directory to keep its
-    stdout and stderr in (every child's output goes there too), else discarded."""
+    stdout and stderr in (every child's output goes there too), else one under tmp_path."""
     port = devservices.free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url,
            "REDIS_KEY_PREFIX": redis_prefix, "DEV_TOKEN": TOKEN,
            "LOG_LEVEL": log_level}  # fmt: skip
+    output = output or tmp_path / "dev-output"  # kept: a failure prints its stderr's tail
     with contextlib.ExitStack() as files:
-        out: Any = subprocess.DEVNULL
-        err: Any = subprocess.DEVNULL
-        if output is not None:
-            output.mkdir(parents=True, exist_ok=True)
-            out = files.enter_context((output / "stdout").open("wb"))
-            err = files.enter_context((output / "stderr").open("wb"))
+        output.mkdir(parents=True, exist_ok=True)
+        out = files.enter_context((output / "stdout").open("wb"))
+        err = files.enter_context((output / "stderr").open("wb"))
         proc = subprocess.Popen(
             [sys.executable, "-m", "strikeboard", "dev", *args, "--port", str(port),
              "--local-dir", str(tmp_path / "dev")],
@@ -83,7 +81,10 @@ def dev_stack(
         try:
             yield f"http://127.0.0.1:{port}/api", proc
         finally:
-            os.killpg(proc.pid, signal.SIGINT)
+            if proc.poll() is not None:  # it stopped by itself: say why (pytest shows this)
+                print((output / "stderr").read_text(errors="replace")[-4000:])
+            else:
+                os.killpg(proc.pid, signal.SIGINT)
             proc.wait(60)
 
 
