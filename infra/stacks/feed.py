@@ -21,7 +21,7 @@ from infra.stacks.api import MANAGE_CONNECTIONS_REASON, manage_connections_findi
 # EFS access point (`spool_volume`).
 SPOOL_DIR = "/var/lib/strikeboard/spool"
 
-# -- h7-ops: container health checks (strikeboard/heartbeat.py) --------------------------------
+# Container health checks (strikeboard/heartbeat.py).
 # Each container touches HEARTBEAT_FILE from its main loop (the feed every second, the pusher
 # every 5 s); ECS replaces the task when the file is older than the limit three times running.
 HEARTBEAT_FILE = "/tmp/heartbeat"
@@ -43,9 +43,6 @@ def heartbeat_check() -> ecs.HealthCheck:
         retries=3,
         start_period=Duration.seconds(60),
     )
-
-
-# -- end h7-ops ---------------------------------------------------------------------------------
 
 
 class FeedStack(Stack):
@@ -108,7 +105,7 @@ class FeedStack(Stack):
                 "HEARTBEAT_FILE": HEARTBEAT_FILE,
                 "FEED_DRAIN_S": str(FEED_DRAIN_S),
             },
-            health_check=heartbeat_check(),  # h7-ops
+            health_check=heartbeat_check(),
             secrets=secrets,
             logging=ecs.LogDrivers.aws_logs(stream_prefix="feed", log_group=log_group),
             stop_timeout=Duration.seconds(STOP_TIMEOUT_S),  # SIGTERM, then SIGKILL
@@ -123,7 +120,7 @@ class FeedStack(Stack):
                 "PUSH_ENDPOINT_URL": push_endpoint_url,
                 "HEARTBEAT_FILE": HEARTBEAT_FILE,
             },
-            health_check=heartbeat_check(),  # h7-ops
+            health_check=heartbeat_check(),
             secrets=secrets,
             logging=ecs.LogDrivers.aws_logs(stream_prefix="pusher", log_group=log_group),
         )
@@ -154,7 +151,7 @@ class FeedStack(Stack):
             "Service",
             cluster=self.cluster,
             task_definition=self.task,
-            # h7-ops: no desired count in the template: the market-hours schedule
+            # No desired count in the template: the market-hours schedule
             # (lambdas.feed_schedule) owns it, and a deploy keeps whatever it set (a new
             # service starts with 1).
             min_healthy_percent=0,
