@@ -3,7 +3,8 @@
 `create_app(settings)` builds it; `lambdas/http_api.py` wraps it with Mangum for API Gateway
 and the local gateway mounts the same object. Each data route needs a bearer token in the
 Authorization header, or the claims API Gateway's JWT authorizer already checked
-(`strikeboard.api.auth_routes`, which also holds the sign-in and Kite login routes).
+(`strikeboard.api.guard`; sign-in routes: `strikeboard.api.auth_routes`, the Kite login's:
+`strikeboard.api.kite_routes`, which the cloud serves from a Lambda of its own).
 """
 
 from __future__ import annotations
@@ -14,15 +15,14 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from strikeboard import redact
 from strikeboard.api import chain as chain_doc
 from strikeboard.api import service as svc
-from strikeboard.api.auth_routes import USER, UnauthorizedError, add_auth_routes, current_user
-from strikeboard.api.guard import AuthFirst
-from strikeboard.api.limits import MAX_BODY_BYTES, BodyLimit
+from strikeboard.api.auth_routes import add_auth_routes
+from strikeboard.api.errors import UnavailableError, add_error_handlers
+from strikeboard.api.guard import USER, current_user, protect
 from strikeboard.api.models import (
     FEED_TOKEN_STATES,
     Candle,
@@ -40,7 +40,7 @@ from strikeboard.api.models import (
     Smile,
     TickPage,
 )
-from strikeboard.api.stores import Stores, UnavailableError
+from strikeboard.api.stores import Stores
 from strikeboard.auth import AuthError, authenticate
 from strikeboard.chain.conventions import IvLeg
 from strikeboard.config import Settings
@@ -95,38 +95,11 @@ def create_app(
     app.state.stores = store
     app.state.settings = settings
 
-    @app.exception_handler(UnavailableError)
-    async def _unavailable(_: Request, exc: UnavailableError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
+    add_error_handlers(app)
 
     @app.exception_handler(StoreError)
     async def _store_error(_: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse({"detail": f"storage unavailable: {exc}"}, status_code=503)
-
-    @app.exception_handler(svc.NotFoundError)
-    async def _not_found(_: Request, exc: svc.NotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(svc.BadRequestError)
-    async def _bad_request(_: Request, exc: svc.BadRequestError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # One readable sentence per problem, e.g. "query.limit: Input should be <= 5000".
-        problems = [
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
-            for e in exc.errors()
-        ]
-        return JSONResponse({"detail": "; ".join(problems) or "invalid request"}, status_code=422)
-
-    @app.exception_handler(UnauthorizedError)
-    async def _unauthorized(_: Request, exc: UnauthorizedError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": f"not authenticated: {exc}"},
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
 
     public = APIRouter(
         prefix="/api",
@@ -377,10 +350,8 @@ def create_app(
 
     app.include_router(public)
     app.include_router(api)
-    # Added last, so outermost: the caller is known before any body is read (issue 13).
     open_paths = {route.path for route in public.routes if hasattr(route, "path")}
     open_paths |= {p for p in (app.docs_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url)
                    if p}  # fmt: skip
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
-    app.add_middleware(AuthFirst, settings=settings, public=open_paths)
+    protect(app, settings, open_paths)
     return app

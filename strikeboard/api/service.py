@@ -14,7 +14,8 @@ from typing import Any, Final
 import numpy as np
 
 from strikeboard.api import chain as chain_doc
-from strikeboard.api.stores import Stores, UnavailableError
+from strikeboard.api.errors import BadRequestError, NotFoundError, UnavailableError
+from strikeboard.api.stores import Stores
 from strikeboard.chain import analytics, conventions
 from strikeboard.market import calendar
 from strikeboard.market.calendar import CALENDAR, IST, market_open
@@ -25,14 +26,6 @@ from strikeboard.store.errors import StoreError
 EARLIEST: Final = date(2000, 1, 1)
 LATEST: Final = date(2100, 1, 1)
 IV_LOOKBACK_DAYS: Final = 365
-
-
-class NotFoundError(Exception):
-    """The thing asked for does not exist (404 with this message)."""
-
-
-class BadRequestError(Exception):
-    """A parameter is unusable (400 with this message)."""
 
 
 def now_ist() -> datetime:

@@ -11,14 +11,11 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from strikeboard.api.errors import UnavailableError
 from strikeboard.config import Settings
 from strikeboard.store.errors import StoreError
 from strikeboard.store.hot import HotStore
 from strikeboard.store.migrate import migrate
-
-
-class UnavailableError(Exception):
-    """A backing store is down; the API answers 503 with this message."""
 
 
 class Stores:

@@ -1,7 +1,8 @@
-"""One-time sign-in values in Redis: `/ws` tickets and pending Kite login states.
+"""One-time sign-in values in Redis: `/ws` tickets.
 
-Both are random, URL-safe and short-lived (SET with a TTL), and both are taken with GETDEL, so
-a value works once: a replayed ticket or state finds nothing. Keys: `strikeboard.store.keys`.
+A ticket is random, URL-safe and short-lived (SET with a TTL) and taken with GETDEL, so it
+works once: a replayed ticket finds nothing. Keys: `strikeboard.store.keys`. (The Kite login's
+`state` needs no store: it is signed, `strikeboard.api.kite_state`.)
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
 
 TICKET_TTL_S: Final = 30
 """A ticket is fetched right before the socket opens: half a minute covers a slow network."""
-KITE_STATE_TTL_S: Final = 600
-"""Ten minutes for the Kite login page (password, then the TOTP)."""
 _VALUE: Final = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 
@@ -76,13 +75,3 @@ class AuthState:
         doc = json.loads(raw)
         return Principal(str(doc["user_id"]), str(doc["username"]),
                          tuple(str(g) for g in doc.get("groups", ())))  # fmt: skip
-
-    # -- Kite login states --------------------------------------------------------------------
-
-    def issue_kite_state(self, user_id: str, ttl_s: int = KITE_STATE_TTL_S) -> str:
-        """A `state` for one Kite login started by ``user_id``."""
-        return self._issue(self.keys.kite_state, user_id, ttl_s)
-
-    def redeem_kite_state(self, state: str | None) -> str | None:
-        """The user who started the login, once; None when unknown, expired or used."""
-        return self._take(self.keys.kite_state, state)

@@ -76,13 +76,10 @@ class Keys:
         """JSON principal: a one-time `/ws` ticket (30 s TTL, deleted when redeemed)."""
         return f"{self.prefix}ws:ticket:{_part(ticket)}"
 
-    def kite_state(self, state: str) -> str:
-        """User id: a Kite login's pending `state` (10 min TTL, deleted by the callback)."""
-        return f"{self.prefix}kite:state:{_part(state)}"
-
     def token_notice(self) -> str:
-        """Integer: bumped by the cloud login after it writes a new token into the Kite secret,
-        so the feed re-reads the secret at once (the secret stays the source of truth)."""
+        """Integer: bumped by a login with Redis after it writes a new token into the Kite
+        secret, so the feed re-reads the secret at once (the secret stays the source of truth;
+        the cloud's Kite login Lambda has no Redis and bumps nothing)."""
         return f"{self.prefix}kite:token_version"
 
     def health(self) -> str:

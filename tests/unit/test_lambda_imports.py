@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,22 +35,45 @@ LAMBDA_SETTINGS = {
 PROBE = """
 import importlib, json, sys
 module = importlib.import_module(sys.argv[1])
+for name in filter(None, sys.argv[2].split(",")):  # what its requests import later
+    importlib.import_module(name)
 print(json.dumps({"handlers": [n for n in dir(module) if n.endswith("handler")],
-                  "loaded": sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[2:]))}))
+                  "loaded": sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[3:]))}))
 """
 
 
-@pytest.mark.parametrize(
-    "module", ["lambdas.http_api", "lambdas.ws", "lambdas.jobs", "lambdas.feed_schedule"]
-)
-def test_handler_imports_without_the_feeds_heavy_packages(module: str) -> None:
+STORE_DRIVERS = ("redis", "psycopg", "psycopg_pool")
+
+
+def _probe(module: str, watched: tuple[str, ...], also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Import `module` (then the modules `also`) in a clean interpreter; its handlers and
+    which of the `watched` top-level packages got loaded."""
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **LAMBDA_SETTINGS}
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, module, *HEAVY],
+        [sys.executable, "-c", PROBE, module, ",".join(also), *watched],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False,
         timeout=300,  # a hang guard only: an import normally takes seconds
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["lambdas.http_api", "lambdas.ws", "lambdas.jobs", "lambdas.feed_schedule",
+     "lambdas.kite_login"],
+)  # fmt: skip
+def test_handler_imports_without_the_feeds_heavy_packages(module: str) -> None:
+    result = _probe(module, HEAVY)
     assert result["handlers"], f"{module} defines no handler"
     assert result["loaded"] == [], f"{module} imported {result['loaded']}"
+
+
+def test_the_kite_login_lambda_loads_no_store_driver() -> None:
+    """It runs outside the VPC: neither its import nor what a login imports later (the Kite
+    client, the Secrets Manager writer) loads a Redis or PostgreSQL client, so none can be
+    opened. The main API's handler does load them (the probe sees them)."""
+    lazy = ("kiteconnect", "strikeboard.kite.credentials", "strikeboard.api.kite_login")
+    assert _probe("lambdas.kite_login", STORE_DRIVERS, lazy)["loaded"] == []
+    assert _probe("lambdas.http_api", STORE_DRIVERS)["loaded"] == sorted(STORE_DRIVERS)

@@ -15,7 +15,8 @@ from starlette.requests import Request
 from strikeboard.api import chain as chain_doc
 from strikeboard.api import service as svc
 from strikeboard.api.app import create_app
-from strikeboard.api.auth_routes import UnauthorizedError, current_user
+from strikeboard.api.errors import BadRequestError, NotFoundError, UnauthorizedError
+from strikeboard.api.guard import current_user
 from strikeboard.api.models import Preferences
 from strikeboard.auth import Principal
 from strikeboard.chain import conventions, pricing
@@ -86,7 +87,7 @@ def test_cursor_round_trip_and_garbage() -> None:
     ts = datetime(2026, 11, 25, 10, 15, 1, 123456, tzinfo=IST)
     assert svc.decode_cursor(svc.encode_cursor(ts, 42)) == (ts, 42)
     for bad in ("", "x", "1:2:3", "12:ab", "99999999999999999999999:1", "1795582020000000:-1"):
-        with pytest.raises((svc.BadRequestError, svc.NotFoundError)):
+        with pytest.raises((BadRequestError, NotFoundError)):
             svc.decode_cursor(bad)
 
 

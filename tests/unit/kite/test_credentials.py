@@ -13,6 +13,7 @@ import pytest
 from moto import mock_aws
 
 from strikeboard.kite.credentials import (
+    MAX_READ_DELAY_S,
     CredentialsError,
     ReadBackoff,
     SecretTokenReader,
@@ -134,6 +135,28 @@ def test_a_token_stored_without_a_notice_is_found_at_the_next_read() -> None:
     assert reader() == "fresh"
     # Kite refuses it: the search starts again at 5 s, not at a minute.
     assert reads_at(reader, secret, clock, 16) == [5, 15]
+
+
+def test_without_a_notice_a_token_is_found_within_a_minute_of_being_stored() -> None:
+    """The cloud's Kite login Lambda has no Redis, hence no notice: the backoff alone finds
+    the token. Stored at any second of a wait (the feed calls about once a second), it is read
+    at most MAX_READ_DELAY_S - 1 seconds later: one stored a second after a read waits for
+    the next, a minute after that read."""
+    delays = []
+    for stored_at in range(400):
+        clock, secret = Clock(), Secret()
+        reader = SecretTokenReader(secret, lambda: None, clock=clock)
+        start, second = clock.now, 0
+        while True:
+            clock.now = start + second
+            if second == stored_at:
+                secret.token = "fresh"
+            if reader() == "fresh":
+                break
+            second += 1
+        delays.append(second - stored_at)
+    assert max(delays) == MAX_READ_DELAY_S - 1
+    assert delays.index(max(delays)) == 76  # reads at 0, 5, 15, 35, 75, then a minute apart
 
 
 def test_the_logins_notice_makes_it_read_at_once() -> None:
