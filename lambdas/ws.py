@@ -10,17 +10,22 @@ answered 401, which refuses the handshake). $default takes JSON text frames::
     {"action": "unsubscribe", "expiry": "2026-12-01"}
     {"action": "ping"}                                  -> {"type": "pong"}; refreshes the TTL
 
-Replies go through the Management API (``post_to_connection``), like the pusher's. Every
-frame is bounded (`Limits`: size, nesting, rate, subscriptions, names known to the hot store);
-a frame outside them is answered ``{"type": "error", "message"}`` and the socket stays usable.
-Protocol, limits and registry keys: docs/live.md.
+Replies are the route response of $default, a two-way route (CDK ``returnResponse: true``):
+the ``body`` returned here is the one message API Gateway sends back to the client, so this
+Lambda never calls the Management API and needs no internet egress (no NAT). Every body is a
+protocol message of `strikeboard.push.messages`; a frame that needs no answer (unsubscribe, a
+frame dropped by the rate limit after its one warning) returns none. $connect and $disconnect
+cannot reply (the socket is not open yet, or no longer): they return a status only. A snapshot
+too large for one message is answered with a ``reset`` carrying its seq: the client re-fetches
+it over REST. Every frame is bounded (`Limits`: size, nesting, rate, subscriptions, names
+known to the hot store); a frame outside them is answered ``{"type": "error", "message"}``
+and the socket stays usable. Protocol, limits and registry keys: docs/live.md.
 """
 
 from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,12 +37,11 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from strikeboard.config import Settings, get_settings
 from strikeboard.push import messages
-from strikeboard.push.poster import ManagementApiPoster, Poster, PostResult
 from strikeboard.push.registry import Allowance, Registry
 from strikeboard.store.auth_state import AuthState
 from strikeboard.store.errors import StoreError
 from strikeboard.store.hot import HotStore
-from strikeboard.store.snapshot import SnapshotError
+from strikeboard.store.snapshot import SEQ, SnapshotError
 
 DEFAULT_UNDERLYING = "NIFTY"
 UNDERLYING_NAME: Final = re.compile(r"[A-Z][A-Z0-9&-]{0,19}")  # as the REST API's pattern
@@ -68,63 +72,53 @@ class Deps:
     settings: Settings
     registry: Registry
     hot: HotStore
-    poster: Poster
     limits: Limits = field(default_factory=Limits)
     clock: Callable[[], float] = time.time
 
 
-_deps: dict[str, Deps] = {}
+_deps: list[Deps] = []  # at most one: built on the first invocation of a warm Lambda
 
 
-def endpoint_of(event: Event, settings: Settings) -> str:
-    """The Management API endpoint: PUSH_ENDPOINT_URL, else this API's own domain/stage."""
-    if settings.push_endpoint_url:
-        return settings.push_endpoint_url
-    ctx = event.get("requestContext") or {}
-    return f"https://{ctx.get('domainName', '')}/{ctx.get('stage', '')}"
-
-
-def default_deps(event: Event) -> Deps:
-    """Clients from the settings, cached per endpoint across warm invocations."""
-    settings = get_settings()
-    endpoint = endpoint_of(event, settings)
-    deps = _deps.get(endpoint)
-    if deps is None:
-        deps = Deps(
-            settings=settings,
-            registry=Registry.from_url(
-                settings.redis_url, settings.redis_key_prefix, settings.ws_connection_ttl_s
-            ),
-            hot=HotStore.from_url(settings.redis_url, settings.redis_key_prefix),
-            poster=ManagementApiPoster.from_endpoint(endpoint, concurrency=4),
+def default_deps() -> Deps:
+    """Clients from the settings, kept across warm invocations."""
+    if not _deps:
+        settings = get_settings()
+        _deps.append(
+            Deps(
+                settings=settings,
+                registry=Registry.from_url(
+                    settings.redis_url, settings.redis_key_prefix, settings.ws_connection_ttl_s
+                ),
+                hot=HotStore.from_url(settings.redis_url, settings.redis_key_prefix),
+            )
         )
-        _deps[endpoint] = deps
-    return deps
+    return _deps[0]
 
 
 def reset() -> None:
     """Forget cached clients (tests that change the settings)."""
-    for deps in _deps.values():
+    for deps in _deps:
         deps.registry.close()
         deps.hot.close()
     _deps.clear()
 
 
-def _reply(status: int, body: str = "") -> Response:
-    return {"statusCode": status, "body": body}
+def _reply(status: int, message: str | None = None) -> Response:
+    """A Lambda proxy response. On $default, ``message`` (a protocol JSON text) is what the
+    client receives, whatever the status (API Gateway delivers a 4xx's body too: the status
+    only shows in logs); without one there is no body (API Gateway may still send an empty
+    frame, which clients skip)."""
+    response: Response = {"statusCode": status}
+    if message is not None:
+        response["body"] = message
+    return response
 
 
-def _send(deps: Deps, connection_id: str, text: str) -> PostResult:
-    result = PostResult.OK
-    for piece in messages.split(text, uuid.uuid4().hex[:12]):
-        result = deps.poster.post(connection_id, piece.encode())
-        if result is not PostResult.OK:
-            break
-    if result is PostResult.GONE:
-        deps.registry.disconnect(connection_id)
-    elif result is PostResult.FAILED:
-        logger.warning("post_to_connection failed", connection_id=connection_id)
-    return result
+def _error(status: int, text: str) -> Response:
+    return _reply(status, messages.error_message(text))
+
+
+GONE: Final = "unknown connection: reconnect"
 
 
 def on_connect(event: Event, deps: Deps) -> Response:
@@ -135,7 +129,7 @@ def on_connect(event: Event, deps: Deps) -> Response:
         metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)
         reason = "unknown, expired or used ticket" if query.get("ticket") else "no ticket"
         logger.info("connection refused", reason=reason)
-        return _reply(401, "Unauthorized")
+        return _reply(401)  # refuses the handshake: there is no socket to send a body to
     identity = ctx.get("identity") or {}
     deps.registry.connect(
         ctx["connectionId"],
@@ -145,13 +139,13 @@ def on_connect(event: Event, deps: Deps) -> Response:
     )
     metrics.add_metric(name="Connect", unit=MetricUnit.Count, value=1)
     logger.info("connected", user=principal.user_id)
-    return _reply(200, "Connected")
+    return _reply(200)
 
 
 def on_disconnect(event: Event, deps: Deps) -> Response:
     deps.registry.disconnect(event["requestContext"]["connectionId"])
     metrics.add_metric(name="Disconnect", unit=MetricUnit.Count, value=1)
-    return _reply(200, "Disconnected")
+    return _reply(200)  # the socket is already closed
 
 
 def _names(body: dict[str, Any]) -> tuple[str, str]:
@@ -185,10 +179,9 @@ def _check_known(deps: Deps, underlying: str, expiry: str) -> None:
         )
 
 
-def _bad_message(deps: Deps, connection_id: str, text: str) -> Response:
+def _bad_message(text: str) -> Response:
     metrics.add_metric(name="BadMessage", unit=MetricUnit.Count, value=1)
-    _send(deps, connection_id, messages.error_message(text))
-    return _reply(400, text)
+    return _error(400, text)
 
 
 def on_default(event: Event, deps: Deps) -> Response:
@@ -199,14 +192,13 @@ def on_default(event: Event, deps: Deps) -> Response:
         connection_id, limits.rate_per_s, limits.burst, deps.clock()
     )
     if allowance is Allowance.UNKNOWN:
-        _send(deps, connection_id, messages.error_message("unknown connection: reconnect"))
-        return _reply(410, "Gone")
+        return _error(410, GONE)
     if allowance is not Allowance.OK:
         metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
-        text = f"rate limit: at most {limits.rate_per_s:g} messages a second; message dropped"
         if allowance is Allowance.DROP_AND_TELL:
-            _send(deps, connection_id, messages.error_message(text))
-        return _reply(429, text)
+            text = f"rate limit: at most {limits.rate_per_s:g} messages a second; message dropped"
+            return _error(429, text)
+        return _reply(429)  # told once already: no body
     raw = event.get("body")
     try:
         body = messages.parse_client_message(
@@ -215,21 +207,19 @@ def on_default(event: Event, deps: Deps) -> Response:
         action = body.get("action")
         if action == "ping":
             if not deps.registry.touch(connection_id):
-                _send(deps, connection_id, messages.error_message("unknown connection: reconnect"))
-                return _reply(410, "Gone")
-            _send(deps, connection_id, messages.PONG)
-            return _reply(200)
+                return _error(410, GONE)
+            return _reply(200, messages.PONG)
         if action in ("subscribe", "unsubscribe"):
             underlying, expiry = _names(body)
             if action == "unsubscribe":
                 deps.registry.unsubscribe(connection_id, underlying, expiry)
-                return _reply(200)
+                return _reply(200)  # needs no answer
             _check_known(deps, underlying, expiry)
             return _subscribe(deps, connection_id, underlying, expiry)
         shown = repr(action)[:40] if isinstance(action, str) else type(action).__name__
         raise messages.MessageError(f"unknown action {shown}: use subscribe, unsubscribe or ping")
     except messages.MessageError as exc:
-        return _bad_message(deps, connection_id, str(exc))
+        return _bad_message(str(exc))
 
 
 def _subscribe(deps: Deps, connection_id: str, underlying: str, expiry: str) -> Response:
@@ -243,17 +233,22 @@ def _subscribe(deps: Deps, connection_id: str, underlying: str, expiry: str) -> 
     # Register first, then read: every delta after the snapshot's seq then reaches this
     # connection (the client drops those at or below the snapshot's seq).
     if not deps.registry.subscribe(connection_id, underlying, expiry):
-        _send(deps, connection_id, messages.error_message("unknown connection: reconnect"))
-        return _reply(410, "Gone")
+        return _error(410, GONE)
     metrics.add_metric(name="Subscribe", unit=MetricUnit.Count, value=1)
     document = deps.hot.read_snapshot(underlying, expiry)
     if document is None:
         # Nothing live (after hours, feed down): the client uses REST; the feed's first
         # publish is a reset that tells it to re-fetch.
-        _send(deps, connection_id, messages.reset_message(underlying, expiry, None))
-    else:
-        _send(deps, connection_id, messages.snapshot_message(document))
-    return _reply(200)
+        return _reply(200, messages.reset_message(underlying, expiry, None))
+    text = messages.snapshot_message(document)
+    if not messages.fits(text):
+        # A route response is one message: the client re-fetches this snapshot (or a newer
+        # one) over REST; the deltas after it reach this connection meanwhile, registered
+        # above, and the client applies those newer than what it fetched.
+        metrics.add_metric(name="SnapshotTooLarge", unit=MetricUnit.Count, value=1)
+        seq = document.get(SEQ)
+        text = messages.reset_message(underlying, expiry, None if seq is None else int(seq))
+    return _reply(200, text)
 
 
 ROUTES = {"$connect": on_connect, "$disconnect": on_disconnect, "$default": on_default}
@@ -264,14 +259,17 @@ def handle(event: Event, deps: Deps) -> Response:
     ctx = event.get("requestContext") or {}
     route = ROUTES.get(str(ctx.get("routeKey")))
     if route is None or not ctx.get("connectionId"):
-        return _reply(400, f"unknown route {ctx.get('routeKey')!r}")
+        logger.warning("unknown route", route=str(ctx.get("routeKey"))[:40])
+        return _reply(400)
     logger.append_keys(connection_id=ctx["connectionId"], route=ctx["routeKey"])
     try:
         return route(event, deps)
     except (StoreError, SnapshotError) as exc:
         logger.error("store unavailable", error=str(exc))
         metrics.add_metric(name="StoreError", unit=MetricUnit.Count, value=1)
-        return _reply(503, "Service unavailable")
+        if route is on_default:
+            return _error(503, "service unavailable: try again shortly")
+        return _reply(503)
     finally:
         logger.remove_keys(["connection_id", "route"])
 
@@ -279,7 +277,7 @@ def handle(event: Event, deps: Deps) -> Response:
 def handler(event: Event, context: Any) -> Response:
     """The Lambda entry point of every WebSocket route."""
     try:
-        return handle(event, default_deps(event))
+        return handle(event, default_deps())
     finally:
         if metrics.metric_set:
             if is_metrics_disabled():

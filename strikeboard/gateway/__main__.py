@@ -25,9 +25,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="close WebSockets silent this long, s (API Gateway: 600)")  # fmt: skip
     args = parser.parse_args(argv)
     local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    # The WebSocket handlers run in this process and reply through our own @connections;
-    # set before anything reads the settings. No CloudWatch here: no EMF lines on stdout.
-    os.environ.setdefault("PUSH_ENDPOINT_URL", f"http://{local}:{args.port}")
+    # The WebSocket handlers run in this process and reply with their route responses (the
+    # pusher, another process, posts to our @connections). No CloudWatch here: no EMF lines
+    # on stdout; set before anything reads the settings.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     gateway = Gateway(
         static_dir=args.static_dir,

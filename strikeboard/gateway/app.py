@@ -35,7 +35,7 @@ WsHandler = Callable[[Event, Any], dict[str, Any]]
 ROOT: Final = Path(__file__).resolve().parents[2]
 DEFAULT_STATIC_DIR: Final = ROOT / "web" / "dist"
 HTTP_APP: Final = "lambdas.http_api:app"
-MAX_MESSAGE_BYTES: Final = 128 * 1024  # API Gateway's limit per post_to_connection
+MAX_MESSAGE_BYTES: Final = 128 * 1024  # API Gateway's limit per message (post or reply)
 # Any request body, as a backstop (issue 13): above @connections' 128 KB, whose own 413 is
 # AWS's PayloadTooLargeException; /api has its own, smaller limit (strikeboard.api.guard).
 MAX_REQUEST_BYTES: Final = 1024 * 1024
@@ -50,6 +50,34 @@ Build it with <code>cd web &amp;&amp; npm install &amp;&amp; npm run build</code
 <p>The API is at <a href="/api/docs">/api/docs</a>; live data at <code>/ws?ticket=...</code>
 (a one-time ticket from <code>POST /api/ws/ticket</code>).</p>
 </body></html>"""
+
+
+log = logging.getLogger(__name__)
+
+
+def route_response(event: Event, result: dict[str, Any] | None) -> str:
+    """The frame API Gateway sends back for one $default message, the route being two-way (a
+    ``$default`` route response; CDK ``returnResponse: true``) with a Lambda proxy integration:
+
+    - the Lambda's ``body`` as it is, whatever its ``statusCode`` (a 4xx's body is delivered
+      too);
+    - no body: an empty frame. A route response "signals to API Gateway that it should return a
+      response to a client upon receiving a WebSocket message" (AWS, WebSocket selection
+      expressions), and an empty message is what users report for a missing body
+      (serverless/serverless#6816), so clients must skip one; emulated so that tests see it;
+    - the handler raised: API Gateway's own ``{"message": "Internal server error", ...}``. A
+      body over 128 KB gets the same here: a loud stand-in, since API Gateway cannot send it
+      as one message and what it does instead is not documented.
+    """
+    if result is not None:
+        body = result.get("body")
+        text = "" if body is None else str(body)
+        if len(text.encode()) <= MAX_MESSAGE_BYTES:
+            return text
+        log.warning("route response of %d bytes: over API Gateway's message limit", len(text))
+    ctx = event["requestContext"]
+    return json.dumps({"message": "Internal server error", "connectionId": ctx["connectionId"],
+                       "requestId": ctx["requestId"]})  # fmt: skip
 
 
 def new_connection_id() -> str:
@@ -240,12 +268,15 @@ class Gateway:
         return {"headers": dict(conn.websocket.headers.items()), "requestContext": ctx,
                 "isBase64Encoded": False}  # fmt: skip
 
-    async def invoke(self, event: Event) -> dict[str, Any]:
-        """Run the route handler in a worker thread (it may post back to this server)."""
+    async def invoke(self, event: Event) -> dict[str, Any] | None:
+        """Run the route handler in a worker thread; None when it raised (an integration
+        failure at API Gateway, not a crash of the gateway)."""
         try:
             result = await anyio.to_thread.run_sync(self.ws_handler, event, None)
-        except Exception as exc:  # a crashing Lambda is a 502 at API Gateway, not a crash here
-            return {"statusCode": 502, "body": f"{type(exc).__name__}: {exc}"}
+        except Exception:
+            route = event["requestContext"]["routeKey"]
+            log.exception("the WebSocket handler raised on %s", route)
+            return None
         return result if isinstance(result, dict) else {"statusCode": 200}
 
     # -- browser WebSockets -----------------------------------------------------------------
@@ -261,8 +292,11 @@ class Gateway:
         # Known before $connect runs: posts made meanwhile are queued, not answered 410.
         self.connections[conn.connection_id] = conn
         result = await self.invoke(self.connect_event(conn))
+        if result is None:
+            result = {"statusCode": 502, "body": "Internal server error"}
         status = int(result.get("statusCode", 200))
         if status != 200:
+            # $connect cannot reply with a message: its status refuses the upgrade.
             self.connections.pop(conn.connection_id, None)
             await self._refuse(websocket, status, str(result.get("body") or ""))
             return
@@ -284,7 +318,10 @@ class Gateway:
                 if body is None:
                     body = (message.get("bytes") or b"").decode("utf-8", "replace")
                 conn.last_active = time.time()
-                await self.invoke(self.message_event(conn, body))
+                event = self.message_event(conn, body)
+                # The Lambda's reply is its route response: one frame, after the handler
+                # returns, in order with the posts queued meanwhile.
+                conn.queue.put_nowait(route_response(event, await self.invoke(event)))
         except TimeoutError:
             code, reason = 1001, "Going away"
             with contextlib.suppress(Exception):
@@ -297,7 +334,7 @@ class Gateway:
             await writer
             if conn.close_code is not None:
                 code, reason = conn.close_code, "Server closed"
-            await self.invoke(self.disconnect_event(conn, code, reason))
+            await self.invoke(self.disconnect_event(conn, code, reason))  # closed: no reply
 
     async def _refuse(self, websocket: WebSocket, status: int, body: str) -> None:
         """Reject the upgrade with the handler's HTTP status, as API Gateway does."""

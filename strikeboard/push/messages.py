@@ -2,9 +2,12 @@
 
 Server -> client JSON text messages: ``snapshot``, ``delta``, ``reset`` (re-fetch over REST),
 ``market``, ``order``, ``pong``, ``error``, ``batch`` (what one push cycle has for a
-connection, in one message: API Gateway bills per message) and ``part`` for anything larger
-than API Gateway accepts in one message. Deltas are forwarded exactly as the feed published
-them (see docs/storage.md) unless the pusher had to coalesce a backlog with `compose_deltas`.
+connection, in one message: API Gateway bills per message) and ``part`` for a post larger
+than API Gateway accepts in one message (the WebSocket Lambda's reply, a route response, is
+always one message: a snapshot too large for it is answered with a ``reset``). Deltas are
+forwarded exactly as the feed published them (see docs/storage.md) unless the pusher had to
+coalesce a backlog with `compose_deltas`. A client skips an empty frame (what API Gateway may
+send for a route response without a body).
 
 `Follower` is the reference client of one expiry (the SPA implements the same rules): it
 applies deltas in seq order, buffers those that arrive before the snapshot, and reports a gap
@@ -26,6 +29,12 @@ MAX_MESSAGE_BYTES: Final = 128 * 1024
 """API Gateway's WebSocket message limit (post_to_connection answers 413 above it)."""
 PART_LIMIT_BYTES: Final = 120 * 1024
 """Messages above this are split into parts, leaving room for the part envelope."""
+
+
+SERVER_MESSAGE_TYPES: Final = frozenset(
+    {"snapshot", "delta", "reset", "market", "order", "pong", "error", "batch", "part"}
+)
+"""Every ``type`` a server -> client message has (anything else reaching a client is a bug)."""
 
 
 class MessageError(ValueError):
@@ -144,13 +153,19 @@ def unbatch(message: JSONDict) -> list[JSONDict]:
 # -- parts ---------------------------------------------------------------------------------
 
 
+def fits(text: str, limit: int = PART_LIMIT_BYTES) -> bool:
+    """Whether ``text`` goes as one message (else `split` it, or, for a route response, which
+    is one message, send something smaller)."""
+    return len(text.encode()) <= limit
+
+
 def split(text: str, part_id: str, limit: int = PART_LIMIT_BYTES) -> list[str]:
     """``[text]`` when it fits in ``limit`` UTF-8 bytes, else ``part`` messages that each do.
 
     Each part is ``{"type": "part", "id", "index", "count", "chunk"}``; the client
     concatenates the chunks in index order and parses the result (`Assembler`).
     """
-    if len(text.encode()) <= limit:
+    if fits(text, limit):
         return [text]
     envelope = len(dumps({"type": "part", "id": part_id, "index": 0, "count": 0, "chunk": ""}))
     budget = limit - envelope - 24  # room for index/count digits

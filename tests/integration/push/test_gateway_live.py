@@ -1,6 +1,7 @@
 """The live path end to end on the local gateway: real browser-side WebSocket clients
-(`websockets`), the WebSocket handlers invoked with API Gateway-shaped events, the pusher
-posting through boto3 to the gateway's @connections, real Redis, real simulator snapshots."""
+(`websockets`), the WebSocket handlers invoked with API Gateway-shaped events (their replies
+come back as route responses), the pusher posting through boto3 to the gateway's
+@connections, real Redis, real simulator snapshots."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from strikeboard.push.replay import SimChain
 from strikeboard.push.service import Pusher
 from strikeboard.store.auth_state import AuthState
 from strikeboard.store.hot import HotStore
+from strikeboard.store.snapshot import loads
 
 TOKEN = "integration-dev-token"
 JSONDict = dict[str, Any]
@@ -48,22 +50,43 @@ async def placeholder_api(scope: Scope, receive: Receive, send: Send) -> None:
 
 @dataclass
 class Client:
-    """A browser-like client: collects every message, reassembling parts."""
+    """A browser-like client: collects every message, reassembling parts; skips the empty
+    frames of route responses without a body; on a ``reset``, re-fetches the snapshot as the
+    SPA does over REST (`rest`, here straight from Redis) and files it as a ``snapshot``."""
 
     socket: ClientConnection
+    rest: Callable[[str], JSONDict | None]
     received: list[JSONDict] = field(default_factory=list)
+    frames: list[str] = field(default_factory=list)
+    stray: list[str] = field(default_factory=list)  # frames that are no protocol message
     task: asyncio.Task[None] | None = None
 
     async def _read(self) -> None:
         assembler = messages.Assembler()
         with contextlib.suppress(websockets.ConnectionClosed):
             async for raw in self.socket:
-                message = json.loads(raw)
+                text = raw if isinstance(raw, str) else raw.decode()
+                self.frames.append(text)
+                if not text:
+                    continue
+                message = json.loads(text) if text.startswith("{") else None
+                if not isinstance(message, dict) or (
+                    message.get("type") not in messages.SERVER_MESSAGE_TYPES
+                ):
+                    self.stray.append(text[:200])
+                    continue
                 if message["type"] == "part":
                     message = assembler.feed(message)
                     if message is None:
                         continue
-                self.received.extend(messages.unbatch(message))
+                for inner in messages.unbatch(message):
+                    self.received.append(inner)
+                    if inner["type"] == "reset":
+                        document = self.rest(inner["expiry"])
+                        if document is not None:
+                            self.received.append(
+                                {**loads(messages.snapshot_message(document)), "rest": True}
+                            )
 
     async def send(self, **body: Any) -> None:
         await self.socket.send(json.dumps(body))
@@ -91,7 +114,7 @@ class Live:
         # What the SPA does: a one-time ticket (POST /api/ws/ticket), then /ws?ticket=.
         ticket = AuthState.of(self.hot).issue_ticket(Principal("dev", "dev"))
         socket = await connect(f"{self.url.replace('http', 'ws')}/ws?ticket={ticket}")
-        client = Client(socket)
+        client = Client(socket, lambda expiry: self.hot.read_snapshot("NIFTY", expiry))
         client.task = asyncio.create_task(client._read())
         self.clients.append(client)
         return client
@@ -118,7 +141,7 @@ async def live(redis_url: str, redis_prefix: str, tmp_path: Path) -> AsyncIterat
     hot = HotStore.from_url(redis_url, redis_prefix)
     registry = Registry.from_url(redis_url, redis_prefix, ttl_s=120)
     settings = Settings(dev_token=SecretStr(TOKEN), cognito_issuer="")
-    deps = ws.Deps(settings, registry, hot, ManagementApiPoster.from_endpoint(url, 8))
+    deps = ws.Deps(settings, registry, hot)
     gateway = Gateway(lambda event, _ctx: ws.handle(event, deps), http_app=placeholder_api,
                       static_dir=tmp_path / "dist", domain_name=f"127.0.0.1:{port}")  # fmt: skip
     server = uvicorn.Server(uvicorn.Config(build_app(gateway), host="127.0.0.1", port=port,
@@ -137,6 +160,7 @@ async def live(redis_url: str, redis_prefix: str, tmp_path: Path) -> AsyncIterat
         await client.socket.close()
         if client.task:
             await client.task
+        assert client.stray == []  # every frame a client got was a protocol message (or empty)
     stop.set()
     await pushing
     server.should_exit = True
@@ -182,9 +206,12 @@ async def test_clients_rebuild_the_redis_snapshot_from_snapshot_and_deltas(live:
         await eventually(lambda client=client: any(m["type"] == "market" for m in client.received))
     await eventually(lambda: {"type": "pong"} in c.received)
 
-    # Unsubscribed: no more deltas for that client.
+    # Unsubscribed: no more deltas for that client. The unsubscribe needs no answer: its
+    # route response has no body (an empty frame, as API Gateway sends for one).
+    frames = len(a.frames)
     await a.send(action="unsubscribe", expiry=e0)
     await eventually(lambda: live.registry.subscribers("NIFTY", e0) == [])
+    await eventually(lambda: "" in a.frames[frames:])
     count = len([m for m in a.received if m["type"] == "delta"])
     last = live.publish(live.chain.step(1))
     await eventually(lambda: b.followers()[e1].seq == last[e1])
@@ -193,25 +220,37 @@ async def test_clients_rebuild_the_redis_snapshot_from_snapshot_and_deltas(live:
 
 
 @pytest.mark.asyncio
-async def test_a_snapshot_over_the_limit_arrives_in_parts(live: Live) -> None:
+async def test_a_snapshot_over_the_limit_is_a_reset_then_rest_and_no_delta_is_lost(
+    live: Live,
+) -> None:
+    """The subscribe's reply is one message (a route response): a snapshot too large for one
+    is answered with a reset carrying its seq; the client fetches the chain over REST and
+    applies the deltas after what it fetched, whichever arrives first."""
     e0 = live.chain.expiries[0]
-    documents = live.chain.snapshots()
-    # One document carrying every expiry's strikes (real rows, keys made unique): ~170 KB.
-    wide = copy.deepcopy(documents[e0])
-    wide["strikes"] = {f"{k}@{e}": row for e, d in documents.items() for k, row in
-                       d["strikes"].items()}  # fmt: skip
-    live.publish({e0: wide})
+
+    def wide(documents: dict[str, JSONDict]) -> dict[str, JSONDict]:
+        """One document carrying every expiry's strikes (real rows, keys made unique):
+        ~170 KB, more than one message holds."""
+        out = copy.deepcopy(documents[e0])
+        out["strikes"] = {f"{k}@{e}": row for e, d in documents.items() for k, row in
+                          d["strikes"].items()}  # fmt: skip
+        return {e0: out}
+
+    seq = live.publish(wide(live.chain.snapshots()))[e0]
+    assert not messages.fits(messages.snapshot_message(live.hot.read_snapshot("NIFTY", e0) or {}))
     client = await live.client()
     await client.send(action="subscribe", expiry=e0)
-    await eventually(lambda: bool(client.received))
-    snapshot = client.received[0]
-    assert snapshot["type"] == "snapshot"
-    assert len(messages.snapshot_message(snapshot["data"]).encode()) > messages.MAX_MESSAGE_BYTES
-    assert snapshot["data"] == live.hot.read_snapshot("NIFTY", e0)
-    # The next delta replaces most of it: big too, and also delivered in parts.
-    last = live.publish({e0: live.chain.step(1)[e0]})
-    await eventually(lambda: client.followers()[e0].seq == last[e0])
+    # Deltas published right away race the reply and the REST fetch; none may be lost (they
+    # change most rows: large too, the pusher posts them in parts).
+    for _ in range(3):
+        last = live.publish(wide(live.chain.step(1)))
+    await eventually(lambda: e0 in client.followers() and client.followers()[e0].seq == last[e0])
     assert client.followers()[e0].document == live.hot.read_snapshot("NIFTY", e0)
+    resets = [m for m in client.received if m["type"] == "reset"]
+    assert resets[0]["expiry"] == e0 and seq <= resets[0]["seq"] <= last[e0]
+    ws_snapshots = [m for m in client.received if m["type"] == "snapshot" and "rest" not in m]
+    assert ws_snapshots == []  # only the REST fetch brought the whole chain
+    assert max(len(f.encode()) for f in client.frames) <= messages.MAX_MESSAGE_BYTES
 
 
 @pytest.mark.asyncio

@@ -1,4 +1,5 @@
-"""Fixtures of the push tests: moto's Management API (see push_helpers), handler deps."""
+"""Fixtures of the push tests: moto's Management API (the pusher's; see push_helpers), the
+WebSocket handlers' deps."""
 
 from __future__ import annotations
 
@@ -25,14 +26,13 @@ def moto_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoApi]:
 
 
 @pytest.fixture
-def deps(redis_url: str, redis_prefix: str, moto_api: MotoApi) -> Iterator[ws.Deps]:
+def deps(redis_url: str, redis_prefix: str) -> Iterator[ws.Deps]:
     settings = Settings(dev_token=SecretStr("sample-dev-token"), redis_url=redis_url,
                         redis_key_prefix=redis_prefix, cognito_issuer="")  # fmt: skip
     d = ws.Deps(
         settings=settings,
         registry=Registry.from_url(redis_url, redis_prefix, ttl_s=60),
         hot=HotStore.from_url(redis_url, redis_prefix),
-        poster=moto_api.poster,
     )
     yield d
     d.registry.close()

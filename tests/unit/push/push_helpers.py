@@ -1,4 +1,5 @@
-"""Helpers of the push tests: sample events, and reading what moto's Management API got."""
+"""Helpers of the push tests: sample events, the WebSocket Lambda's replies (its route
+responses) and what moto's Management API got (the pusher's posts)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,23 @@ def connect_event(
     event["queryStringParameters"] = {"ticket": ticket}
     event["multiValueQueryStringParameters"] = {"ticket": [ticket]}
     return event
+
+
+def protocol_message(text: str) -> dict[str, Any]:
+    """``text`` as the protocol message it must be (fails on plain text or an unknown type)."""
+    message = json.loads(text)
+    assert isinstance(message, dict), text[:200]
+    assert message.get("type") in messages.SERVER_MESSAGE_TYPES, text[:200]
+    return message
+
+
+def reply_of(response: dict[str, Any]) -> dict[str, Any] | None:
+    """What the client receives for a $default frame: the response's body as a protocol
+    message, or None when there is no body (nothing to answer)."""
+    assert set(response) <= {"statusCode", "body"}, response  # a well-formed proxy response
+    if "body" not in response:
+        return None
+    return protocol_message(response["body"])
 
 
 def decode_stream(data: bytes) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 """The pusher against real Redis and moto's Management API: subscribers rebuild exactly the
-snapshot in Redis from a snapshot plus the deltas the pusher forwards."""
+snapshot in Redis from a snapshot (the WebSocket Lambda's reply) plus the deltas the pusher
+forwards."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import asyncio
 import copy
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import pytest_asyncio
 import redis
-from push_helpers import MotoApi, connect_event, load_event
+from push_helpers import MotoApi, connect_event, load_event, reply_of
 from pydantic import SecretStr
 
 from lambdas import ws
@@ -36,13 +37,18 @@ class Stack:
     moto: MotoApi
     previous: dict[str, dict[str, Any]]
     history: dict[tuple[str, int], dict[str, Any]]
+    replies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def connect(self, cid: str, *expiries: str) -> None:
         assert ws.handle(connect_event(self.deps.hot, cid), self.deps)["statusCode"] == 200
         for expiry in expiries:
             event = load_event("subscribe", cid)
             event["body"] = f'{{"action": "subscribe", "expiry": "{expiry}"}}'
-            assert ws.handle(event, self.deps)["statusCode"] == 200
+            response = ws.handle(event, self.deps)
+            assert response["statusCode"] == 200
+            reply = reply_of(response)
+            assert reply is not None
+            self.replies.setdefault(cid, []).append(reply)
 
     def step(self, seconds: int = 1) -> dict[str, int]:
         seqs = {}
@@ -54,7 +60,8 @@ class Stack:
 
     def follow(self, cid: str) -> dict[str, messages.Follower]:
         followers: dict[str, messages.Follower] = {}
-        for message in self.moto.received(cid):
+        # The subscribe replies came first; the Follower buffers deltas that precede them.
+        for message in self.replies.get(cid, []) + self.moto.received(cid):
             if message["type"] in ("snapshot", "delta", "reset"):
                 followers.setdefault(message["expiry"], messages.Follower()).handle(message)
         return followers
@@ -72,7 +79,7 @@ async def stack(redis_url: str, redis_prefix: str, moto_api: MotoApi) -> AsyncIt
     hot = HotStore.from_url(redis_url, redis_prefix)
     registry = Registry.from_url(redis_url, redis_prefix, ttl_s=60)
     settings = Settings(dev_token=SecretStr("sample-dev-token"), cognito_issuer="")
-    deps = ws.Deps(settings, registry, hot, moto_api.poster)
+    deps = ws.Deps(settings, registry, hot)
     pusher = Pusher(redis_url, moto_api.poster, prefix=redis_prefix, registry=registry,
                     hot=hot, concurrency=8, market_hz=20)  # fmt: skip
     s = Stack(SimChain(seed=21), hot, registry, deps, pusher, moto_api, {}, {})
@@ -169,9 +176,10 @@ async def test_one_message_a_cycle_per_connection(stack: Stack) -> None:
     await stack.pusher.send_cycle(
         [Outgoing(None, market), Outgoing(["conn-a="], delta), Outgoing(None, order)]
     )
-    # After the subscription's reply (a reset: no live chain yet), one message.
-    [reply, posted] = stack.moto.posted("conn-a=")
-    assert reply["type"] == "reset" and posted["type"] == "batch"
+    # The subscription's reply (a reset: no live chain yet) was returned; one post.
+    assert [m["type"] for m in stack.replies["conn-a="]] == ["reset"]
+    [posted] = stack.moto.posted("conn-a=")
+    assert posted["type"] == "batch"
     assert [m["type"] for m in messages.unbatch(posted)] == ["market", "delta", "order"]
     assert messages.unbatch(posted)[1] == loads(delta)
     assert [m["type"] for m in stack.moto.posted("conn-b=")] == ["batch"]

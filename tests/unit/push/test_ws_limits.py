@@ -1,16 +1,17 @@
-"""Hostile frames on $default (issue 13): every one is answered with an error message, the
-socket stays usable, and nothing a client sends grows the registry beyond its caps."""
+"""Hostile frames on $default (issue 13): every one is answered with an error message (the
+returned body: the route response), the socket stays usable, and nothing a client sends grows
+the registry beyond its caps."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from push_helpers import MotoApi, connect_event, load_event
+from push_helpers import connect_event, load_event, reply_of
 
 from lambdas import ws
 from strikeboard.push import messages
@@ -36,8 +37,25 @@ def frame(body: str) -> dict[str, Any]:
     return event
 
 
-def send(deps: ws.Deps, **body: Any) -> dict[str, Any]:
-    return ws.handle(frame(json.dumps(body)), deps)
+@dataclass
+class Socket:
+    """One connection's frames to the handler, and the replies its client receives."""
+
+    deps: ws.Deps
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    def frame(self, body: str) -> dict[str, Any]:
+        response = ws.handle(frame(body), self.deps)
+        message = reply_of(response)  # a protocol message or no body: never plain text
+        if message is not None:
+            self.received.append(message)
+        return response
+
+    def send(self, **body: Any) -> dict[str, Any]:
+        return self.frame(json.dumps(body))
+
+    def errors(self) -> list[str]:
+        return [m["message"] for m in self.received if m["type"] == "error"]
 
 
 @pytest.fixture
@@ -48,8 +66,9 @@ def clock(deps: ws.Deps) -> Clock:
     return c
 
 
-def errors(moto_api: MotoApi) -> list[str]:
-    return [m["message"] for m in moto_api.received(CID) if m["type"] == "error"]
+@pytest.fixture
+def socket(deps: ws.Deps, clock: Clock) -> Socket:
+    return Socket(deps)
 
 
 def test_nesting_is_bounded_before_parsing() -> None:
@@ -64,7 +83,6 @@ def test_nesting_is_bounded_before_parsing() -> None:
         messages.parse_client_message("[" * 100_000, 1 << 20, 1 << 20)
 
 
-@pytest.mark.usefixtures("clock")
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
@@ -90,78 +108,81 @@ def test_nesting_is_bounded_before_parsing() -> None:
     ],
 )
 def test_hostile_frames_get_an_error_and_the_socket_stays_usable(
-    deps: ws.Deps, moto_api: MotoApi, body: str, fragment: str
+    deps: ws.Deps, socket: Socket, body: str, fragment: str
 ) -> None:
-    response = ws.handle(frame(body), deps)
-    assert response["statusCode"] == 400 and fragment in response["body"]
-    (text,) = errors(moto_api)
+    response = socket.frame(body)
+    assert response["statusCode"] == 400
+    (text,) = socket.errors()
     assert fragment in text and len(text) < 300  # the reply does not echo a huge frame
-    assert send(deps, action="ping")["statusCode"] == 200
-    assert moto_api.received(CID)[-1] == {"type": "pong"}
+    assert len(response["body"]) < 400
+    assert socket.send(action="ping")["statusCode"] == 200
+    assert socket.received[-1] == {"type": "pong"}
     assert deps.registry.subscriptions(CID) == []
 
 
-def test_only_live_expiries_are_subscribed(deps: ws.Deps, moto_api: MotoApi, clock: Clock) -> None:
+def test_only_live_expiries_are_subscribed(deps: ws.Deps, socket: Socket) -> None:
     chain = SimChain(seed=11)
     for document in chain.snapshots().values():
         deps.hot.publish(document)
     live = deps.hot.expiries("NIFTY")
-    assert send(deps, action="subscribe", expiry=live[0])["statusCode"] == 200
-    response = send(deps, action="subscribe", expiry="2031-01-02")
-    assert response["statusCode"] == 400 and "unknown expiry 2031-01-02" in response["body"]
+    assert socket.send(action="subscribe", expiry=live[0])["statusCode"] == 200
+    assert socket.send(action="subscribe", expiry="2031-01-02")["statusCode"] == 400
+    assert "unknown expiry 2031-01-02" in socket.errors()[-1]
     assert deps.registry.subscriptions(CID) == [("NIFTY", live[0])]
     # Unsubscribing needs no live chain (the expiry may have just been retired).
-    assert send(deps, action="unsubscribe", expiry="2031-01-02")["statusCode"] == 200
+    assert socket.send(action="unsubscribe", expiry="2031-01-02") == {"statusCode": 200}
 
 
 def test_subscriptions_per_connection_are_capped(
-    deps: ws.Deps, moto_api: MotoApi, clock: Clock
+    deps: ws.Deps, socket: Socket, clock: Clock
 ) -> None:
     cap = deps.limits.max_subscriptions
     statuses = []
     for day in range(cap + 5):  # nothing live: any date is accepted, answered with a reset
         clock.t += 1.0  # within the rate
-        statuses.append(send(deps, action="subscribe", expiry=f"2027-01-{day + 1:02d}"))
+        statuses.append(socket.send(action="subscribe", expiry=f"2027-01-{day + 1:02d}"))
     assert [r["statusCode"] for r in statuses] == [200] * cap + [400] * 5
     assert len(deps.registry.subscriptions(CID)) == cap
-    assert f"at most {cap} subscriptions" in errors(moto_api)[0]
+    assert f"at most {cap} subscriptions" in socket.errors()[0]
     # Re-subscribing to one it holds is fine; after an unsubscribe there is room again.
     clock.t += 1.0
-    assert send(deps, action="subscribe", expiry="2027-01-01")["statusCode"] == 200
+    assert socket.send(action="subscribe", expiry="2027-01-01")["statusCode"] == 200
     clock.t += 1.0
-    send(deps, action="unsubscribe", expiry="2027-01-01")
+    socket.send(action="unsubscribe", expiry="2027-01-01")
     clock.t += 1.0
-    assert send(deps, action="subscribe", expiry="2027-02-01")["statusCode"] == 200
+    assert socket.send(action="subscribe", expiry="2027-02-01")["statusCode"] == 200
 
 
 def test_the_message_rate_is_capped_and_told_once(
-    deps: ws.Deps, moto_api: MotoApi, clock: Clock
+    deps: ws.Deps, socket: Socket, clock: Clock
 ) -> None:
     limits = replace(deps.limits, rate_per_s=10.0, burst=20)
     deps.limits = limits
-    statuses = [send(deps, action="ping")["statusCode"] for _ in range(50)]
-    assert statuses == [200] * 20 + [429] * 30
-    assert len(errors(moto_api)) == 1 and "rate limit" in errors(moto_api)[0]
-    assert len(moto_api.received(CID)) == 21  # 20 pongs, one error: the flood costs no posts
+    responses = [socket.send(action="ping") for _ in range(50)]
+    assert [r["statusCode"] for r in responses] == [200] * 20 + [429] * 30
+    assert len(socket.errors()) == 1 and "rate limit" in socket.errors()[0]
+    # 20 pongs and one warning; the other dropped frames return no body at all.
+    assert len(socket.received) == 21
+    assert all("body" not in r for r in responses[21:])
     clock.t += 0.15  # one token back (and a half)
-    assert [send(deps, action="ping")["statusCode"] for _ in range(2)] == [200, 429]
+    assert [socket.send(action="ping")["statusCode"] for _ in range(2)] == [200, 429]
     assert deps.registry.take_token(CID, 10.0, 20, clock.t) is Allowance.DROP
     assert deps.registry.take_token("ghost=", 10.0, 20, clock.t) is Allowance.UNKNOWN
 
 
 def test_a_thousand_bogus_subscriptions_are_capped_and_gone_after_disconnect(
-    deps: ws.Deps, moto_api: MotoApi, clock: Clock
+    deps: ws.Deps, socket: Socket, clock: Clock
 ) -> None:
     # The probe's flood: 1,000 subscribes as fast as a socket takes them, then it leaves.
     for i in range(1000):
         clock.t += 0.001
-        send(deps, action="subscribe", expiry=f"20{27 + i // 365}-01-01", underlying="NIFTY")
+        socket.send(action="subscribe", expiry=f"20{27 + i // 365}-01-01", underlying="NIFTY")
     held = deps.registry.subscriptions(CID)
     assert 0 < len(held) <= deps.limits.max_subscriptions
     # Replies only to what the rate let through in that second (and one notice per refusal
-    # run): the flood itself costs no posts.
+    # run): the dropped frames of the flood get no body.
     allowed = deps.limits.burst + deps.limits.rate_per_s * 1.0
-    assert len(moto_api.received(CID)) <= 2 * allowed
+    assert len(socket.received) <= 2 * allowed
     assert ws.handle(load_event("disconnect"), deps)["statusCode"] == 200
     assert deps.registry.subscriptions(CID) == [] and deps.registry.connections() == []
     assert list(deps.registry.client.scan_iter(match=f"{deps.registry.keys.prefix}ws:*")) == []
@@ -190,13 +211,11 @@ FRAMES = st.one_of(
 )
 @given(body=FRAMES)
 def test_fuzzed_frames_never_escape_and_every_reply_is_json(
-    deps: ws.Deps, moto_api: MotoApi, clock: Clock, body: str
+    deps: ws.Deps, clock: Clock, body: str
 ) -> None:
     clock.t += 1.0  # the rate limit is tested above; here every frame is handled
-    before = len(moto_api.posted(CID))
     response = ws.handle(frame(body), deps)  # raises nothing
     assert response["statusCode"] in (200, 400)
-    replies = moto_api.posted(CID)[before:]  # decode_stream parsed each one as JSON
-    assert len(replies) <= 1  # an unsubscribe is not answered
-    assert all(r["type"] in ("error", "pong", "reset", "snapshot") for r in replies)
+    reply = reply_of(response)  # a protocol message, or no body (an unsubscribe)
+    assert reply is None or reply["type"] in ("error", "pong", "reset", "snapshot")
     assert len(deps.registry.subscriptions(CID)) <= deps.limits.max_subscriptions

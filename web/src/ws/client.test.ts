@@ -119,6 +119,37 @@ describe("LiveClient", () => {
     await vi.waitFor(() => expect(client.lastSeq).toBe(20));
   });
 
+  it("loads over REST when the subscribe is answered with a reset, losing no delta", async () => {
+    // A snapshot too large for the one message a subscribe's reply is: a reset with its seq.
+    // Deltas after it were on their way before the reply and while the chain is fetched.
+    let resolve!: (s: Snapshot) => void;
+    fetchSnapshot.mockReturnValueOnce(new Promise((r) => (resolve = r)));
+    last().open();
+    last().push(delta(11, 111)); // published after the subscription, before the reply went
+    last().push({ type: "reset", expiry: EXPIRY, seq: 10 });
+    expect(fetchSnapshot).toHaveBeenCalledWith(EXPIRY);
+    last().push(delta(12, 112)); // while the chain is fetched
+    last().push(delta(13, 113));
+    expect(client.lastSeq).toBeNull();
+    resolve(snapshot(11)); // the REST chain is newer than the reset's seq: it holds delta 11
+    await vi.waitFor(() => expect(client.lastSeq).toBe(13));
+    expect(ltp()).toBe(113);
+    expect(client.stats.gaps).toBe(0);
+    expect(fetchSnapshot).toHaveBeenCalledTimes(1);
+    last().push(delta(14, 114));
+    expect(ltp()).toBe(114);
+  });
+
+  it("skips the empty frame API Gateway may send for a frame that needs no answer", () => {
+    last().open();
+    last().push({ type: "snapshot", expiry: EXPIRY, seq: 5, data: snapshot(5) });
+    client.setExpiry("2026-12-08"); // an unsubscribe: its route response has no body
+    last().onmessage?.({ data: "" } as MessageEvent);
+    expect(store.getState().ui.toasts).toEqual([]);
+    expect(store.getState().ui.connection).toBe("live");
+    expect(last().readyState).toBe(1);
+  });
+
   it("takes a push cycle's batch apart: market data and the delta from one message", () => {
     last().open();
     last().push({ type: "snapshot", expiry: EXPIRY, seq: 5, data: snapshot(5) });
