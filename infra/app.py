@@ -10,8 +10,13 @@ Context (``-c key=value`` or cdk.json "context"), all optional:
   without it the daily login route answers 503 and tokens are put in the secret by hand
 - ``domain_name`` + ``certificate_arn`` (ACM, us-east-1): a custom domain for CloudFront
 - ``multi_az`` (false): Redis replica + Multi-AZ PostgreSQL
-- ``egress`` (``instance``): the private subnets' NAT, a t4g.nano NAT ``instance`` or a NAT
-  ``gateway``; ``nat_gateways`` (1): how many of them
+- ``egress`` (``none``): the private subnets' way out: ``none`` (isolated, nothing there
+  needs the internet), a t4g.nano NAT ``instance`` or a NAT ``gateway``; ``nat_gateways``
+  (1): how many of them
+- ``tracing`` (false): X-Ray active tracing on the Lambdas
+- ``feed_cpu`` (512) and ``feed_memory_mb`` (2048): the feed task's Fargate size (0.5 vCPU
+  holds ten users' push; docs/deploy.md sizes it for more)
+- ``container_insights`` (false): ECS Container Insights on the feed's cluster
 - ``web_dist`` (``web/dist``): the built SPA to upload (skipped if it has no index.html)
 - ``prefix`` (``Strikeboard``): stack name prefix (several deployments in one account)
 - ``cognito_domain_prefix`` (``<prefix>api-<account id>``, lowercased): the hosted sign-in
@@ -64,7 +69,7 @@ class Strikeboard:
             app,
             f"{prefix}Network",
             nat_gateways=int(ctx("nat_gateways") or 1),
-            egress=str(ctx("egress") or "instance"),  # type: ignore[arg-type]  # checked there
+            egress=str(ctx("egress") or "none"),  # type: ignore[arg-type]  # checked there
             env=env,
         )
         vpc = self.network.vpc
@@ -113,6 +118,9 @@ class Strikeboard:
             ws_api_id_export=self.api.ws_api_id_export,
             ws_stage_name=self.api.ws_stage.stage_name,
             push_endpoint_url=self.api.push_endpoint_url,
+            cpu=int(ctx("feed_cpu") or 512),
+            memory_mib=int(ctx("feed_memory_mb") or 2048),
+            container_insights=_flag(ctx("container_insights")),
             env=env,
         )
         self.feed.add_dependency(self.api)  # the named export it imports
@@ -136,6 +144,7 @@ class Strikeboard:
             functions={
                 "Http": self.api.http_function,
                 "Ws": self.api.ws_function,
+                "KiteLogin": self.api.kite_login_function,
                 **self.jobs.functions,
             },
             database=self.data.db,

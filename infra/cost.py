@@ -89,8 +89,11 @@ PRICES: Final[dict[str, Price]] = {
     "rds_db.t4g.small_hour": Price(0.042, "instance-hour (Single-AZ)", _RDS),
     "rds_gp3_gb_month": Price(0.131, "GB-month (gp3)", _RDS),
     "rds_gp2_gb_month": Price(0.131, "GB-month (gp2)", _RDS),
-    "cache_cache.t4g.micro_hour": Price(0.0184, "node-hour", _CACHE),
-    "cache_cache.t4g.small_hour": Price(0.0368, "node-hour", _CACHE),
+    "cache_redis_cache.t4g.micro_hour": Price(0.0184, "node-hour (Redis OSS)", _CACHE),
+    "cache_redis_cache.t4g.small_hour": Price(0.0368, "node-hour (Redis OSS)", _CACHE),
+    # Valkey node-hours are listed 20 % below Redis OSS's.
+    "cache_valkey_cache.t4g.micro_hour": Price(0.01472, "node-hour (Valkey)", _CACHE),
+    "cache_valkey_cache.t4g.small_hour": Price(0.02944, "node-hour (Valkey)", _CACHE),
     "logs_ingest_gb": Price(0.67, "GB ingested", _CW),
     "logs_vended_gb": Price(0.67, "GB ingested (vended, first tier)", _CW),
     "logs_storage_gb_month": Price(0.033, "GB-month archived", _CW),
@@ -119,6 +122,12 @@ FREE_TIER: Final = {
     "scheduler_invocations": 14_000_000.0,
     "sqs_requests": 1_000_000.0,
     "free_dashboards": 3.0,
+    # Always free (not the 12-month tier), per account a month:
+    "lambda_gb_s": 400_000.0,
+    "lambda_requests": 1_000_000.0,
+    "cloudwatch_alarms": 10.0,  # standard resolution
+    "cloudwatch_metrics": 10.0,  # custom metric-months
+    "cloudwatch_logs_gb": 5.0,  # ingested, and again archived
 }
 
 # Resource types that cost nothing by themselves (configuration, or billed through another
@@ -140,6 +149,7 @@ FREE_TYPES: Final = frozenset({
     "AWS::Lambda::Alias", "AWS::Lambda::EventInvokeConfig", "AWS::Lambda::EventSourceMapping",
     "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Route", "AWS::ApiGatewayV2::Stage",
     "AWS::ApiGatewayV2::Authorizer", "AWS::ApiGatewayV2::Deployment",
+    "AWS::ApiGatewayV2::RouteResponse",
     "AWS::ECS::TaskDefinition", "AWS::ECS::ClusterCapacityProviderAssociations",
     "AWS::S3::BucketPolicy",
     "AWS::CloudFront::OriginAccessControl", "AWS::CloudFront::ResponseHeadersPolicy",
@@ -189,6 +199,8 @@ class Usage:
     efs_gb: float = 1.0
     image_gb: float = 0.7  # the two images in the CDK assets repository
     container_insights_metrics: int = 30
+    feed_metrics: int = 16  # feed_container emit_metrics: 11 figures + Rejected_<reason>
+    lambda_metrics: int = 14  # Powertools metrics of the Lambdas (published in user hours)
 
     @property
     def message_bytes(self) -> float:
@@ -367,8 +379,7 @@ def _cluster(c: Context, _: str, props: dict[str, Any]) -> None:
     if settings.get("containerInsights") in ("enabled", "enhanced"):
         # Metrics are billed by the hour they are published: only while the feed runs.
         share = c.usage.feed_hours / HOURS_PER_MONTH
-        c.add("CloudWatch", "Container Insights metrics",
-              c.usage.container_insights_metrics * share * p("metric_month"))  # fmt: skip
+        c.add("CloudWatch", "metric-months", c.usage.container_insights_metrics * share)
 
 
 def _db(c: Context, _: str, props: dict[str, Any]) -> None:
@@ -383,9 +394,10 @@ def _db(c: Context, _: str, props: dict[str, Any]) -> None:
 
 def _cache(c: Context, _: str, props: dict[str, Any]) -> None:
     kind = str(props.get("CacheNodeType"))
+    engine = str(props.get("Engine", "redis"))
     nodes = int(props.get("NumCacheClusters", 1))
-    c.add("ElastiCache Redis", f"{kind} x{nodes}",
-          nodes * HOURS_PER_MONTH * p(f"cache_{kind}_hour"))  # fmt: skip
+    c.add("ElastiCache", f"{engine} {kind} x{nodes}",
+          nodes * HOURS_PER_MONTH * p(f"cache_{engine}_{kind}_hour"))  # fmt: skip
 
 
 def _secret(c: Context, _: str, props: dict[str, Any]) -> None:
@@ -524,8 +536,36 @@ def _usage_lines(lines: list[Line], usage: Usage) -> list[Line]:
         gb = (usage.feed_log_mb_per_hour * usage.feed_hours) / 1024 + (
             usage.http_requests * usage.log_bytes_per_request / 1e9
         )
-        out.append(Line("CloudWatch", "logs ingestion", gb * p("logs_ingest_gb")))
-        out.append(Line("CloudWatch", "logs storage (30 days)", gb * p("logs_storage_gb_month")))
+        paid_gb = max(0.0, gb - FREE_TIER["cloudwatch_logs_gb"])
+        out.append(Line("CloudWatch", "logs ingestion", paid_gb * p("logs_ingest_gb")))
+        out.append(Line("CloudWatch", "logs storage (30 days)",
+                        paid_gb * p("logs_storage_gb_month")))  # fmt: skip
+    # Custom metrics are billed by the hours they are published in: the feed's while it runs,
+    # the Lambdas' while users are on.
+    metric_months = (
+        sum(line.usd for line in lines if line.item == "metric-months")
+        + (
+            usage.feed_metrics * usage.feed_hours
+            + usage.lambda_metrics * usage.user_hours_per_day * usage.trading_days
+        )
+        / HOURS_PER_MONTH
+    )
+    out = [line for line in out if line.item != "metric-months"]
+    paid_metrics = max(0.0, metric_months - FREE_TIER["cloudwatch_metrics"])
+    out.append(Line("CloudWatch", f"custom metrics ({metric_months:.1f} metric-months)",
+                    paid_metrics * p("metric_month")))  # fmt: skip
+    alarms = [line for line in out if line.item == "alarms"]
+    free_alarms = int(FREE_TIER["cloudwatch_alarms"])
+    out = [line for line in out if line.item != "alarms"] + [
+        replace(a, usd=0.0) if i < free_alarms else a for i, a in enumerate(alarms)
+    ]
+    # Lambda's always-free tier, valued at the arm64 rate (every function here is arm64).
+    compute = sum(line.usd for line in out if line.service == "Lambda" and "compute" in line.item)
+    requests = sum(line.usd for line in out if line.service == "Lambda" and "requests" in line.item)
+    free = min(compute, FREE_TIER["lambda_gb_s"] * p("lambda_arm_gb_s")) + min(
+        requests, FREE_TIER["lambda_requests"] / 1e6 * p("lambda_request_per_million")
+    )
+    out.append(Line("Lambda", "always-free tier (400,000 GB-s, 1 M requests)", -free))
     dashboards = [line for line in out if line.item == "dashboards"]
     free = int(FREE_TIER["free_dashboards"])
     out = [line for line in out if line.item != "dashboards"] + [
@@ -553,10 +593,12 @@ def total(lines: Iterable[Line]) -> float:
 
 # -- egress options ---------------------------------------------------------------------------
 
-# What the Lambdas call outside the VPC (lambdas/, strikeboard/): Secrets Manager (the Kite
-# token), execute-api (@connections from the WebSocket routes) and Kite (api.kite.trade: the
-# login's session exchange), which no VPC endpoint reaches. The feed task, in a public
-# subnet, calls Kite, Secrets Manager, execute-api, CloudWatch Logs and ECR directly.
+# What VPC Lambdas would call outside the VPC if they had the internet-facing work: Secrets
+# Manager (the Kite token), execute-api (@connections replies) and Kite (api.kite.trade: the
+# login's session exchange), which no VPC endpoint reaches. Now the WebSocket routes reply
+# through route responses and the Kite login runs outside the VPC, so none of them does. The
+# feed task, in a public subnet, calls Kite, Secrets Manager, execute-api, CloudWatch Logs and
+# ECR directly.
 LAMBDA_ENDPOINTS: Final = ("secretsmanager", "execute-api")
 FEED_ENDPOINTS: Final = ("secretsmanager", "execute-api", "logs", "monitoring", "ecr.api",
                          "ecr.dkr", "ssm")  # fmt: skip
@@ -574,7 +616,11 @@ def egress_options(usage: Usage, azs: int = 2) -> dict[str, tuple[float, str]]:
             "holds; the pusher's posts to @connections are NAT-processed too",
         ),
         "NAT gateway, feed public": (nat_gw, "holds"),
-        "NAT instance t4g.nano, feed public (chosen)": (instance, "holds"),
+        "NAT instance t4g.nano, feed public": (instance, "holds"),
+        "no NAT: isolated private subnets, feed public, Kite login outside the VPC (chosen)": (
+            0.0,
+            "holds: the VPC Lambdas reach only Redis and PostgreSQL",
+        ),
         f"interface endpoints for the Lambdas ({', '.join(LAMBDA_ENDPOINTS)}), feed public": (
             len(LAMBDA_ENDPOINTS) * endpoint,
             "does not hold: the Kite login's session exchange needs the internet",

@@ -36,6 +36,7 @@ class Image:
 # the synthesized functions run exactly these).
 LAMBDA_HANDLERS = (
     "lambdas.http_api.handler",
+    "lambdas.kite_login.handler",
     "lambdas.ws.handler",
     "lambdas.jobs.eod_handler",
     "lambdas.jobs.cleanup_handler",

@@ -18,8 +18,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as sm
 from constructs import Construct
 
-from infra.assets import LAMBDA_ARCHITECTURE, lambda_code
+from infra.assets import LAMBDA_ARCHITECTURE, lambda_code, lambda_tracing
 from infra.nag import acknowledge
+from infra.stacks.network import PRIVATE_SUBNETS
 
 WS_STAGE = "prod"
 # Stage throttling (requests or client messages per second, and bursts), far above what a
@@ -44,10 +45,11 @@ MANAGE_CONNECTIONS_REASON = (
 # Routes that answer without a token (docs/api.md, "Auth"); everything else under /api needs
 # a Cognito JWT. The Kite callback is a browser navigation from Kite (no Authorization header):
 # its `state`, bound to the browser by a cookie, is what guards it.
-PUBLIC_ROUTES = [
-    "/api/health", "/api/docs", "/api/openapi.json", "/api/auth/config",
-    "/api/auth/kite/callback",
-]  # fmt: skip
+PUBLIC_ROUTES = ["/api/health", "/api/docs", "/api/openapi.json", "/api/auth/config"]
+# The daily Kite login's two routes go to a Lambda outside the VPC (it calls api.kite.trade
+# and Secrets Manager, and needs neither Redis nor PostgreSQL): no NAT for the VPC Lambdas.
+KITE_LOGIN_PATH = "/api/auth/kite/login"
+KITE_CALLBACK_PATH = "/api/auth/kite/callback"
 ADMIN_GROUP = "admin"
 SIGN_IN_PATH = "/auth/callback"
 # Until the Web stack knows CloudFront's domain (it deploys after this stack), the app client
@@ -132,18 +134,19 @@ def app_environment(
     }
 
 
-def vpc_function(
+def image_function(
     scope: Construct,
     construct_id: str,
     *,
     handler: str,
-    vpc: ec2.IVpc,
-    security_group: ec2.ISecurityGroup,
     environment: dict[str, str],
     memory_mb: int = 1024,
     timeout: Duration | None = None,
+    vpc: ec2.IVpc | None = None,
+    security_group: ec2.ISecurityGroup | None = None,
 ) -> lambda_.DockerImageFunction:
-    """One Lambda of the shared image, in the private subnets, with its own log group."""
+    """One Lambda of the shared image with its own log group; in the private subnets when
+    given a VPC."""
     log_group = logs.LogGroup(
         scope,
         f"{construct_id}Logs",
@@ -158,12 +161,30 @@ def vpc_function(
         memory_size=memory_mb,
         timeout=timeout or Duration.seconds(29),
         vpc=vpc,
-        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-        security_groups=[security_group],
+        vpc_subnets=ec2.SubnetSelection(subnet_group_name=PRIVATE_SUBNETS) if vpc else None,
+        security_groups=[security_group] if security_group else None,
         environment=environment,
         log_group=log_group,
-        tracing=lambda_.Tracing.ACTIVE,
+        tracing=lambda_tracing(scope),
     )
+
+
+def vpc_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    handler: str,
+    vpc: ec2.IVpc,
+    security_group: ec2.ISecurityGroup,
+    environment: dict[str, str],
+    memory_mb: int = 1024,
+    timeout: Duration | None = None,
+) -> lambda_.DockerImageFunction:
+    """One Lambda of the shared image, in the private subnets (Redis and PostgreSQL only)."""
+    return image_function(
+        scope, construct_id, handler=handler, environment=environment, memory_mb=memory_mb,
+        timeout=timeout, vpc=vpc, security_group=security_group,
+    )  # fmt: skip
 
 
 class ApiStack(Stack):
@@ -238,7 +259,8 @@ class ApiStack(Stack):
             "PGPASSWORD": db_secret.secret_value_from_json("password").unsafe_unwrap(),
         }
 
-        # WebSocket API first: both Lambdas post through its Management API.
+        # WebSocket API: $default answers through its route response (no Management API
+        # call, so the function needs no way out of the VPC); the pusher posts the live data.
         self.ws_function = vpc_function(
             self,
             "WsFunction",
@@ -256,36 +278,26 @@ class ApiStack(Stack):
             description="Strikeboard live push (docs/live.md)",
             connect_route_options=apigw.WebSocketRouteOptions(integration=ws_integration),
             disconnect_route_options=apigw.WebSocketRouteOptions(integration=ws_integration),
-            default_route_options=apigw.WebSocketRouteOptions(integration=ws_integration),
+            default_route_options=apigw.WebSocketRouteOptions(
+                integration=ws_integration, return_response=True
+            ),
         )
         self.ws_stage = apigw.WebSocketStage(
             self, "WebSocketStage", web_socket_api=self.ws_api, stage_name=WS_STAGE,
             auto_deploy=True,
             throttle=apigw.ThrottleSettings(rate_limit=WS_THROTTLE[0], burst_limit=WS_THROTTLE[1]),
         )  # fmt: skip
-        self.ws_stage.grant_management_api_access(self.ws_function)
-        ws_logical = self.get_logical_id(self.ws_api.node.default_child)  # type: ignore[arg-type]
-        acknowledge(
-            self.ws_function,
-            {manage_connections_finding(f"<{ws_logical}>", WS_STAGE): MANAGE_CONNECTIONS_REASON},
-        )
         # https://{api-id}.execute-api.{region}.amazonaws.com/prod: PUSH_ENDPOINT_URL.
         self.push_endpoint_url = self.ws_stage.callback_url
-        self.ws_function.add_environment("PUSH_ENDPOINT_URL", self.push_endpoint_url)
 
-        http_env = {**env, "POWERTOOLS_SERVICE_NAME": "strikeboard-api"}
-        if kite_api_secret_name:
-            # A plain-string secret the team creates before deploying (docs/deploy.md),
-            # resolved by CloudFormation into the function's configuration.
-            http_env["KITE_API_SECRET"] = SecretValue.secrets_manager(
-                kite_api_secret_name
-            ).unsafe_unwrap()
         self.http_function = vpc_function(
             self, "HttpFunction", handler="lambdas.http_api.handler", vpc=vpc,
-            security_group=lambda_sg, environment=http_env,
+            security_group=lambda_sg,
+            environment={**env, "POWERTOOLS_SERVICE_NAME": "strikeboard-api"},
         )  # fmt: skip
-        kite_secret.grant_read(self.http_function)
-        kite_secret.grant_write(self.http_function)  # the daily login stores the token
+        self.kite_login_function = self._kite_login_function(
+            environment, issuer, client_id, kite_secret, kite_api_secret_name
+        )
 
         http_integration = integrations.HttpLambdaIntegration("Api", self.http_function)
         # Audience: API Gateway matches it against `aud` (ID tokens) or, when a token has none,
@@ -307,6 +319,14 @@ class ApiStack(Stack):
             self.http_api.add_routes(
                 path=path, methods=[apigw.HttpMethod.GET], integration=http_integration
             )
+        kite_integration = integrations.HttpLambdaIntegration("KiteLogin", self.kite_login_function)
+        self.http_api.add_routes(
+            path=KITE_LOGIN_PATH, methods=[apigw.HttpMethod.POST],
+            integration=kite_integration, authorizer=self.authorizer,
+        )  # fmt: skip
+        self.http_api.add_routes(
+            path=KITE_CALLBACK_PATH, methods=[apigw.HttpMethod.GET], integration=kite_integration
+        )
 
         self._access_logs(self.http_api.default_stage, "HttpApiAccessLogs")
         http_stage = self.http_api.default_stage.node.default_child  # type: ignore[union-attr]
@@ -330,6 +350,39 @@ class ApiStack(Stack):
         CfnOutput(self, "SignInUrl", value=self.domain.base_url())
 
         self._suppress()
+
+    def _kite_login_function(
+        self,
+        environment: dict[str, str],
+        issuer: str,
+        client_id: str,
+        kite_secret: sm.ISecret,
+        kite_api_secret_name: str | None,
+    ) -> lambda_.DockerImageFunction:
+        """`lambdas.kite_login.handler` outside the VPC: Kite's session exchange and the
+        token's write to Secrets Manager go straight out; no Redis or PostgreSQL settings."""
+        env = {
+            "KITE_API_KEY": environment["KITE_API_KEY"],
+            "KITE_SECRET_NAME": environment["KITE_SECRET_NAME"],
+            "LOG_LEVEL": environment["LOG_LEVEL"],
+            "COGNITO_ISSUER": issuer,
+            "COGNITO_CLIENT_ID": client_id,
+            "ADMIN_GROUP": ADMIN_GROUP,
+            "POWERTOOLS_SERVICE_NAME": "strikeboard-kite-login",
+        }
+        if kite_api_secret_name:
+            # A plain-string secret the team creates before deploying (docs/deploy.md),
+            # resolved by CloudFormation into the function's configuration; it also keys the
+            # login's signed state.
+            env["KITE_API_SECRET"] = SecretValue.secrets_manager(
+                kite_api_secret_name
+            ).unsafe_unwrap()
+        fn = image_function(
+            self, "KiteLoginFunction", handler="lambdas.kite_login.handler",
+            environment=env, memory_mb=512,
+        )  # fmt: skip
+        kite_secret.grant_write(fn)  # the daily login stores the token; it never reads it
+        return fn
 
     def _access_logs(self, stage: apigw.IStage | None, construct_id: str) -> None:
         assert stage is not None  # HttpApi creates its $default stage

@@ -14,6 +14,7 @@ from aws_cdk import aws_secretsmanager as sm
 from constructs import Construct
 
 from infra.nag import acknowledge
+from infra.stacks.network import PRIVATE_SUBNETS
 
 REDIS_PORT = 6379
 POSTGRES_PORT = 5432
@@ -49,7 +50,7 @@ class DataStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        private = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        private = vpc.select_subnets(subnet_group_name=PRIVATE_SUBNETS)
 
         self.redis_sg = ec2.SecurityGroup(
             self, "RedisSg", vpc=vpc, description="Redis: the feed and the Lambdas only",
@@ -73,8 +74,9 @@ class DataStack(Stack):
             self,
             "Redis",
             replication_group_description="Strikeboard hot data",
-            engine="redis",
-            engine_version="7.1",
+            # Valkey: the Redis 7.2 protocol at 20 % less a node-hour than Redis OSS.
+            engine="valkey",
+            engine_version="8.0",
             cache_node_type=redis_node_type,
             num_cache_clusters=2 if multi_az else 1,
             automatic_failover_enabled=multi_az,
@@ -101,7 +103,7 @@ class DataStack(Stack):
             engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_15_17),
             instance_type=ec2.InstanceType(db_instance_type),
             vpc=vpc,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            vpc_subnets=ec2.SubnetSelection(subnet_group_name=PRIVATE_SUBNETS),
             security_groups=[self.db_sg],
             credentials=rds.Credentials.from_generated_secret(DB_USER),
             database_name=DB_NAME,

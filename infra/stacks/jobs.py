@@ -18,7 +18,7 @@ from aws_cdk import aws_secretsmanager as sm
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.assets import LAMBDA_ARCHITECTURE, lambda_code
+from infra.assets import LAMBDA_ARCHITECTURE, lambda_code, lambda_tracing
 from infra.nag import acknowledge
 from infra.stacks.api import vpc_function
 from strikeboard.market.calendar import SPECIAL_SESSIONS
@@ -158,7 +158,7 @@ class JobsStack(Stack):
                 "LOG_LEVEL": "INFO",
             },
             log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
+            tracing=lambda_tracing(self),
         )
         fn.add_to_role_policy(
             iam.PolicyStatement(actions=["ecs:UpdateService"], resources=[service.service_arn])

@@ -10,28 +10,30 @@ from constructs import Construct
 
 from infra.nag import acknowledge
 
-Egress = Literal["instance", "gateway"]
-EGRESS_CHOICES: tuple[Egress, ...] = ("instance", "gateway")
-# A Graviton NAT instance: the Lambdas' egress is a few small calls a day (the Kite login,
-# Secrets Manager, @connections snapshots), far below what a nano forwards.
+Egress = Literal["none", "instance", "gateway"]
+EGRESS_CHOICES: tuple[Egress, ...] = ("none", "instance", "gateway")
+# A Graviton NAT instance, for teams that add VPC Lambdas needing the internet: a nano forwards
+# far more than a few calls a day.
 NAT_INSTANCE_TYPE = "t4g.nano"
+PRIVATE_SUBNETS = "private"
+"""The private subnets' group name: select them by name, whatever their egress."""
 # CDK's default VPC range, spelled out so that the NAT instance's ingress rule is a literal
 # (cdk-nag checks literal CIDRs only).
 VPC_CIDR = "10.0.0.0/16"
 
 
 class NetworkStack(Stack):
-    """VPC (public + private-with-egress subnets in 2 AZs), flow logs, S3 gateway endpoint.
+    """VPC (public + private subnets in 2 AZs), flow logs, S3 gateway endpoint.
 
-    The feed task runs in the public subnets with a public IP (Kite, AWS APIs and the
-    pusher's @connections posts go straight out; its security group admits nothing), so the
-    NAT carries only the Lambdas' few calls: the login's session exchange with Kite, Secrets
-    Manager and execute-api. `egress="instance"` (default) is a t4g.nano NAT instance
-    (about $7 a month with its public IPv4, against about $45 for a NAT gateway in
-    ap-south-1; docs/deploy.md "Costs to expect"); `egress="gateway"` is the managed NAT
-    gateway for teams that want it. `nat_gateways` is how many of either (one by default).
-    Interface endpoints instead of NAT would cost more (two services x two AZs x $0.011/h)
-    and still not reach Kite.
+    Nothing in the private subnets needs the internet, so by default (`egress="none"`) they
+    are isolated and there is no NAT: the feed task runs in the public subnets with a public
+    IP (Kite, AWS APIs and the pusher's @connections posts go straight out; its security
+    group admits nothing), the WebSocket Lambda replies through route responses, and the Kite
+    login runs in a Lambda outside the VPC. The VPC Lambdas talk to Redis and PostgreSQL only.
+    `egress="instance"` adds a t4g.nano NAT instance (about $7.70 a month with its public
+    IPv4), `egress="gateway"` a managed NAT gateway (about $45 in ap-south-1), for teams that
+    add VPC code that needs the internet; `nat_gateways` is how many (one by default).
+    docs/deploy.md "Costs to expect" compares them.
     """
 
     def __init__(
@@ -40,15 +42,17 @@ class NetworkStack(Stack):
         construct_id: str,
         *,
         nat_gateways: int = 1,
-        egress: Egress = "instance",
+        egress: Egress = "none",
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         if egress not in EGRESS_CHOICES:
             raise ValueError(f"egress {egress!r}: use one of {', '.join(EGRESS_CHOICES)}")
         self.nat_instance: ec2.NatInstanceProviderV2 | None = None
-        provider: ec2.NatProvider
-        if egress == "instance":
+        provider: ec2.NatProvider | None = None
+        if egress == "none":
+            nat_gateways = 0
+        elif egress == "instance":
             self.nat_instance = ec2.NatProvider.instance_v2(
                 instance_type=ec2.InstanceType(NAT_INSTANCE_TYPE),
                 default_allowed_traffic=ec2.NatTrafficDirection.OUTBOUND_ONLY,
@@ -66,7 +70,10 @@ class NetworkStack(Stack):
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC),
                 ec2.SubnetConfiguration(
-                    name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
+                    name=PRIVATE_SUBNETS,
+                    subnet_type=ec2.SubnetType.PRIVATE_ISOLATED
+                    if egress == "none"
+                    else ec2.SubnetType.PRIVATE_WITH_EGRESS,
                 ),
             ],
             gateway_endpoints={

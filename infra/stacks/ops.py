@@ -99,28 +99,22 @@ class OpsStack(Stack):
             description="The feed has no valid Kite token (expired, or none stored) from "
             f"{regular_times()[Action.TOKEN]:%H:%M} IST: an admin must log in to Kite.",
         )
-        running = cw.Metric(
-            namespace="ECS/ContainerInsights", metric_name="RunningTaskCount",
+        # AWS/ECS publishes CPUUtilization once a minute per running task of the service
+        # (free, unlike Container Insights): its sample count is the number of tasks reporting,
+        # and no data at all means none runs. Missing data breaches; the schedule forces the
+        # alarm to OK when it arms it, so a stopped night does not swallow the page.
+        tasks = cw.Metric(
+            namespace="AWS/ECS", metric_name="CPUUtilization",
             dimensions_map={"ClusterName": cluster, "ServiceName": service},
-            statistic="Minimum", period=MINUTE,
-        )  # fmt: skip
-        desired = cw.Metric(
-            namespace="ECS/ContainerInsights", metric_name="DesiredTaskCount",
-            dimensions_map={"ClusterName": cluster, "ServiceName": service},
-            statistic="Maximum", period=MINUTE,
+            statistic="SampleCount", period=MINUTE,
         )  # fmt: skip
         self._alarm(
-            "NoTask",
-            cw.MathExpression(
-                expression="desired - running",
-                using_metrics={"desired": desired, "running": running},
-                label="feed tasks missing", period=MINUTE,
-            ),
-            threshold=1, evaluation_periods=5,
-            comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            "NoTask", tasks, threshold=1, evaluation_periods=5,
+            comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+            missing=cw.TreatMissingData.BREACHING,
             name=f"{alarm_prefix}{Alarm.TASK}",
             description="No running feed task for 5 minutes while the schedule wants one "
-            "(Container Insights RunningTaskCount below DesiredTaskCount).",
+            "(no AWS/ECS CPUUtilization sample from the feed service).",
         )  # fmt: skip
 
         # -- always armed ----------------------------------------------------------------------
@@ -161,25 +155,26 @@ class OpsStack(Stack):
                 "EOD or cleanup): see the message in the dead-letter queue.",
             )  # fmt: skip
 
-        self.dashboard = self._dashboard(running, desired)
+        self.dashboard = self._dashboard(tasks)
 
     def _alarm(
         self, construct_id: str, metric: cw.IMetric, *, threshold: float,
         evaluation_periods: int, description: str, name: str | None = None,
         datapoints_to_alarm: int | None = None,
         comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        missing: cw.TreatMissingData = MISSING_OK,
     ) -> cw.Alarm:  # fmt: skip
         alarm = cw.Alarm(
             self, construct_id, metric=metric, threshold=threshold,
             evaluation_periods=evaluation_periods, datapoints_to_alarm=datapoints_to_alarm,
-            comparison_operator=comparison, treat_missing_data=MISSING_OK,
+            comparison_operator=comparison, treat_missing_data=missing,
             alarm_name=name, alarm_description=description,
         )  # fmt: skip
         alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
         self.alarms[construct_id] = alarm
         return alarm
 
-    def _dashboard(self, running: cw.Metric, desired: cw.Metric) -> cw.Dashboard:
+    def _dashboard(self, tasks: cw.Metric) -> cw.Dashboard:
         times = regular_times()
         text = (
             "# Strikeboard feed\n"
@@ -199,7 +194,7 @@ class OpsStack(Stack):
         rows: list[list[tuple[str, list[cw.IMetric]]]] = [
             [("Last tick age (s)", [m("LastTickAgeSeconds")]),
              ("Ticks per second", [m("TicksPerSecond", "Average")]),
-             ("Feed tasks (running, desired)", [running, desired])],
+             ("Feed tasks reporting", [tasks])],
             [("Archive lag (spool records)", [m("ArchiveLagRecords")]),
              ("Chain cycle (ms, average and max)", [m("CycleMs", "Average"), m("CycleMs")]),
              ("Token expired / waiting, degraded, silent sockets",

@@ -13,6 +13,7 @@ if NODE is None:
     pytest.skip(SKIP_REASON, allow_module_level=True)
 
 import aws_cdk as cdk
+from aws_cdk.assertions import Template
 
 from infra.app import build_app
 from infra.stacks.api import cognito_domain_prefix
@@ -35,6 +36,10 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Any:
         "web_dist": str(empty_dist),
         "cognito_domain_prefix": "team-chain",
         "alarm_email": "oncall@example.com",
+        "tracing": "true",
+        "container_insights": "true",
+        "feed_cpu": "1024",
+        "feed_memory_mb": "4096",
     }
     outdir = tmp_path_factory.mktemp("cdk.out")
     return build_app(context, outdir=str(outdir)).app.synth()
@@ -133,3 +138,40 @@ def test_a_bad_cognito_domain_prefix_is_refused() -> None:
 def test_an_unknown_egress_is_refused() -> None:
     with pytest.raises(ValueError, match="egress 'nat'"):
         NetworkStack(cdk.App(), "Net", egress="nat")  # type: ignore[arg-type]
+
+
+def test_egress_instance_is_a_nat_instance_for_the_vpc_only() -> None:
+    stack = NetworkStack(cdk.App(), "Net", egress="instance")
+    t = Template.from_stack(stack)
+    t.resource_count_is("AWS::EC2::NatGateway", 0)
+    t.has_resource_properties(
+        "AWS::EC2::Instance", {"InstanceType": "t4g.nano", "SourceDestCheck": False}
+    )
+    # The NAT instance forwards for the VPC only: nothing from the internet comes in.
+    [nat_sg] = [
+        r["Properties"] for key, r in t.to_json()["Resources"].items()
+        if r["Type"] == "AWS::EC2::SecurityGroup" and key.startswith("VpcNatSecurityGroup")
+    ]  # fmt: skip
+    assert [rule["CidrIp"] for rule in nat_sg["SecurityGroupIngress"]] == ["10.0.0.0/16"]
+
+
+def test_tracing_container_insights_and_the_feed_size_are_switches(
+    templates: dict[str, dict[str, Any]], synth: Synth
+) -> None:
+    for name, switched in (("Team", templates), ("Strikeboard", synth.templates)):
+        functions = [
+            f for stack in ("Api", "Jobs") for f in _props(switched[f"{name}{stack}"],
+                                                           "AWS::Lambda::Function")
+            if "ImageConfig" in f
+        ]  # fmt: skip
+        [cluster] = _props(switched[f"{name}Feed"], "AWS::ECS::Cluster")
+        [task] = _props(switched[f"{name}Feed"], "AWS::ECS::TaskDefinition")
+        insights = {s["Name"]: s["Value"] for s in cluster["ClusterSettings"]}
+        if name == "Team":
+            assert all(f["TracingConfig"] == {"Mode": "Active"} for f in functions)
+            assert insights == {"containerInsights": "enabled"}
+            assert (task["Cpu"], task["Memory"]) == ("1024", "4096")
+        else:  # the defaults: off, off, 0.5 vCPU and 2 GB
+            assert not any("TracingConfig" in f for f in functions)
+            assert insights == {"containerInsights": "disabled"}
+            assert (task["Cpu"], task["Memory"]) == ("512", "2048")

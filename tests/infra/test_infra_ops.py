@@ -132,16 +132,19 @@ def test_market_hours_alarms_on_the_feeds_metrics(synth: Synth) -> None:
 
     task = alarms["NoTask"]
     assert task["AlarmName"] == "Strikeboard-feed-task"
-    stats = _metrics(task)
-    assert stats["running"]["Metric"]["MetricName"] == "RunningTaskCount"
-    assert stats["desired"]["Metric"]["MetricName"] == "DesiredTaskCount"
-    assert stats["running"]["Metric"]["Namespace"] == "ECS/ContainerInsights"
-    dims = {d["Name"] for d in stats["running"]["Metric"]["Dimensions"]}
-    assert dims == {"ClusterName", "ServiceName"}
+    # AWS/ECS (free) rather than Container Insights: one CPU sample a minute per running task.
+    assert (task["Namespace"], task["MetricName"]) == ("AWS/ECS", "CPUUtilization")
+    assert (task["Statistic"], task["Threshold"]) == ("SampleCount", 1)
+    assert task["ComparisonOperator"] == "LessThanThreshold"
+    assert {d["Name"] for d in task["Dimensions"]} == {"ClusterName", "ServiceName"}
     assert task["EvaluationPeriods"] == 5
-    # A stopped feed emits nothing: no alarm counts that as a breach.
-    for alarm in alarms.values():
-        assert alarm["TreatMissingData"] == "notBreaching"
+    # No task means no samples at all: that is the breach (the schedule forces the alarm to OK
+    # when it arms it). Everything else emits nothing while the feed is stopped, and that is
+    # no breach.
+    assert task["TreatMissingData"] == "breaching"
+    for name, alarm in alarms.items():
+        if name != "NoTask":
+            assert alarm["TreatMissingData"] == "notBreaching", name
         [action] = alarm["AlarmActions"]
         assert action == {"Ref": next(iter(_resources(synth, "Ops", "AWS::SNS::Topic")))}
 
@@ -151,7 +154,7 @@ def test_always_armed_alarms(synth: Synth) -> None:
     lag = alarms["ArchiveLag"]
     assert (lag["MetricName"], lag["Threshold"], lag["EvaluationPeriods"]) == (
         "ArchiveLagRecords", 300, 5)  # fmt: skip
-    functions = ("Http", "Ws", "Eod", "Cleanup", "FeedSchedule")
+    functions = ("Http", "Ws", "KiteLogin", "Eod", "Cleanup", "FeedSchedule")
     for name in functions:
         for kind in ("Errors", "Throttles"):
             alarm = alarms[f"{name}{kind}"]
@@ -174,7 +177,7 @@ def test_dashboard_shows_the_feeds_figures(synth: Synth) -> None:
     [dashboard] = _resources(synth, "Ops", "AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["DashboardBody"])
     for metric in ("LastTickAgeSeconds", "TicksPerSecond", "ArchiveLagRecords", "CycleMs",
-                   "TokenWaiting", "RunningTaskCount"):  # fmt: skip
+                   "TokenWaiting", "CPUUtilization"):  # fmt: skip
         assert metric in body, metric
     assert "empty graphs are normal" in body
 
@@ -239,7 +242,7 @@ def test_arm64_on_every_app_lambda_and_the_task(synth: Synth) -> None:
     functions = [p for stack in stacks
                  for p in _resources(synth, stack, "AWS::Lambda::Function").values()]  # fmt: skip
     images = [p for p in functions if p.get("PackageType") == "Image"]
-    assert len(images) == 5
+    assert len(images) == 6  # http, kite_login, ws, eod, cleanup, feed_schedule
     for props in images:
         assert props["Architectures"] == ["arm64"]
     [task] = _resources(synth, "Feed", "AWS::ECS::TaskDefinition").values()

@@ -33,20 +33,16 @@ def test_the_seven_stacks(synth: Synth) -> None:
     assert sorted(synth.templates) == sorted(f"Strikeboard{n}" for n in STACKS)
 
 
-def test_network_two_azs_private_subnets_behind_a_nat_instance(synth: Synth) -> None:
+def test_network_two_azs_isolated_private_subnets_and_no_nat(synth: Synth) -> None:
     t = template(synth, "Network")
     t.resource_count_is("AWS::EC2::VPC", 1)
     t.resource_count_is("AWS::EC2::Subnet", 4)  # public + private in each of 2 AZs
-    t.resource_count_is("AWS::EC2::NatGateway", 0)  # egress=gateway brings it back
-    t.has_resource_properties(
-        "AWS::EC2::Instance", {"InstanceType": "t4g.nano", "SourceDestCheck": False}
-    )
-    # The NAT instance forwards for the VPC only: nothing from the internet comes in.
-    [nat_sg] = [
-        r["Properties"] for key, r in synth.templates["StrikeboardNetwork"]["Resources"].items()
-        if r["Type"] == "AWS::EC2::SecurityGroup" and key.startswith("VpcNatSecurityGroup")
-    ]  # fmt: skip
-    assert [rule["CidrIp"] for rule in nat_sg["SecurityGroupIngress"]] == ["10.0.0.0/16"]
+    # Nothing in the private subnets needs the internet (egress=instance|gateway adds a NAT).
+    t.resource_count_is("AWS::EC2::NatGateway", 0)
+    t.resource_count_is("AWS::EC2::Instance", 0)
+    routes = resources(synth, "Network", "AWS::EC2::Route").values()
+    assert all("GatewayId" in r["Properties"] for r in routes)  # only the public subnets' IGW
+    assert len(routes) == 2
     t.resource_count_is("AWS::EC2::FlowLog", 1)
     t.has_resource_properties(
         "AWS::EC2::VPCEndpoint", {"VpcEndpointType": "Gateway"}
@@ -58,7 +54,7 @@ def test_redis_cluster_mode_disabled_and_encrypted(synth: Synth) -> None:
     t.has_resource_properties(
         "AWS::ElastiCache::ReplicationGroup",
         {
-            "Engine": "redis",
+            "Engine": "valkey",  # the Redis protocol, 20 % cheaper a node-hour
             "NumCacheClusters": 1,
             "TransitEncryptionEnabled": True,
             "TransitEncryptionMode": "required",
@@ -133,6 +129,20 @@ def test_http_api_jwt_authorizer_guards_api_except_public_routes(synth: Synth) -
         "GET /api/health", "GET /api/docs", "GET /api/openapi.json", "GET /api/auth/config",
         "GET /api/auth/kite/callback",
     }  # fmt: skip
+    assert routes["POST /api/auth/kite/login"]["AuthorizationType"] == "JWT"
+    # Both Kite login routes go to the function outside the VPC, the rest to the VPC one.
+    integrations = {
+        key: r["Properties"]
+        for key, r in resources(synth, "Api", "AWS::ApiGatewayV2::Integration").items()
+    }
+
+    def target(route_key: str) -> str:
+        ref = routes[route_key]["Target"]["Fn::Join"][1][1]["Ref"]
+        return json.dumps(integrations[ref]["IntegrationUri"])
+
+    for key in ("POST /api/auth/kite/login", "GET /api/auth/kite/callback"):
+        assert "KiteLoginFunction" in target(key), key
+    assert "HttpFunction" in target("ANY /api/{proxy+}")
     assert {"$connect", "$disconnect", "$default"} <= set(routes)
 
 
@@ -148,14 +158,19 @@ def test_lambdas_are_vpc_images_with_the_handlers(synth: Synth) -> None:
     commands = {}
     for stack in ("Api", "Jobs"):
         for key, props in _functions(synth, stack).items():
-            commands[props["ImageConfig"]["Command"][0]] = key
+            command = props["ImageConfig"]["Command"][0]
+            commands[command] = key
             assert props["Architectures"] == ["arm64"]  # the platform the image is built for
-            if props["ImageConfig"]["Command"] == ["lambdas.feed_schedule.handler"]:
-                continue  # only AWS APIs: outside the VPC (tests/infra/test_infra_ops.py)
-            assert props["VpcConfig"]["SubnetIds"]
             env = props["Environment"]["Variables"]
+            if command in ("lambdas.feed_schedule.handler", "lambdas.kite_login.handler"):
+                # Outside the VPC (AWS APIs, Kite), with no way to the stores.
+                assert "VpcConfig" not in props
+                assert not {"REDIS_URL", "DATABASE_URL", "PGPASSWORD"} & set(env)
+                continue
+            assert props["VpcConfig"]["SubnetIds"]
             assert "NUMBA_CACHE_DIR" not in env  # the Lambdas compile nothing
             assert {"REDIS_URL", "DATABASE_URL", "KITE_SECRET_NAME", "PGPASSWORD"} <= set(env)
+            assert "KITE_API_SECRET" not in env  # only the login function holds it
             assert "resolve:secretsmanager" in json.dumps(env["PGPASSWORD"])
     # tests/infra/test_images.py imports exactly these from the image's dependencies.
     assert (
@@ -163,6 +178,7 @@ def test_lambdas_are_vpc_images_with_the_handlers(synth: Synth) -> None:
         == set(LAMBDA_HANDLERS)
         == {
             "lambdas.http_api.handler",
+            "lambdas.kite_login.handler",
             "lambdas.ws.handler",
             "lambdas.jobs.eod_handler",
             "lambdas.jobs.cleanup_handler",
@@ -172,33 +188,24 @@ def test_lambdas_are_vpc_images_with_the_handlers(synth: Synth) -> None:
 
 
 def test_login_lambda_gets_the_kite_settings(synth: Synth) -> None:
-    http = next(
+    login = next(
         p for p in _functions(synth, "Api").values()
-        if p["ImageConfig"]["Command"] == ["lambdas.http_api.handler"]
+        if p["ImageConfig"]["Command"] == ["lambdas.kite_login.handler"]
     )  # fmt: skip
-    env = http["Environment"]["Variables"]
+    env = login["Environment"]["Variables"]
     assert env["KITE_API_KEY"] == "testkey"
     assert env["KITE_SECRET_NAME"] == "strikeboard/kite"
     assert env["KITE_API_SECRET"] == (
         "{{resolve:secretsmanager:strikeboard/kite-api-secret:SecretString:::}}"
     )
     assert "cognito-idp" in json.dumps(env["COGNITO_ISSUER"])
-    t = template(synth, "Api")
-    t.has_resource_properties(
-        "AWS::IAM::Policy",
-        {
-            "PolicyName": Match.string_like_regexp("HttpFunction"),
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {"Action": Match.array_with(["secretsmanager:PutSecretValue"])}
-                        )
-                    ]
-                )
-            },
-        },
-    )
+    policies = [
+        p["Properties"] for p in resources(synth, "Api", "AWS::IAM::Policy").values()
+        if "secretsmanager:PutSecretValue" in json.dumps(p["Properties"])
+    ]  # fmt: skip
+    # Only the login function may write the token, and it may not read it.
+    assert len(policies) == 1 and "KiteLoginFunction" in policies[0]["PolicyName"]
+    assert "secretsmanager:GetSecretValue" not in json.dumps(policies[0])
 
 
 def test_cognito_hosted_sign_in_with_a_pkce_client_and_an_admin_group(synth: Synth) -> None:
@@ -295,19 +302,27 @@ def test_no_template_carries_a_kite_secret_value(synth: Synth) -> None:
     assert {"Name": "KITE_API_KEY", "Value": "testkey"} in container["Environment"]
 
 
-def test_ws_lambda_can_post_to_connections(synth: Synth) -> None:
-    t = template(synth, "Api")
-    t.has_resource_properties(
-        "AWS::IAM::Policy",
-        {
-            "PolicyName": Match.string_like_regexp("WsFunction"),
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [Match.object_like({"Action": "execute-api:ManageConnections"})]
-                )
-            },
-        },
-    )
+def test_ws_default_route_answers_through_its_route_response(synth: Synth) -> None:
+    routes = {
+        r["Properties"]["RouteKey"]: (key, r["Properties"])
+        for key, r in resources(synth, "Api", "AWS::ApiGatewayV2::Route").items()
+    }
+    default_key, default = routes["$default"]
+    assert default["RouteResponseSelectionExpression"] == "$default"
+    [response] = resources(synth, "Api", "AWS::ApiGatewayV2::RouteResponse").values()
+    assert response["Properties"]["RouteResponseKey"] == "$default"
+    assert response["Properties"]["RouteId"] == {"Ref": default_key}
+    # No Management API for the function: it needs no way out of the VPC.
+    ws = [
+        p["Properties"] for p in resources(synth, "Api", "AWS::IAM::Policy").values()
+        if "WsFunction" in p["Properties"]["PolicyName"]
+    ]  # fmt: skip
+    assert "execute-api:ManageConnections" not in json.dumps(ws)
+    [fn] = [
+        f for f in _functions(synth, "Api").values()
+        if f["ImageConfig"]["Command"] == ["lambdas.ws.handler"]
+    ]  # fmt: skip
+    assert "PUSH_ENDPOINT_URL" not in fn["Environment"]["Variables"]
 
 
 def test_feed_task_runs_feed_and_pusher(synth: Synth) -> None:
