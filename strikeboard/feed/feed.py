@@ -293,6 +293,16 @@ class Feed:
             return floor
 
     def _set_universe(self, universe: Universe) -> None:
+        if universe.trimmed and (
+            self.universe is None or self.universe.trimmed != universe.trimmed
+        ):
+            log.warning(
+                "universe trimmed to fit Kite's connections: %d option instruments left out "
+                "(the strikes farthest from the ATM, the farther expiries first); narrow "
+                "strikes_each_side or the expiries to follow all of them",
+                universe.trimmed,
+                extra={"instruments": len(universe.tokens), "trimmed": universe.trimmed},
+            )
         self._shard_sets = shard(
             universe.tokens,
             self._shard_sets,
@@ -390,6 +400,7 @@ class Feed:
                 pending_baselines=baselines, archiver=self.adapters.archiver.status(),
                 redis_ok=self.link.ok, redis_errors=self.link.errors,
                 instruments=len(self.universe.tokens) if self.universe else 0,
+                trimmed=self.universe.trimmed if self.universe else 0,
                 tick_rate=self._tick_rate,
             )
         )  # fmt: skip

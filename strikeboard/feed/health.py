@@ -39,6 +39,8 @@ class FeedView:
     redis_errors: int
     instruments: int
     tick_rate: float
+    trimmed: int = 0
+    """Option instruments the configuration names but Kite's connections cannot carry."""
 
 
 def problems(view: FeedView) -> list[str]:
@@ -115,6 +117,7 @@ def health_document(view: FeedView) -> dict[str, Any]:
             "error": sanitize_error(a.last_error) if a.state != "ok" else None,
         },
         "instruments": view.instruments,
+        "instruments_trimmed": view.trimmed,
         "gap_fills": s.gap_fills,
         "gap_fills_pending": view.pending_fills,
         "gap_fill_failures": s.fill_failures,

@@ -11,7 +11,7 @@ import io
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -184,6 +184,9 @@ class Universe:
     windows: tuple[ExpiryWindow, ...]
     options: tuple[Instrument, ...]
     tokens: frozenset[int] = field(default=frozenset())
+    trimmed: int = 0
+    """Option instruments left out to fit Kite's connection limits (farthest from the ATM
+    first, the farther expiry first among equals): 0 when everything configured fits."""
 
     @property
     def instruments(self) -> tuple[Instrument, ...]:
@@ -269,36 +272,40 @@ def select_universe(
     """Select the universe around `spot` for `today`.
 
     `centres` pins an expiry's window to a given centre strike (used by `recentre` to keep a
-    window that has not moved far enough); other expiries centre on the ATM.
-    Raises `UniverseError` when spot is not positive or the selection exceeds the connections.
+    window that has not moved far enough); other expiries centre on the ATM. A selection
+    larger than Kite's connections allow is trimmed, never refused: the strikes farthest from
+    their expiry's centre go first, the farther expiry's first among equals (`Universe.trimmed`
+    counts what was left out). Raises `UniverseError` when spot is not positive, or when the
+    spot, VIX and futures alone do not fit.
     """
     if not (math.isfinite(spot) and spot > 0):
         raise UniverseError(f"spot must be a positive number, got {spot!r}")
     cfg = catalog.config
     windows: list[ExpiryWindow] = []
-    options: list[Instrument] = []
     for expiry in catalog.select_expiries(today):
         strikes = catalog.strikes(expiry)
         pinned = (centres or {}).get(expiry)
         centre = atm_index(strikes, spot if pinned is None else pinned)
-        win = catalog.window(expiry, centre)
-        windows.append(win)
-        chain = catalog.chains[expiry]
-        for strike in win.window:
-            options.extend(chain[strike][t] for t in ("CE", "PE") if t in chain[strike])
+        windows.append(catalog.window(expiry, centre))
     spot_inst = catalog.instrument(cfg.spot_token)
     vix_inst = catalog.instrument(cfg.vix_token) if cfg.vix_token is not None else None
     futures = tuple(catalog.select_futures(today))
     tokens = {cfg.spot_token, *(f.instrument_token for f in futures)}
     if cfg.vix_token is not None:
         tokens.add(cfg.vix_token)
-    tokens.update(o.instrument_token for o in options)
-    capacity = cfg.max_connections * cfg.per_connection
-    if len(tokens) > capacity:
+    budget = cfg.max_connections * cfg.per_connection - len(tokens)
+    if budget < 0:
         raise UniverseError(
-            f"universe of {len(tokens)} instruments exceeds {cfg.max_connections} connections "
-            f"x {cfg.per_connection}; narrow strikes_each_side or the expiries"
+            f"spot, VIX and {len(futures)} futures exceed {cfg.max_connections} connections "
+            f"x {cfg.per_connection}"
         )
+    windows, trimmed = _fit(catalog, windows, budget)
+    options: list[Instrument] = []
+    for win in windows:
+        chain = catalog.chains[win.expiry]
+        for strike in win.window:
+            options.extend(chain[strike][t] for t in ("CE", "PE") if t in chain[strike])
+    tokens.update(o.instrument_token for o in options)
     return Universe(
         spot=spot_inst,
         vix=vix_inst,
@@ -306,7 +313,40 @@ def select_universe(
         windows=tuple(windows),
         options=tuple(options),
         tokens=frozenset(tokens),
+        trimmed=trimmed,
     )
+
+
+def _fit(
+    catalog: Catalog, windows: list[ExpiryWindow], budget: int
+) -> tuple[list[ExpiryWindow], int]:
+    """The windows narrowed until their option legs fit `budget`, and how many legs that left
+    out. Strikes are kept by distance from their window's centre, the nearer expiry first
+    among equals, so every window stays contiguous around its centre."""
+
+    def legs(win: ExpiryWindow, index: int) -> int:
+        return len(catalog.chains[win.expiry][win.strikes[index]])
+
+    wanted = sum(legs(w, i) for w in windows for i in range(w.lo, w.hi))
+    if wanted <= budget:
+        return windows, 0
+    order = sorted(
+        (abs(i - w.centre), rank, i) for rank, w in enumerate(windows) for i in range(w.lo, w.hi)
+    )
+    kept: dict[int, list[int]] = {}
+    room = budget
+    for _, rank, i in order:
+        n = legs(windows[rank], i)
+        if n > room:
+            break  # stop at the first strike that does not fit: windows stay contiguous
+        room -= n
+        kept.setdefault(rank, []).append(i)
+    fitted = [
+        replace(w, lo=min(kept[rank]), hi=max(kept[rank]) + 1)
+        for rank, w in enumerate(windows)
+        if rank in kept
+    ]
+    return fitted, wanted - (budget - room)
 
 
 @dataclass(frozen=True, slots=True)

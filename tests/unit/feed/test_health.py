@@ -32,6 +32,13 @@ def test_a_live_feed_is_ok() -> None:
     assert doc["status"] == "ok" and doc["problems"] == [] and doc["connected"]
 
 
+def test_a_trimmed_universe_is_shown_but_is_no_fault() -> None:
+    doc = health_document(view(trimmed=1514))
+    assert doc["instruments_trimmed"] == 1514
+    assert doc["status"] == "ok"  # the configuration asked for more than Kite carries
+    assert health_document(view())["instruments_trimmed"] == 0
+
+
 def test_old_ticks_degrade_only_in_market_hours() -> None:
     stale = IngestCounters(ticks=100, last_tick_at=NOW - 6.0)
     doc = health_document(view(ingest=stale))

@@ -130,11 +130,45 @@ def test_window_clips_at_the_strike_range_and_all_strikes(dump: list[dict[str, A
 def test_selection_errors(dump: list[dict[str, Any]]) -> None:
     with pytest.raises(UniverseError, match="positive"):
         select_universe(_catalog(dump), float("nan"), TODAY)
-    small = _catalog(dump, strikes_each_side=None, max_connections=1, per_connection=100)
-    with pytest.raises(UniverseError, match="exceeds"):
-        select_universe(small, 26_000.0, TODAY)
+    tiny = _catalog(dump, max_connections=1, per_connection=2)  # not even spot, VIX, future
+    with pytest.raises(UniverseError, match="exceed"):
+        select_universe(tiny, 26_000.0, TODAY)
     with pytest.raises(UniverseError):
         UniverseConfig(recentre_after=0)
+
+
+def test_a_universe_over_kites_limits_is_trimmed_not_refused(dump: list[dict[str, Any]]) -> None:
+    # Every strike of 5 expiries (5 x 161 x 2 legs) into one connection of 100 tokens.
+    small = _catalog(dump, strikes_each_side=None, max_connections=1, per_connection=100)
+    uni = select_universe(small, 26_012.0, TODAY)
+    # Spot, VIX, the future and 97 places for option legs: a strike's two legs go together,
+    # so 48 strikes (96 legs) and one place left empty.
+    assert len(uni.options) == 96 and len(uni.tokens) == 99
+    assert uni.trimmed == 5 * 161 * 2 - 96
+    # Nearest the ATM first, the nearer expiry first among equals: every window is contiguous
+    # around its centre, no window is wider than a nearer expiry's, and none is more than a
+    # strike a side narrower than another.
+    widths = [len(w.window) for w in uni.windows]
+    assert widths == [11, 10, 9, 9, 9]
+    for win in uni.windows:
+        assert win.centre_strike == 26_000.0
+        assert win.lo <= win.centre < win.hi
+        assert win.hi - win.centre in (win.centre - win.lo, win.centre - win.lo + 1)
+    legs = {(o.expiry, o.strike) for o in uni.options}
+    assert legs == {(w.expiry, k) for w in uni.windows for k in w.window}
+    # The same configuration with room for all of it trims nothing.
+    roomy = _catalog(dump, strikes_each_side=None)
+    assert select_universe(roomy, 26_012.0, TODAY).trimmed == 0
+
+
+def test_a_trimmed_universe_recentres_within_the_budget(dump: list[dict[str, Any]]) -> None:
+    small = _catalog(dump, strikes_each_side=25, max_connections=1, per_connection=203)
+    start = select_universe(small, 26_000.0, TODAY)
+    assert start.trimmed > 0 and len(start.tokens) <= 203
+    moved = recentre(small, start, 26_160.0, TODAY)
+    assert moved.changed and len(moved.universe.tokens) <= 203
+    assert all(w.centre_strike == 26_150.0 for w in moved.universe.windows)
+    assert moved.universe.trimmed == start.trimmed
 
 
 def test_recentre_has_hysteresis(dump: list[dict[str, Any]]) -> None:
