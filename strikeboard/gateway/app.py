@@ -505,8 +505,3 @@ def build_app(gateway: Gateway) -> ASGIApp:
     return SecurityHeaders(
         BodyLimit(_Dispatch(gateway, inner), max_bytes=MAX_REQUEST_BYTES), _connect_origins()
     )
-
-
-def dumps_event(event: Event) -> str:
-    """An event as JSON (for logging and the events/ samples)."""
-    return json.dumps(event, indent=2, sort_keys=True)

@@ -349,8 +349,3 @@ class HotStore:
                         seq, self._floors.get((underlying, expiry), 0)
                     )
         return state
-
-
-def ticks_to_columns(ticks: TickArray) -> dict[str, Any]:
-    """Plain lists of a tick array (used by tests and tools)."""
-    return {name: np.asarray(ticks[name]).tolist() for name in TICK_DTYPE.names or ()}

@@ -90,7 +90,3 @@ class Keys:
         """JSON: the trading session the feed last opened or closed (no TTL: it outlives the
         feed, so after hours the API can say when the last session closed)."""
         return f"{self.prefix}session"
-
-    def all_pattern(self) -> str:
-        """SCAN pattern matching every key under this prefix."""
-        return f"{self.prefix}*"
