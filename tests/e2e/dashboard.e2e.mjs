@@ -19,8 +19,79 @@ import { join } from "node:path";
 import { ARGS, CHROMIUM, Stack, check, chromium, freePort, log, results, web } from "./stack.mjs";
 
 const SCREENSHOT = join(web, "screenshots", "dashboard.png");
+const MOBILE_SCREENSHOT = join(web, "screenshots", "dashboard-mobile.png");
+const ALL_COLUMNS = ["oi", "oi_change", "volume", "iv", "ltp", "change", "bid", "ask", "bid_qty", "ask_qty", "delta", "gamma", "theta", "vega", "buildup"];
 
 const state = (page, expr) => page.evaluate(expr);
+
+/**
+ * What sticks out of the viewport sideways (the chain's own scroller excepted), and whether the
+ * ATM row's strike cell is in view, uncovered, inside the chain's scroller.
+ */
+function layoutFacts() {
+  const iw = window.innerWidth;
+  const name = (el) => `${el.tagName.toLowerCase()}${el.className && typeof el.className === "string" ? `.${el.className.trim().split(/\s+/).join(".")}` : ""}`;
+  const outside = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (el.closest(".chain-wrap")) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.height > 0 && (r.right > iw + 0.5 || r.left < -0.5)) outside.push(`${name(el)} [${Math.round(r.left)}, ${Math.round(r.right)}]`);
+  }
+  const wrap = document.querySelector(".chain-wrap").getBoundingClientRect();
+  const strikeVisible = () => {
+    const cell = document.querySelector(".row.atm .strike");
+    if (!cell) return "no ATM row";
+    const r = cell.getBoundingClientRect();
+    if (r.left < Math.max(0, wrap.left) - 0.5 || r.right > Math.min(iw, wrap.right) + 0.5) return `strike cell at [${r.left}, ${r.right}]`;
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return hit && cell.contains(hit) ? null : `strike cell covered by ${hit ? name(hit) : "nothing"}`;
+  };
+  // The strike column in view wherever the table is scrolled sideways (it is sticky).
+  const scroller = document.querySelector(".chain-wrap");
+  const before = scroller.scrollLeft;
+  const strike = [];
+  for (const left of [before, 0, scroller.scrollWidth]) {
+    scroller.scrollLeft = left;
+    const problem = strikeVisible();
+    if (problem) strike.push(`scrollLeft ${scroller.scrollLeft}: ${problem}`);
+  }
+  scroller.scrollLeft = before;
+  // No cell's content is cut or runs into the next cell's.
+  const squeezed = [];
+  for (const cell of document.querySelectorAll(".chain .row > div, .chain .hrow.cols > div")) {
+    if (cell.scrollWidth > cell.clientWidth + 1) squeezed.push(`${name(cell)} '${cell.textContent}'`);
+  }
+  const charts = [...document.querySelectorAll(".side-panel .chart")].map((c) => c.getBoundingClientRect());
+  const chain = document.querySelector(".chain-panel").getBoundingClientRect();
+  return {
+    innerWidth: iw,
+    scrollWidth: document.documentElement.scrollWidth,
+    outside: outside.slice(0, 10),
+    strike,
+    squeezed: squeezed.slice(0, 10),
+    charts: charts.filter((r) => r.width >= 150 && r.height >= 80).length,
+    chartsBelow: charts.length > 0 && charts.every((r) => r.top >= chain.bottom - 1),
+    scrollsSideways: scroller.scrollWidth > scroller.clientWidth,
+  };
+}
+
+/** The header's controls at a phone's width: each on screen, in the top rows. */
+function headerFacts() {
+  const iw = window.innerWidth;
+  const wanted = {
+    quotes: document.querySelectorAll(".top .quote"),
+    badge: document.querySelectorAll(".top [data-badge]"),
+    theme: document.querySelectorAll('.top [aria-label="toggle theme"]'),
+    settings: document.querySelectorAll('.top [aria-label="settings"]'),
+    history: document.querySelectorAll('.top [aria-label="time travel"]'),
+  };
+  const out = {};
+  for (const [key, list] of Object.entries(wanted)) {
+    const rects = [...list].map((el) => el.getBoundingClientRect());
+    out[key] = rects.length > 0 && rects.every((r) => r.width > 0 && r.left >= 0 && r.right <= iw && r.bottom <= 120);
+  }
+  return out;
+}
 
 async function main() {
   if (!existsSync(join(web, "dist", "index.html"))) {
@@ -78,10 +149,6 @@ async function main() {
       await page.waitForFunction((t) => document.querySelector(".chain .tbody").innerText !== t, text0, { timeout: 30_000 });
     });
 
-    await page.waitForTimeout(3000); // let charts and flashes settle for the picture
-    await page.screenshot({ path: SCREENSHOT });
-    log(`screenshot ${SCREENSHOT}: ${(statSync(SCREENSHOT).size / 1024).toFixed(0)} KB`);
-
     await check("switching expiry works", async () => {
       const tabs = page.locator("nav.expiries .tab");
       if ((await tabs.count()) < 2) throw new Error("fewer than two expiries to switch between");
@@ -102,6 +169,50 @@ async function main() {
         { timeout: 10_000 },
       );
     });
+
+    // A wide screen, a tablet and a phone: nothing sticks out sideways but the chain's own
+    // scroller, the strike column stays in view, cells keep their content with every column
+    // on, charts are there (below the chain on narrow screens). The pictures of the README.
+    for (const [width, height, shot] of [[1600, 1000, SCREENSHOT], [1024, 800, null], [400, 850, MOBILE_SCREENSHOT]]) {
+      await check(`layout at ${width} px`, async () => {
+        const ctx = await browser.newContext({ viewport: { width, height } });
+        const p = await ctx.newPage();
+        p.on("pageerror", (e) => errors.push(e.message));
+        try {
+          await p.goto(`${url}/#token=${encodeURIComponent(tok)}`);
+          await p.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 60_000 });
+          await p.waitForSelector(".row.atm", { timeout: 10_000 });
+          const columns = await state(p, () => window.__strikeboard.store.getState().prefs.columns);
+          const problems = [];
+          for (const cols of [columns, ALL_COLUMNS]) {
+            await p.evaluate((c) => window.__strikeboard.store.dispatch({ type: "prefs/prefsChanged", payload: { columns: c } }), cols);
+            await p.waitForTimeout(cols === columns ? 3000 : 500); // charts drawn, flashes settled
+            const f = await p.evaluate(layoutFacts);
+            const label = cols === columns ? "default columns" : "every column";
+            if (f.scrollWidth > f.innerWidth) problems.push(`${label}: the page is ${f.scrollWidth} px wide`);
+            if (f.outside.length) problems.push(`${label}: outside the viewport: ${f.outside.join(", ")}`);
+            if (f.strike.length) problems.push(`${label}: the strike column is not in view: ${f.strike.join("; ")}`);
+            if (f.squeezed.length) problems.push(`${label}: cut cells: ${f.squeezed.join(", ")}`);
+            if (f.charts < 9) problems.push(`${label}: ${f.charts} charts drawn, not 9`);
+            if (width <= 1024 && !f.chartsBelow) problems.push(`${label}: the charts are not below the chain`);
+            if (cols === ALL_COLUMNS && width <= 1024 && !f.scrollsSideways) problems.push("every column fits a narrow screen?");
+            if (cols === columns && shot) {
+              await p.screenshot({ path: shot });
+              log(`screenshot ${shot}: ${(statSync(shot).size / 1024).toFixed(0)} KB`);
+            }
+          }
+          await p.evaluate((c) => window.__strikeboard.store.dispatch({ type: "prefs/prefsChanged", payload: { columns: c } }), columns);
+          if (width <= 640) {
+            const h = await p.evaluate(headerFacts);
+            const missing = Object.entries(h).filter(([, ok]) => !ok).map(([k]) => k);
+            if (missing.length) problems.push(`not on screen in the header: ${missing.join(", ")}`);
+          }
+          if (problems.length) throw new Error(problems.join(" | "));
+        } finally {
+          await ctx.close();
+        }
+      });
+    }
 
     if (stack) {
       await check("the page recovers after the gateway restarts", async () => {

@@ -25,7 +25,7 @@ import { expirySelected, snapshotReceived } from "./store/chainSlice";
 import { healthReceived, marketReceived } from "./store/marketSlice";
 import { prefsLoaded, themeToggled } from "./store/prefsSlice";
 import { selectVisibleIds } from "./store/selectors";
-import { settingsToggled, strikeSelected, unauthorizedChanged } from "./store/uiSlice";
+import { panelToggled, strikeSelected, unauthorizedChanged } from "./store/uiSlice";
 import type { ExpiryInfo } from "./types";
 import type { LiveClient } from "./ws/client";
 
@@ -40,6 +40,7 @@ export function App({ client }: { client: LiveClient }) {
   const defaultExpiry = useAppSelector((s) => s.prefs.default_expiry);
   const expiry = useAppSelector((s) => s.chain.expiry);
   const at = useAppSelector((s) => s.ui.at);
+  const panel = useAppSelector((s) => s.ui.panel);
 
   const { data: health, fulfilledTimeStamp: healthAt } = useHealthQuery(undefined, { pollingInterval: 5_000 });
   const { data: expiryList } = useExpiriesQuery("NIFTY", { pollingInterval: 60_000 });
@@ -127,7 +128,7 @@ export function App({ client }: { client: LiveClient }) {
       } else if (e.key === "t") {
         dispatch(themeToggled());
       } else if (e.key === "Escape") {
-        dispatch(settingsToggled(false));
+        dispatch(panelToggled(null));
         dispatch(strikeSelected(null));
       }
     };
@@ -139,7 +140,7 @@ export function App({ client }: { client: LiveClient }) {
 
   return (
     <div className="app">
-      <header className="top">
+      <header className={`top${panel === "history" ? " history-open" : ""}`}>
         <h1>
           Strike<span>board</span>
         </h1>
@@ -147,10 +148,22 @@ export function App({ client }: { client: LiveClient }) {
         <div className="spacer" />
         <HistoryPicker />
         <ConnectionBadge />
+        <button
+          className="icon history-toggle"
+          onClick={() => dispatch(panelToggled("history"))}
+          title="A past minute"
+          aria-label="time travel"
+          aria-expanded={panel === "history"}
+        >
+          <svg viewBox="0 0 16 16" width="13" height="13" aria-hidden="true">
+            <circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" strokeWidth="1.5" />
+            <path d="M8 4.5V8l2.5 1.5" fill="none" stroke="currentColor" strokeWidth="1.5" strokeLinecap="round" />
+          </svg>
+        </button>
         <button className="icon" onClick={() => dispatch(themeToggled())} title="Toggle theme (t)" aria-label="toggle theme">
           {theme === "dark" ? "☀" : "☾"}
         </button>
-        <button className="icon" onClick={() => dispatch(settingsToggled(undefined))} title="Settings" aria-label="settings">
+        <button className="icon" onClick={() => dispatch(panelToggled("settings"))} title="Settings" aria-label="settings" aria-expanded={panel === "settings"}>
           ⚙
         </button>
         <Account />

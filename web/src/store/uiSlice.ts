@@ -3,6 +3,10 @@ import { createSlice, type PayloadAction } from "@reduxjs/toolkit";
 
 export type Connection = "connecting" | "live" | "reconnecting" | "polling";
 
+/** The panels over the dashboard, one open at a time (part of the view the URL holds). */
+export const PANELS = ["settings", "help", "history"] as const;
+export type Panel = (typeof PANELS)[number];
+
 export interface Toast {
   id: number;
   kind: "order" | "info" | "error";
@@ -18,7 +22,8 @@ export interface UiState {
   nextToastId: number;
   /** The API answered 401: the token is missing or wrong. */
   unauthorized: boolean;
-  settingsOpen: boolean;
+  /** The open panel, if any. */
+  panel: Panel | null;
 }
 
 const initialState: UiState = {
@@ -28,7 +33,7 @@ const initialState: UiState = {
   toasts: [],
   nextToastId: 1,
   unauthorized: false,
-  settingsOpen: false,
+  panel: null,
 };
 
 const uiSlice = createSlice({
@@ -55,8 +60,9 @@ const uiSlice = createSlice({
     unauthorizedChanged(state, action: PayloadAction<boolean>) {
       state.unauthorized = action.payload;
     },
-    settingsToggled(state, action: PayloadAction<boolean | undefined>) {
-      state.settingsOpen = action.payload ?? !state.settingsOpen;
+    /** Open `panel` (closing any other), or close it when it is the open one; null closes any. */
+    panelToggled(state, action: PayloadAction<Panel | null>) {
+      state.panel = action.payload === null || state.panel === action.payload ? null : action.payload;
     },
   },
 });
@@ -68,6 +74,6 @@ export const {
   toastAdded,
   toastDismissed,
   unauthorizedChanged,
-  settingsToggled,
+  panelToggled,
 } = uiSlice.actions;
 export default uiSlice.reducer;
