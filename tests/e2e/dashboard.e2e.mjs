@@ -170,6 +170,66 @@ async function main() {
       );
     });
 
+    await check("the address holds the view: a shared link restores it, back and forward work", async () => {
+      const view = (p) =>
+        p.evaluate(() => {
+          const s = window.__strikeboard.store.getState();
+          return {
+            expiry: s.chain.expiry,
+            convention: s.prefs.convention,
+            panel: s.ui.panel,
+            at: s.ui.at,
+            tab: document.querySelector("nav.expiries .tab.active")?.getAttribute("data-expiry") ?? null,
+            nse: document.querySelector(".switch [aria-pressed=true]")?.textContent ?? null,
+            settings: !!document.querySelector("aside.settings"),
+          };
+        });
+      const start = await view(page);
+      const tabs = page.locator("nav.expiries .tab");
+      const target = await tabs.nth(2).getAttribute("data-expiry");
+      await tabs.nth(2).click();
+      const other = start.convention === "nse" ? "Forward IV" : "NSE IV";
+      await page.locator(".switch button", { hasText: other }).click();
+      await page.click('.top [aria-label="settings"]');
+      const shared = page.url();
+      const before = await view(page);
+      if (before.expiry !== target || before.panel !== "settings" || before.convention === start.convention) {
+        throw new Error(`the clicks did not change the view: ${JSON.stringify(before)}`);
+      }
+      if (!shared.includes(`expiry=${target}`) || !shared.includes("panel=settings")) throw new Error(`the address does not hold the view: ${shared}`);
+      // The link in another browser (its own sign-in: the dev token's fragment).
+      const ctx = await browser.newContext({ viewport: { width: 1366, height: 820 } });
+      try {
+        const p = await ctx.newPage();
+        await p.goto(`${shared}#token=${encodeURIComponent(tok)}`);
+        await p.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 60_000 });
+        await p.waitForTimeout(1500); // the server's preferences arrive: the link's convention must stay
+        const restored = await view(p);
+        if (JSON.stringify(restored) !== JSON.stringify(before)) {
+          throw new Error(`the link shows ${JSON.stringify(restored)}, not ${JSON.stringify(before)}`);
+        }
+        await p.reload();
+        await p.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 60_000 });
+        await p.waitForTimeout(1500);
+        const reloaded = await view(p);
+        if (JSON.stringify(reloaded) !== JSON.stringify(before)) throw new Error(`a reload shows ${JSON.stringify(reloaded)}`);
+      } finally {
+        await ctx.close();
+      }
+      // Back: the panel is part of the entry, the convention and the expiry each one back.
+      await page.goBack();
+      await page.waitForFunction((c) => window.__strikeboard.store.getState().prefs.convention === c, start.convention, { timeout: 5000 });
+      await page.goBack();
+      await page.waitForFunction((e) => window.__strikeboard.store.getState().chain.expiry === e, start.expiry, { timeout: 5000 });
+      const back = await view(page);
+      if (back.tab !== start.expiry || back.panel !== null || back.settings) throw new Error(`back twice shows ${JSON.stringify(back)}`);
+      await page.goForward();
+      await page.waitForFunction((e) => window.__strikeboard.store.getState().chain.expiry === e, target, { timeout: 5000 });
+      await page.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 30_000 });
+      // As it was, for the checks after this one (the convention is also a saved preference).
+      await page.locator(".switch button", { hasText: start.convention === "nse" ? "NSE IV" : "Forward IV" }).click();
+    });
+
     // A wide screen, a tablet and a phone: nothing sticks out sideways but the chain's own
     // scroller, the strike column stays in view, cells keep their content with every column
     // on, charts are there (below the chain on narrow screens). The pictures of the README.

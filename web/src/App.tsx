@@ -28,10 +28,11 @@ import { selectVisibleIds } from "./store/selectors";
 import { panelToggled, strikeSelected, unauthorizedChanged } from "./store/uiSlice";
 import type { ExpiryInfo } from "./types";
 import type { LiveClient } from "./ws/client";
+import { viewApplied, type View } from "./store/view";
 
 const EMPTY: ExpiryInfo[] = [];
 
-export function App({ client }: { client: LiveClient }) {
+export function App({ client, initialView = {} }: { client: LiveClient; initialView?: Partial<View> }) {
   const dispatch = useAppDispatch();
   const store = useAppStore();
   const theme = useAppSelector((s) => s.prefs.theme);
@@ -41,16 +42,19 @@ export function App({ client }: { client: LiveClient }) {
   const expiry = useAppSelector((s) => s.chain.expiry);
   const at = useAppSelector((s) => s.ui.at);
   const panel = useAppSelector((s) => s.ui.panel);
+  const underlying = useAppSelector((s) => s.ui.underlying);
 
   const { data: health, fulfilledTimeStamp: healthAt } = useHealthQuery(undefined, { pollingInterval: 5_000 });
-  const { data: expiryList } = useExpiriesQuery("NIFTY", { pollingInterval: 60_000 });
+  const { data: expiryList } = useExpiriesQuery(underlying, { pollingInterval: 60_000 });
   const expiries = expiryList ?? EMPTY;
   const { data: market } = useMarketQuery();
   const { data: serverPrefs, isSuccess: prefsOk } = usePreferencesQuery();
 
+  // The server's preferences, but the convention a link asked for stays the view's.
+  const linkConvention = initialView.convention;
   useEffect(() => {
-    if (serverPrefs) dispatch(prefsLoaded(serverPrefs));
-  }, [serverPrefs, dispatch]);
+    if (serverPrefs) dispatch(prefsLoaded(linkConvention ? { ...serverPrefs, convention: linkConvention } : serverPrefs));
+  }, [serverPrefs, linkConvention, dispatch]);
   useEffect(() => {
     if (prefsOk || health) dispatch(unauthorizedChanged(false));
   }, [prefsOk, health, dispatch]);
@@ -66,13 +70,14 @@ export function App({ client }: { client: LiveClient }) {
     if (health) dispatch(healthReceived({ health, receivedAt: healthAt ?? Date.now() }));
   }, [health, healthAt, dispatch]);
 
-  // Pick an expiry: the preferred one if listed, else the nearest.
+  // Pick an expiry when the view has none (or a live view an expired one): the preferred one if
+  // listed, else the nearest. A past minute may show an expiry that is no longer live.
   useEffect(() => {
     if (!expiries.length) return;
-    if (expiry && expiries.some((e) => e.expiry === expiry)) return;
+    if (expiry && (at || expiries.some((e) => e.expiry === expiry))) return;
     const preferred = expiries.find((e) => e.expiry === defaultExpiry);
-    dispatch(expirySelected((preferred ?? expiries[0]!).expiry));
-  }, [expiries, expiry, defaultExpiry, dispatch]);
+    dispatch(viewApplied({ expiry: (preferred ?? expiries[0]!).expiry }));
+  }, [expiries, expiry, at, defaultExpiry, dispatch]);
 
   // Live stream of the selected expiry, none while looking at the past.
   useEffect(() => {
@@ -90,7 +95,7 @@ export function App({ client }: { client: LiveClient }) {
 
   // Time travel: the chain as it was at a past minute.
   const past = useChainQuery(
-    { expiry: expiry ?? "", convention, strikes, at },
+    { expiry: expiry ?? "", underlying, convention, strikes, at },
     { skip: !at || !expiry },
   );
   useEffect(() => {

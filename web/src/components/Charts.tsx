@@ -45,8 +45,9 @@ export function IntradayCharts({ expiry, theme }: { expiry: string; theme: strin
   const lastSession = useAppSelector((s) => s.market.session?.last_session);
   const dataDay = useAppSelector((s) => (typeof s.chain.meta?.ts === "number" ? istDate(s.chain.meta.ts * 1000) : undefined));
   const date = at ? at.slice(0, 10) : (dataDay ?? lastSession);
+  const underlying = useAppSelector((s) => s.ui.underlying);
   const { data } = useIntradayQuery(
-    { expiry, ...(date ? { date } : {}) },
+    { expiry, underlying, ...(date ? { date } : {}) },
     { pollingInterval: at ? 0 : 60_000 },
   );
   const meta = useAppSelector((s) => s.chain.meta);

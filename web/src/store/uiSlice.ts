@@ -1,11 +1,8 @@
 /** UI state: connection, selection, time travel, toasts, the session. */
 import { createSlice, type PayloadAction } from "@reduxjs/toolkit";
+import { viewApplied, type Panel } from "./view";
 
 export type Connection = "connecting" | "live" | "reconnecting" | "polling";
-
-/** The panels over the dashboard, one open at a time (part of the view the URL holds). */
-export const PANELS = ["settings", "help", "history"] as const;
-export type Panel = (typeof PANELS)[number];
 
 export interface Toast {
   id: number;
@@ -24,6 +21,8 @@ export interface UiState {
   unauthorized: boolean;
   /** The open panel, if any. */
   panel: Panel | null;
+  /** The underlying on screen (the view's, store/view.ts). */
+  underlying: string;
 }
 
 const initialState: UiState = {
@@ -34,6 +33,7 @@ const initialState: UiState = {
   nextToastId: 1,
   unauthorized: false,
   panel: null,
+  underlying: "NIFTY",
 };
 
 const uiSlice = createSlice({
@@ -64,6 +64,13 @@ const uiSlice = createSlice({
     panelToggled(state, action: PayloadAction<Panel | null>) {
       state.panel = action.payload === null || state.panel === action.payload ? null : action.payload;
     },
+  },
+  extraReducers: (b) => {
+    b.addCase(viewApplied, (state, { payload }) => {
+      if (payload.underlying !== undefined) state.underlying = payload.underlying;
+      if (payload.at !== undefined) state.at = payload.at;
+      if (payload.panel !== undefined) state.panel = payload.panel;
+    });
   },
 });
 
