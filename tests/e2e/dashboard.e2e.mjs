@@ -170,6 +170,30 @@ async function main() {
       );
     });
 
+    await check("one clock: the tabs' and the header's days to expiry agree, from the API's market time", async () => {
+      await page.waitForSelector(".stat[data-dte] b", { timeout: 10_000 });
+      const facts = await page.evaluate(async () => {
+        const health = await (await fetch("/api/health")).json();
+        const tabs = [...document.querySelectorAll("nav.expiries .tab")].map((t) => ({
+          expiry: t.getAttribute("data-expiry"),
+          active: t.classList.contains("active"),
+          dte: t.querySelector("small[data-dte]")?.getAttribute("data-dte"),
+        }));
+        return { now: health.now, header: document.querySelector(".stat[data-dte]")?.getAttribute("data-dte"), tabs, browser: Date.now() };
+      });
+      const active = facts.tabs.find((t) => t.active);
+      if (!active || active.dte !== facts.header) throw new Error(`the active tab says ${active?.dte}, the header ${facts.header}`);
+      const market = Date.parse(facts.now);
+      const problems = [];
+      for (const t of facts.tabs) {
+        const expected = (Date.parse(`${t.expiry}T15:30:00+05:30`) - market) / 86_400_000;
+        // Two decimals, and the simulated clock runs 10x between health answers (5 s).
+        if (!(Math.abs(Number(t.dte) - expected) <= 0.012)) problems.push(`${t.expiry}: ${t.dte} d, the API's clock says ${expected.toFixed(3)}`);
+      }
+      if (problems.length) throw new Error(problems.join("; "));
+      log(`days to expiry from the API's ${facts.now} (the browser's clock: ${new Date(facts.browser).toISOString()})`);
+    });
+
     await check("the address holds the view: a shared link restores it, back and forward work", async () => {
       const view = (p) =>
         p.evaluate(() => {
