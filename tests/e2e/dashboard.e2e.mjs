@@ -19,8 +19,79 @@ import { join } from "node:path";
 import { ARGS, CHROMIUM, Stack, check, chromium, freePort, log, results, web } from "./stack.mjs";
 
 const SCREENSHOT = join(web, "screenshots", "dashboard.png");
+const MOBILE_SCREENSHOT = join(web, "screenshots", "dashboard-mobile.png");
+const ALL_COLUMNS = ["oi", "oi_change", "volume", "iv", "ltp", "change", "bid", "ask", "bid_qty", "ask_qty", "delta", "gamma", "theta", "vega", "buildup"];
 
 const state = (page, expr) => page.evaluate(expr);
+
+/**
+ * What sticks out of the viewport sideways (the chain's own scroller excepted), and whether the
+ * ATM row's strike cell is in view, uncovered, inside the chain's scroller.
+ */
+function layoutFacts() {
+  const iw = window.innerWidth;
+  const name = (el) => `${el.tagName.toLowerCase()}${el.className && typeof el.className === "string" ? `.${el.className.trim().split(/\s+/).join(".")}` : ""}`;
+  const outside = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (el.closest(".chain-wrap")) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.height > 0 && (r.right > iw + 0.5 || r.left < -0.5)) outside.push(`${name(el)} [${Math.round(r.left)}, ${Math.round(r.right)}]`);
+  }
+  const wrap = document.querySelector(".chain-wrap").getBoundingClientRect();
+  const strikeVisible = () => {
+    const cell = document.querySelector(".row.atm .strike");
+    if (!cell) return "no ATM row";
+    const r = cell.getBoundingClientRect();
+    if (r.left < Math.max(0, wrap.left) - 0.5 || r.right > Math.min(iw, wrap.right) + 0.5) return `strike cell at [${r.left}, ${r.right}]`;
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return hit && cell.contains(hit) ? null : `strike cell covered by ${hit ? name(hit) : "nothing"}`;
+  };
+  // The strike column in view wherever the table is scrolled sideways (it is sticky).
+  const scroller = document.querySelector(".chain-wrap");
+  const before = scroller.scrollLeft;
+  const strike = [];
+  for (const left of [before, 0, scroller.scrollWidth]) {
+    scroller.scrollLeft = left;
+    const problem = strikeVisible();
+    if (problem) strike.push(`scrollLeft ${scroller.scrollLeft}: ${problem}`);
+  }
+  scroller.scrollLeft = before;
+  // No cell's content is cut or runs into the next cell's.
+  const squeezed = [];
+  for (const cell of document.querySelectorAll(".chain .row > div, .chain .hrow.cols > div")) {
+    if (cell.scrollWidth > cell.clientWidth + 1) squeezed.push(`${name(cell)} '${cell.textContent}'`);
+  }
+  const charts = [...document.querySelectorAll(".side-panel .chart")].map((c) => c.getBoundingClientRect());
+  const chain = document.querySelector(".chain-panel").getBoundingClientRect();
+  return {
+    innerWidth: iw,
+    scrollWidth: document.documentElement.scrollWidth,
+    outside: outside.slice(0, 10),
+    strike,
+    squeezed: squeezed.slice(0, 10),
+    charts: charts.filter((r) => r.width >= 150 && r.height >= 80).length,
+    chartsBelow: charts.length > 0 && charts.every((r) => r.top >= chain.bottom - 1),
+    scrollsSideways: scroller.scrollWidth > scroller.clientWidth,
+  };
+}
+
+/** The header's controls at a phone's width: each on screen, in the top rows. */
+function headerFacts() {
+  const iw = window.innerWidth;
+  const wanted = {
+    quotes: document.querySelectorAll(".top .quote"),
+    badge: document.querySelectorAll(".top [data-badge]"),
+    theme: document.querySelectorAll('.top [aria-label="toggle theme"]'),
+    settings: document.querySelectorAll('.top [aria-label="settings"]'),
+    history: document.querySelectorAll('.top [aria-label="time travel"]'),
+  };
+  const out = {};
+  for (const [key, list] of Object.entries(wanted)) {
+    const rects = [...list].map((el) => el.getBoundingClientRect());
+    out[key] = rects.length > 0 && rects.every((r) => r.width > 0 && r.left >= 0 && r.right <= iw && r.bottom <= 120);
+  }
+  return out;
+}
 
 async function main() {
   if (!existsSync(join(web, "dist", "index.html"))) {
@@ -78,10 +149,6 @@ async function main() {
       await page.waitForFunction((t) => document.querySelector(".chain .tbody").innerText !== t, text0, { timeout: 30_000 });
     });
 
-    await page.waitForTimeout(3000); // let charts and flashes settle for the picture
-    await page.screenshot({ path: SCREENSHOT });
-    log(`screenshot ${SCREENSHOT}: ${(statSync(SCREENSHOT).size / 1024).toFixed(0)} KB`);
-
     await check("switching expiry works", async () => {
       const tabs = page.locator("nav.expiries .tab");
       if ((await tabs.count()) < 2) throw new Error("fewer than two expiries to switch between");
@@ -102,6 +169,134 @@ async function main() {
         { timeout: 10_000 },
       );
     });
+
+    await check("one clock: the tabs' and the header's days to expiry agree, from the API's market time", async () => {
+      await page.waitForSelector(".stat[data-dte] b", { timeout: 10_000 });
+      const facts = await page.evaluate(async () => {
+        const health = await (await fetch("/api/health")).json();
+        const tabs = [...document.querySelectorAll("nav.expiries .tab")].map((t) => ({
+          expiry: t.getAttribute("data-expiry"),
+          active: t.classList.contains("active"),
+          dte: t.querySelector("small[data-dte]")?.getAttribute("data-dte"),
+        }));
+        return { now: health.now, header: document.querySelector(".stat[data-dte]")?.getAttribute("data-dte"), tabs, browser: Date.now() };
+      });
+      const active = facts.tabs.find((t) => t.active);
+      if (!active || active.dte !== facts.header) throw new Error(`the active tab says ${active?.dte}, the header ${facts.header}`);
+      const market = Date.parse(facts.now);
+      const problems = [];
+      for (const t of facts.tabs) {
+        const expected = (Date.parse(`${t.expiry}T15:30:00+05:30`) - market) / 86_400_000;
+        // Two decimals, and the simulated clock runs 10x between health answers (5 s).
+        if (!(Math.abs(Number(t.dte) - expected) <= 0.012)) problems.push(`${t.expiry}: ${t.dte} d, the API's clock says ${expected.toFixed(3)}`);
+      }
+      if (problems.length) throw new Error(problems.join("; "));
+      log(`days to expiry from the API's ${facts.now} (the browser's clock: ${new Date(facts.browser).toISOString()})`);
+    });
+
+    await check("the address holds the view: a shared link restores it, back and forward work", async () => {
+      const view = (p) =>
+        p.evaluate(() => {
+          const s = window.__strikeboard.store.getState();
+          return {
+            expiry: s.chain.expiry,
+            convention: s.prefs.convention,
+            panel: s.ui.panel,
+            at: s.ui.at,
+            tab: document.querySelector("nav.expiries .tab.active")?.getAttribute("data-expiry") ?? null,
+            nse: document.querySelector(".switch [aria-pressed=true]")?.textContent ?? null,
+            settings: !!document.querySelector("aside.settings"),
+          };
+        });
+      const start = await view(page);
+      const tabs = page.locator("nav.expiries .tab");
+      const target = await tabs.nth(2).getAttribute("data-expiry");
+      await tabs.nth(2).click();
+      const other = start.convention === "nse" ? "Forward IV" : "NSE IV";
+      await page.locator(".switch button", { hasText: other }).click();
+      await page.click('.top [aria-label="settings"]');
+      const shared = page.url();
+      const before = await view(page);
+      if (before.expiry !== target || before.panel !== "settings" || before.convention === start.convention) {
+        throw new Error(`the clicks did not change the view: ${JSON.stringify(before)}`);
+      }
+      if (!shared.includes(`expiry=${target}`) || !shared.includes("panel=settings")) throw new Error(`the address does not hold the view: ${shared}`);
+      // The link in another browser (its own sign-in: the dev token's fragment).
+      const ctx = await browser.newContext({ viewport: { width: 1366, height: 820 } });
+      try {
+        const p = await ctx.newPage();
+        await p.goto(`${shared}#token=${encodeURIComponent(tok)}`);
+        await p.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 60_000 });
+        await p.waitForTimeout(1500); // the server's preferences arrive: the link's convention must stay
+        const restored = await view(p);
+        if (JSON.stringify(restored) !== JSON.stringify(before)) {
+          throw new Error(`the link shows ${JSON.stringify(restored)}, not ${JSON.stringify(before)}`);
+        }
+        await p.reload();
+        await p.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 60_000 });
+        await p.waitForTimeout(1500);
+        const reloaded = await view(p);
+        if (JSON.stringify(reloaded) !== JSON.stringify(before)) throw new Error(`a reload shows ${JSON.stringify(reloaded)}`);
+      } finally {
+        await ctx.close();
+      }
+      // Back: the panel is part of the entry, the convention and the expiry each one back.
+      await page.goBack();
+      await page.waitForFunction((c) => window.__strikeboard.store.getState().prefs.convention === c, start.convention, { timeout: 5000 });
+      await page.goBack();
+      await page.waitForFunction((e) => window.__strikeboard.store.getState().chain.expiry === e, start.expiry, { timeout: 5000 });
+      const back = await view(page);
+      if (back.tab !== start.expiry || back.panel !== null || back.settings) throw new Error(`back twice shows ${JSON.stringify(back)}`);
+      await page.goForward();
+      await page.waitForFunction((e) => window.__strikeboard.store.getState().chain.expiry === e, target, { timeout: 5000 });
+      await page.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 30_000 });
+      // As it was, for the checks after this one (the convention is also a saved preference).
+      await page.locator(".switch button", { hasText: start.convention === "nse" ? "NSE IV" : "Forward IV" }).click();
+    });
+
+    // A wide screen, a tablet and a phone: nothing sticks out sideways but the chain's own
+    // scroller, the strike column stays in view, cells keep their content with every column
+    // on, charts are there (below the chain on narrow screens). The pictures of the README.
+    for (const [width, height, shot] of [[1600, 1000, SCREENSHOT], [1024, 800, null], [400, 850, MOBILE_SCREENSHOT]]) {
+      await check(`layout at ${width} px`, async () => {
+        const ctx = await browser.newContext({ viewport: { width, height } });
+        const p = await ctx.newPage();
+        p.on("pageerror", (e) => errors.push(e.message));
+        try {
+          await p.goto(`${url}/#token=${encodeURIComponent(tok)}`);
+          await p.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 60_000 });
+          await p.waitForSelector(".row.atm", { timeout: 10_000 });
+          const columns = await state(p, () => window.__strikeboard.store.getState().prefs.columns);
+          const problems = [];
+          for (const cols of [columns, ALL_COLUMNS]) {
+            await p.evaluate((c) => window.__strikeboard.store.dispatch({ type: "prefs/prefsChanged", payload: { columns: c } }), cols);
+            await p.waitForTimeout(cols === columns ? 3000 : 500); // charts drawn, flashes settled
+            const f = await p.evaluate(layoutFacts);
+            const label = cols === columns ? "default columns" : "every column";
+            if (f.scrollWidth > f.innerWidth) problems.push(`${label}: the page is ${f.scrollWidth} px wide`);
+            if (f.outside.length) problems.push(`${label}: outside the viewport: ${f.outside.join(", ")}`);
+            if (f.strike.length) problems.push(`${label}: the strike column is not in view: ${f.strike.join("; ")}`);
+            if (f.squeezed.length) problems.push(`${label}: cut cells: ${f.squeezed.join(", ")}`);
+            if (f.charts < 9) problems.push(`${label}: ${f.charts} charts drawn, not 9`);
+            if (width <= 1024 && !f.chartsBelow) problems.push(`${label}: the charts are not below the chain`);
+            if (cols === ALL_COLUMNS && width <= 1024 && !f.scrollsSideways) problems.push("every column fits a narrow screen?");
+            if (cols === columns && shot) {
+              await p.screenshot({ path: shot });
+              log(`screenshot ${shot}: ${(statSync(shot).size / 1024).toFixed(0)} KB`);
+            }
+          }
+          await p.evaluate((c) => window.__strikeboard.store.dispatch({ type: "prefs/prefsChanged", payload: { columns: c } }), columns);
+          if (width <= 640) {
+            const h = await p.evaluate(headerFacts);
+            const missing = Object.entries(h).filter(([, ok]) => !ok).map(([k]) => k);
+            if (missing.length) problems.push(`not on screen in the header: ${missing.join(", ")}`);
+          }
+          if (problems.length) throw new Error(problems.join(" | "));
+        } finally {
+          await ctx.close();
+        }
+      });
+    }
 
     if (stack) {
       await check("the page recovers after the gateway restarts", async () => {

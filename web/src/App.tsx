@@ -25,13 +25,14 @@ import { expirySelected, snapshotReceived } from "./store/chainSlice";
 import { healthReceived, marketReceived } from "./store/marketSlice";
 import { prefsLoaded, themeToggled } from "./store/prefsSlice";
 import { selectVisibleIds } from "./store/selectors";
-import { settingsToggled, strikeSelected, unauthorizedChanged } from "./store/uiSlice";
+import { panelToggled, strikeSelected, unauthorizedChanged } from "./store/uiSlice";
 import type { ExpiryInfo } from "./types";
 import type { LiveClient } from "./ws/client";
+import { viewApplied, type View } from "./store/view";
 
 const EMPTY: ExpiryInfo[] = [];
 
-export function App({ client }: { client: LiveClient }) {
+export function App({ client, initialView = {} }: { client: LiveClient; initialView?: Partial<View> }) {
   const dispatch = useAppDispatch();
   const store = useAppStore();
   const theme = useAppSelector((s) => s.prefs.theme);
@@ -40,16 +41,20 @@ export function App({ client }: { client: LiveClient }) {
   const defaultExpiry = useAppSelector((s) => s.prefs.default_expiry);
   const expiry = useAppSelector((s) => s.chain.expiry);
   const at = useAppSelector((s) => s.ui.at);
+  const panel = useAppSelector((s) => s.ui.panel);
+  const underlying = useAppSelector((s) => s.ui.underlying);
 
   const { data: health, fulfilledTimeStamp: healthAt } = useHealthQuery(undefined, { pollingInterval: 5_000 });
-  const { data: expiryList } = useExpiriesQuery("NIFTY", { pollingInterval: 60_000 });
+  const { data: expiryList } = useExpiriesQuery(underlying, { pollingInterval: 60_000 });
   const expiries = expiryList ?? EMPTY;
   const { data: market } = useMarketQuery();
   const { data: serverPrefs, isSuccess: prefsOk } = usePreferencesQuery();
 
+  // The server's preferences, but the convention a link asked for stays the view's.
+  const linkConvention = initialView.convention;
   useEffect(() => {
-    if (serverPrefs) dispatch(prefsLoaded(serverPrefs));
-  }, [serverPrefs, dispatch]);
+    if (serverPrefs) dispatch(prefsLoaded(linkConvention ? { ...serverPrefs, convention: linkConvention } : serverPrefs));
+  }, [serverPrefs, linkConvention, dispatch]);
   useEffect(() => {
     if (prefsOk || health) dispatch(unauthorizedChanged(false));
   }, [prefsOk, health, dispatch]);
@@ -65,13 +70,14 @@ export function App({ client }: { client: LiveClient }) {
     if (health) dispatch(healthReceived({ health, receivedAt: healthAt ?? Date.now() }));
   }, [health, healthAt, dispatch]);
 
-  // Pick an expiry: the preferred one if listed, else the nearest.
+  // Pick an expiry when the view has none (or a live view an expired one): the preferred one if
+  // listed, else the nearest. A past minute may show an expiry that is no longer live.
   useEffect(() => {
     if (!expiries.length) return;
-    if (expiry && expiries.some((e) => e.expiry === expiry)) return;
+    if (expiry && (at || expiries.some((e) => e.expiry === expiry))) return;
     const preferred = expiries.find((e) => e.expiry === defaultExpiry);
-    dispatch(expirySelected((preferred ?? expiries[0]!).expiry));
-  }, [expiries, expiry, defaultExpiry, dispatch]);
+    dispatch(viewApplied({ expiry: (preferred ?? expiries[0]!).expiry }));
+  }, [expiries, expiry, at, defaultExpiry, dispatch]);
 
   // Live stream of the selected expiry, none while looking at the past.
   useEffect(() => {
@@ -89,7 +95,7 @@ export function App({ client }: { client: LiveClient }) {
 
   // Time travel: the chain as it was at a past minute.
   const past = useChainQuery(
-    { expiry: expiry ?? "", convention, strikes, at },
+    { expiry: expiry ?? "", underlying, convention, strikes, at },
     { skip: !at || !expiry },
   );
   useEffect(() => {
@@ -127,7 +133,7 @@ export function App({ client }: { client: LiveClient }) {
       } else if (e.key === "t") {
         dispatch(themeToggled());
       } else if (e.key === "Escape") {
-        dispatch(settingsToggled(false));
+        dispatch(panelToggled(null));
         dispatch(strikeSelected(null));
       }
     };
@@ -139,7 +145,7 @@ export function App({ client }: { client: LiveClient }) {
 
   return (
     <div className="app">
-      <header className="top">
+      <header className={`top${panel === "history" ? " history-open" : ""}`}>
         <h1>
           Strike<span>board</span>
         </h1>
@@ -147,10 +153,22 @@ export function App({ client }: { client: LiveClient }) {
         <div className="spacer" />
         <HistoryPicker />
         <ConnectionBadge />
+        <button
+          className="icon history-toggle"
+          onClick={() => dispatch(panelToggled("history"))}
+          title="A past minute"
+          aria-label="time travel"
+          aria-expanded={panel === "history"}
+        >
+          <svg viewBox="0 0 16 16" width="13" height="13" aria-hidden="true">
+            <circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" strokeWidth="1.5" />
+            <path d="M8 4.5V8l2.5 1.5" fill="none" stroke="currentColor" strokeWidth="1.5" strokeLinecap="round" />
+          </svg>
+        </button>
         <button className="icon" onClick={() => dispatch(themeToggled())} title="Toggle theme (t)" aria-label="toggle theme">
           {theme === "dark" ? "☀" : "☾"}
         </button>
-        <button className="icon" onClick={() => dispatch(settingsToggled(undefined))} title="Settings" aria-label="settings">
+        <button className="icon" onClick={() => dispatch(panelToggled("settings"))} title="Settings" aria-label="settings" aria-expanded={panel === "settings"}>
           ⚙
         </button>
         <Account />

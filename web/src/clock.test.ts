@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  chartTime,
   clockOffset,
   closedLabel,
   DAY_MS,
@@ -73,6 +74,15 @@ describe("the one clock", () => {
   });
 });
 
+describe("chart times", () => {
+  it("read as UTC by the charts, they show the IST minute whatever the instant's offset", () => {
+    const read = (s: number) => new Date(s * 1000).toISOString().slice(0, 16);
+    expect(read(chartTime("2026-11-30T09:15:00+05:30"))).toBe("2026-11-30T09:15");
+    expect(read(chartTime("2026-11-30T03:45:30Z"))).toBe("2026-11-30T09:15");
+    expect(read(chartTime(Date.parse("2026-11-30T20:00:00Z")))).toBe("2026-12-01T01:30");
+  });
+});
+
 describe("days to expiry", () => {
   const meta = { expiry: "2026-12-01", days_to_expiry: 4.24 };
 
@@ -93,5 +103,12 @@ describe("days to expiry", () => {
     expect(tabDaysToExpiry("2026-12-01", null, now)).toBe(1);
     expect(tabDaysToExpiry("2026-12-01", { expiry: "2026-12-01", days_to_expiry: null }, now)).toBe(1);
     expect(tabDaysToExpiry("2026-11-24", null, now)).toBe(0);
+  });
+
+  it("before the API's clock is known, takes the API's expiry list, never the browser's clock", () => {
+    expect(tabDaysToExpiry("2026-12-01", null, null, 1.256)).toBe(1.256);
+    expect(tabDaysToExpiry("2026-12-01", null, null)).toBeNull();
+    // A snapshot's valuation instant still wins over the list.
+    expect(tabDaysToExpiry("2026-12-08", meta, null, 99)).toBeCloseTo(11.24, 9);
   });
 });

@@ -37,16 +37,31 @@ export function valuationMs(meta: Pick<SnapshotMeta, "expiry" | "days_to_expiry"
 
 /**
  * Days to `expiry` as shown on its tab: the snapshot's own figure for its expiry (the header's),
- * for the others the same valuation instant, and without a snapshot the server's clock.
+ * for the others the same valuation instant; without a snapshot the server's clock (`nowMs`,
+ * null before the first health answer) and before that the API's expiry list (`listed`, its
+ * count at the API's clock). Never the browser's clock. Null when nothing tells.
  */
 export function tabDaysToExpiry(
   expiry: string,
   meta: Pick<SnapshotMeta, "expiry" | "days_to_expiry"> | null | undefined,
-  nowMs: number,
-): number {
+  nowMs: number | null,
+  listed?: number | null,
+): number | null {
   if (meta?.expiry === expiry && typeof meta.days_to_expiry === "number") return meta.days_to_expiry;
   const ref = valuationMs(meta) ?? nowMs;
+  if (ref === null) return typeof listed === "number" ? listed : null;
   return Math.max(0, (expiryCloseMs(expiry) - ref) / DAY_MS);
+}
+
+const IST_OFFSET_S = 5.5 * 3600;
+
+/**
+ * A chart's time for an instant (ms or ISO): lightweight-charts prints its times as UTC, so the
+ * instant is shifted by IST's offset and its axis, crosshair and labels read the market's clock.
+ */
+export function chartTime(t: number | string): number {
+  const ms = typeof t === "number" ? t : Date.parse(t);
+  return Math.floor(ms / 1000) + IST_OFFSET_S;
 }
 
 /** Days to expiry as both the header and the tabs print it. */

@@ -28,6 +28,13 @@ export function useMarketNow(ms = 1000): number {
   return serverNow(offset, local);
 }
 
+/** The market's time (ms) as `useMarketNow`, but null until the API has told it. */
+export function useMarketClock(ms = 1000): number | null {
+  const local = useNow(ms);
+  const offset = useAppSelector((s) => s.market.clockOffsetMs);
+  return offset === null ? null : serverNow(offset, local);
+}
+
 /** `value`, updated at most once per `ms` (charts need not redraw at the tick rate). */
 export function useThrottled<T>(value: T, ms: number): T {
   const [shown, setShown] = useState(value);

@@ -16,13 +16,18 @@ import {
 } from "./auth";
 import { SignIn } from "./components/SignIn";
 import { chainPath } from "./store/api";
+import { decodeView, viewApplied, type View } from "./store/view";
 import { makeStore } from "./store";
 import { unauthorizedChanged } from "./store/uiSlice";
 import type { MarketResponse, Snapshot } from "./types";
 import { LiveClient } from "./ws/client";
 import "./styles.css";
 
-const store = makeStore({ storage: window.localStorage, syncPrefs: true });
+const store = makeStore({
+  storage: window.localStorage,
+  syncPrefs: true,
+  url: { location: window.location, history: window.history },
+});
 document.documentElement.dataset.theme = store.getState().prefs.theme;
 
 async function getJson<T>(path: string): Promise<T> {
@@ -39,8 +44,8 @@ const client = new LiveClient({
   convention: () => store.getState().prefs.convention,
   fetchSnapshot: (expiry) => {
     // The whole chain (no strikes=): live deltas may touch any strike of the stream.
-    const { convention } = store.getState().prefs;
-    return getJson<Snapshot>(chainPath({ expiry, convention }));
+    const { prefs, ui } = store.getState();
+    return getJson<Snapshot>(chainPath({ expiry, convention: prefs.convention, underlying: ui.underlying }));
   },
   fetchMarket: () => getJson<MarketResponse>("market"),
 });
@@ -82,7 +87,7 @@ async function startSession(): Promise<Auth> {
   return session;
 }
 
-function Root({ auth }: { auth: Auth }) {
+function Root({ auth, initialView }: { auth: Auth; initialView: Partial<View> }) {
   const status = useSyncExternalStore(
     (l) => auth.subscribe(l),
     () => auth.status(),
@@ -97,17 +102,22 @@ function Root({ auth }: { auth: Auth }) {
     const path = window.location.pathname + window.location.search + window.location.hash;
     return <SignIn status={status} onSignIn={() => void (auth as CognitoSession).signIn(path)} />;
   }
-  return <App client={client} />;
+  return <App client={client} initialView={initialView} />;
 }
 
 void startSession().then((auth) => {
   setAuth(auth);
+  // The view of the address (a reload, a shared link, the page a sign-in returned to), and of
+  // every history entry that back and forward reach.
+  const initialView = decodeView(window.location.search);
+  store.dispatch(viewApplied(initialView));
+  window.addEventListener("popstate", () => store.dispatch(viewApplied(decodeView(window.location.search))));
   // The benchmark and the e2e tests read figures from here.
   (window as unknown as { __strikeboard: unknown }).__strikeboard = { store, client, auth };
   createRoot(document.getElementById("root")!).render(
     <StrictMode>
       <Provider store={store}>
-        <Root auth={auth} />
+        <Root auth={auth} initialView={initialView} />
       </Provider>
     </StrictMode>,
   );

@@ -5,7 +5,7 @@ import { COLUMNS } from "../format";
 import { makeStore } from "../store";
 import { deltaReceived, expirySelected, snapshotReceived } from "../store/chainSlice";
 import { snapshot } from "../test/fixtures";
-import { ChainTable, ROW_H } from "./ChainTable";
+import { ChainTable, chainLayout, ROW_H, STRIKE_W } from "./ChainTable";
 
 const strikes = Array.from({ length: 21 }, (_, i) => 25500 + i * 50);
 
@@ -58,5 +58,25 @@ describe("ChainTable", () => {
     expect(ltp).toHaveBeenCalledTimes(1);
     expect(oi).not.toHaveBeenCalled();
     expect(view.container.querySelector('[data-strike="26000"] .ltp.CE .v')?.textContent).toBe("123.45");
+  });
+
+  it("sizes every column from its content and keeps the table at least their sum wide", () => {
+    const { template, minWidth } = chainLayout(["oi", "ltp", "buildup"]);
+    const tracks = template.match(/minmax\([^()]*\([^()]*\)[^()]*\)|\d+px/g) ?? [];
+    expect(tracks).toEqual([
+      "minmax(calc(8ch + 12px), 1fr)",
+      "minmax(calc(9ch + 12px), 1fr)",
+      "minmax(calc(12ch + 12px), 1fr)",
+      `${STRIKE_W}px`,
+      "minmax(calc(12ch + 12px), 1fr)",
+      "minmax(calc(9ch + 12px), 1fr)",
+      "minmax(calc(8ch + 12px), 1fr)",
+    ]);
+    // Both sides' least widths plus the strike column: the grid can never squeeze below it.
+    expect(minWidth).toBe(`calc(58ch + ${6 * 12 + STRIKE_W}px)`);
+  });
+
+  it("gives every column a width at least its label's", () => {
+    for (const def of Object.values(COLUMNS)) expect(def.width).toBeGreaterThanOrEqual(def.label.length);
   });
 });

@@ -129,6 +129,24 @@ function SpotLine({ spot, top }: { spot: number; top: number }) {
 
 /** Row height in px, border included (styles.css `.chain .row`): rows are windowed by it. */
 export const ROW_H = 22;
+/** The strike column's width in px (the strike and its smile IV). */
+export const STRIKE_W = 92;
+/** A cell's horizontal padding, both sides (styles.css `.chain .row > div`). */
+const CELL_PAD = 12;
+
+/**
+ * The grid columns of the table: each at least as wide as its content (`COLUMNS[c].width`),
+ * sharing any spare width; the table is never narrower than their sum, so with many columns
+ * on a narrow screen it scrolls sideways (the strike column stays in view, sticky) instead of
+ * squeezing cells over each other.
+ */
+export function chainLayout(columns: readonly ColumnKey[]): { template: string; minWidth: string } {
+  const track = (c: ColumnKey) => `minmax(calc(${COLUMNS[c].width}ch + ${CELL_PAD}px), 1fr)`;
+  const calls = columns.map(track);
+  const template = [...calls, `${STRIKE_W}px`, ...[...calls].reverse()].join(" ");
+  const ch = 2 * columns.reduce((sum, c) => sum + COLUMNS[c].width, 0);
+  return { template, minWidth: `calc(${ch}ch + ${2 * columns.length * CELL_PAD + STRIKE_W}px)` };
+}
 const OVERSCAN = 6;
 
 interface Viewport {
@@ -183,6 +201,14 @@ export function ChainTable() {
     centred.current = expiry;
     const headH = head.current?.offsetHeight ?? 0;
     el.scrollTop = Math.max(0, headH + atmPos * ROW_H - el.clientHeight / 2 + ROW_H / 2);
+    // Sideways too, when the columns do not fit: the strike column in the middle, with the
+    // columns nearest to it (LTP, change) of both sides beside it.
+    const calls = head.current?.querySelector<HTMLElement>(".hrow.cols")?.children[columns.length - 1];
+    if (calls && el.scrollWidth > el.clientWidth) {
+      const strikeMid = calls.getBoundingClientRect().right - el.getBoundingClientRect().left + el.scrollLeft + STRIKE_W / 2;
+      el.scrollLeft = Math.max(0, strikeMid - el.clientWidth / 2);
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- once per chain, not per column change
   }, [expiry, hasRows, atmPos]);
 
   // Keep the selected strike on screen (keyboard navigation).
@@ -197,10 +223,12 @@ export function ChainTable() {
   }, [selPos]);
 
   const n = columns.length;
+  const layout = useMemo(() => chainLayout(columns), [columns]);
   const style = {
     "--oi-max": scale.oi,
     "--oichg-max": scale.oiChange,
-    "--cols": `repeat(${n}, minmax(0, 1fr)) 92px repeat(${n}, minmax(0, 1fr))`,
+    "--cols": layout.template,
+    "--chain-min": layout.minWidth,
   } as CSSProperties;
 
   // Without a measured viewport (first paint, tests without layout) every row is rendered.
@@ -238,11 +266,11 @@ export function ChainTable() {
       <div className="chain" role="table" aria-label="option chain">
         <div className="thead" role="rowgroup" ref={head}>
           <div className="hrow sides" role="row">
-            <div className="calls" role="columnheader" style={{ gridColumn: `span ${n}` }}>CALLS</div>
+            <div className="calls" role="columnheader" style={{ gridColumn: `span ${n}` }}><span>CALLS</span></div>
             <div className="strike" role="columnheader">Strike</div>
-            <div className="puts" role="columnheader" style={{ gridColumn: `span ${n}` }}>PUTS</div>
+            <div className="puts" role="columnheader" style={{ gridColumn: `span ${n}` }}><span>PUTS</span></div>
           </div>
-          <div className="hrow" role="row">
+          <div className="hrow cols" role="row">
             {columns.map((c) => (
               <div key={`hc-${c}`} role="columnheader" title={COLUMNS[c].title}>{COLUMNS[c].label}</div>
             ))}

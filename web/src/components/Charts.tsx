@@ -4,7 +4,7 @@ import { useAppSelector, useThrottled } from "../hooks";
 import { useIntradayQuery, type IntradayPoint } from "../store/api";
 import { selectStrikeSeries } from "../store/selectors";
 import { compact } from "../format";
-import { istDate } from "../clock";
+import { chartTime, istDate } from "../clock";
 import { Chart, type Point, type SeriesSpec } from "./Chart";
 
 const fmtCompact = (v: number) => compact(v);
@@ -12,24 +12,17 @@ const fmt1 = (v: number) => v.toFixed(1);
 const fmt2 = (v: number) => v.toFixed(2);
 const fmt0 = (v: number) => v.toFixed(0);
 
-// lightweight-charts draws UTC; shift so the axis reads IST (the market's clock).
-const IST_OFFSET_S = 5.5 * 3600;
-
 const UP = "#26a69a";
 const DOWN = "#ef5350";
 const CALL = "#ef5350";
 const PUT = "#26a69a";
-
-function minuteTime(minute: string): number {
-  return Math.floor(Date.parse(minute) / 1000) + IST_OFFSET_S;
-}
 
 function series(points: IntradayPoint[], pick: (p: IntradayPoint) => number | null | undefined): Point[] {
   const out: Point[] = [];
   let last = -Infinity;
   for (const p of points) {
     const v = pick(p);
-    const t = minuteTime(p.minute);
+    const t = chartTime(p.minute);
     if (typeof v !== "number" || !Number.isFinite(t) || t <= last) continue;
     out.push({ time: t, value: v });
     last = t;
@@ -45,8 +38,9 @@ export function IntradayCharts({ expiry, theme }: { expiry: string; theme: strin
   const lastSession = useAppSelector((s) => s.market.session?.last_session);
   const dataDay = useAppSelector((s) => (typeof s.chain.meta?.ts === "number" ? istDate(s.chain.meta.ts * 1000) : undefined));
   const date = at ? at.slice(0, 10) : (dataDay ?? lastSession);
+  const underlying = useAppSelector((s) => s.ui.underlying);
   const { data } = useIntradayQuery(
-    { expiry, ...(date ? { date } : {}) },
+    { expiry, underlying, ...(date ? { date } : {}) },
     { pollingInterval: at ? 0 : 60_000 },
   );
   const meta = useAppSelector((s) => s.chain.meta);

@@ -136,6 +136,16 @@ describe("days to expiry", () => {
     );
     expect(view.container.querySelector("small")?.textContent).toBe("1.00d");
   });
+
+  it("shows the API's listed count before its clock is known, never the browser's", () => {
+    const store = makeStore();
+    const view = render(
+      <Provider store={store}>
+        <ExpiryTabs expiries={[{ expiry: "2026-12-01", days_to_expiry: 1.256, kind: "weekly", lot_size: 65 }]} current={null} onSelect={() => undefined} />
+      </Provider>,
+    );
+    expect(view.container.querySelector("small")?.textContent).toBe("1.26d");
+  });
 });
 
 describe("useMarketNow", () => {

@@ -1,24 +1,29 @@
 /** The smaller parts of the dashboard: market bar, badge, banners, tabs, header, settings, toasts. */
 import { memo, useEffect, useState } from "react";
 import { compact, DASH, pct, price, signed } from "../format";
-import { useAppDispatch, useAppSelector, useAppStore, useMarketNow, useNow } from "../hooks";
+import { useAppDispatch, useAppSelector, useAppStore, useMarketClock, useMarketNow, useNow } from "../hooks";
 import { formatDte, istDate, istDay, istTime, sessionText, tabDaysToExpiry, valuationMs } from "../clock";
 import { columnToggled, prefsChanged, themeToggled } from "../store/prefsSlice";
 import { badgeFor, type Badge } from "../store/selectors";
-import { settingsToggled, timeTravel, toastDismissed } from "../store/uiSlice";
+import { panelToggled, timeTravel, toastDismissed } from "../store/uiSlice";
 import { getAuth, kiteLoginUrl, setToken } from "../auth";
 import { COLUMN_KEYS, type ExpiryInfo, type Health, type MarketInstrument } from "../types";
 import { COLUMNS } from "../format";
 
-const Quote = memo(function Quote({ name, q }: { name: string; q: MarketInstrument | undefined }) {
+/** One quote; `short` is its name on a phone ("NIFTY", "FUT", "VIX"), where the change is in %. */
+const Quote = memo(function Quote({ name, short, q }: { name: string; short: string; q: MarketInstrument | undefined }) {
   const chg = q?.change ?? null;
   const cls = chg === null || chg === 0 ? "" : chg > 0 ? "pos" : "neg";
   return (
     <div className="quote" data-name={name}>
-      <span className="name">{name}</span>
+      <span className="name" title={name}>
+        <span className="long">{name}</span>
+        <span className="short">{short}</span>
+      </span>
       <span className="ltp">{price(q?.ltp)}</span>
       <span className={`chg ${cls}`}>
-        {signed(chg)} <span className="pct">({signed(q?.change_pct ?? null, (x) => x.toFixed(2))}%)</span>
+        <span className="abs">{signed(chg)}</span>{" "}
+        <span className="pct">{signed(q?.change_pct ?? null, (x) => x.toFixed(2))}%</span>
       </span>
     </div>
   );
@@ -31,9 +36,9 @@ export function MarketBar() {
     .sort()[0];
   return (
     <div className="market">
-      <Quote name="NIFTY 50" q={instruments["NIFTY 50"]} />
-      {futName ? <Quote name={futName.replace("FUT ", "FUT ")} q={instruments[futName]} /> : null}
-      <Quote name="INDIA VIX" q={instruments["INDIA VIX"]} />
+      <Quote name="NIFTY 50" short="NIFTY" q={instruments["NIFTY 50"]} />
+      {futName ? <Quote name={futName} short="FUT" q={instruments[futName]} /> : null}
+      <Quote name="INDIA VIX" short="VIX" q={instruments["INDIA VIX"]} />
     </div>
   );
 }
@@ -195,31 +200,45 @@ export function ExpiryTabs({
   // Days to expiry counted from the instant the chain on screen was valued at (the header's
   // DTE), else from the market's clock: never from the browser's.
   const meta = useAppSelector((s) => s.chain.meta);
-  const now = useMarketNow(15_000);
-  const ref = valuationMs(meta);
-  const asOf = ref === null ? now : ref;
+  const now = useMarketClock(15_000);
+  const asOf = valuationMs(meta) ?? now;
+  const from = asOf === null ? "the API's clock" : `${istDay(asOf)} ${istTime(asOf)} IST`;
   return (
-    <nav className="expiries" aria-label="expiries" title={`days to 15:30 IST of each expiry, from ${istDay(asOf)} ${istTime(asOf)} IST`}>
-      {expiries.map((e) => (
-        <button
-          key={e.expiry}
-          className={`tab${e.expiry === current ? " active" : ""}`}
-          aria-pressed={e.expiry === current}
-          data-expiry={e.expiry}
-          onClick={() => onSelect(e.expiry)}
-          title={`${e.kind} expiry, lot ${e.lot_size}`}
-        >
-          {new Date(`${e.expiry}T00:00:00Z`).toLocaleDateString("en-IN", { day: "2-digit", month: "short", timeZone: "UTC" })}
-          <small>{formatDte(tabDaysToExpiry(e.expiry, meta, now))}d{e.kind === "monthly" ? " M" : ""}</small>
-        </button>
-      ))}
+    <nav className="expiries" aria-label="expiries" title={`days to 15:30 IST of each expiry, from ${from}`}>
+      {expiries.map((e) => {
+        const days = formatDte(tabDaysToExpiry(e.expiry, meta, now, e.days_to_expiry));
+        return (
+          <button
+            key={e.expiry}
+            className={`tab${e.expiry === current ? " active" : ""}`}
+            aria-pressed={e.expiry === current}
+            data-expiry={e.expiry}
+            onClick={() => onSelect(e.expiry)}
+            title={`${e.kind} expiry, lot ${e.lot_size}`}
+          >
+            {new Date(`${e.expiry}T00:00:00Z`).toLocaleDateString("en-IN", { day: "2-digit", month: "short", timeZone: "UTC" })}
+            <small data-dte={days}>
+              {days}d{e.kind === "monthly" ? " M" : ""}
+            </small>
+          </button>
+        );
+      })}
     </nav>
   );
 }
 
-function Stat({ label, value, title }: { label: string; value: string; title?: string }) {
+interface StatProps {
+  label: string;
+  value: string;
+  title?: string;
+  wide?: boolean;
+  /** The header's days to expiry (the e2e test compares it with the tab's). */
+  dte?: boolean;
+}
+
+function Stat({ label, value, title, wide, dte }: StatProps) {
   return (
-    <div className="stat" title={title}>
+    <div className={wide ? "stat wide" : "stat"} title={title} {...(dte ? { "data-dte": value } : {})}>
       <span>{label}</span>
       <b>{value}</b>
     </div>
@@ -241,8 +260,8 @@ export function ChainHeader() {
       <Stat label="Straddle" value={price(a.atm_straddle)} />
       <Stat label="Exp. move" value={a.expected_move == null ? DASH : `±${price(a.expected_move)}`} />
       <Stat label="Lot" value={meta?.lot_size == null ? DASH : String(meta.lot_size)} />
-      <Stat label="DTE" value={formatDte(meta?.days_to_expiry)} title="Days to 15:30 IST of the expiry day" />
-      <Stat label="Call / Put OI" value={`${compact(a.call_oi)} / ${compact(a.put_oi)}`} />
+      <Stat label="DTE" value={formatDte(meta?.days_to_expiry)} title="Days to 15:30 IST of the expiry day" dte />
+      <Stat label="Call / Put OI" value={`${compact(a.call_oi)} / ${compact(a.put_oi)}`} wide />
       <div className="switch" role="group" aria-label="IV convention">
         {(["forward", "nse"] as const).map((c) => (
           <button
@@ -300,7 +319,7 @@ function HistoryForm({ at }: { at: string | null }) {
 
 export function Settings({ expiries }: { expiries: ExpiryInfo[] }) {
   const prefs = useAppSelector((s) => s.prefs);
-  const open = useAppSelector((s) => s.ui.settingsOpen);
+  const open = useAppSelector((s) => s.ui.panel === "settings");
   const dispatch = useAppDispatch();
   if (!open) return null;
   return (
@@ -350,7 +369,7 @@ export function Settings({ expiries }: { expiries: ExpiryInfo[] }) {
       <p className="keys">
         Keys: ↑/↓ strike, [ / ] expiry, t theme, Esc close.
       </p>
-      <button onClick={() => dispatch(settingsToggled(false))}>Close</button>
+      <button onClick={() => dispatch(panelToggled(null))}>Close</button>
     </aside>
   );
 }

@@ -50,6 +50,8 @@ export interface IntradayPoint {
 
 export interface ChainQuery {
   expiry: string;
+  /** The API's default (NIFTY) when absent. */
+  underlying?: string;
   convention: Convention;
   strikes?: number;
   at?: string | null;
@@ -57,6 +59,7 @@ export interface ChainQuery {
 
 export function chainPath(q: ChainQuery): string {
   const params = new URLSearchParams({ convention: q.convention });
+  if (q.underlying) params.set("underlying", q.underlying);
   if (q.strikes) params.set("strikes", String(q.strikes));
   if (q.at) params.set("at", q.at);
   return `chain/${encodeURIComponent(q.expiry)}?${params.toString()}`;
@@ -85,10 +88,11 @@ export const api = createApi({
       query: (underlying) => `expiries?underlying=${encodeURIComponent(underlying)}`,
     }),
     chain: b.query<Snapshot, ChainQuery>({ query: (q) => chainPath(q) }),
-    intraday: b.query<IntradayPoint[], { expiry: string; date?: string }>({
-      query: ({ expiry, date }) =>
+    intraday: b.query<IntradayPoint[], { expiry: string; date?: string; underlying?: string }>({
+      query: ({ expiry, date, underlying }) =>
         `analytics/intraday?expiry=${encodeURIComponent(expiry)}` +
-        (date ? `&date=${encodeURIComponent(date)}` : ""),
+        (date ? `&date=${encodeURIComponent(date)}` : "") +
+        (underlying ? `&underlying=${encodeURIComponent(underlying)}` : ""),
       transformResponse: toPoints,
     }),
     preferences: b.query<Preferences, void>({

@@ -7,6 +7,7 @@
 import { createEntityAdapter, createSlice, original, type PayloadAction } from "@reduxjs/toolkit";
 import type { Convention, DeltaMessage, JsonObject, Snapshot, SnapshotMeta, StrikeRow } from "../types";
 import { isPlainObject, mergedCopy, withoutPath } from "./merge";
+import { viewApplied } from "./view";
 
 export const rowsAdapter = createEntityAdapter<StrikeRow, string>({
   selectId: (row) => String(row.strike),
@@ -136,18 +137,23 @@ export interface SnapshotPayload {
   receivedAt?: number;
 }
 
+/** Another expiry: nothing of the previous one's chain stays on screen. */
+function selectExpiry(state: ChainState, expiry: string | null): void {
+  if (state.expiry === expiry) return;
+  state.expiry = expiry;
+  state.seq = null;
+  state.meta = null;
+  state.source = null;
+  state.applied = 0;
+  rowsAdapter.removeAll(state.rows);
+}
+
 const chainSlice = createSlice({
   name: "chain",
   initialState,
   reducers: {
     expirySelected(state, action: PayloadAction<string | null>) {
-      if (state.expiry === action.payload) return;
-      state.expiry = action.payload;
-      state.seq = null;
-      state.meta = null;
-      state.source = null;
-      state.applied = 0;
-      rowsAdapter.removeAll(state.rows);
+      selectExpiry(state, action.payload);
     },
     snapshotReceived(state, action: PayloadAction<SnapshotPayload>) {
       const { snapshot, source } = action.payload;
@@ -172,6 +178,11 @@ const chainSlice = createSlice({
       const base = original(state) ?? state;
       return applyChainDelta(base, action.payload);
     },
+  },
+  extraReducers: (b) => {
+    b.addCase(viewApplied, (state, { payload }) => {
+      if (payload.expiry !== undefined) selectExpiry(state, payload.expiry);
+    });
   },
 });
 

@@ -13,9 +13,12 @@ import prefs, {
   loadStoredPrefs,
   PREFS_KEY,
   prefsChanged,
+  prefsLoaded,
   themeToggled,
 } from "./prefsSlice";
 import ui from "./uiSlice";
+import { selectView } from "./selectors";
+import { encodeView, navigated, viewApplied } from "./view";
 
 export const rootReducer = combineReducers({
   chain,
@@ -32,6 +35,12 @@ export interface StoreOptions {
   /** Write preferences back to the API (off in unit tests without a server). */
   syncPrefs?: boolean;
   preloaded?: Partial<RootState>;
+  /**
+   * Keep the view in this address bar: a navigation (another expiry, minute or convention)
+   * adds a history entry, the rest (a panel, a view applied from the address itself, the
+   * server's preferences) replaces the current one.
+   */
+  url?: { location: Pick<Location, "pathname" | "search" | "hash">; history: Pick<History, "pushState" | "replaceState"> };
 }
 
 export function makeStore(options: StoreOptions = {}) {
@@ -64,6 +73,24 @@ export function makeStore(options: StoreOptions = {}) {
       }
     },
   });
+  const url = options.url;
+  if (url) {
+    listener.startListening({
+      predicate: (_action, current, previous) =>
+        selectView(current as RootState) !== selectView(previous as RootState),
+      effect: (action, lapi) => {
+        const view = selectView(lapi.getState() as RootState);
+        const search = encodeView(view);
+        if (search === url.location.search) return;
+        const href = url.location.pathname + search + url.location.hash;
+        const before = selectView(lapi.getOriginalState() as RootState);
+        // No entry for the first expiry of a page (picked, not navigated to).
+        const replace = viewApplied.match(action) || prefsLoaded.match(action) || before.expiry === null || !navigated(before, view);
+        if (replace) url.history.replaceState(null, "", href);
+        else url.history.pushState(null, "", href);
+      },
+    });
+  }
   return store;
 }
 

@@ -1,6 +1,7 @@
 /** User preferences; persisted to localStorage and the API by the listener in store/index.ts. */
 import { createSlice, type PayloadAction } from "@reduxjs/toolkit";
 import { COLUMN_KEYS, type ColumnKey, type Preferences } from "../types";
+import { viewApplied } from "./view";
 
 export const DEFAULT_PREFS: Preferences = {
   columns: ["oi", "oi_change", "volume", "iv", "change", "ltp"],
@@ -66,6 +67,12 @@ const prefsSlice = createSlice({
         : COLUMN_KEYS.filter((c) => c === action.payload || state.columns.includes(c));
       if (next.length) state.columns = next;
     },
+  },
+  extraReducers: (b) => {
+    // The address's convention is the view's, not a new preference: it is not written back.
+    b.addCase(viewApplied, (state, { payload }) => {
+      if (payload.convention !== undefined) state.convention = payload.convention;
+    });
   },
 });
 

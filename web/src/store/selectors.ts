@@ -2,6 +2,7 @@
 import { createSelector } from "@reduxjs/toolkit";
 import type { RootState } from ".";
 import { rowsAdapter } from "./chainSlice";
+import type { View } from "./view";
 
 const rowSelectors = rowsAdapter.getSelectors((s: RootState) => s.chain.rows);
 
@@ -9,6 +10,18 @@ export const selectRow = rowSelectors.selectById;
 export const selectAllRows = rowSelectors.selectAll;
 export const selectStrikeIds = rowSelectors.selectIds;
 export const selectMeta = (s: RootState) => s.chain.meta;
+
+/** The view the address bar holds (store/view.ts). */
+export const selectView = createSelector(
+  [
+    (s: RootState) => s.ui.underlying,
+    (s: RootState) => s.chain.expiry,
+    (s: RootState) => s.ui.at,
+    (s: RootState) => s.prefs.convention,
+    (s: RootState) => s.ui.panel,
+  ],
+  (underlying, expiry, at, convention, panel): View => ({ underlying, expiry, at, convention, panel }),
+);
 export const selectSpot = (s: RootState) => s.chain.meta?.spot ?? null;
 export const selectAtm = (s: RootState) => s.chain.meta?.atm_strike ?? null;
 

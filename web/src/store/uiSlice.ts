@@ -1,5 +1,6 @@
 /** UI state: connection, selection, time travel, toasts, the session. */
 import { createSlice, type PayloadAction } from "@reduxjs/toolkit";
+import { viewApplied, type Panel } from "./view";
 
 export type Connection = "connecting" | "live" | "reconnecting" | "polling";
 
@@ -18,7 +19,10 @@ export interface UiState {
   nextToastId: number;
   /** The API answered 401: the token is missing or wrong. */
   unauthorized: boolean;
-  settingsOpen: boolean;
+  /** The open panel, if any. */
+  panel: Panel | null;
+  /** The underlying on screen (the view's, store/view.ts). */
+  underlying: string;
 }
 
 const initialState: UiState = {
@@ -28,7 +32,8 @@ const initialState: UiState = {
   toasts: [],
   nextToastId: 1,
   unauthorized: false,
-  settingsOpen: false,
+  panel: null,
+  underlying: "NIFTY",
 };
 
 const uiSlice = createSlice({
@@ -55,9 +60,17 @@ const uiSlice = createSlice({
     unauthorizedChanged(state, action: PayloadAction<boolean>) {
       state.unauthorized = action.payload;
     },
-    settingsToggled(state, action: PayloadAction<boolean | undefined>) {
-      state.settingsOpen = action.payload ?? !state.settingsOpen;
+    /** Open `panel` (closing any other), or close it when it is the open one; null closes any. */
+    panelToggled(state, action: PayloadAction<Panel | null>) {
+      state.panel = action.payload === null || state.panel === action.payload ? null : action.payload;
     },
+  },
+  extraReducers: (b) => {
+    b.addCase(viewApplied, (state, { payload }) => {
+      if (payload.underlying !== undefined) state.underlying = payload.underlying;
+      if (payload.at !== undefined) state.at = payload.at;
+      if (payload.panel !== undefined) state.panel = payload.panel;
+    });
   },
 });
 
@@ -68,6 +81,6 @@ export const {
   toastAdded,
   toastDismissed,
   unauthorizedChanged,
-  settingsToggled,
+  panelToggled,
 } = uiSlice.actions;
 export default uiSlice.reducer;
