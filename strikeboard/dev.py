@@ -255,6 +255,24 @@ def dev_token(local_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def stack_env(found: devservices.Services, sim_port: int, token: str) -> dict[str, str]:
+    """The environment every child of the local stack starts with (this process's, plus the
+    stores, the simulator's URLs and credentials, and the dev token); `plan` adds each
+    child's own."""
+    return {
+        **os.environ,
+        "REDIS_URL": found.redis_url,
+        "DATABASE_URL": found.database_url,
+        "KITE_API_URL": f"http://127.0.0.1:{sim_port}",
+        "KITE_TICKER_URL": f"ws://127.0.0.1:{sim_port}/ws",
+        "DEV_TOKEN": token,
+        # The simulator's credentials (its defaults): the feed, and the API's Kite login.
+        "KITE_API_KEY": "sim_api_key",
+        "KITE_ACCESS_TOKEN": "sim_access_token",
+        "KITE_API_SECRET": "sim_api_secret",
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     stop = False
 
@@ -268,18 +286,7 @@ def run(args: argparse.Namespace) -> int:
     token = dev_token(args.local_dir)
     get_settings()  # a bad variable stops here, before anything starts
     with devservices.services(args.local_dir) as found:
-        env = {
-            **os.environ,
-            "REDIS_URL": found.redis_url,
-            "DATABASE_URL": found.database_url,
-            "KITE_API_URL": f"http://127.0.0.1:{sim_port}",
-            "KITE_TICKER_URL": f"ws://127.0.0.1:{sim_port}/ws",
-            "DEV_TOKEN": token,
-            # The simulator's credentials (its defaults): the feed, and the API's Kite login.
-            "KITE_API_KEY": "sim_api_key",
-            "KITE_ACCESS_TOKEN": "sim_access_token",
-            "KITE_API_SECRET": "sim_api_secret",
-        }
+        env = stack_env(found, sim_port, token)
         children = plan(args, sim_port)
         with run_children(children, env) as supervisor:
             print("Strikeboard local stack is up:", flush=True)

@@ -85,8 +85,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Start the simulator in the foreground until interrupted."""
+def build(args: argparse.Namespace) -> tuple[SimConfig, ServerOptions]:
+    """The market and server settings of parsed simulator flags (`run`, and the end-to-end
+    bench, which starts the simulator `strikeboard dev` would, in its own process)."""
     if args.days is not None and args.days < 1:
         raise SystemExit("--days must be at least 1")
     config = SimConfig(seed=args.seed, day=args.date, lot_size=args.lot_size,
@@ -101,7 +102,12 @@ def run(args: argparse.Namespace) -> int:
         message_every=args.message_every,
         redirect_url=args.redirect_url,
     )
-    serve(args.host, args.port, config, options)
+    return config, options
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the simulator in the foreground until interrupted."""
+    serve(args.host, args.port, *build(args))
     return 0
 
 

@@ -1011,8 +1011,12 @@ def run_simulator(
     host: str = "127.0.0.1",
     config: SimConfig | None = None,
     options: ServerOptions | None = None,
+    start_timeout_s: float = 20.0,
 ) -> Iterator[Running]:
-    """Serve a simulator on `port` (0 = a free one) in a background thread, for tests."""
+    """Serve a simulator on `port` (0 = a free one) in a background thread, for tests.
+
+    Starting late in a session takes a while (the market is simulated up to the clock before
+    the socket opens): `start_timeout_s` bounds the wait."""
     srv = SimServer(config, options)
     redact_uvicorn_logs()
     ucfg = uvicorn.Config(srv.app, host=host, port=port, log_level="warning",
@@ -1021,7 +1025,7 @@ def run_simulator(
     server = uvicorn.Server(ucfg)
     thread = threading.Thread(target=server.run, daemon=True, name="strikeboard-sim")
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + start_timeout_s
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("simulator failed to start")
