@@ -200,7 +200,8 @@ class Board:
             return
         lane = self.lanes.get(key)
         if lane is None:
-            lane = self.lanes[key] = LaneLog(*key, self.history, floor=self.cycle - 1)
+            # floor -1: nothing came before the first items, nobody can have missed any.
+            lane = self.lanes[key] = LaneLog(*key, self.history, floor=-1)
         lane.add(self.cycle, items)
         self.dirty = True
 

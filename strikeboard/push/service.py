@@ -1,8 +1,9 @@
 """The pusher: the feed's live channels -> every subscribed WebSocket connection.
 
 PSUBSCRIBEs ``{prefix}live:*`` (one channel per expiry) and SUBSCRIBEs the orders channel;
-each expiry has a lane that puts its messages in seq order. A push cycle, ``market_hz`` times
-a second, polls the market hash, puts what the cycle has on the `Board` and sends each
+each expiry has a lane that puts its messages in seq order. A push cycle (as soon as a lane
+has something, at most ``market_hz`` times a second; else ``market_hz`` times a second for
+the market data) polls the market hash, puts what the cycle has on the `Board` and sends each
 connection that is free ONE message with everything it is owed (market data if it changed,
 its expiries' deltas, orders: a ``batch`` when more than one; API Gateway bills per message)
 through the Management API (an `AsyncPoster`: `HttpPoster` by default). The cycle does not
@@ -48,6 +49,10 @@ log = logging.getLogger("strikeboard.push")
 
 PRUNE_EVERY_S: Final = 60.0
 STATS_EVERY_S: Final = 30.0
+SETTLE_S: Final = 0.015
+"""How long a cycle waits after the first delta for the rest of the feed's burst."""
+BURST: Final = 2.0
+"""Cycles the token bucket lets through at once (see `Pusher._bucket_wait`)."""
 HISTORY_S: Final = 10.0
 """How far behind a connection may fall and still get a merged delta (else a reset): longer
 than a post with its retries normally takes."""
@@ -112,6 +117,9 @@ class Pusher:
         self.deliveries: set[asyncio.Task[None]] = set()  # at most one per connection
         self.stats = PusherStats()
         self.subscribed = asyncio.Event()  # set once the live channels are subscribed
+        self.wake = asyncio.Event()  # something arrived for the next cycle
+        self.last_items_at = -1e9  # monotonic time the lanes last had something
+        self._tokens, self._tokens_at = BURST, time.monotonic()  # see _bucket_wait
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -256,7 +264,11 @@ class Pusher:
             while not lane.queue.empty():
                 batch.append(lane.queue.get_nowait())
             try:
-                lane.pending.extend(await self._ordered(lane, batch))
+                ordered = await self._ordered(lane, batch)
+                if ordered:
+                    lane.pending.extend(ordered)
+                    self.last_items_at = time.monotonic()
+                    self.wake.set()
             except (StoreError, ValueError, KeyError) as exc:
                 log.warning("lane %s %s: %s", lane.underlying, lane.expiry, exc)
 
@@ -271,6 +283,7 @@ class Pusher:
                 return
             self.stats.orders += 1
             self.orders.append(messages.order_message(update))
+            self.wake.set()
             return
         stream = self._channel_expiry(channel)
         if stream is None:
@@ -328,10 +341,48 @@ class Pusher:
                 items, lane.pending = lane.pending, []
                 self.board.add_items(key, self._coalesce(items))
 
+    def _bucket_wait(self, now: float) -> float:
+        """Seconds until a cycle may send: a token bucket (``market_hz`` a second, a burst of
+        `BURST`) keeps each connection at ``market_hz`` messages a second on average while
+        letting a cycle follow a late delta at once, so the cycles never lock one interval
+        behind the publishes."""
+        self._tokens = min(BURST, self._tokens + (now - self._tokens_at) / self.market_interval)
+        self._tokens_at = now
+        return max(0.0, (1.0 - self._tokens) * self.market_interval)
+
+    async def _next_cycle(self, stop: asyncio.Event, ran: float, sent: float) -> None:
+        """Until the next cycle is due: when lane items or orders arrive (after `SETTLE_S`,
+        for the rest of the feed's burst: it publishes its expiries one after the other), no
+        sooner than half an interval after the last cycle that sent something (``sent``) and
+        within the token bucket; else, for the market data, one interval after the last
+        cycle (``ran``), or one and a half while the lanes publish (so that a market-only
+        cycle does not take the place of a delta that is a little late)."""
+        interval = self.market_interval
+        idle = time.monotonic() - self.last_items_at > 2 * interval
+        deadline = ran + (interval if idle else 1.5 * interval)
+        waiting = asyncio.ensure_future(self.wake.wait())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({waiting, stopping}, timeout=max(0.0, deadline - time.monotonic()),
+                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        finally:
+            waiting.cancel()
+            stopping.cancel()
+        now = time.monotonic()
+        delay = max(self._bucket_wait(now), sent + interval / 2 - now,
+                    SETTLE_S if self.wake.is_set() else 0.0)  # fmt: skip
+        if delay > 0 and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+
     async def _cycles(self, stop: asyncio.Event) -> None:
         last: dict[str, Any] | None = None
+        ran = sent = -1e9
         while not stop.is_set():
-            started = time.monotonic()
+            await self._next_cycle(stop, ran, sent)
+            if stop.is_set():
+                return
+            ran = time.monotonic()
             self.board.start_cycle()
             try:
                 current = await self._io(self.hot.read_market)
@@ -341,16 +392,17 @@ class Pusher:
                     last = current
             except StoreError as exc:
                 log.debug("market poll: %s", exc)
+            self.wake.clear()  # what arrived so far goes in this cycle
             self._collect_lanes()
             orders, self.orders = self.orders, []
             self.board.add_orders(orders)
             try:
-                await self.send_cycle()
+                if await self.send_cycle():
+                    sent = ran
+                    self._bucket_wait(ran)
+                    self._tokens -= 1.0
             except StoreError as exc:
                 log.warning("push cycle: %s", exc)
-            wait = self.market_interval - (time.monotonic() - started)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(wait, 0.01))
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
         last_prune = last_stats = time.monotonic()

@@ -271,3 +271,25 @@ def test_a_failed_post_is_owed_merged_and_resets_past_the_history() -> None:
     board.start_cycle()
     board.plan(["a"], {key: ["a"]})
     assert set(board.peers) == {"a"}
+
+
+def test_a_lane_that_starts_late_reaches_its_early_subscribers() -> None:
+    """Subscribed before the expiry's first delta, with idle cycles between (no plan ran):
+    the first items arrive whole, not as a reset."""
+    _, items = deltas(2)
+    key = ("NIFTY", items[0].doc["expiry"])
+    board = Board(history=4)
+    board.start_cycle()
+    board.set_market(messages.market_message({"NIFTY 50": {"ltp": 1.0}}))
+    (send,) = board.plan(["a"], {key: ["a"]})
+    board.delivered("a", True)
+    for _ in range(10):
+        board.start_cycle()  # nothing new: no plan
+    board.add_items(key, items[:1])
+    (send,) = board.plan(["a"], {key: ["a"]})
+    assert send.texts == [items[0].text]
+    board.delivered("a", True)
+    board.start_cycle()
+    board.add_items(key, items[1:])
+    (send,) = board.plan(["a"], {key: ["a"]})
+    assert send.texts == [items[1].text] and board.stats.lag_resets == 0
