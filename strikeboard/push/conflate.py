@@ -80,8 +80,10 @@ def join(first: list[Item], then: list[Item]) -> tuple[list[Item], int]:
     meeting a delta at the seam is composed (`compose_deltas`); how many were merged away.
     Deltas that do not follow each other stay apart (the client sees the gap and re-fetches)."""
     if first and then and first[-1].kind == "delta" and then[0].kind == "delta":
+        older = first[-1]
+        own = older._doc is None  # parsed here, nobody else holds it: build on it, no copy
         try:
-            merged = messages.compose_deltas(first[-1].parsed(), then[0].parsed())
+            merged = messages.compose_deltas(older.parsed(), then[0].parsed(), consume=own)
         except messages.MessageError:
             return [*first, *then], 0
         return [*first[:-1], Item.of(merged), *then[1:]], 1
