@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     push_concurrency: int = Field(
         64, ge=1, le=1024, description="Concurrent post_to_connection calls of the pusher."
     )
+    push_poster: Literal["http", "boto3"] = Field(
+        "http",
+        description="How the pusher posts: its own SigV4 + keep-alive HTTP client (http), or "
+        "boto3's post_to_connection (boto3: ~10x the CPU a post; the bench's reference).",
+    )
     push_workers: int = Field(
         1, ge=1, le=32, description="Pusher processes, each posting to its share of connections."
     )

@@ -15,7 +15,7 @@ target=$2
 shift 2
 case "$image" in
   lambda) groups="--group api --group kite" ;;  # no JIT: the API prices in plain NumPy
-  feed) groups="--group kite --group jit" ;;
+  feed) groups="--group kite --group jit --group push" ;;  # the pusher runs from it too
   *) echo "install-deps.sh: unknown image '$image' (lambda or feed)" >&2; exit 2 ;;
 esac
 uv=${UV:-uv}

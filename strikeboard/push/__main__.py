@@ -2,9 +2,9 @@
 
 Settings: REDIS_URL, REDIS_KEY_PREFIX, PUSH_ENDPOINT_URL (API Gateway's
 https://{api-id}.execute-api.{region}.amazonaws.com/{stage}, or the local gateway's URL),
-PUSH_CONCURRENCY, PUSH_WORKERS, PUSH_MARKET_HZ, WS_CONNECTION_TTL_S, LOG_LEVEL. With N
-workers, N processes each post to their share of the connections (boto3 is CPU-bound: one
-process tops out near one core). Stops on SIGTERM/SIGINT.
+PUSH_CONCURRENCY, PUSH_POSTER, PUSH_WORKERS, PUSH_MARKET_HZ, WS_CONNECTION_TTL_S, LOG_LEVEL.
+With N workers, N processes each post to their share of the connections (posting is
+CPU-bound: one process tops out near one core). Stops on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pathlib import Path
 from strikeboard import heartbeat
 from strikeboard.config import get_settings, settings_or_exit
 from strikeboard.logs import configure_logging
-from strikeboard.push.poster import ManagementApiPoster
+from strikeboard.push.httpposter import HttpPoster
+from strikeboard.push.poster import AsyncPoster, ThreadedPoster
 from strikeboard.push.registry import Registry
 from strikeboard.push.service import Pusher
 
@@ -31,8 +32,11 @@ HEARTBEAT_EVERY_S = 5.0
 
 async def _serve(shard: int, shards: int) -> int:
     settings = get_settings()
-    poster = ManagementApiPoster.from_endpoint(
-        settings.push_endpoint_url, settings.push_concurrency
+    url, concurrency = settings.push_endpoint_url, settings.push_concurrency
+    poster: AsyncPoster = (
+        ThreadedPoster.boto3(url, concurrency)
+        if settings.push_poster == "boto3"
+        else HttpPoster.from_endpoint(url, concurrency)
     )
     pusher = Pusher(
         settings.redis_url,
@@ -41,7 +45,6 @@ async def _serve(shard: int, shards: int) -> int:
         registry=Registry.from_url(
             settings.redis_url, settings.redis_key_prefix, settings.ws_connection_ttl_s
         ),
-        concurrency=settings.push_concurrency,
         market_hz=settings.push_market_hz,
         shard=shard,
         shards=shards,
@@ -50,12 +53,15 @@ async def _serve(shard: int, shards: int) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    log.info("pusher %d/%d posting to %s", shard + 1, shards, settings.push_endpoint_url)
+    log.info("pusher %d/%d posting to %s (%s)", shard + 1, shards, url, settings.push_poster)
     beating = None
     if settings.heartbeat_file is not None:
         path = heartbeat.worker_file(settings.heartbeat_file, shard, shards)
         beating = asyncio.create_task(_beat(path, stop))
-    await pusher.run(stop)
+    try:
+        await pusher.run(stop)
+    finally:
+        await poster.aclose()
     if beating is not None:
         await beating
     log.info("pusher %d/%d stopped", shard + 1, shards)

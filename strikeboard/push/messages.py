@@ -218,16 +218,18 @@ class Assembler:
 # -- delta composition -----------------------------------------------------------------------
 
 
-def compose_deltas(first: JSONDict, second: JSONDict) -> JSONDict:
+def compose_deltas(first: JSONDict, second: JSONDict, *, consume: bool = False) -> JSONDict:
     """One delta with the effect of ``first`` then ``second`` (``second.base == first.seq``).
 
     Holds for deltas made by `diff_snapshot` (which unsets a path whenever a dict and a
     scalar replace each other): ``apply(apply(s, a), b) == apply(s, compose(a, b))``. The
-    pusher uses it to send one message instead of a backlog.
+    pusher uses it to send one message instead of a backlog. ``consume``: ``first`` is the
+    caller's own copy (parsed for this), built upon instead of copied; the result may share
+    parts of ``second`` either way.
     """
     if first.get("seq") is None or second.get("base") != first.get("seq"):
         raise MessageError("deltas do not follow each other")
-    changes = copy.deepcopy(first.get("set", {}))
+    changes = first.get("set", {}) if consume else copy.deepcopy(first.get("set", {}))
     unset = [list(p) for p in first.get("unset", [])]
     for path in second.get("unset", []):
         snap.remove_path(changes, list(path))

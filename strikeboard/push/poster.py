@@ -1,4 +1,10 @@
-"""Posting to WebSocket connections through the API Gateway Management API (boto3).
+"""Posting to WebSocket connections through the API Gateway Management API.
+
+`PostResult` and the two interfaces: `Poster` (blocking) and `AsyncPoster` (what the pusher
+awaits). `ManagementApiPoster` is the boto3 one: the reference the bench measures the
+pusher's own poster against (`strikeboard.push.httpposter`, ~10x less CPU a post), and what
+anything else that posts or deletes connections uses; `ThreadedPoster` runs it for the
+pusher (``PUSH_POSTER=boto3``).
 
 The same client talks to API Gateway in the cloud and to the local gateway's @connections
 endpoint (`endpoint_url`); the local gateway ignores SigV4 signatures, so dummy credentials
@@ -7,9 +13,11 @@ are used when none are configured and the endpoint is not AWS.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Final, Protocol
 
 import boto3
@@ -33,6 +41,20 @@ class Poster(Protocol):
     """Something that can deliver a message to one connection."""
 
     def post(self, connection_id: str, data: bytes) -> PostResult: ...
+
+
+class AsyncPoster(Protocol):
+    """Something the pusher awaits to deliver a message to one connection; it bounds its own
+    concurrency (callers may start many posts at once)."""
+
+    async def post(self, connection_id: str, data: bytes) -> PostResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+def is_aws_endpoint(endpoint_url: str) -> bool:
+    """Whether ``endpoint_url`` is API Gateway's (else a local gateway: no real credentials)."""
+    return _AWS_HOST.match(endpoint_url) is not None
 
 
 def region_of(endpoint_url: str) -> str:
@@ -59,7 +81,7 @@ def management_client(endpoint_url: str, concurrency: int = 64) -> ApiGatewayMan
         parameter_validation=False,  # ids and bytes are ours; saves CPU per post
     )
     session = boto3.session.Session()
-    local = _AWS_HOST.match(endpoint_url) is None
+    local = not is_aws_endpoint(endpoint_url)
     if local and session.get_credentials() is None:
         # The local gateway ignores signatures but botocore insists on signing.
         session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local")
@@ -107,3 +129,23 @@ class ManagementApiPoster:
         except (botocore.exceptions.BotoCoreError, OSError):
             return PostResult.FAILED
         return PostResult.OK
+
+
+class ThreadedPoster:
+    """A blocking `Poster` as an `AsyncPoster`: ``concurrency`` threads (boto3's clients are
+    thread-safe; its CPU cost per post keeps one process near one core of posts)."""
+
+    def __init__(self, poster: Poster, concurrency: int = 64) -> None:
+        self.poster = poster
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="post")
+
+    @classmethod
+    def boto3(cls, endpoint_url: str, concurrency: int = 64) -> ThreadedPoster:
+        return cls(ManagementApiPoster.from_endpoint(endpoint_url, concurrency), concurrency)
+
+    async def post(self, connection_id: str, data: bytes) -> PostResult:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, self.poster.post, connection_id, data)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.pool.shutdown, True, cancel_futures=True)

@@ -1,11 +1,15 @@
 """The pusher: the feed's live channels -> every subscribed WebSocket connection.
 
 PSUBSCRIBEs ``{prefix}live:*`` (one channel per expiry) and SUBSCRIBEs the orders channel;
-each expiry has a lane that puts its messages in seq order. A push cycle, ``market_hz`` times
-a second, polls the market hash and sends each connection ONE message with everything the
-cycle has for it (market data if it changed, its expiry's deltas, orders: a ``batch`` when
-more than one; API Gateway bills per message) through the Management API, many connections
-at once (a thread pool of ``concurrency`` boto3 calls), each connection's messages in order.
+each expiry has a lane that puts its messages in seq order. A push cycle (as soon as a lane
+has something, at most ``market_hz`` times a second; else ``market_hz`` times a second for
+the market data) polls the market hash, puts what the cycle has on the `Board` and sends each
+connection that is free ONE message with everything it is owed (market data if it changed,
+its expiries' deltas, orders: a ``batch`` when more than one; API Gateway bills per message)
+through the Management API (an `AsyncPoster`: `HttpPoster` by default). The cycle does not
+wait for its posts: a connection whose previous message is still in flight is passed over and
+gets the merged delta of what it missed when it is free again (`strikeboard.push.conflate`),
+so a slow client neither holds the others nor grows a queue.
 
 Several pushers (``shards``, e.g. ``--workers N``) split the connections between them by a
 hash of the connection id; each subscribes to every channel and posts to its own share.
@@ -21,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 import uuid
 import zlib
@@ -34,7 +37,8 @@ import redis
 import redis.asyncio as aioredis
 
 from strikeboard.push import messages
-from strikeboard.push.poster import Poster, PostResult
+from strikeboard.push.conflate import Board, Item, LaneKey, coalesce
+from strikeboard.push.poster import AsyncPoster, PostResult
 from strikeboard.push.registry import Registry
 from strikeboard.store import snapshot as snap
 from strikeboard.store.errors import StoreError
@@ -43,46 +47,17 @@ from strikeboard.store.keys import DEFAULT_PREFIX, Keys
 
 log = logging.getLogger("strikeboard.push")
 
-_HEAD: Final = re.compile(rb'^\{"seq":(\d+),"base":(\d+|null),"type":"(\w+)"')
 PRUNE_EVERY_S: Final = 60.0
 STATS_EVERY_S: Final = 30.0
+SETTLE_S: Final = 0.015
+"""How long a cycle waits after the first delta for the rest of the feed's burst."""
+BURST: Final = 2.0
+"""Cycles the token bucket lets through at once (see `Pusher._bucket_wait`)."""
+HISTORY_S: Final = 10.0
+"""How far behind a connection may fall and still get a merged delta (else a reset): longer
+than a post with its retries normally takes."""
 
-
-@dataclass
-class Item:
-    """One message of an expiry's live stream (text as published, parsed on demand)."""
-
-    seq: int
-    base: int | None
-    kind: str
-    text: str
-    _doc: dict[str, Any] | None = None
-
-    @classmethod
-    def parse(cls, raw: bytes | str) -> Item:
-        data = raw if isinstance(raw, bytes) else raw.encode()
-        head = _HEAD.match(data)
-        if head:  # the feed's own layout: no need to parse a 30 KB delta to route it
-            base = None if head.group(2) == b"null" else int(head.group(2))
-            return cls(int(head.group(1)), base, head.group(3).decode(), data.decode())
-        doc = snap.loads(data)
-        base_value = doc.get("base")
-        return cls(
-            int(doc["seq"]), None if base_value is None else int(base_value),
-            str(doc.get("type")), data.decode(), doc,
-        )  # fmt: skip
-
-    @classmethod
-    def of(cls, doc: dict[str, Any]) -> Item:
-        base = doc.get("base")
-        return cls(int(doc["seq"]), None if base is None else int(base), str(doc.get("type")),
-                   messages.dumps(doc), doc)  # fmt: skip
-
-    @property
-    def doc(self) -> dict[str, Any]:
-        if self._doc is None:
-            self._doc = snap.loads(self.text)
-        return self._doc
+__all__ = ["Item", "Lane", "Pusher", "PusherStats"]
 
 
 @dataclass
@@ -93,14 +68,6 @@ class Lane:
     last_seq: int | None = None
     task: asyncio.Task[None] | None = None
     pending: list[Item] = field(default_factory=list)  # in seq order, for the next cycle
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A message for the next push cycle: to these connections, or to every one (None)."""
-
-    connection_ids: list[str] | None
-    text: str
 
 
 @dataclass
@@ -116,6 +83,7 @@ class PusherStats:
     reconnects: int = 0
     cycles: int = 0  # push cycles that sent something
     batched: int = 0  # messages that went inside a batch with others
+    errors: int = 0  # posts that raised (a bug in a poster: counted, the connection kept)
 
 
 class Pusher:
@@ -124,12 +92,11 @@ class Pusher:
     def __init__(
         self,
         redis_url: str,
-        poster: Poster,
+        poster: AsyncPoster,
         *,
         prefix: str = DEFAULT_PREFIX,
         registry: Registry | None = None,
         hot: HotStore | None = None,
-        concurrency: int = 64,
         market_hz: float = 4.0,
         shard: int = 0,
         shards: int = 1,
@@ -141,15 +108,18 @@ class Pusher:
         self.keys = Keys(prefix)
         self.registry = registry or Registry.from_url(redis_url, prefix)
         self.hot = hot or HotStore.from_url(redis_url, prefix)
-        self.concurrency = concurrency
         self.shard, self.shards = shard, shards
         self.market_interval = 1.0 / market_hz
-        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="post")
         self.io = ThreadPoolExecutor(2, thread_name_prefix="redis")  # registry/store calls
         self.lanes: dict[tuple[str, str], Lane] = {}
         self.orders: list[str] = []  # order messages for the next cycle
+        self.board = Board(history=max(4, round(HISTORY_S * market_hz)))
+        self.deliveries: set[asyncio.Task[None]] = set()  # at most one per connection
         self.stats = PusherStats()
         self.subscribed = asyncio.Event()  # set once the live channels are subscribed
+        self.wake = asyncio.Event()  # something arrived for the next cycle
+        self.last_items_at = -1e9  # monotonic time the lanes last had something
+        self._tokens, self._tokens_at = BURST, time.monotonic()  # see _bucket_wait
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -179,32 +149,61 @@ class Pusher:
 
     # -- fan-out ----------------------------------------------------------------------------
 
-    def _post_all(self, connection_id: str, payloads: list[bytes]) -> PostResult:
+    async def _post_all(self, connection_id: str, payloads: list[bytes]) -> PostResult:
         for payload in payloads:
-            result = self.poster.post(connection_id, payload)
+            result = await self.poster.post(connection_id, payload)
             if result is not PostResult.OK:
                 return result
         return PostResult.OK
 
-    async def fan_out(self, connection_ids: list[str], texts: list[str]) -> Counter[PostResult]:
-        """Send ``texts`` (in order) to each connection, connections concurrently."""
-        payloads = [
-            part.encode() for text in texts for part in messages.split(text, uuid.uuid4().hex[:12])
-        ]
-        loop = asyncio.get_running_loop()
-        futures = [
-            loop.run_in_executor(self.pool, self._post_all, cid, payloads) for cid in connection_ids
-        ]
-        results = await asyncio.gather(*futures)
-        outcome: Counter[PostResult] = Counter(results)
-        for result, count in outcome.items():
-            self.stats.posts[result.value] += count
-        self.stats.sent_messages += len(payloads) * outcome[PostResult.OK]
-        gone = [cid for cid, r in zip(connection_ids, results, strict=True) if r is PostResult.GONE]
-        for cid in gone:
+    async def _deliver(self, connection_id: str, payloads: list[bytes]) -> None:
+        """One connection's message (its parts in order); the board learns how it went."""
+        result = PostResult.FAILED
+        try:
+            result = await self._post_all(connection_id, payloads)
+        except Exception:  # a poster must not raise; if it does, count it and carry on
+            self.stats.errors += 1
+            log.exception("post to %s", connection_id)
+        finally:
+            self.board.delivered(connection_id, result is PostResult.OK)
+        self.stats.posts[result.value] += 1
+        if result is PostResult.OK:
+            self.stats.sent_messages += len(payloads)
+        elif result is PostResult.GONE:
+            self.board.forget(connection_id)
             with contextlib.suppress(StoreError):
-                await self._io(self.registry.disconnect, cid)
-        return outcome
+                await self._io(self.registry.disconnect, connection_id)
+
+    def _start(self, connection_ids: list[str], texts: list[str]) -> list[asyncio.Task[None]]:
+        payloads = [
+            part.encode()
+            for part in messages.split(messages.batch_message(texts), uuid.uuid4().hex[:12])
+        ]
+        tasks = []
+        for cid in connection_ids:
+            task = asyncio.create_task(self._deliver(cid, payloads))
+            self.deliveries.add(task)
+            task.add_done_callback(self.deliveries.discard)
+            tasks.append(task)
+        return tasks
+
+    async def send_cycle(self) -> list[asyncio.Task[None]]:
+        """Plan the cycle on the board and start its posts: ONE message per free connection
+        with everything it is owed. Not awaited (a slow connection must not hold the others):
+        the posts are returned for callers that want to wait."""
+        if not self.board.dirty:
+            return []
+        everyone = self.mine(await self._io(self.registry.connections))
+        subscribers: dict[LaneKey, list[str]] = {}
+        for key in self.board.active_lanes():
+            subscribers[key] = self.mine(await self._io(self.registry.subscribers, *key))
+        sends = self.board.plan(everyone, subscribers)
+        tasks = [task for send in sends for task in self._start(send.connection_ids, send.texts)]
+        if sends:
+            self.stats.cycles += 1
+        self.stats.batched += sum(len(s.connection_ids) * len(s.texts) for s in sends
+                                  if len(s.texts) > 1)  # fmt: skip
+        return tasks
 
     # -- per-expiry lanes -------------------------------------------------------------------
 
@@ -253,30 +252,11 @@ class Pusher:
             lane.last_seq = item.seq
         return out
 
-    def _coalesce(self, items: list[Item]) -> list[str]:
+    def _coalesce(self, items: list[Item]) -> list[Item]:
         """Runs of consecutive deltas become one delta each; resets pass through."""
-        texts: list[str] = []
-        run: list[Item] = []
-
-        def flush() -> None:
-            if len(run) == 1:
-                texts.append(run[0].text)
-            elif run:
-                merged = run[0].doc
-                for nxt in run[1:]:
-                    merged = messages.compose_deltas(merged, nxt.doc)
-                self.stats.coalesced += len(run) - 1
-                texts.append(messages.dumps(merged))
-            run.clear()
-
-        for item in items:
-            if item.kind == "delta":
-                run.append(item)
-            else:
-                flush()
-                texts.append(item.text)
-        flush()
-        return texts
+        out, merged = coalesce(items)
+        self.stats.coalesced += merged
+        return out
 
     async def _lane_worker(self, lane: Lane) -> None:
         while True:
@@ -284,7 +264,11 @@ class Pusher:
             while not lane.queue.empty():
                 batch.append(lane.queue.get_nowait())
             try:
-                lane.pending.extend(await self._ordered(lane, batch))
+                ordered = await self._ordered(lane, batch)
+                if ordered:
+                    lane.pending.extend(ordered)
+                    self.last_items_at = time.monotonic()
+                    self.wake.set()
             except (StoreError, ValueError, KeyError) as exc:
                 log.warning("lane %s %s: %s", lane.underlying, lane.expiry, exc)
 
@@ -299,6 +283,7 @@ class Pusher:
                 return
             self.stats.orders += 1
             self.orders.append(messages.order_message(update))
+            self.wake.set()
             return
         stream = self._channel_expiry(channel)
         if stream is None:
@@ -349,69 +334,75 @@ class Pusher:
 
     # -- push cycles ------------------------------------------------------------------------
 
-    async def _lane_messages(self) -> list[Outgoing]:
-        """Each lane's pending items (a backlog composed into one delta) for its subscribers."""
-        out: list[Outgoing] = []
-        for lane in list(self.lanes.values()):
-            if not lane.pending:
-                continue
-            items, lane.pending = lane.pending, []
-            try:
-                texts = self._coalesce(items)
-                ids = self.mine(
-                    await self._io(self.registry.subscribers, lane.underlying, lane.expiry)
-                )
-            except (StoreError, ValueError, KeyError) as exc:
-                log.warning("lane %s %s: %s", lane.underlying, lane.expiry, exc)
-                continue
-            if ids:
-                out.extend(Outgoing(ids, text) for text in texts)
-        return out
+    def _collect_lanes(self) -> None:
+        """Each lane's pending items (a backlog composed into one delta) onto the board."""
+        for key, lane in list(self.lanes.items()):
+            if lane.pending:
+                items, lane.pending = lane.pending, []
+                self.board.add_items(key, self._coalesce(items))
 
-    async def send_cycle(self, outgoing: list[Outgoing]) -> None:
-        """One message per connection: its share of ``outgoing``, in order, as a batch."""
-        everyone: list[str] = []
-        if any(o.connection_ids is None for o in outgoing):
-            everyone = self.mine(await self._io(self.registry.connections))
-        wanted: dict[str, list[int]] = {}
-        for index, o in enumerate(outgoing):
-            for cid in everyone if o.connection_ids is None else o.connection_ids:
-                wanted.setdefault(cid, []).append(index)
-        # Connections that get the same messages share one payload (and one encoding).
-        groups: dict[tuple[int, ...], list[str]] = {}
-        for cid, indices in wanted.items():
-            groups.setdefault(tuple(indices), []).append(cid)
-        await asyncio.gather(*(
-            self.fan_out(cids, [messages.batch_message([outgoing[i].text for i in indices])])
-            for indices, cids in groups.items()
-        ))  # fmt: skip
-        self.stats.cycles += 1
-        self.stats.batched += sum(len(cids) * len(ix) for ix, cids in groups.items() if len(ix) > 1)
+    def _bucket_wait(self, now: float) -> float:
+        """Seconds until a cycle may send: a token bucket (``market_hz`` a second, a burst of
+        `BURST`) keeps each connection at ``market_hz`` messages a second on average while
+        letting a cycle follow a late delta at once, so the cycles never lock one interval
+        behind the publishes."""
+        self._tokens = min(BURST, self._tokens + (now - self._tokens_at) / self.market_interval)
+        self._tokens_at = now
+        return max(0.0, (1.0 - self._tokens) * self.market_interval)
+
+    async def _next_cycle(self, stop: asyncio.Event, ran: float, sent: float) -> None:
+        """Until the next cycle is due: when lane items or orders arrive (after `SETTLE_S`,
+        for the rest of the feed's burst: it publishes its expiries one after the other), no
+        sooner than half an interval after the last cycle that sent something (``sent``) and
+        within the token bucket; else, for the market data, one interval after the last
+        cycle (``ran``), or one and a half while the lanes publish (so that a market-only
+        cycle does not take the place of a delta that is a little late)."""
+        interval = self.market_interval
+        idle = time.monotonic() - self.last_items_at > 2 * interval
+        deadline = ran + (interval if idle else 1.5 * interval)
+        waiting = asyncio.ensure_future(self.wake.wait())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({waiting, stopping}, timeout=max(0.0, deadline - time.monotonic()),
+                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        finally:
+            waiting.cancel()
+            stopping.cancel()
+        now = time.monotonic()
+        delay = max(self._bucket_wait(now), sent + interval / 2 - now,
+                    SETTLE_S if self.wake.is_set() else 0.0)  # fmt: skip
+        if delay > 0 and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
 
     async def _cycles(self, stop: asyncio.Event) -> None:
         last: dict[str, Any] | None = None
+        ran = sent = -1e9
         while not stop.is_set():
-            started = time.monotonic()
-            outgoing: list[Outgoing] = []
+            await self._next_cycle(stop, ran, sent)
+            if stop.is_set():
+                return
+            ran = time.monotonic()
+            self.board.start_cycle()
             try:
                 current = await self._io(self.hot.read_market)
                 if current and current != last:
-                    outgoing.append(Outgoing(None, messages.market_message(current)))
+                    self.board.set_market(messages.market_message(current))
                     self.stats.market += 1
                     last = current
             except StoreError as exc:
                 log.debug("market poll: %s", exc)
-            outgoing.extend(await self._lane_messages())
+            self.wake.clear()  # what arrived so far goes in this cycle
+            self._collect_lanes()
             orders, self.orders = self.orders, []
-            outgoing.extend(Outgoing(None, text) for text in orders)
-            if outgoing:
-                try:
-                    await self.send_cycle(outgoing)
-                except StoreError as exc:
-                    log.warning("push cycle: %s", exc)
-            wait = self.market_interval - (time.monotonic() - started)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(wait, 0.01))
+            self.board.add_orders(orders)
+            try:
+                if await self.send_cycle():
+                    sent = ran
+                    self._bucket_wait(ran)
+                    self._tokens -= 1.0
+            except StoreError as exc:
+                log.warning("push cycle: %s", exc)
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
         last_prune = last_stats = time.monotonic()
@@ -425,12 +416,14 @@ class Pusher:
                     await self._io(self.registry.prune)
             if now - last_stats >= STATS_EVERY_S:
                 last_stats = now
-                s = self.stats
+                s, b = self.stats, self.board.stats
                 log.info(
                     "push stats: received=%d sent=%d posts=%s coalesced=%d caught_up=%d "
-                    "resets=%d lanes=%d cycles=%d batched=%d", s.received, s.sent_messages,
+                    "resets=%d lanes=%d cycles=%d batched=%d connections=%d in_flight=%d "
+                    "skipped=%d conflated=%d lag_resets=%d", s.received, s.sent_messages,
                     dict(s.posts), s.coalesced, s.caught_up, s.resets, len(self.lanes),
-                    s.cycles, s.batched,
+                    s.cycles, s.batched, len(self.board.peers), len(self.deliveries),
+                    b.skipped, b.conflated, b.lag_resets,
                 )  # fmt: skip
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -446,9 +439,9 @@ class Pusher:
             for lane in self.lanes.values():
                 if lane.task is not None:
                     lane.task.cancel()
-            for task in tasks:
+            for task in [*tasks, *self.deliveries]:
                 task.cancel()
-            await asyncio.gather(*tasks, *(ln.task for ln in self.lanes.values() if ln.task),
+            await asyncio.gather(*tasks, *self.deliveries,
+                                 *(ln.task for ln in self.lanes.values() if ln.task),
                                  return_exceptions=True)  # fmt: skip
-            self.pool.shutdown(wait=True, cancel_futures=True)
             self.io.shutdown(wait=True, cancel_futures=True)

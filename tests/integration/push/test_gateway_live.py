@@ -1,7 +1,8 @@
 """The live path end to end on the local gateway: real browser-side WebSocket clients
 (`websockets`), the WebSocket handlers invoked with API Gateway-shaped events (their replies
-come back as route responses), the pusher posting through boto3 to the gateway's
-@connections, real Redis, real simulator snapshots."""
+come back as route responses), the pusher posting to the gateway's @connections with its own
+SigV4 HTTP client (boto3 for the Management API checks), real Redis, real simulator
+snapshots."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from strikeboard.devservices import free_port
 from strikeboard.gateway import Gateway, build_app
 from strikeboard.gateway.limits import uvicorn_limits
 from strikeboard.push import messages
+from strikeboard.push.httpposter import HttpPoster
 from strikeboard.push.poster import ManagementApiPoster, PostResult
 from strikeboard.push.registry import Registry
 from strikeboard.push.replay import SimChain
@@ -149,8 +151,9 @@ async def live(redis_url: str, redis_prefix: str, tmp_path: Path) -> AsyncIterat
                                            **uvicorn_limits()))  # fmt: skip
     serving = asyncio.create_task(server.serve())
     await eventually(lambda: server.started, 10)
-    pusher = Pusher(redis_url, ManagementApiPoster.from_endpoint(url, 16), prefix=redis_prefix,
-                    registry=registry, hot=hot, concurrency=16, market_hz=20)  # fmt: skip
+    poster = HttpPoster.from_endpoint(url, 16)
+    pusher = Pusher(redis_url, poster, prefix=redis_prefix, registry=registry, hot=hot,
+                    market_hz=20)  # fmt: skip
     stop = asyncio.Event()
     pushing = asyncio.create_task(pusher.run(stop))
     await asyncio.wait_for(pusher.subscribed.wait(), 10)
@@ -163,6 +166,7 @@ async def live(redis_url: str, redis_prefix: str, tmp_path: Path) -> AsyncIterat
         assert client.stray == []  # every frame a client got was a protocol message (or empty)
     stop.set()
     await pushing
+    await poster.aclose()
     server.should_exit = True
     await serving
     hot.close()
@@ -290,6 +294,14 @@ async def test_refusals_gone_connections_and_the_management_api(live: Live) -> N
     assert await asyncio.to_thread(api.post, cid, too_big) is PostResult.FAILED
     assert "PayloadTooLarge" in (api.last_error or "")
     assert await asyncio.to_thread(api.post, phantom, b"{}") is PostResult.GONE
+    # The pusher's own poster (SigV4 over keep-alive HTTP): the same answers.
+    fast = HttpPoster.from_endpoint(live.url, 4)
+    assert await fast.post(cid, b'{"type":"pong"}') is PostResult.OK
+    await eventually(lambda: client.received[-1] == {"type": "pong"})
+    assert await fast.post(cid, too_big) is PostResult.FAILED
+    assert "PayloadTooLarge" in (fast.last_error or "")
+    assert await fast.post(phantom, b"{}") is PostResult.GONE
+    await fast.aclose()
     assert await asyncio.to_thread(api.delete, cid) is PostResult.OK
     await eventually(lambda: client.task is not None and client.task.done())
     await eventually(lambda: live.registry.connections() == [])  # $disconnect ran

@@ -7,22 +7,27 @@ from collections.abc import Iterator
 
 import pytest
 from moto import mock_aws
-from push_helpers import ENDPOINT, MotoApi
+from push_helpers import ENDPOINT, REGION, MotoApi, MotoOrigin
 from pydantic import SecretStr
 
 from lambdas import ws
 from strikeboard.config import Settings
-from strikeboard.push.poster import ManagementApiPoster
+from strikeboard.push.httpposter import HttpPoster
 from strikeboard.push.registry import Registry
+from strikeboard.push.sigv4 import Signer, botocore_credentials
 from strikeboard.store.hot import HotStore
 
 
 @pytest.fixture
 def moto_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoApi]:
+    """moto's Management API and the pusher's poster posting to it (signed with the
+    environment's credentials, as in the cloud)."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     with mock_aws():
-        yield MotoApi(ENDPOINT, ManagementApiPoster.from_endpoint(ENDPOINT, concurrency=8))
+        origin = MotoOrigin(ENDPOINT)
+        poster = HttpPoster(origin, Signer(REGION, botocore_credentials(local=False)))
+        yield MotoApi(ENDPOINT, poster, origin)
 
 
 @pytest.fixture

@@ -1,20 +1,25 @@
 """Helpers of the push tests: sample events, the WebSocket Lambda's replies (its route
-responses) and what moto's Management API got (the pusher's posts)."""
+responses), moto's Management API answering the pusher's own HTTP requests (`MotoOrigin`)
+and what it got (the pusher's posts)."""
 
 from __future__ import annotations
 
 import json
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.awsrequest import AWSPreparedRequest
+from botocore.compat import HTTPHeaders
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import botocore_stubber
 
 from strikeboard.auth import Principal
 from strikeboard.push import messages
-from strikeboard.push.poster import ManagementApiPoster
+from strikeboard.push.httppool import HttpError, Response
+from strikeboard.push.httpposter import HttpPoster
 from strikeboard.store.auth_state import AuthState
 from strikeboard.store.hot import HotStore
 
@@ -74,9 +79,43 @@ def decode_stream(data: bytes) -> list[dict[str, Any]]:
 
 
 @dataclass
+class MotoOrigin:
+    """`strikeboard.push.httppool.Origin` answered by moto's Management API in this process
+    (inside ``mock_aws``): each request, exactly as `HttpPool` would put it on the wire
+    (method, path, Host, Content-Length, the signed headers, body), goes through moto's own
+    request routing and handler, as a botocore request would."""
+
+    endpoint: str
+    requests: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        parts = urllib.parse.urlsplit(self.endpoint)
+        self.scheme, self.host, self.path = parts.scheme, parts.netloc, parts.path.rstrip("/")
+
+    async def request(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+    ) -> Response:
+        sent = {"Host": self.host, "Content-Length": str(len(body)), **dict(headers)}
+        self.requests.append((method, target, sent, body))
+        prepared = AWSPreparedRequest(method, f"{self.scheme}://{self.host}{target}",
+                                      HTTPHeaders(sent), body, stream_output=False)  # fmt: skip
+        answer = botocore_stubber.process_request(prepared)
+        if answer is None:
+            raise HttpError(f"moto has no route for {target}")
+        status, response_headers, response_body = answer
+        data = response_body.encode() if isinstance(response_body, str) else response_body
+        lowered = {str(k).lower().encode(): str(v).encode() for k, v in response_headers.items()}
+        return Response(status, lowered, data or b"")
+
+    async def aclose(self) -> None:
+        pass
+
+
+@dataclass
 class MotoApi:
     endpoint: str
-    poster: ManagementApiPoster
+    poster: HttpPoster
+    origin: MotoOrigin
 
     def posted(self, connection_id: str) -> list[dict[str, Any]]:
         """The messages posted to a connection, as sent (a batch is one message)."""

@@ -20,9 +20,10 @@ from pydantic import SecretStr
 from lambdas import ws
 from strikeboard.config import Settings
 from strikeboard.push import messages
+from strikeboard.push.conflate import Item
 from strikeboard.push.registry import Registry
 from strikeboard.push.replay import SimChain
-from strikeboard.push.service import Item, Outgoing, Pusher
+from strikeboard.push.service import Pusher
 from strikeboard.store.hot import HotStore
 from strikeboard.store.snapshot import apply_delta, loads
 
@@ -81,7 +82,7 @@ async def stack(redis_url: str, redis_prefix: str, moto_api: MotoApi) -> AsyncIt
     settings = Settings(dev_token=SecretStr("sample-dev-token"), cognito_issuer="")
     deps = ws.Deps(settings, registry, hot)
     pusher = Pusher(redis_url, moto_api.poster, prefix=redis_prefix, registry=registry,
-                    hot=hot, concurrency=8, market_hz=20)  # fmt: skip
+                    hot=hot, market_hz=20)  # fmt: skip
     s = Stack(SimChain(seed=21), hot, registry, deps, pusher, moto_api, {}, {})
     stop = asyncio.Event()
     task = asyncio.create_task(pusher.run(stop))
@@ -153,9 +154,9 @@ async def test_a_lane_fills_gaps_from_the_stream_or_resets(stack: Stack) -> None
     assert [i.seq for i in out] == [3, 4, 5, 6]
     assert all(i.kind == "delta" for i in out)
     # Coalesced they are one delta from 2 to 6 that reproduces snapshot 6.
-    (text,) = stack.pusher._coalesce(out)
-    assert text.startswith('{"seq":6,"base":2,')
-    assert apply_delta(stack.history[expiry, 2], loads(text)) == stack.history[expiry, 6]
+    (merged,) = stack.pusher._coalesce(out)
+    assert merged.text.startswith('{"seq":6,"base":2,')
+    assert apply_delta(stack.history[expiry, 2], loads(merged.text)) == stack.history[expiry, 6]
     # Stream trimmed away: the lane resets to the current seq and clients re-fetch.
     stack.hot.client.delete(stack.hot.keys.deltas("NIFTY", expiry))
     lane.last_seq = 2
@@ -173,18 +174,30 @@ async def test_one_message_a_cycle_per_connection(stack: Stack) -> None:
     market = messages.market_message({"NIFTY 50": {"ltp": 25500.0}})
     delta = '{"seq":2,"base":1,"type":"delta","underlying":"NIFTY","expiry":"2026-12-01","set":{}}'
     order = messages.order_message({"order_id": "1"})
-    await stack.pusher.send_cycle(
-        [Outgoing(None, market), Outgoing(["conn-a="], delta), Outgoing(None, order)]
-    )
+    board = stack.pusher.board
+    board.start_cycle()
+    board.set_market(market)
+    board.add_items(("NIFTY", "2026-12-01"), [Item.parse(delta)])
+    board.add_orders([order])
+    await asyncio.gather(*await stack.pusher.send_cycle())
     # The subscription's reply (a reset: no live chain yet) was returned; one post.
     assert [m["type"] for m in stack.replies["conn-a="]] == ["reset"]
     [posted] = stack.moto.posted("conn-a=")
     assert posted["type"] == "batch"
     assert [m["type"] for m in messages.unbatch(posted)] == ["market", "delta", "order"]
     assert messages.unbatch(posted)[1] == loads(delta)
-    assert [m["type"] for m in stack.moto.posted("conn-b=")] == ["batch"]
-    await stack.pusher.send_cycle([Outgoing(["conn-b="], market)])
-    assert stack.moto.posted("conn-b=")[-1] == loads(market)  # alone: not wrapped
+    assert [m["type"] for m in messages.unbatch(stack.moto.posted("conn-b=")[0])] == [
+        "market",
+        "order",
+    ]
+    board.start_cycle()
+    newer = messages.market_message({"NIFTY 50": {"ltp": 25501.0}})
+    board.set_market(newer)
+    await asyncio.gather(*await stack.pusher.send_cycle())
+    assert stack.moto.posted("conn-b=")[-1] == loads(newer)  # alone: not wrapped
+    assert len(stack.moto.posted("conn-a=")) == 2
+    board.start_cycle()
+    assert await stack.pusher.send_cycle() == []  # nothing new: no post
 
 
 def test_batches_join_texts_and_come_apart_in_order() -> None:
@@ -211,5 +224,4 @@ def test_shards_split_the_connections_between_them(moto_api: MotoApi) -> None:
     with pytest.raises(ValueError, match="shard"):
         Pusher("redis://127.0.0.1:1/0", moto_api.poster, shard=3, shards=3)
     for p in shards:
-        p.pool.shutdown()
         p.io.shutdown()
