@@ -184,6 +184,8 @@ def plan(args: argparse.Namespace, sim_port: int) -> list[Child]:
         [sys.executable, "-m", "strikeboard.gateway", "--port", str(args.port)],
         ready_url=f"http://127.0.0.1:{args.port}/_gateway/health",
     )
+    if (static_dir := getattr(args, "static_dir", None)) is not None:
+        gateway.argv += ["--static-dir", str(static_dir)]
     pusher = Child(
         "pusher",
         [sys.executable, "-m", "strikeboard.push"],
@@ -347,5 +349,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=Path,
         default=DEFAULT_LOCAL_DIR,
         help="where private Redis/PostgreSQL keep their data (default: .local/dev)",
+    )
+    parser.add_argument(
+        "--static-dir",
+        type=Path,
+        default=None,
+        help="the built SPA the gateway serves (default web/dist)",
     )
     parser.set_defaults(run=run)

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 import anyio.to_thread
@@ -91,6 +91,17 @@ def _http_time(t: float) -> str:
 
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _file_under(root: Path, relative: str) -> Path | None:
+    """The file ``relative`` names under ``root``; None for anything else, including a name
+    the OS refuses to look up (a component over 255 bytes, a NUL byte: they raised, a 500
+    for any client, found by bench/bench_hostile.py)."""
+    try:
+        path = (root / relative).resolve()
+        return path if path.is_relative_to(root) and path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def _aws_error(status: int, code: str, message: str) -> Response:
@@ -392,10 +403,10 @@ class Gateway:
         index = root / "index.html"
         if not index.is_file():
             return HTMLResponse(NOT_BUILT.format(path=root), status_code=503)
-        path = (root / request.path_params.get("path", "")).resolve()
-        if path.is_relative_to(root) and path.is_file():
+        relative = request.path_params.get("path", "")
+        if (path := _file_under(root, relative)) is not None:
             return FileResponse(path)
-        if "." in path.name:  # a missing asset is a 404, not the app
+        if "." in PurePosixPath(relative).name:  # a missing asset is a 404, not the app
             return Response("Not found", status_code=404, media_type="text/plain")
         return FileResponse(index)  # a client-side route: the SPA resolves it
 

@@ -1,9 +1,12 @@
-"""`strikeboard dev` restarts a child that exits, with ECS-like backoff."""
+"""`strikeboard dev` restarts a child that exits, with ECS-like backoff; its plan."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
 
+from strikeboard import dev
 from strikeboard.dev import Backoff, Child, Supervisor
 
 
@@ -41,3 +44,18 @@ def test_stop_ends_a_running_child() -> None:
     supervisor.start(Child("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"]))
     supervisor.stop()
     assert supervisor.running[0].proc.returncode is not None
+
+
+def test_the_gateway_serves_the_static_dir_it_is_given(tmp_path: Path) -> None:
+    """`strikeboard dev --static-dir` reaches the gateway (bench/bench_hostile.py serves a
+    stand-in SPA when web/dist is not built); without it the gateway keeps its default."""
+    parser = argparse.ArgumentParser()
+    dev.register(parser.add_subparsers())
+
+    def gateway_argv(*extra: str) -> list[str]:
+        args = parser.parse_args(["dev", "--speed", "2", *extra])
+        (gateway,) = [c for c in dev.plan(args, 9999) if c.name == "gateway"]
+        return gateway.argv
+
+    assert "--static-dir" not in gateway_argv()
+    assert gateway_argv("--static-dir", str(tmp_path))[-2:] == ["--static-dir", str(tmp_path)]

@@ -4,7 +4,9 @@ the registry beyond its caps."""
 
 from __future__ import annotations
 
+import gc
 import json
+import tracemalloc
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -206,16 +208,99 @@ FRAMES = st.one_of(
 )
 
 
-@settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(body=FRAMES)
-def test_fuzzed_frames_never_escape_and_every_reply_is_json(
-    deps: ws.Deps, clock: Clock, body: str
+FUZZ_EXAMPLES = 200
+RETAINED_BOUND = 64 * 1024
+"""Bytes the handler may still hold after all the fuzzed frames (gc'd). Measured: a few KB
+(the metrics buffer, Python's caches); keeping each frame's event would be about 170 KB."""
+FRAME_PEAK_BOUND = 256 * 1024
+"""Bytes handling one frame may allocate at its peak: frames are at most a few KB (the limit
+is 4 KB); a parser that expanded them would be far above. Measured: about 40 KB."""
+
+
+@dataclass
+class Measured:
+    """What the fuzzed frames cost the handler: memory still held after all of them, and the
+    largest peak of one."""
+
+    frames: int = 0
+    retained: int = 0
+    frame_peak: int = 0
+
+
+def fuzz(deps: ws.Deps, clock: Clock) -> list[str]:
+    """FUZZ_EXAMPLES random frames through the handler: nothing escapes, every reply is a
+    protocol message, the subscriptions stay capped. Returns the frames."""
+    bodies: list[str] = []
+
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+    @given(body=FRAMES)
+    def run(body: str) -> None:
+        bodies.append(body)
+        clock.t += 1.0  # the rate limit is tested above; here every frame is handled
+        response = ws.handle(frame(body), deps)  # raises nothing
+        assert response["statusCode"] in (200, 400)
+        reply = reply_of(response)  # a protocol message, or no body (an unsubscribe)
+        assert reply is None or reply["type"] in ("error", "pong", "reset", "snapshot")
+        assert len(deps.registry.subscriptions(CID)) <= deps.limits.max_subscriptions
+
+    run()
+    return bodies
+
+
+def measure(deps: ws.Deps, clock: Clock, bodies: list[str]) -> Measured:
+    """The frames through the handler again, under tracemalloc (hypothesis, which fills its
+    own caches as it goes and is slow under tracing, is not running meanwhile)."""
+    result = Measured(frames=len(bodies))
+    events = [frame(body) for body in bodies]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.take_snapshot()
+        for event in events:
+            clock.t += 1.0
+            tracemalloc.reset_peak()
+            before = tracemalloc.get_traced_memory()[0]
+            ws.handle(event, deps)
+            result.frame_peak = max(result.frame_peak, tracemalloc.get_traced_memory()[1] - before)
+        gc.collect()
+        end = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    own = (tracemalloc.Filter(False, tracemalloc.__file__),)
+    diff = end.filter_traces(own).compare_to(start.filter_traces(own), "filename")
+    result.retained = sum(stat.size_diff for stat in diff)
+    return result
+
+
+def test_fuzzed_frames_never_escape_and_memory_stays_bounded(
+    deps: ws.Deps, clock: Clock, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    clock.t += 1.0  # the rate limit is tested above; here every frame is handled
-    response = ws.handle(frame(body), deps)  # raises nothing
-    assert response["statusCode"] in (200, 400)
-    reply = reply_of(response)  # a protocol message, or no body (an unsubscribe)
-    assert reply is None or reply["type"] in ("error", "pong", "reset", "snapshot")
-    assert len(deps.registry.subscriptions(CID)) <= deps.limits.max_subscriptions
+    bodies = fuzz(deps, clock)
+    measured = measure(deps, clock, bodies)
+    with capsys.disabled():
+        print(f"\n[ws fuzz] {measured.frames} frames; retained "
+              f"{measured.retained / 1024:.1f} KB (bound {RETAINED_BOUND // 1024} KB); "
+              f"largest per-frame peak {measured.frame_peak / 1024:.1f} KB "
+              f"(bound {FRAME_PEAK_BOUND // 1024} KB)")  # fmt: skip
+    assert measured.frames >= FUZZ_EXAMPLES // 2  # hypothesis ran them (it may dedupe a few)
+    assert measured.retained <= RETAINED_BOUND
+    assert measured.frame_peak <= FRAME_PEAK_BOUND
+
+
+def test_the_memory_bound_catches_a_handler_that_keeps_every_frame(
+    deps: ws.Deps, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bound can fail: a handler that keeps each message (a log of them, say) grows
+    without bound and is caught."""
+    kept: list[str] = []
+    on_default = ws.ROUTES["$default"]
+
+    def keeping(event: dict[str, Any], d: ws.Deps) -> dict[str, Any]:
+        kept.append(json.dumps(event))
+        return on_default(event, d)
+
+    bodies = fuzz(deps, clock)
+    monkeypatch.setitem(ws.ROUTES, "$default", keeping)
+    measured = measure(deps, clock, bodies)
+    assert measured.retained > RETAINED_BOUND, measured
