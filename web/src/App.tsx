@@ -15,6 +15,7 @@ import {
 import { Account } from "./components/SignIn";
 import { useAppDispatch, useAppSelector, useAppStore } from "./hooks";
 import {
+  historyFailure,
   useChainQuery,
   useExpiriesQuery,
   useHealthQuery,
@@ -25,7 +26,7 @@ import { expirySelected, snapshotReceived } from "./store/chainSlice";
 import { healthReceived, marketReceived } from "./store/marketSlice";
 import { prefsLoaded, themeToggled } from "./store/prefsSlice";
 import { selectVisibleIds } from "./store/selectors";
-import { panelToggled, strikeSelected, unauthorizedChanged } from "./store/uiSlice";
+import { historyAnswered, panelToggled, strikeSelected, unauthorizedChanged } from "./store/uiSlice";
 import type { ExpiryInfo } from "./types";
 import type { LiveClient } from "./ws/client";
 import { viewApplied, type View } from "./store/view";
@@ -98,11 +99,19 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
     { expiry: expiry ?? "", underlying, convention, strikes, at },
     { skip: !at || !expiry },
   );
+  // Only this minute's answer (`currentData`, not the previous minute's while this one loads);
+  // no data there is said so, with no other time's chain under it.
   useEffect(() => {
-    if (at && past.data) {
-      dispatch(snapshotReceived({ snapshot: past.data, source: "history", convention }));
+    if (!at) return;
+    if (past.currentData) {
+      dispatch(snapshotReceived({ snapshot: past.currentData, source: "history", convention }));
+      dispatch(historyAnswered({ state: "loaded", detail: null, nearest: null }));
+    } else if (past.error) {
+      dispatch(historyAnswered(historyFailure(past.error)));
+    } else {
+      dispatch(historyAnswered({ state: "loading", detail: null, nearest: null }));
     }
-  }, [at, past.data, convention, dispatch]);
+  }, [at, past.currentData, past.error, convention, dispatch]);
 
   // A layout effect: it runs before the charts' effects, which read the theme's colours.
   useLayoutEffect(() => {
