@@ -309,6 +309,33 @@ async function main() {
       await page.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 30_000 });
     });
 
+    await check("keyboard: Esc closes a panel from anywhere (a field inside Settings too), ? lists the keys", async () => {
+      const open = (sel) => page.locator(sel).count();
+      await page.click('.top [aria-label="settings"]');
+      await page.focus("aside.settings input[type=number]");
+      await page.keyboard.press("Escape");
+      if (await open("aside.settings")) throw new Error("Esc in the strikes field left Settings open");
+      await page.click('.top [aria-label="settings"]');
+      await page.focus("aside.settings input[type=checkbox]");
+      const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+      await page.keyboard.press("t");
+      const toggled = await page.evaluate(() => document.documentElement.dataset.theme);
+      await page.keyboard.press("t");
+      if (toggled === theme) throw new Error("t on a Settings checkbox did not toggle the theme");
+      await page.keyboard.press("Escape");
+      if (await open("aside.settings")) throw new Error("Esc on a Settings checkbox left Settings open");
+      await page.keyboard.press("?");
+      await page.waitForSelector("aside.help", { timeout: 5000 });
+      const listed = await page.locator("aside.help dl.shortcuts > div").allInnerTexts();
+      for (const key of ["↑", "[", "t", "?", "Esc"]) {
+        if (!listed.some((t) => t.includes(key))) throw new Error(`the ? overlay does not list ${key}: ${listed.join(" | ")}`);
+      }
+      if (!page.url().includes("panel=help")) throw new Error(`the open panel is not in the address: ${page.url()}`);
+      await page.keyboard.press("Escape");
+      if (await open("aside.help")) throw new Error("Esc left the ? overlay open");
+      if (page.url().includes("panel=")) throw new Error(`a closed panel is still in the address: ${page.url()}`);
+    });
+
     // A wide screen, a tablet and a phone: nothing sticks out sideways but the chain's own
     // scroller, the strike column stays in view, cells keep their content with every column
     // on, charts are there (below the chain on narrow screens). The pictures of the README.

@@ -1,5 +1,6 @@
 /** The smaller parts of the dashboard: market bar, badge, banners, tabs, header, settings, toasts. */
-import { memo, useEffect, useState } from "react";
+import { memo, useEffect, useRef, useState, type ReactNode } from "react";
+import { SHORTCUTS } from "../keys";
 import { compact, DASH, pct, price, signed } from "../format";
 import { useAppDispatch, useAppSelector, useAppStore, useMarketClock, useMarketNow, useNow } from "../hooks";
 import { formatDte, istDate, istDay, istTime, sessionText, tabDaysToExpiry, valuationMs } from "../clock";
@@ -376,13 +377,65 @@ function HistoryForm({ at }: { at: string | null }) {
   );
 }
 
+/**
+ * A panel over the dashboard: it takes the focus when it opens (its checkboxes and buttons are
+ * a Tab away; Esc closes it from anywhere, keys.ts) and gives it back when it closes.
+ */
+function PanelFrame({ className, label, children }: { className: string; label: string; children: ReactNode }) {
+  const ref = useRef<HTMLElement>(null);
+  useEffect(() => {
+    const el = ref.current;
+    const before = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    el?.focus();
+    return () => {
+      const active = document.activeElement;
+      const lost = !active || active === document.body || (el !== null && el.contains(active));
+      if (lost && before?.isConnected) before.focus();
+    };
+  }, []);
+  return (
+    <aside ref={ref} className={`panel ${className}`} aria-label={label} role="dialog" tabIndex={-1}>
+      {children}
+    </aside>
+  );
+}
+
+/** The `?` overlay: the keyboard shortcuts (keys.ts's table). */
+export function Help() {
+  const open = useAppSelector((s) => s.ui.panel === "help");
+  const dispatch = useAppDispatch();
+  if (!open) return null;
+  return (
+    <PanelFrame className="help" label="keyboard shortcuts">
+      <h3>Keyboard shortcuts</h3>
+      <dl className="shortcuts">
+        {SHORTCUTS.map((s) => (
+          <div key={s.what}>
+            <dt>
+              {s.keys.map((k, i) => (
+                <span key={k}>
+                  {i ? " " : ""}
+                  <kbd>{k}</kbd>
+                </span>
+              ))}
+            </dt>
+            <dd>{s.what}</dd>
+          </div>
+        ))}
+      </dl>
+      <p className="keys">The address bar holds the view (expiry, minute, IV convention, panel): copy it to share it.</p>
+      <button onClick={() => dispatch(panelToggled(null))}>Close</button>
+    </PanelFrame>
+  );
+}
+
 export function Settings({ expiries }: { expiries: ExpiryInfo[] }) {
   const prefs = useAppSelector((s) => s.prefs);
   const open = useAppSelector((s) => s.ui.panel === "settings");
   const dispatch = useAppDispatch();
   if (!open) return null;
   return (
-    <aside className="settings" aria-label="settings">
+    <PanelFrame className="settings" label="settings">
       <h3>Columns</h3>
       <div className="cols">
         {COLUMN_KEYS.map((c) => (
@@ -426,10 +479,10 @@ export function Settings({ expiries }: { expiries: ExpiryInfo[] }) {
         <input type="checkbox" checked={prefs.theme === "light"} onChange={() => dispatch(themeToggled())} /> Light theme
       </label>
       <p className="keys">
-        Keys: ↑/↓ strike, [ / ] expiry, t theme, Esc close.
+        Keys: ↑/↓ strike, [ / ] expiry, t theme, ? all keys, Esc close.
       </p>
       <button onClick={() => dispatch(panelToggled(null))}>Close</button>
-    </aside>
+    </PanelFrame>
   );
 }
 
