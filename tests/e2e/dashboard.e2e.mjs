@@ -174,16 +174,29 @@ async function main() {
       await page.waitForSelector(".stat[data-dte] b", { timeout: 10_000 });
       const facts = await page.evaluate(async () => {
         const health = await (await fetch("/api/health")).json();
+        const s = window.__strikeboard.store.getState();
+        const meta = s.chain.meta;
         const tabs = [...document.querySelectorAll("nav.expiries .tab")].map((t) => ({
           expiry: t.getAttribute("data-expiry"),
           active: t.classList.contains("active"),
           dte: t.querySelector("small[data-dte]")?.getAttribute("data-dte"),
         }));
-        return { now: health.now, header: document.querySelector(".stat[data-dte]")?.getAttribute("data-dte"), tabs, browser: Date.now() };
+        return {
+          now: health.now,
+          open: health.session?.state === "open",
+          ts: meta?.ts ?? null,
+          header: document.querySelector(".stat[data-dte]")?.getAttribute("data-dte"),
+          tabs,
+          browser: Date.now(),
+        };
       });
       const active = facts.tabs.find((t) => t.active);
       if (!active || active.dte !== facts.header) throw new Error(`the active tab says ${active?.dte}, the header ${facts.header}`);
-      const market = Date.parse(facts.now);
+      // In a session the chain is valued at the API's now; once closed, at its last market time.
+      const market = facts.open ? Date.parse(facts.now) : facts.ts * 1000;
+      if (facts.open && facts.ts !== null && Math.abs(facts.ts * 1000 - Date.parse(facts.now)) > 120_000) {
+        throw new Error(`the chain's market time ${new Date(facts.ts * 1000).toISOString()} is not the API's ${facts.now}`);
+      }
       const problems = [];
       for (const t of facts.tabs) {
         const expected = (Date.parse(`${t.expiry}T15:30:00+05:30`) - market) / 86_400_000;
@@ -191,7 +204,7 @@ async function main() {
         if (!(Math.abs(Number(t.dte) - expected) <= 0.012)) problems.push(`${t.expiry}: ${t.dte} d, the API's clock says ${expected.toFixed(3)}`);
       }
       if (problems.length) throw new Error(problems.join("; "));
-      log(`days to expiry from the API's ${facts.now} (the browser's clock: ${new Date(facts.browser).toISOString()})`);
+      log(`days to expiry from ${new Date(market).toISOString()}, the API's ${facts.open ? "now" : "last market time"} (the browser's clock: ${new Date(facts.browser).toISOString()})`);
     });
 
     await check("the address holds the view: a shared link restores it, back and forward work", async () => {
@@ -252,6 +265,75 @@ async function main() {
       await page.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 30_000 });
       // As it was, for the checks after this one (the convention is also a saved preference).
       await page.locator(".switch button", { hasText: start.convention === "nse" ? "NSE IV" : "Forward IV" }).click();
+    });
+
+    await check("history at a minute without data says so (with the nearest minute), never over another time's chain", async () => {
+      const { expiry, now } = await page.evaluate(async () => ({
+        expiry: window.__strikeboard.store.getState().chain.expiry,
+        now: (await (await fetch("/api/health")).json()).now,
+      }));
+      const banner = async () => {
+        await page.waitForSelector(".history-banner:not([data-history=loading])", { timeout: 30_000 });
+        await page.waitForTimeout(500);
+        return page.evaluate(() => ({
+          state: document.querySelector(".history-banner").getAttribute("data-history"),
+          text: document.querySelector(".history-banner").textContent,
+          rows: document.querySelectorAll("[data-strike]").length,
+          offer: document.querySelector(".history-banner [data-nearest]")?.getAttribute("data-nearest") ?? null,
+          badge: document.querySelector("[data-badge]")?.getAttribute("data-badge"),
+        }));
+      };
+      // Long before the archive's first minute: the API's 404, in its words, and no chain.
+      await page.goto(`${url}/?expiry=${expiry}&at=2000-01-03T10:00`);
+      let b = await banner();
+      if (b.state !== "missing" || b.rows !== 0 || !b.text.startsWith("No data at Mon 3 Jan 10:00 IST") || !/the API says/.test(b.text) || b.badge !== "history") {
+        throw new Error(`before the first session: ${JSON.stringify(b)}`);
+      }
+      // Before today's open: no data at that minute; offered the first minute after it when
+      // the archive starts today, else shown the last minute before it (an earlier session's).
+      const day = now.slice(0, 10);
+      await page.goto(`${url}/?expiry=${expiry}&at=${day}T09:00`);
+      b = await banner();
+      if (b.state === "missing") {
+        if (b.rows !== 0 || !b.offer) throw new Error(`before today's open: ${JSON.stringify(b)}`);
+        await page.click(".history-banner [data-nearest]");
+        b = await banner();
+        if (b.state !== "loaded" || b.rows < 10) throw new Error(`the offered minute: ${JSON.stringify(b)}`);
+        if (!page.url().includes(`at=${day}T09:`)) throw new Error(`the offered minute is not in the address: ${page.url()}`);
+      } else if (b.state !== "earlier" || b.rows < 10 || !/showing the last minute before it/.test(b.text)) {
+        throw new Error(`before today's open: ${JSON.stringify(b)}`);
+      }
+      log(`history before today's open: ${b.text}`);
+      await page.click(".history-banner >> text=Back to live");
+      await page.waitForFunction(() => window.__strikeboard.store.getState().chain.source === "ws" || window.__strikeboard.store.getState().chain.source === "rest", null, { timeout: 30_000 });
+      await page.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 30_000 });
+    });
+
+    await check("keyboard: Esc closes a panel from anywhere (a field inside Settings too), ? lists the keys", async () => {
+      const open = (sel) => page.locator(sel).count();
+      await page.click('.top [aria-label="settings"]');
+      await page.focus("aside.settings input[type=number]");
+      await page.keyboard.press("Escape");
+      if (await open("aside.settings")) throw new Error("Esc in the strikes field left Settings open");
+      await page.click('.top [aria-label="settings"]');
+      await page.focus("aside.settings input[type=checkbox]");
+      const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+      await page.keyboard.press("t");
+      const toggled = await page.evaluate(() => document.documentElement.dataset.theme);
+      await page.keyboard.press("t");
+      if (toggled === theme) throw new Error("t on a Settings checkbox did not toggle the theme");
+      await page.keyboard.press("Escape");
+      if (await open("aside.settings")) throw new Error("Esc on a Settings checkbox left Settings open");
+      await page.keyboard.press("?");
+      await page.waitForSelector("aside.help", { timeout: 5000 });
+      const listed = await page.locator("aside.help dl.shortcuts > div").allInnerTexts();
+      for (const key of ["↑", "[", "t", "?", "Esc"]) {
+        if (!listed.some((t) => t.includes(key))) throw new Error(`the ? overlay does not list ${key}: ${listed.join(" | ")}`);
+      }
+      if (!page.url().includes("panel=help")) throw new Error(`the open panel is not in the address: ${page.url()}`);
+      await page.keyboard.press("Escape");
+      if (await open("aside.help")) throw new Error("Esc left the ? overlay open");
+      if (page.url().includes("panel=")) throw new Error(`a closed panel is still in the address: ${page.url()}`);
     });
 
     // A wide screen, a tablet and a phone: nothing sticks out sideways but the chain's own

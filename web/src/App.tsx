@@ -9,12 +9,14 @@ import {
   ExpiryTabs,
   HistoryPicker,
   MarketBar,
+  Help,
   Settings,
   Toasts,
 } from "./components/Panels";
 import { Account } from "./components/SignIn";
 import { useAppDispatch, useAppSelector, useAppStore } from "./hooks";
 import {
+  historyFailure,
   useChainQuery,
   useExpiriesQuery,
   useHealthQuery,
@@ -24,8 +26,8 @@ import {
 import { expirySelected, snapshotReceived } from "./store/chainSlice";
 import { healthReceived, marketReceived } from "./store/marketSlice";
 import { prefsLoaded, themeToggled } from "./store/prefsSlice";
-import { selectVisibleIds } from "./store/selectors";
-import { panelToggled, strikeSelected, unauthorizedChanged } from "./store/uiSlice";
+import { historyAnswered, panelToggled, unauthorizedChanged } from "./store/uiSlice";
+import { keyAction } from "./keys";
 import type { ExpiryInfo } from "./types";
 import type { LiveClient } from "./ws/client";
 import { viewApplied, type View } from "./store/view";
@@ -98,44 +100,34 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
     { expiry: expiry ?? "", underlying, convention, strikes, at },
     { skip: !at || !expiry },
   );
+  // Only this minute's answer (`currentData`, not the previous minute's while this one loads);
+  // no data there is said so, with no other time's chain under it.
   useEffect(() => {
-    if (at && past.data) {
-      dispatch(snapshotReceived({ snapshot: past.data, source: "history", convention }));
+    if (!at) return;
+    if (past.currentData) {
+      dispatch(snapshotReceived({ snapshot: past.currentData, source: "history", convention }));
+      dispatch(historyAnswered({ state: "loaded", detail: null, nearest: null }));
+    } else if (past.error) {
+      dispatch(historyAnswered(historyFailure(past.error)));
+    } else {
+      dispatch(historyAnswered({ state: "loading", detail: null, nearest: null }));
     }
-  }, [at, past.data, convention, dispatch]);
+  }, [at, past.currentData, past.error, convention, dispatch]);
 
   // A layout effect: it runs before the charts' effects, which read the theme's colours.
   useLayoutEffect(() => {
     document.documentElement.dataset.theme = theme;
   }, [theme]);
 
-  // Keyboard: arrows move the selected strike, [ and ] switch expiry, t toggles the theme.
+  // Keyboard (keys.ts): arrows move the selected strike, [ and ] switch expiry, t the theme,
+  // ? lists the keys, Esc closes the open panel from anywhere.
   useEffect(() => {
+    const list = expiries.map((x) => x.expiry);
     const onKey = (e: KeyboardEvent) => {
-      const target = e.target as HTMLElement | null;
-      if (target && ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName)) return;
-      if (e.ctrlKey || e.metaKey || e.altKey) return;
-      const s = store.getState();
-      if (e.key === "ArrowUp" || e.key === "ArrowDown") {
-        const ids = selectVisibleIds(s);
-        if (!ids.length) return;
-        e.preventDefault();
-        const current = s.ui.selectedStrike ?? s.chain.meta?.atm_strike ?? null;
-        let i = current === null ? -1 : ids.indexOf(String(current));
-        if (i < 0) i = Math.floor(ids.length / 2);
-        else i = Math.min(ids.length - 1, Math.max(0, i + (e.key === "ArrowUp" ? -1 : 1)));
-        dispatch(strikeSelected(Number(ids[i])));
-      } else if (e.key === "[" || e.key === "]") {
-        const list = expiries.map((x) => x.expiry);
-        const i = list.indexOf(s.chain.expiry ?? "");
-        const next = list[Math.min(list.length - 1, Math.max(0, i + (e.key === "[" ? -1 : 1)))];
-        if (next && next !== s.chain.expiry) dispatch(expirySelected(next));
-      } else if (e.key === "t") {
-        dispatch(themeToggled());
-      } else if (e.key === "Escape") {
-        dispatch(panelToggled(null));
-        dispatch(strikeSelected(null));
-      }
+      const action = keyAction(e, store.getState(), list);
+      if (!action) return;
+      e.preventDefault();
+      dispatch(action);
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
@@ -168,6 +160,15 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
         <button className="icon" onClick={() => dispatch(themeToggled())} title="Toggle theme (t)" aria-label="toggle theme">
           {theme === "dark" ? "☀" : "☾"}
         </button>
+        <button
+          className="icon help-toggle"
+          onClick={() => dispatch(panelToggled("help"))}
+          title="Keyboard shortcuts (?)"
+          aria-label="keyboard shortcuts"
+          aria-expanded={panel === "help"}
+        >
+          ?
+        </button>
         <button className="icon" onClick={() => dispatch(panelToggled("settings"))} title="Settings" aria-label="settings" aria-expanded={panel === "settings"}>
           ⚙
         </button>
@@ -186,6 +187,7 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
         </section>
       </main>
       <Settings expiries={expiries} />
+      <Help />
       <Toasts />
     </div>
   );

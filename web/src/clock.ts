@@ -81,7 +81,8 @@ function part(parts: Intl.DateTimeFormatPart[], type: Intl.DateTimeFormatPartTyp
 /** "Wed 25 Nov" for an instant (ms or ISO), in IST. */
 export function istDay(t: number | string): string {
   const p = dayParts.formatToParts(typeof t === "number" ? t : Date.parse(t));
-  return `${part(p, "weekday")} ${part(p, "day")} ${MONTHS[Number(part(p, "month")) - 1] ?? ""}`;
+  // Number(): some ICU versions pad the day ("03") next to a numeric month.
+  return `${part(p, "weekday")} ${Number(part(p, "day"))} ${MONTHS[Number(part(p, "month")) - 1] ?? ""}`;
 }
 
 /** "15:30" for an instant (ms or ISO), in IST. */

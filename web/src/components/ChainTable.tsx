@@ -9,7 +9,7 @@ import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState, type CSSPr
 import { COLUMNS } from "../format";
 import { useAppDispatch, useAppSelector } from "../hooks";
 import { selectOiScale, selectRow, selectSpot, selectVisibleIds } from "../store/selectors";
-import { strikeSelected } from "../store/uiSlice";
+import { strikeSelected, type HistoryStatus } from "../store/uiSlice";
 import type { ColumnKey, Leg, Side } from "../types";
 
 const FLASH_MS = 600;
@@ -155,6 +155,14 @@ interface Viewport {
   head: number;
 }
 
+/** What an empty table says: in history mode, what the API answered for the minute. */
+function emptyText(state: HistoryStatus["state"] | undefined): string {
+  if (state === "missing") return "No chain at this minute (see above).";
+  if (state === "failed") return "The chain at this minute could not be loaded.";
+  if (state === "loading") return "Loading the chain at this minute…";
+  return "Waiting for the chain…";
+}
+
 export function ChainTable() {
   const ids = useAppSelector(selectVisibleIds);
   const spot = useAppSelector(selectSpot);
@@ -163,6 +171,7 @@ export function ChainTable() {
   const selected = useAppSelector((s) => s.ui.selectedStrike);
   const scale = useAppSelector(selectOiScale);
   const expiry = useAppSelector((s) => s.chain.expiry);
+  const history = useAppSelector((s) => s.ui.history);
   const wrap = useRef<HTMLDivElement>(null);
   const head = useRef<HTMLDivElement>(null);
   const [view, setView] = useState<Viewport>({ top: 0, height: 0, head: 0 });
@@ -289,7 +298,7 @@ export function ChainTable() {
           {spot !== null && hasRows ? <SpotLine spot={spot} top={spotIndex * ROW_H} /> : null}
         </div>
       </div>
-      {!hasRows ? <div className="empty">Waiting for the chain…</div> : null}
+      {!hasRows ? <div className="empty" data-empty={history?.state ?? "live"}>{emptyText(history?.state)}</div> : null}
     </div>
   );
 }

@@ -6,11 +6,11 @@ import { useMarketNow } from "../hooks";
 import { makeStore } from "../store";
 import { expirySelected, snapshotReceived } from "../store/chainSlice";
 import { healthReceived } from "../store/marketSlice";
-import { connectionChanged } from "../store/uiSlice";
+import { connectionChanged, historyAnswered, timeTravel, type HistoryStatus } from "../store/uiSlice";
 import { snapshot } from "../test/fixtures";
 import { CLOSED, health, OPEN, SUNDAY } from "../test/sessions";
-import type { ExpiryInfo, Session } from "../types";
-import { Banners, ChainHeader, ConnectionBadge, ExpiryTabs } from "./Panels";
+import type { ExpiryInfo, Session, Snapshot } from "../types";
+import { Banners, ChainHeader, ConnectionBadge, ExpiryTabs, HistoryBanner } from "./Panels";
 
 // The browser's clock is deliberately wrong (and in another day): only the API's counts.
 const BROWSER_NOW = Date.parse("2031-01-01T03:00:00Z");
@@ -171,5 +171,63 @@ describe("the session banner and the data's own day", () => {
     expect(texts).toEqual([
       "Market closed (Sunday) · showing the last session, Fri 27 Nov · next open Mon 30 Nov 09:15 IST · data stamped Mon 21 Sep 19:43 IST",
     ]);
+  });
+});
+
+describe("history mode's banner", () => {
+  const AT = "2026-11-30T09:00:00+05:30";
+
+  function historyView(status: HistoryStatus, snap?: Snapshot) {
+    const store = makeStore();
+    store.dispatch(expirySelected("2026-12-01"));
+    store.dispatch(timeTravel(AT));
+    if (snap) store.dispatch(snapshotReceived({ snapshot: snap, source: "history" }));
+    store.dispatch(historyAnswered(status));
+    const view = render(
+      <Provider store={store}>
+        <HistoryBanner at={AT} />
+      </Provider>,
+    );
+    return { store, view };
+  }
+
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("says there is no data at that minute in the API's words, and offers the API's nearest minute", () => {
+    const { store, view } = historyView({ state: "missing", detail: "no chain at or before 09:00", nearest: "2026-11-30T09:15:00+05:30" });
+    const banner = view.container.querySelector("[data-history]");
+    expect(banner?.getAttribute("data-history")).toBe("missing");
+    expect(banner?.textContent).toContain("No data at Mon 30 Nov 09:00 IST: the API says “no chain at or before 09:00”.");
+    const offer = view.getByText("Show Mon 30 Nov 09:15 IST");
+    act(() => offer.click());
+    expect(store.getState().ui.at).toBe("2026-11-30T09:15:00+05:30");
+  });
+
+  it("without the API's nearest minute, offers the day's first archived minute after it", async () => {
+    vi.useRealTimers();
+    const asked: string[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (req: Request) => {
+        asked.push(req.url);
+        const points = [{ minute: "2026-11-30T09:16:00+05:30", spot: 1 }, { minute: "2026-11-30T09:17:00+05:30", spot: 2 }];
+        return new Response(JSON.stringify({ expiry: "2026-12-01", date: "2026-11-30", points }), {
+          status: 200,
+          headers: { "content-type": "application/json" },
+        });
+      }),
+    );
+    const { view } = historyView({ state: "missing", detail: "no chain", nearest: null });
+    await vi.waitFor(() => expect(view.getByText("Show Mon 30 Nov 09:16 IST")).toBeTruthy());
+    expect(new URL(asked[0]!).searchParams.get("date")).toBe("2026-11-30");
+  });
+
+  it("says whose chain it is when the API answered with an earlier minute's", () => {
+    vi.stubGlobal("fetch", vi.fn(async () => new Response("[]", { status: 200, headers: { "content-type": "application/json" } })));
+    const earlier = { ...snapshot(1), minute: "2026-11-27T15:29:00+05:30" };
+    const { view } = historyView({ state: "loaded", detail: null, nearest: null }, earlier);
+    const banner = view.container.querySelector("[data-history]");
+    expect(banner?.getAttribute("data-history")).toBe("earlier");
+    expect(banner?.textContent).toContain("No data at Mon 30 Nov 09:00 IST: showing the last minute before it, Fri 27 Nov 15:29 IST.");
   });
 });

@@ -1,13 +1,15 @@
 /** The smaller parts of the dashboard: market bar, badge, banners, tabs, header, settings, toasts. */
-import { memo, useEffect, useState } from "react";
+import { memo, useEffect, useRef, useState, type ReactNode } from "react";
+import { SHORTCUTS } from "../keys";
 import { compact, DASH, pct, price, signed } from "../format";
 import { useAppDispatch, useAppSelector, useAppStore, useMarketClock, useMarketNow, useNow } from "../hooks";
 import { formatDte, istDate, istDay, istTime, sessionText, tabDaysToExpiry, valuationMs } from "../clock";
 import { columnToggled, prefsChanged, themeToggled } from "../store/prefsSlice";
 import { badgeFor, type Badge } from "../store/selectors";
-import { panelToggled, timeTravel, toastDismissed } from "../store/uiSlice";
+import { panelClosed, panelToggled, timeTravel, toastDismissed } from "../store/uiSlice";
 import { getAuth, kiteLoginUrl, setToken } from "../auth";
-import { COLUMN_KEYS, type ExpiryInfo, type Health, type MarketInstrument } from "../types";
+import { COLUMN_KEYS, type ExpiryInfo, type Health, type MarketInstrument, type SnapshotMeta } from "../types";
+import { useIntradayQuery } from "../store/api";
 import { COLUMNS } from "../format";
 
 /** One quote; `short` is its name on a phone ("NIFTY", "FUT", "VIX"), where the change is in %. */
@@ -81,7 +83,6 @@ export function Banners({ health }: { health: Health | undefined }) {
   if (sessionLine && session && typeof meta?.ts === "number" && istDate(meta.ts * 1000) !== session.last_session) {
     sessionLine += ` · data stamped ${istDay(meta.ts * 1000)} ${istTime(meta.ts * 1000)} IST`;
   }
-  const dispatch = useAppDispatch();
   const [token, setTokenText] = useState("");
   const out: React.ReactNode[] = [];
   if (unauthorized && getAuth().mode === "dev") {
@@ -113,12 +114,7 @@ export function Banners({ health }: { health: Health | undefined }) {
   const kite = health?.feed?.token;
   if (kite === "expired" || kite === "waiting") out.push(<KiteBanner key="kite" state={kite} />);
   if (at) {
-    out.push(
-      <div className="banner info" key="history">
-        Showing the chain as it was at {at.replace("T", " ").slice(0, 16)} IST.{" "}
-        <button onClick={() => dispatch(timeTravel(null))}>Back to live</button>
-      </div>,
-    );
+    out.push(<HistoryBanner key="history" at={at} />);
   } else if (sessionLine) {
     // Closed or a holiday: the data on screen is the last session's, whatever its age.
     out.push(
@@ -153,6 +149,66 @@ export function Banners({ health }: { health: Health | undefined }) {
     );
   }
   return <div className="banners">{out}</div>;
+}
+
+/** "Mon 30 Nov 10:00 IST" for an instant (ms or ISO). */
+function istMinute(t: number | string): string {
+  return `${istDay(t)} ${istTime(t)} IST`;
+}
+
+/** The minute of the chain on screen (ms): the archive's `minute`, else the market time `ts`. */
+function chainMinuteMs(meta: SnapshotMeta | null): number | null {
+  if (typeof meta?.minute === "string" && Number.isFinite(Date.parse(meta.minute))) return Date.parse(meta.minute);
+  return typeof meta?.ts === "number" ? meta.ts * 1000 : null;
+}
+
+/**
+ * History mode's banner: what the API answered for the minute asked for. No data there is said
+ * in the API's words, with the nearest minute that has data when known (the API's `nearest`,
+ * else that day's first archived minute after it); an earlier minute's chain says whose it is.
+ */
+export function HistoryBanner({ at }: { at: string }) {
+  const dispatch = useAppDispatch();
+  const status = useAppSelector((s) => s.ui.history);
+  const meta = useAppSelector((s) => s.chain.meta);
+  const expiry = useAppSelector((s) => s.chain.expiry);
+  const underlying = useAppSelector((s) => s.ui.underlying);
+  const asked = Date.parse(at);
+  const shown = status?.state === "loaded" ? chainMinuteMs(meta) : null;
+  const earlier = shown !== null && Math.floor(shown / 60_000) < Math.floor(asked / 60_000);
+  const lookAfter = (status?.state === "missing" && !status.nearest) || earlier;
+  // The same query as the intraday charts' (one request): the day's minutes with data.
+  const { data: day } = useIntradayQuery(
+    { expiry: expiry ?? "", underlying, date: istDate(asked) },
+    { skip: !lookAfter || !expiry || !Number.isFinite(asked) },
+  );
+  let nearest = status?.nearest ?? null;
+  if (!nearest && lookAfter) nearest = day?.find((p) => Date.parse(p.minute) > asked)?.minute ?? null;
+  const live = <button onClick={() => dispatch(timeTravel(null))}>Back to live</button>;
+  const offer = nearest ? (
+    <button onClick={() => dispatch(timeTravel(nearest))} data-nearest={nearest}>
+      Show {istMinute(nearest)}
+    </button>
+  ) : null;
+  const state = status?.state ?? "loading";
+  let text: string;
+  if (state === "missing") {
+    text = `No data at ${istMinute(asked)}${status?.detail ? `: the API says “${status.detail}”` : ""}.`;
+  } else if (state === "failed") {
+    text = `The chain at ${istMinute(asked)} could not be loaded${status?.detail ? ` (${status.detail})` : ""}.`;
+  } else if (state === "loading") {
+    text = `Loading the chain at ${istMinute(asked)}…`;
+  } else if (earlier && shown !== null) {
+    text = `No data at ${istMinute(asked)}: showing the last minute before it, ${istMinute(shown)}.`;
+  } else {
+    text = `Showing the chain as it was at ${istMinute(shown ?? asked)}.`;
+  }
+  const cls = state === "missing" || state === "failed" || earlier ? "warn" : "info";
+  return (
+    <div className={`banner ${cls} history-banner`} data-history={earlier ? "earlier" : state} role="status">
+      {text} {offer} {live}
+    </div>
+  );
 }
 
 /**
@@ -200,7 +256,10 @@ export function ExpiryTabs({
   // Days to expiry counted from the instant the chain on screen was valued at (the header's
   // DTE), else from the market's clock: never from the browser's.
   const meta = useAppSelector((s) => s.chain.meta);
-  const now = useMarketClock(15_000);
+  const at = useAppSelector((s) => s.ui.at);
+  const marketNow = useMarketClock(15_000);
+  // In history mode without a chain (no data at that minute) the minute asked for.
+  const now = at && Number.isFinite(Date.parse(at)) ? Date.parse(at) : marketNow;
   const asOf = valuationMs(meta) ?? now;
   const from = asOf === null ? "the API's clock" : `${istDay(asOf)} ${istTime(asOf)} IST`;
   return (
@@ -298,6 +357,7 @@ function HistoryForm({ at }: { at: string | null }) {
         e.preventDefault();
         // The picker reads the market's clock: IST.
         dispatch(timeTravel(value ? `${value}:00+05:30` : null));
+        dispatch(panelClosed("history"));
       }}
     >
       <input
@@ -317,13 +377,65 @@ function HistoryForm({ at }: { at: string | null }) {
   );
 }
 
+/**
+ * A panel over the dashboard: it takes the focus when it opens (its checkboxes and buttons are
+ * a Tab away; Esc closes it from anywhere, keys.ts) and gives it back when it closes.
+ */
+function PanelFrame({ className, label, children }: { className: string; label: string; children: ReactNode }) {
+  const ref = useRef<HTMLElement>(null);
+  useEffect(() => {
+    const el = ref.current;
+    const before = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    el?.focus();
+    return () => {
+      const active = document.activeElement;
+      const lost = !active || active === document.body || (el !== null && el.contains(active));
+      if (lost && before?.isConnected) before.focus();
+    };
+  }, []);
+  return (
+    <aside ref={ref} className={`panel ${className}`} aria-label={label} role="dialog" tabIndex={-1}>
+      {children}
+    </aside>
+  );
+}
+
+/** The `?` overlay: the keyboard shortcuts (keys.ts's table). */
+export function Help() {
+  const open = useAppSelector((s) => s.ui.panel === "help");
+  const dispatch = useAppDispatch();
+  if (!open) return null;
+  return (
+    <PanelFrame className="help" label="keyboard shortcuts">
+      <h3>Keyboard shortcuts</h3>
+      <dl className="shortcuts">
+        {SHORTCUTS.map((s) => (
+          <div key={s.what}>
+            <dt>
+              {s.keys.map((k, i) => (
+                <span key={k}>
+                  {i ? " " : ""}
+                  <kbd>{k}</kbd>
+                </span>
+              ))}
+            </dt>
+            <dd>{s.what}</dd>
+          </div>
+        ))}
+      </dl>
+      <p className="keys">The address bar holds the view (expiry, minute, IV convention, panel): copy it to share it.</p>
+      <button onClick={() => dispatch(panelToggled(null))}>Close</button>
+    </PanelFrame>
+  );
+}
+
 export function Settings({ expiries }: { expiries: ExpiryInfo[] }) {
   const prefs = useAppSelector((s) => s.prefs);
   const open = useAppSelector((s) => s.ui.panel === "settings");
   const dispatch = useAppDispatch();
   if (!open) return null;
   return (
-    <aside className="settings" aria-label="settings">
+    <PanelFrame className="settings" label="settings">
       <h3>Columns</h3>
       <div className="cols">
         {COLUMN_KEYS.map((c) => (
@@ -367,10 +479,10 @@ export function Settings({ expiries }: { expiries: ExpiryInfo[] }) {
         <input type="checkbox" checked={prefs.theme === "light"} onChange={() => dispatch(themeToggled())} /> Light theme
       </label>
       <p className="keys">
-        Keys: ↑/↓ strike, [ / ] expiry, t theme, Esc close.
+        Keys: ↑/↓ strike, [ / ] expiry, t theme, ? all keys, Esc close.
       </p>
       <button onClick={() => dispatch(panelToggled(null))}>Close</button>
-    </aside>
+    </PanelFrame>
   );
 }
 

@@ -10,7 +10,8 @@ import type {
   Preferences,
   Snapshot,
 } from "../types";
-import { unauthorizedChanged } from "./uiSlice";
+import { unauthorizedChanged, type HistoryStatus } from "./uiSlice";
+import type { SerializedError } from "@reduxjs/toolkit";
 
 const rawBaseQuery = fetchBaseQuery({
   // Absolute, so that it also resolves where fetch has no page URL to resolve against (tests).
@@ -63,6 +64,20 @@ export function chainPath(q: ChainQuery): string {
   if (q.strikes) params.set("strikes", String(q.strikes));
   if (q.at) params.set("at", q.at);
   return `chain/${encodeURIComponent(q.expiry)}?${params.toString()}`;
+}
+
+/**
+ * The API's answer for a past minute that failed: a 404 is "no data at that minute" (before the
+ * archive's first minute of the expiry) with the API's words and, if the API names one, the
+ * nearest minute with data (`nearest`); anything else failed.
+ */
+export function historyFailure(error: FetchBaseQueryError | SerializedError): HistoryStatus {
+  const body = "status" in error && error.data && typeof error.data === "object" ? (error.data as Record<string, unknown>) : {};
+  const detail = typeof body.detail === "string" ? body.detail : "message" in error && error.message ? error.message : null;
+  const nearest = typeof body.nearest === "string" && Number.isFinite(Date.parse(body.nearest)) ? body.nearest : null;
+  if ("status" in error && error.status === 404) return { state: "missing", detail, nearest };
+  const status = "status" in error ? `HTTP ${String(error.status)}` : null;
+  return { state: "failed", detail: detail ?? status, nearest: null };
 }
 
 /** An intraday response may be a list or {points|series: [...]}: accept both. */

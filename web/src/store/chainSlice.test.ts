@@ -4,6 +4,8 @@ import { snapshot } from "../test/fixtures";
 import { applyDelta } from "./merge";
 import { deltaReceived, expirySelected, snapshotReceived } from "./chainSlice";
 import { selectRow } from "./selectors";
+import { timeTravel } from "./uiSlice";
+import { viewApplied } from "./view";
 
 function loaded() {
   const store = makeStore();
@@ -106,3 +108,42 @@ describe("applyDelta (the rules of strikeboard/store/snapshot.py)", () => {
     expect(doc.a.c).toBe(2); // input untouched
   });
 });
+
+describe("the chain of one time only", () => {
+  const AT = "2026-11-20T10:00:00+05:30";
+
+  it("empties when the view goes to a past minute, and drops live data meanwhile", () => {
+    const store = loaded();
+    store.dispatch(timeTravel(AT));
+    expect(store.getState().chain.rows.ids).toEqual([]);
+    expect(store.getState().chain.meta).toBeNull();
+    expect(store.getState().chain.expiry).toBe("2026-12-01");
+    // A resync answered late, a delta in flight: not this minute's.
+    store.dispatch(snapshotReceived({ snapshot: snapshot(11), source: "rest" }));
+    store.dispatch(deltaReceived({ type: "delta", expiry: "2026-12-01", seq: 12, base: 11, set: { spot: 1 } }));
+    expect(store.getState().chain.rows.ids).toEqual([]);
+    store.dispatch(snapshotReceived({ snapshot: snapshot(5), source: "history" }));
+    expect(store.getState().chain.rows.ids).toHaveLength(5);
+    store.dispatch(deltaReceived({ type: "delta", expiry: "2026-12-01", seq: 6, base: 5, set: { spot: 1 } }));
+    expect(store.getState().chain.meta?.spot).toBe(26010.5);
+  });
+
+  it("empties again on another minute or back to live, and drops the past minute's answer", () => {
+    const store = loaded();
+    store.dispatch(viewApplied({ at: AT }));
+    store.dispatch(snapshotReceived({ snapshot: snapshot(5), source: "history" }));
+    store.dispatch(viewApplied({ at: "2026-11-20T11:00:00+05:30" }));
+    expect(store.getState().chain.rows.ids).toEqual([]);
+    store.dispatch(snapshotReceived({ snapshot: snapshot(5), source: "history" }));
+    store.dispatch(timeTravel(null));
+    expect(store.getState().chain.rows.ids).toEqual([]);
+    store.dispatch(snapshotReceived({ snapshot: snapshot(6), source: "history" }));
+    expect(store.getState().chain.rows.ids).toEqual([]);
+    store.dispatch(snapshotReceived({ snapshot: snapshot(20), source: "ws" }));
+    expect(store.getState().chain.seq).toBe(20);
+    // The same minute again changes nothing.
+    store.dispatch(viewApplied({ at: null }));
+    expect(store.getState().chain.seq).toBe(20);
+  });
+});
+

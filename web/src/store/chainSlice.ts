@@ -8,6 +8,7 @@ import { createEntityAdapter, createSlice, original, type PayloadAction } from "
 import type { Convention, DeltaMessage, JsonObject, Snapshot, SnapshotMeta, StrikeRow } from "../types";
 import { isPlainObject, mergedCopy, withoutPath } from "./merge";
 import { viewApplied } from "./view";
+import { timeTravel } from "./uiSlice";
 
 export const rowsAdapter = createEntityAdapter<StrikeRow, string>({
   selectId: (row) => String(row.strike),
@@ -19,6 +20,12 @@ export type ChainMeta = SnapshotMeta;
 
 export interface ChainState {
   expiry: string | null;
+  /**
+   * The minute the chain is of (ISO, the view's `at`), null for live. A chain of another minute
+   * (or the live one in history mode) is never kept: changing it empties the table, and live
+   * data arriving meanwhile is dropped.
+   */
+  at: string | null;
   seq: number | null;
   meta: ChainMeta | null;
   rows: ReturnType<typeof rowsAdapter.getInitialState>;
@@ -33,6 +40,7 @@ export interface ChainState {
 
 const initialState: ChainState = {
   expiry: null,
+  at: null,
   seq: null,
   meta: null,
   rows: rowsAdapter.getInitialState(),
@@ -66,7 +74,7 @@ function stripGreeks(row: JsonObject): JsonObject {
  * memoised components skip rendering. Deltas of another expiry return `state` itself.
  */
 export function applyChainDelta(state: ChainState, delta: DeltaMessage & { receivedAt?: number }): ChainState {
-  if (delta.expiry !== state.expiry || state.meta === null) return state;
+  if (delta.expiry !== state.expiry || state.meta === null || state.at !== null) return state;
   const nse = state.convention === "nse";
   let meta = state.meta as JsonObject;
   let entities = state.rows.entities as Record<string, StrikeRow>;
@@ -137,15 +145,26 @@ export interface SnapshotPayload {
   receivedAt?: number;
 }
 
-/** Another expiry: nothing of the previous one's chain stays on screen. */
-function selectExpiry(state: ChainState, expiry: string | null): void {
-  if (state.expiry === expiry) return;
-  state.expiry = expiry;
+function clear(state: ChainState): void {
   state.seq = null;
   state.meta = null;
   state.source = null;
   state.applied = 0;
   rowsAdapter.removeAll(state.rows);
+}
+
+/** Another expiry: nothing of the previous one's chain stays on screen. */
+function selectExpiry(state: ChainState, expiry: string | null): void {
+  if (state.expiry === expiry) return;
+  state.expiry = expiry;
+  clear(state);
+}
+
+/** Another minute (or live again): nor does the chain of another time. */
+function selectMinute(state: ChainState, at: string | null): void {
+  if (state.at === at) return;
+  state.at = at;
+  clear(state);
 }
 
 const chainSlice = createSlice({
@@ -158,6 +177,8 @@ const chainSlice = createSlice({
     snapshotReceived(state, action: PayloadAction<SnapshotPayload>) {
       const { snapshot, source } = action.payload;
       if (state.expiry !== null && snapshot.expiry !== state.expiry) return;
+      // Live data after the view went to a past minute, or a past minute's after it came back.
+      if ((source === "history") !== (state.at !== null)) return;
       const { strikes, ...meta } = snapshot;
       state.expiry = snapshot.expiry;
       state.seq = typeof snapshot.seq === "number" ? snapshot.seq : null;
@@ -182,7 +203,9 @@ const chainSlice = createSlice({
   extraReducers: (b) => {
     b.addCase(viewApplied, (state, { payload }) => {
       if (payload.expiry !== undefined) selectExpiry(state, payload.expiry);
+      if (payload.at !== undefined) selectMinute(state, payload.at);
     });
+    b.addCase(timeTravel, (state, { payload }) => selectMinute(state, payload));
   },
 });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeStore } from ".";
-import { api } from "./api";
+import { api, historyFailure } from "./api";
 import { prefsChanged } from "./prefsSlice";
 
 afterEach(() => {
@@ -41,5 +41,32 @@ describe("REST through RTK Query (fetch stubbed at the network boundary)", () =>
     const store = makeStore();
     await store.dispatch(api.endpoints.health.initiate());
     expect(store.getState().ui.unauthorized).toBe(true);
+  });
+});
+
+describe("a past minute's failure", () => {
+  it("a 404 is no data there, in the API's words, with its nearest minute when it names one", () => {
+    expect(historyFailure({ status: 404, data: { detail: "no chain for NIFTY 2026-12-01 at or before ..." } })).toEqual({
+      state: "missing",
+      detail: "no chain for NIFTY 2026-12-01 at or before ...",
+      nearest: null,
+    });
+    expect(historyFailure({ status: 404, data: { detail: "x", nearest: "2026-11-30T09:15:00+05:30" } }).nearest).toBe(
+      "2026-11-30T09:15:00+05:30",
+    );
+    expect(historyFailure({ status: 404, data: { detail: "x", nearest: "soon" } }).nearest).toBeNull();
+  });
+
+  it("anything else failed", () => {
+    expect(historyFailure({ status: 503, data: { detail: "Redis and PostgreSQL are both unavailable" } })).toEqual({
+      state: "failed",
+      detail: "Redis and PostgreSQL are both unavailable",
+      nearest: null,
+    });
+    expect(historyFailure({ status: "FETCH_ERROR", error: "TypeError: Failed to fetch" })).toEqual({
+      state: "failed",
+      detail: "HTTP FETCH_ERROR",
+      nearest: null,
+    });
   });
 });

@@ -10,6 +10,15 @@ export interface Toast {
   text: string;
 }
 
+/** What the API answered for the view's past minute. */
+export interface HistoryStatus {
+  state: "loading" | "loaded" | "missing" | "failed";
+  /** The API's own words when it had nothing (404) or failed. */
+  detail: string | null;
+  /** The nearest minute that has data (ISO), when known. */
+  nearest: string | null;
+}
+
 export interface UiState {
   connection: Connection;
   selectedStrike: number | null;
@@ -23,6 +32,8 @@ export interface UiState {
   panel: Panel | null;
   /** The underlying on screen (the view's, store/view.ts). */
   underlying: string;
+  /** The past minute's answer, null when live. */
+  history: HistoryStatus | null;
 }
 
 const initialState: UiState = {
@@ -34,6 +45,7 @@ const initialState: UiState = {
   unauthorized: false,
   panel: null,
   underlying: "NIFTY",
+  history: null,
 };
 
 const uiSlice = createSlice({
@@ -47,7 +59,15 @@ const uiSlice = createSlice({
       state.selectedStrike = action.payload;
     },
     timeTravel(state, action: PayloadAction<string | null>) {
+      if (state.at !== action.payload) state.history = null;
       state.at = action.payload;
+    },
+    /** Close `panel` if it is the open one. */
+    panelClosed(state, action: PayloadAction<Panel>) {
+      if (state.panel === action.payload) state.panel = null;
+    },
+    historyAnswered(state, action: PayloadAction<HistoryStatus | null>) {
+      state.history = action.payload;
     },
     toastAdded(state, action: PayloadAction<Omit<Toast, "id">>) {
       state.toasts.push({ ...action.payload, id: state.nextToastId });
@@ -68,7 +88,10 @@ const uiSlice = createSlice({
   extraReducers: (b) => {
     b.addCase(viewApplied, (state, { payload }) => {
       if (payload.underlying !== undefined) state.underlying = payload.underlying;
-      if (payload.at !== undefined) state.at = payload.at;
+      if (payload.at !== undefined) {
+        if (state.at !== payload.at) state.history = null;
+        state.at = payload.at;
+      }
       if (payload.panel !== undefined) state.panel = payload.panel;
     });
   },
@@ -78,9 +101,11 @@ export const {
   connectionChanged,
   strikeSelected,
   timeTravel,
+  historyAnswered,
   toastAdded,
   toastDismissed,
   unauthorizedChanged,
   panelToggled,
+  panelClosed,
 } = uiSlice.actions;
 export default uiSlice.reducer;

@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { isTextEntry, keyAction, SHORTCUTS, type KeyLike } from "./keys";
+import { makeStore } from "./store";
+import { expirySelected, snapshotReceived } from "./store/chainSlice";
+import { panelToggled, strikeSelected } from "./store/uiSlice";
+import { snapshot } from "./test/fixtures";
+
+function input(type: string): HTMLInputElement {
+  const el = document.createElement("input");
+  el.type = type;
+  return el;
+}
+
+const press = (key: string, target: EventTarget | null = document.body): KeyLike => ({
+  key,
+  target,
+  ctrlKey: false,
+  metaKey: false,
+  altKey: false,
+});
+
+function loaded() {
+  const store = makeStore();
+  store.dispatch(expirySelected("2026-12-01"));
+  store.dispatch(snapshotReceived({ snapshot: snapshot(1), source: "ws" }));
+  return store;
+}
+
+const EXPIRIES = ["2026-12-01", "2026-12-08"];
+
+describe("keyboard shortcuts", () => {
+  it("Esc closes the open panel from anywhere, also from a text field inside it", () => {
+    const store = loaded();
+    store.dispatch(panelToggled("settings"));
+    for (const target of [input("number"), input("checkbox"), document.createElement("select"), document.body]) {
+      const action = keyAction(press("Escape", target), store.getState(), EXPIRIES);
+      expect(action).toEqual(panelToggled(null));
+    }
+    store.dispatch(panelToggled(null));
+    store.dispatch(strikeSelected(26000));
+    expect(keyAction(press("Escape"), store.getState(), EXPIRIES)).toEqual(strikeSelected(null));
+    store.dispatch(strikeSelected(null));
+    expect(keyAction(press("Escape"), store.getState(), EXPIRIES)).toBeNull();
+  });
+
+  it("? opens the list and t the theme, also from a checkbox, but not while typing", () => {
+    const store = loaded();
+    expect(keyAction(press("?"), store.getState(), EXPIRIES)?.type).toBe("ui/panelToggled");
+    expect(keyAction(press("t", input("checkbox")), store.getState(), EXPIRIES)?.type).toBe("prefs/themeToggled");
+    for (const typing of [input("text"), input("number"), input("datetime-local"), document.createElement("textarea")]) {
+      expect(keyAction(press("t", typing), store.getState(), EXPIRIES)).toBeNull();
+      expect(keyAction(press("?", typing), store.getState(), EXPIRIES)).toBeNull();
+    }
+    expect(keyAction({ ...press("t"), ctrlKey: true }, store.getState(), EXPIRIES)).toBeNull();
+  });
+
+  it("arrows walk the strikes from the ATM, brackets the expiries", () => {
+    const store = loaded();
+    expect(keyAction(press("ArrowUp"), store.getState(), EXPIRIES)).toEqual(strikeSelected(25950));
+    store.dispatch(strikeSelected(26100));
+    expect(keyAction(press("ArrowDown"), store.getState(), EXPIRIES)).toEqual(strikeSelected(26100)); // the last
+    expect(keyAction(press("]"), store.getState(), EXPIRIES)).toEqual(expirySelected("2026-12-08"));
+    expect(keyAction(press("["), store.getState(), EXPIRIES)).toBeNull(); // already the first
+  });
+
+  it("lists every key it handles", () => {
+    const listed = SHORTCUTS.flatMap((s) => s.keys);
+    expect(listed).toEqual(expect.arrayContaining(["↑", "↓", "[", "]", "t", "?", "Esc"]));
+    expect(isTextEntry(null)).toBe(false);
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * Keyboard shortcuts: one table, which the `?` overlay lists, and the handler App.tsx installs
+ * on the window. Esc works from anywhere, also from inside a panel's fields; the other keys
+ * wait while a text field has the focus (they are its text), but not on a checkbox or button.
+ */
+import type { UnknownAction } from "@reduxjs/toolkit";
+import { expirySelected } from "./store/chainSlice";
+import { themeToggled } from "./store/prefsSlice";
+import { selectVisibleIds } from "./store/selectors";
+import { panelToggled, strikeSelected } from "./store/uiSlice";
+import type { RootState } from "./store";
+
+export const SHORTCUTS: readonly { keys: string[]; what: string }[] = [
+  { keys: ["↑", "↓"], what: "select the strike above or below" },
+  { keys: ["[", "]"], what: "previous or next expiry" },
+  { keys: ["t"], what: "light or dark theme" },
+  { keys: ["?"], what: "this list" },
+  { keys: ["Esc"], what: "close the open panel, else clear the selected strike" },
+];
+
+// Inputs whose keys are not text: shortcuts still work there.
+const NOT_TEXT = new Set(["checkbox", "radio", "button", "submit", "reset", "range", "color", "file", "image"]);
+
+/** Whether keys typed at `target` are its text (a text field, a select, editable content). */
+export function isTextEntry(target: EventTarget | null): boolean {
+  if (!target || typeof (target as Element).tagName !== "string") return false;
+  const el = target as HTMLElement;
+  if (el.isContentEditable) return true;
+  if (el.tagName === "TEXTAREA" || el.tagName === "SELECT") return true;
+  return el.tagName === "INPUT" && !NOT_TEXT.has((el as HTMLInputElement).type);
+}
+
+export interface KeyLike {
+  key: string;
+  target: EventTarget | null;
+  ctrlKey: boolean;
+  metaKey: boolean;
+  altKey: boolean;
+}
+
+/** The action a key asks for in state `s` (null: none, the key is left to the browser). */
+export function keyAction(e: KeyLike, s: RootState, expiries: readonly string[]): UnknownAction | null {
+  if (e.key === "Escape") {
+    if (s.ui.panel) return panelToggled(null);
+    return s.ui.selectedStrike !== null ? strikeSelected(null) : null;
+  }
+  if (isTextEntry(e.target) || e.ctrlKey || e.metaKey || e.altKey) return null;
+  if (e.key === "ArrowUp" || e.key === "ArrowDown") {
+    const ids = selectVisibleIds(s);
+    if (!ids.length) return null;
+    const current = s.ui.selectedStrike ?? s.chain.meta?.atm_strike ?? null;
+    let i = current === null ? -1 : ids.indexOf(String(current));
+    if (i < 0) i = Math.floor(ids.length / 2);
+    else i = Math.min(ids.length - 1, Math.max(0, i + (e.key === "ArrowUp" ? -1 : 1)));
+    return strikeSelected(Number(ids[i]));
+  }
+  if (e.key === "[" || e.key === "]") {
+    const i = expiries.indexOf(s.chain.expiry ?? "");
+    const next = expiries[Math.min(expiries.length - 1, Math.max(0, i + (e.key === "[" ? -1 : 1)))];
+    return next && next !== s.chain.expiry ? expirySelected(next) : null;
+  }
+  if (e.key === "t") return themeToggled();
+  if (e.key === "?") return panelToggled("help");
+  return null;
+}
