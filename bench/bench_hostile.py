@@ -1137,6 +1137,9 @@ def main() -> int:
         help="upgrades with partial headers held at once (the probe's: 50)",
     )
     args = parser.parse_args()
+    # The stack runs in its own session (Ctrl-C reaches only this script): on SIGTERM too
+    # (a `timeout`), unwind so that it is stopped and the throw-away stores are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     (ROOT / ".local").mkdir(exist_ok=True)
     local = Path(tempfile.mkdtemp(prefix="bench-hostile-", dir=ROOT / ".local"))
     issuer = Issuer()
