@@ -337,8 +337,21 @@ def _redis_server(redis_url: str) -> psutil.Process | None:
     return None
 
 
-def watched(stack: dict[str, int], redis_url: str) -> list[tuple[str, psutil.Process]]:
-    """Every process of the stack by name (children included), Redis if found, this one."""
+def _postgres_backends(database: str) -> list[psutil.Process]:
+    """The PostgreSQL backends serving ``database`` (their title names it), when visible."""
+    found = []
+    for proc in psutil.process_iter(["name"]):
+        if (proc.info["name"] or "").startswith("postgres"):
+            with contextlib.suppress(psutil.Error):
+                if f" {database} " in " ".join(proc.cmdline()) + " ":
+                    found.append(proc)
+    return found
+
+
+def watched(stack: dict[str, int], redis_url: str,
+            database: str) -> list[tuple[str, psutil.Process]]:  # fmt: skip
+    """Every process of the stack by name (children included), Redis and the PostgreSQL
+    backends of the bench's database if found, this one. A name may repeat (summed)."""
     out: list[tuple[str, psutil.Process]] = [("simulator (+ this bench's main thread)",
                                               psutil.Process())]  # fmt: skip
     for name, pid in stack.items():
@@ -352,6 +365,7 @@ def watched(stack: dict[str, int], redis_url: str) -> list[tuple[str, psutil.Pro
     if found is not None:
         shared = "" if os.environ.get("REDIS_URL") is None else " (shared: other users count)"
         out.append((f"redis-server{shared}", found))
+    out += [("postgresql (the archive's backends)", p) for p in _postgres_backends(database)]
     return out
 
 
@@ -440,6 +454,8 @@ class PhaseResult:
     cpu: dict[str, float]
     errors: list[str]
     feed_cycle_ms: tuple[Any, Any]
+    load: tuple[float, float]
+    """The machine's 1-minute load average as the window starts and ends."""
     ages: dict[str, list[float]] = field(default_factory=dict)
     unstamped: int = 0
 
@@ -469,22 +485,26 @@ def run_phase(count: int, ws_url: str, env: dict[str, str], expiries: list[str],
         subscribed, failed, retries = int(head[1]), int(head[2]), int(head[3])
         time.sleep(WARMUP_S)  # the pusher settles with its new connections
         processes = [*processes, ("clients", psutil.Process(clients.pid))]
-        before = {name: _cpu_seconds(p) for name, p in processes}
+        before = [_cpu_seconds(p) for _, p in processes]
         started = time.monotonic()
+        load_before = os.getloadavg()[0]
         clients.stdin.write("start\n")
         clients.stdin.flush()
         time.sleep(DURATION_S)
         clients.stdin.write("stop\n")
         clients.stdin.flush()
         elapsed = time.monotonic() - started
-        cpu = {name: (_cpu_seconds(p) - before[name]) / elapsed * 100 for name, p in processes}
+        load_after = os.getloadavg()[0]
+        cpu: dict[str, float] = {}
+        for (name, proc), start in zip(processes, before, strict=True):
+            cpu[name] = cpu.get(name, 0.0) + (_cpu_seconds(proc) - start) / elapsed * 100
         result = json.loads(clients.stdout.read())
     health = hot.read_health() or {}
     return PhaseResult(
         count, subscribed, failed, retries, tuple(result["window"]),
         {"chain": result["chain"], "market": result["market"]},
         result["messages"], result["bytes"], cpu, result["errors"],
-        (health.get("cycle_ms"), health.get("max_cycle_ms")),
+        (health.get("cycle_ms"), health.get("max_cycle_ms")), (load_before, load_after),
     )  # fmt: skip
 
 
@@ -616,7 +636,8 @@ def run_stack(stack: contextlib.ExitStack, services: devservices.Services, local
     if probe.stdout.readline().strip() != "READY":
         raise RuntimeError("the probe failed to start")
     time.sleep(WARMUP_S)
-    processes = [*watched(pids, services.redis_url), ("probe", psutil.Process(probe.pid))]
+    database = services.database_url.rsplit("/", 1)[-1]
+    processes = [*watched(pids, services.redis_url, database), ("probe", psutil.Process(probe.pid))]
     results = []
     for count in CLIENTS:
         results.append(run_phase(count, f"ws://127.0.0.1:{port}/ws", env, expiries, processes,
@@ -709,6 +730,7 @@ def report(results: list[PhaseResult], header: dict[str, Any]) -> None:
             f"{per_min:.1f} messages per client-minute of {r.bytes / max(r.messages, 1) / 1024:.1f}"
             " KB",
             f"feed cycle last {cyc[0]} ms, max {cyc[1]} ms",
+            f"load average {r.load[0]:.1f} -> {r.load[1]:.1f}",
         ]
         if r.failed or r.errors:
             shown = list(dict.fromkeys(r.errors))[:2]
