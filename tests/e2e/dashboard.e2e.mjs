@@ -20,6 +20,8 @@ import { ARGS, CHROMIUM, Stack, check, chromium, freePort, log, results, web } f
 
 const SCREENSHOT = join(web, "screenshots", "dashboard.png");
 const MOBILE_SCREENSHOT = join(web, "screenshots", "dashboard-mobile.png");
+// prefsSlice.ts DEFAULT_PREFS: the pictures show the defaults whatever an earlier run saved.
+const DEFAULT_COLUMNS = ["oi", "oi_change", "volume", "iv", "change", "ltp"];
 const ALL_COLUMNS = ["oi", "oi_change", "volume", "iv", "ltp", "change", "bid", "ask", "bid_qty", "ask_qty", "delta", "gamma", "theta", "vega", "buildup"];
 
 const state = (page, expr) => page.evaluate(expr);
@@ -263,8 +265,11 @@ async function main() {
       await page.goForward();
       await page.waitForFunction((e) => window.__strikeboard.store.getState().chain.expiry === e, target, { timeout: 5000 });
       await page.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 30_000 });
-      // As it was, for the checks after this one (the convention is also a saved preference).
-      await page.locator(".switch button", { hasText: start.convention === "nse" ? "NSE IV" : "Forward IV" }).click();
+      // As it was for the checks after this one: the click saved the convention as a preference
+      // too (going back changed the view only).
+      const saved = page.waitForResponse((r) => r.url().includes("/api/preferences") && r.request().method() === "PUT", { timeout: 10_000 });
+      await page.evaluate((c) => window.__strikeboard.store.dispatch({ type: "prefs/prefsChanged", payload: { convention: c } }), start.convention);
+      await saved;
     });
 
     await check("history at a minute without data says so (with the nearest minute), never over another time's chain", async () => {
@@ -348,10 +353,14 @@ async function main() {
           await p.goto(`${url}/#token=${encodeURIComponent(tok)}`);
           await p.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 60_000 });
           await p.waitForSelector(".row.atm", { timeout: 10_000 });
-          const columns = await state(p, () => window.__strikeboard.store.getState().prefs.columns);
+          const columns = DEFAULT_COLUMNS;
           const problems = [];
           for (const cols of [columns, ALL_COLUMNS]) {
-            await p.evaluate((c) => window.__strikeboard.store.dispatch({ type: "prefs/prefsChanged", payload: { columns: c } }), cols);
+            // Applied as loaded preferences: not saved, so no other page sees them.
+            await p.evaluate(
+              (c) => window.__strikeboard.store.dispatch({ type: "prefs/prefsLoaded", payload: { columns: c, convention: "forward" } }),
+              cols,
+            );
             await p.waitForTimeout(cols === columns ? 3000 : 500); // charts drawn, flashes settled
             const f = await p.evaluate(layoutFacts);
             const label = cols === columns ? "default columns" : "every column";
@@ -367,7 +376,6 @@ async function main() {
               log(`screenshot ${shot}: ${(statSync(shot).size / 1024).toFixed(0)} KB`);
             }
           }
-          await p.evaluate((c) => window.__strikeboard.store.dispatch({ type: "prefs/prefsChanged", payload: { columns: c } }), columns);
           if (width <= 640) {
             const h = await p.evaluate(headerFacts);
             const missing = Object.entries(h).filter(([, ok]) => !ok).map(([k]) => k);

@@ -210,15 +210,21 @@ export function ChainTable() {
     centred.current = expiry;
     const headH = head.current?.offsetHeight ?? 0;
     el.scrollTop = Math.max(0, headH + atmPos * ROW_H - el.clientHeight / 2 + ROW_H / 2);
-    // Sideways too, when the columns do not fit: the strike column in the middle, with the
-    // columns nearest to it (LTP, change) of both sides beside it.
-    const calls = head.current?.querySelector<HTMLElement>(".hrow.cols")?.children[columns.length - 1];
-    if (calls && el.scrollWidth > el.clientWidth) {
-      const strikeMid = calls.getBoundingClientRect().right - el.getBoundingClientRect().left + el.scrollLeft + STRIKE_W / 2;
-      el.scrollLeft = Math.max(0, strikeMid - el.clientWidth / 2);
-    }
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- once per chain, not per column change
   }, [expiry, hasRows, atmPos]);
+
+  // Sideways too, when the columns do not fit (a new chain, another set of columns): the strike
+  // column in the middle, with the columns nearest to it (LTP, change) of both sides beside it.
+  const centredSideways = useRef<string | null>(null);
+  const columnsKey = `${expiry}|${columns.join(",")}`;
+  useLayoutEffect(() => {
+    const el = wrap.current;
+    if (!el || !hasRows || centredSideways.current === columnsKey) return;
+    centredSideways.current = columnsKey;
+    const calls = head.current?.querySelector<HTMLElement>(".hrow.cols")?.children[columns.length - 1];
+    if (!calls) return;
+    const strikeMid = calls.getBoundingClientRect().right - el.getBoundingClientRect().left + el.scrollLeft + STRIKE_W / 2;
+    el.scrollLeft = Math.max(0, strikeMid - el.clientWidth / 2);
+  }, [columnsKey, hasRows, columns.length]);
 
   // Keep the selected strike on screen (keyboard navigation).
   const selPos = selected === null ? -1 : ids.indexOf(String(selected));
