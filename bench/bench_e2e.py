@@ -141,9 +141,12 @@ def size_universe(config: SimConfig, target: int, expiries: int) -> Sizing:
         cfg = UniverseConfig(weekly_expiries=expiries, include_monthly=True,
                              strikes_each_side=each_side)  # fmt: skip
         try:
-            return len(select_universe(Catalog(listed, cfg), ref, probe.day).tokens)
-        except UniverseError:  # over Kite's capacity
+            chosen = select_universe(Catalog(listed, cfg), ref, probe.day)
+        except UniverseError:  # spot, VIX and futures alone over Kite's capacity
             return limit + 1
+        # Over Kite's capacity the feed trims the farthest strikes (issue 15): whole windows
+        # only here, so that nothing is trimmed and no warning is logged each re-centring.
+        return limit + 1 if chosen.trimmed else len(chosen.tokens)
 
     lo, hi = 1, per_side * 2 + 10  # the count grows with the window: the largest that fits
     if selected(lo) > limit:
@@ -295,15 +298,16 @@ async def clients_main(url: str, count: int, expiries: list[str]) -> None:
             totals.messages = totals.bytes = 0
             started = time.time()
     ended = time.time()
+    # One line, before the sockets close: the orchestrator reads it without waiting for exit.
+    print(json.dumps({"chain": totals.chain, "market": totals.market,
+                      "messages": totals.messages, "bytes": totals.bytes,
+                      "window": [started, ended], "failed": totals.failed,
+                      "errors": totals.errors[:5], "error_count": len(totals.errors)}),
+          flush=True)  # fmt: skip
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.wait(tasks, timeout=10)
     hot.close()
-    json.dump({"chain": totals.chain, "market": totals.market, "messages": totals.messages,
-               "bytes": totals.bytes, "window": [started, ended], "failed": totals.failed,
-               "errors": totals.errors[:5], "error_count": len(totals.errors)},
-              sys.stdout)  # fmt: skip
-    sys.stdout.flush()
 
 
 # -- processes and their CPU -------------------------------------------------------------------
@@ -422,12 +426,11 @@ async def probe_main(expiry: str) -> None:
     loop = asyncio.get_running_loop()
     while (await loop.run_in_executor(None, sys.stdin.readline)).strip() != "stop":
         pass
+    # One line first: a blocking XREAD does not always give way to a cancel at once.
+    print(json.dumps(seen), flush=True)
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await client.aclose()
-    json.dump(seen, sys.stdout)
-    sys.stdout.flush()
+    await asyncio.wait(tasks, timeout=5)
 
 
 # -- one phase: N clients ----------------------------------------------------------------------
@@ -498,7 +501,7 @@ def run_phase(count: int, ws_url: str, env: dict[str, str], expiries: list[str],
         cpu: dict[str, float] = {}
         for (name, proc), start in zip(processes, before, strict=True):
             cpu[name] = cpu.get(name, 0.0) + (_cpu_seconds(proc) - start) / elapsed * 100
-        result = json.loads(clients.stdout.read())
+        result = json.loads(clients.stdout.readline())
     health = hot.read_health() or {}
     return PhaseResult(
         count, subscribed, failed, retries, tuple(result["window"]),
@@ -647,7 +650,7 @@ def run_stack(stack: contextlib.ExitStack, services: devservices.Services, local
                 raise RuntimeError(f"{r.child.name} exited with {r.proc.returncode}")
     probe.stdin.write("stop\n")
     probe.stdin.flush()
-    probed = json.loads(probe.stdout.read())
+    probed = json.loads(probe.stdout.readline())
     sent = sim.call(lambda: dict(stamps.at))
     for result in results:
         result.samples = {**probed, **result.samples}
@@ -696,7 +699,8 @@ def report(results: list[PhaseResult], header: dict[str, Any]) -> None:
           f"asked{gap}: {EXPIRIES} expiries x {2 * header['strikes_each_side'] + 1} strikes, "
           f"{rate}\n"
           f"  market {header['market']:%Y-%m-%d %H:%M} IST at x1; CYCLE_MS {settings.cycle_ms}, "
-          f"PUSH_MARKET_HZ {settings.push_market_hz:g}, PUSH_WORKERS {settings.push_workers}; "
+          f"PUSH_MARKET_HZ {settings.push_market_hz:g}, PUSH_WORKERS {settings.push_workers}, "
+          f"PUSH_POSTER {settings.push_poster}; "
           f"clients on {', '.join(header['expiries'])} ({header['strikes']} strikes, snapshot "
           f"{header['snapshot_kb']:.0f} KB); {DURATION_S:g} s per phase after {WARMUP_S:g} s; "
           f"2 shared cores, other jobs running: figures are noisy\n")  # fmt: skip
