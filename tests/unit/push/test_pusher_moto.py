@@ -166,7 +166,9 @@ async def test_a_lane_fills_gaps_from_the_stream_or_resets(stack: Stack) -> None
 
 
 @pytest.mark.asyncio
-async def test_one_message_a_cycle_per_connection(stack: Stack) -> None:
+async def test_one_message_a_cycle_per_connection(
+    stack: Stack, redis_url: str, redis_prefix: str
+) -> None:
     """Market data, a connection's deltas and an order of one cycle go as ONE message (API
     Gateway bills per message); a connection with one message gets it bare."""
     stack.connect("conn-a=", "2026-12-01")
@@ -174,12 +176,15 @@ async def test_one_message_a_cycle_per_connection(stack: Stack) -> None:
     market = messages.market_message({"NIFTY 50": {"ltp": 25500.0}})
     delta = '{"seq":2,"base":1,"type":"delta","underlying":"NIFTY","expiry":"2026-12-01","set":{}}'
     order = messages.order_message({"order_id": "1"})
-    board = stack.pusher.board
+    # A pusher of its own, not running: the stack's cycle loop would race this test's cycles.
+    pusher = Pusher(redis_url, stack.moto.poster, prefix=redis_prefix,
+                    registry=stack.registry, hot=stack.hot)  # fmt: skip
+    board = pusher.board
     board.start_cycle()
     board.set_market(market)
     board.add_items(("NIFTY", "2026-12-01"), [Item.parse(delta)])
     board.add_orders([order])
-    await asyncio.gather(*await stack.pusher.send_cycle())
+    await asyncio.gather(*await pusher.send_cycle())
     # The subscription's reply (a reset: no live chain yet) was returned; one post.
     assert [m["type"] for m in stack.replies["conn-a="]] == ["reset"]
     [posted] = stack.moto.posted("conn-a=")
@@ -193,11 +198,11 @@ async def test_one_message_a_cycle_per_connection(stack: Stack) -> None:
     board.start_cycle()
     newer = messages.market_message({"NIFTY 50": {"ltp": 25501.0}})
     board.set_market(newer)
-    await asyncio.gather(*await stack.pusher.send_cycle())
+    await asyncio.gather(*await pusher.send_cycle())
     assert stack.moto.posted("conn-b=")[-1] == loads(newer)  # alone: not wrapped
     assert len(stack.moto.posted("conn-a=")) == 2
     board.start_cycle()
-    assert await stack.pusher.send_cycle() == []  # nothing new: no post
+    assert await pusher.send_cycle() == []  # nothing new: no post
 
 
 def test_batches_join_texts_and_come_apart_in_order() -> None:
