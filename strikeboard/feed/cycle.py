@@ -1,6 +1,11 @@
-"""The feed's cycle thread: every `cycle_ms`, hand the changed expiries to the publisher process,
-spool the minute rows as minutes close, re-centre the strike windows, and call `on_second` about
-once a second (gap fills, health). I/O: the publisher process (Redis) and the spool.
+"""The feed's cycle thread: hand the changed expiries to the publisher process, spool the minute
+rows as minutes close, re-centre the strike windows, and call `on_second` about once a second
+(gap fills, health). I/O: the publisher process (Redis) and the spool.
+
+A cycle runs as soon as ticks have changed the chain (`SETTLE_S` later, so the rest of a burst of
+frames lands with it) and the publisher is free, but at most once every `cycle_ms`; with nothing
+ticking, once every two periods (minutes still close, health still runs). A tick so waits for at
+most one period, and never for a period plus a busy publisher's remainder plus another period.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from strikeboard.store.archiver import encode_minute
 from strikeboard.store.spool import Spool
 
 log = logging.getLogger("strikeboard.feed")
+
+SETTLE_S = 0.01
+"""After the first ticks of a burst, how long the cycle waits for the rest of its frames."""
 
 
 @dataclass
@@ -101,9 +109,21 @@ class Cycle:
             return datetime.fromtimestamp(latest, IST)
         return self._now()
 
+    def _wait_for_work(self, started: float) -> bool:
+        """Wait for the next cycle's moment; False once stopped."""
+        if self._stop.wait(max(0.0, started + self._period - time.monotonic())):
+            return False
+        if self.chain.changed.wait(self._period):
+            self._stop.wait(SETTLE_S)
+        self.chain.changed.clear()  # before `take_dirty`: a later tick sets it again
+        self.publisher.wait_idle(self._period)
+        return not self._stop.is_set()
+
     def _loop(self) -> None:
         next_second = 0.0
-        while not self._stop.wait(self._period):
+        started = -math.inf
+        while self._wait_for_work(started):
+            started = time.monotonic()
             try:
                 self._cycle()
             except Exception:

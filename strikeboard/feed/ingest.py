@@ -67,6 +67,9 @@ class LiveChain:
         self.validator: TickValidator | None = None
         self.candles = CandleBuilder(set())
         self.pending_candles: list[CandleRow] = []
+        self.changed = threading.Event()
+        """Set when ticks have changed the state: the cycle prices them without waiting out
+        its period."""
 
     def set_universe(self, instruments: tuple[Instrument, ...]) -> None:
         with self.lock:
@@ -243,6 +246,8 @@ class Ingest:
                 )
             accepted = result.accepted
             chain.state.apply(accepted)
+            if len(accepted):
+                chain.changed.set()
             self._update_candles(accepted)
             cols = chain.state.column_of(accepted.instrument_token)
             market_moved = bool((chain.state.kind[cols[cols >= 0]] <= Kind.FUTURE).any())

@@ -10,6 +10,7 @@ rows for the feed to spool. `ChainPublisher` is the logic; `PublisherProcess` ru
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import threading
@@ -220,6 +221,15 @@ class PublisherProcess:
             self._minutes = []
             self._busy = True
             return results
+
+    def wait_idle(self, timeout: float) -> None:
+        """Wait, at most ``timeout`` seconds, for the cycle in flight to come back: the next one
+        goes out as soon as the publisher is free, not a whole period later."""
+        with self._lock:
+            conn, busy = self._conn, self._busy
+        if busy and conn is not None:
+            with contextlib.suppress(OSError, EOFError):  # a dead process: `cycle` restarts it
+                conn.poll(timeout)
 
     def _collect(self) -> list[CycleResult]:
         results: list[CycleResult] = []
