@@ -41,6 +41,7 @@ from strikeboard.api.models import (
     TickPage,
 )
 from strikeboard.api.stores import Stores
+from strikeboard.api.strategy import add_strategy_routes
 from strikeboard.auth import AuthError, authenticate
 from strikeboard.chain.conventions import IvLeg
 from strikeboard.config import Settings
@@ -347,6 +348,8 @@ def create_app(
         """Replace the caller's preferences."""
         svc.write_preferences(store, principal.user_id, body.model_dump_json())
         return body
+
+    add_strategy_routes(api, settings, store, clock)
 
     app.include_router(public)
     app.include_router(api)
