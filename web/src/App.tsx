@@ -14,6 +14,7 @@ import {
   Toasts,
 } from "./components/Panels";
 import { Account } from "./components/SignIn";
+import { StrategyBuilder } from "./components/StrategyBuilder";
 import { useAppDispatch, useAppSelector, useAppStore } from "./hooks";
 import {
   historyFailure,
@@ -186,6 +187,7 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
           {side}
         </section>
       </main>
+      <StrategyBuilder />
       <Settings expiries={expiries} />
       <Help />
       <Toasts />
