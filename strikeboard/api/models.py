@@ -351,7 +351,13 @@ class StrategyRequest(BaseModel):
 
     underlying: str = Field("NIFTY", pattern=UNDERLYING_PATTERN)
     legs: list[StrategyLeg] = Field(min_length=1, max_length=MAX_STRATEGY_LEGS)
-    range_pct: float = Field(5.0, ge=0.5, le=50.0, description="Spot axis: today's spot +/- %.")
+    range_pct: float | None = Field(
+        None,
+        ge=0.5,
+        le=50.0,
+        description="Spot axis: today's spot +/- %; null: four standard deviations of the first "
+        "expiry's move (ATM IV), 1-50 %.",
+    )
     points: int = Field(201, ge=11, le=1001, description="Spots on the axis.")
     iv_shift: float = Field(
         0.0, ge=-50.0, le=100.0, description="Vol points added to every leg's IV (T+ curve)."
@@ -390,6 +396,7 @@ class StrategyPayoff(BaseModel):
     forward: Number = Field(description="The first expiry's forward (probability of profit).")
     atm_iv: Number = Field(description="The first expiry's ATM IV (probability of profit).")
     iv_shift: float
+    range_pct: float = Field(description="The spot axis used: spot +/- this %.")
     spots: list[float]
     at_expiry: list[float] = Field(description="P&L in rupees at the first expiry, per spot.")
     at_target: list[float] = Field(description="P&L in rupees at `target`, per spot.")

@@ -153,7 +153,11 @@ def payoff(
         priced.append({**leg.model_dump(), "price": price, "lot_size": lots[leg.expiry],
                        "quantity": quantity, "iv": round(iv, 6), "iv_source": source})  # fmt: skip
     target = svc.as_ist(request.target, "target") if request.target is not None else now
-    half = spot * request.range_pct / 100.0
+    range_pct = request.range_pct
+    if range_pct is None:
+        horizon = min(chains.docs)
+        range_pct = strategy.auto_range_pct(markets[horizon].atm_iv, time_to_expiry(now, horizon))
+    half = spot * range_pct / 100.0
     controls = strategy.Controls(spot - half, spot + half, request.points, target,
                                  request.iv_shift / 100.0)  # fmt: skip
     try:
@@ -163,7 +167,7 @@ def payoff(
     first_market = markets[a.horizon]
     return {
         "underlying": underlying, "spot": spot, "now": now, "target": target,
-        "horizon": a.horizon, "iv_shift": request.iv_shift,
+        "horizon": a.horizon, "iv_shift": request.iv_shift, "range_pct": range_pct,
         "forward": _finite(first_market.forward), "atm_iv": _finite(first_market.atm_iv),
         "spots": [round(float(s), 2) for s in a.spots],
         "at_expiry": [round(float(v), 2) for v in a.at_expiry],

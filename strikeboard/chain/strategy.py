@@ -41,6 +41,7 @@ __all__ = [
     "NetGreeks",
     "Side",
     "analyse",
+    "auto_range_pct",
     "entry_vols",
     "expiry_close",
 ]
@@ -143,6 +144,14 @@ class Analysis:
 def expiry_close(expiry: date) -> datetime:
     """The moment an expiry settles: 15:30 IST on its day."""
     return datetime.combine(expiry, EXPIRY_TIME, IST)
+
+
+def auto_range_pct(atm_iv: float, t: float, default: float = 5.0) -> float:
+    """A spot axis (+/- % of spot) showing the moves that matter by expiry: four standard
+    deviations, ``4 sigma sqrt(t)``, between 1 % and 50 % (``default`` without a vol)."""
+    if not (atm_iv > 0.0 and t > 0.0 and math.isfinite(atm_iv * t)):
+        return default
+    return min(50.0, max(1.0, round(400.0 * atm_iv * math.sqrt(t), 1)))
 
 
 def entry_vols(

@@ -53,6 +53,10 @@ def test_straddle_at_the_mid_breaks_even_at_strike_plus_minus_premium(api: Api) 
     assert 0.0 < out["pop"] < 1.0
     assert out["greeks"]["theta"] < 0 < out["greeks"]["vega"]  # long options
     assert out["source"] == "live" and out["horizon"] == expiry
+    # the default axis: four standard deviations of the move to expiry at the ATM IV
+    doc = api.data.latest[expiry]
+    sd = doc["aggregates"]["atm_iv"] * (doc["t_years"] ** 0.5) * 100
+    assert out["range_pct"] == pytest.approx(max(1.0, 4 * sd), abs=0.1)
 
 
 def test_entry_modes_lots_and_a_typed_price(api: Api) -> None:

@@ -17,6 +17,7 @@ from strikeboard.chain.strategy import (
     Leg,
     Side,
     analyse,
+    auto_range_pct,
     entry_vols,
     expiry_close,
 )
@@ -218,3 +219,13 @@ def test_a_settled_expiry_is_refused() -> None:
     after = datetime.combine(EXPIRY, time(15, 31), IST)
     with pytest.raises(ValueError, match="settled"):
         analyse(legs, SPOT, RATE, MARKETS, after, Controls(1.0, 2.0, 2, after))
+
+
+def test_auto_range_is_four_standard_deviations() -> None:
+    """sigma 20 % over a quarter year: sd = 0.2 x 0.5 = 10 %, four of them 40 %; a day at 10 %:
+    4 x 0.1 x sqrt(1/365) = 2.1 %; clamped to 1-50 %, the default without a vol."""
+    assert auto_range_pct(0.2, 0.25) == pytest.approx(40.0)
+    assert auto_range_pct(0.1, 1 / 365) == pytest.approx(2.1)
+    assert auto_range_pct(0.01, 1 / 365) == 1.0
+    assert auto_range_pct(1.5, 1.0) == 50.0
+    assert auto_range_pct(math.nan, 0.1) == 5.0

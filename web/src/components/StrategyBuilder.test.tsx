@@ -18,7 +18,7 @@ function straddle(): StrategyPayoff {
   const atExpiry = spots.map((s) => (Math.abs(s - 24_000) - 380) * 75);
   return {
     underlying: "NIFTY", spot: 24_000, now: "2026-11-25T10:17:30+05:30", target: "2026-11-25T10:17:30+05:30",
-    horizon: "2026-12-01", forward: 24_020, atm_iv: 0.14, iv_shift: 0, spots, at_expiry: atExpiry,
+    horizon: "2026-12-01", forward: 24_020, atm_iv: 0.14, iv_shift: 0, range_pct: 4.2, spots, at_expiry: atExpiry,
     at_target: spots.map((s) => (Math.abs(s - 24_000) * 0.6 - 0) * 75 - 0), target_at_spot: 0,
     breakevens: [23_620, 24_380], max_profit: null, max_loss: -28_500, pop: 0.4123, net_premium: 28_500,
     greeks: { delta: 3.2, gamma: 0.0531, theta: -2294.2, vega: 1871 },
@@ -44,7 +44,7 @@ describe("payoff chart and figures", () => {
     const fig = (k: string) => view.container.querySelector(`[data-fig="${k}"] dd`)?.textContent;
     expect(fig("breakevens")).toBe("23620.00 · 24380.00");
     expect(fig("max-profit")).toBe("Unlimited");
-    expect(fig("max-loss")).toBe("₹-28,500");
+    expect(fig("max-loss")).toBe("−₹28,500");
     expect(view.container.querySelector('[data-fig="premium"] dt')?.textContent).toBe("Net debit");
     expect(fig("pop")).toBe("41.2%");
     expect(fig("theta")).toBe("-2,294");
@@ -77,7 +77,7 @@ describe("the builder", () => {
     act(() => (view.container.querySelector('[data-pick="buy-PE"]') as HTMLButtonElement).click());
     await vi.waitFor(() => expect(view.container.querySelectorAll("[data-breakeven]")).toHaveLength(2));
     const last = bodies[bodies.length - 1] as Record<string, unknown>;
-    expect(last).toMatchObject({ underlying: "NIFTY", range_pct: 5, iv_shift: 0, target: null, points: 201 });
+    expect(last).toMatchObject({ underlying: "NIFTY", range_pct: null, iv_shift: 0, target: null, points: 201 });
     expect(last.legs).toEqual([
       { expiry: "2026-12-01", strike: 24000, option_type: "CE", side: "buy", lots: 1, entry: "mid", price: null },
       { expiry: "2026-12-01", strike: 24000, option_type: "PE", side: "buy", lots: 1, entry: "mid", price: null },
@@ -86,6 +86,7 @@ describe("the builder", () => {
     const dates = [...view.container.querySelectorAll('[aria-label="target date"] option')].map((o) => o.textContent);
     expect(dates).toEqual(["now", "2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30"]);
     expect(view.container.querySelector("[data-priced='0']")?.textContent).toContain("+75 × 24000 CE @ 200.00");
+    expect(view.container.querySelector('[aria-label="spot range"] option')?.textContent).toBe("auto (4.2%)");
   });
 
   it("shows the API's words when it refuses", async () => {

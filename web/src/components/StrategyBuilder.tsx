@@ -222,7 +222,12 @@ export function StrategyBuilder() {
       <div className="strategy-controls">
         <label>
           Range ±
-          <select value={c.rangePct} onChange={(e) => dispatch(controlsChanged({ rangePct: Number(e.target.value) }))}>
+          <select
+            value={c.rangePct ?? ""}
+            aria-label="spot range"
+            onChange={(e) => dispatch(controlsChanged({ rangePct: e.target.value ? Number(e.target.value) : null }))}
+          >
+            <option value="">auto{payoff && c.rangePct === null ? ` (${payoff.range_pct}%)` : ""}</option>
             {RANGES.map((r) => (
               <option key={r} value={r}>{r}%</option>
             ))}

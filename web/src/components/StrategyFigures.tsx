@@ -2,7 +2,8 @@
 import type { StrategyPayoff } from "../strategy/types";
 import { formatRupees } from "./StrategyChart";
 
-const money = (v: number | null, unlimited: string) => (v === null ? unlimited : `₹${formatRupees(v)}`);
+const money = (v: number | null, unlimited: string) =>
+  v === null ? unlimited : `${v < 0 ? "−" : ""}₹${formatRupees(Math.abs(v))}`;
 
 export function StrategyFigures({ payoff }: { payoff: StrategyPayoff }) {
   const g = payoff.greeks;

@@ -11,8 +11,8 @@ export const MAX_LEGS = 20; // strikeboard/api/models.py MAX_STRATEGY_LEGS
 export const MAX_LOTS = 10_000;
 
 export interface StrategyControls {
-  /** Spot axis: today's spot +/- this %. */
-  rangePct: number;
+  /** Spot axis: today's spot +/- this %, or null for the API's (4 standard deviations). */
+  rangePct: number | null;
   /** Vol points added to every leg's IV on the T+ curve. */
   ivShift: number;
   /** The T+ curve's date (YYYY-MM-DD, valued at its 15:30 IST close), or null for now. */
@@ -28,7 +28,7 @@ export interface StrategyState {
   name: string;
 }
 
-export const DEFAULT_CONTROLS: StrategyControls = { rangePct: 5, ivShift: 0, targetDay: null };
+export const DEFAULT_CONTROLS: StrategyControls = { rangePct: null, ivShift: 0, targetDay: null };
 
 const initialState: StrategyState = {
   open: false,
@@ -93,7 +93,7 @@ const strategySlice = createSlice({
     },
     controlsChanged(state, action: PayloadAction<Partial<StrategyControls>>) {
       const c = { ...state.controls, ...action.payload };
-      c.rangePct = Math.min(50, Math.max(0.5, c.rangePct));
+      c.rangePct = c.rangePct === null ? null : Math.min(50, Math.max(0.5, c.rangePct));
       c.ivShift = Math.min(100, Math.max(-50, c.ivShift));
       state.controls = c;
     },

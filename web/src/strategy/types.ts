@@ -25,7 +25,7 @@ export interface SavedStrategy {
 export interface StrategyRequest {
   underlying: string;
   legs: StrategyLeg[];
-  range_pct: number;
+  range_pct: number | null;
   points: number;
   iv_shift: number;
   target: string | null;
@@ -48,6 +48,7 @@ export interface StrategyPayoff {
   forward: number | null;
   atm_iv: number | null;
   iv_shift: number;
+  range_pct: number;
   spots: number[];
   at_expiry: number[];
   at_target: number[];
