@@ -22,6 +22,7 @@ from strikeboard.api import chain as chain_doc
 from strikeboard.api import service as svc
 from strikeboard.api.auth_routes import add_auth_routes
 from strikeboard.api.errors import UnavailableError, add_error_handlers
+from strikeboard.api.export import add_export_routes
 from strikeboard.api.guard import USER, current_user, protect
 from strikeboard.api.models import (
     FEED_TOKEN_STATES,
@@ -350,6 +351,7 @@ def create_app(
         return body
 
     add_strategy_routes(api, settings, store, clock)
+    add_export_routes(api, settings, store, clock)
 
     app.include_router(public)
     app.include_router(api)

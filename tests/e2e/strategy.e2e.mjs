@@ -7,10 +7,11 @@
  * shows its breakevens at strike - premium and strike + premium at expiry, in the figures and
  * on the chart, where the premium is the two entry prices the API used; the T+0 P&L at spot is
  * zero; the date and IV shift controls move the T+ curve; the strategy is saved in the
- * preferences (it is there after a reload) and its share link opens it in a fresh page.
- * Saves web/screenshots/strategy.png. Run: `npm run e2e:strategy` in web/.
+ * preferences (it is there after a reload) and its share link opens it in a fresh page; the
+ * header's CSV button downloads the chain, and a past minute's CSV equals the API's chain of
+ * that minute. Saves web/screenshots/strategy.png. Run: `npm run e2e:strategy` in web/.
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -152,6 +153,39 @@ async function main() {
       await page.waitForTimeout(1500); // the re-priced answer drawn
       await page.screenshot({ path: SCREENSHOT });
       log(`screenshot ${SCREENSHOT}: ${(statSync(SCREENSHOT).size / 1024).toFixed(0)} KB`);
+    });
+
+    await check("the CSV button downloads the chain; a minute's CSV equals the API's chain of that minute", async () => {
+      const [download] = await Promise.all([page.waitForEvent("download", { timeout: 20_000 }), page.locator(".export-csv").click()]);
+      const text = readFileSync(await download.path(), "utf8");
+      const lines = text.trim().split("\n");
+      if (!lines[0].startsWith("underlying,expiry,minute,") || lines.length < 11) throw new Error(`downloaded ${download.suggestedFilename()}: ${lines[0]} (${lines.length} lines)`);
+      // The archive's last minute at the API's now (IST), then the JSON chain of that minute.
+      const facts = await page.evaluate(async (token) => {
+        const get = async (u) => {
+          const res = await fetch(u, { headers: { Authorization: `Bearer ${token}` } });
+          if (!res.ok) throw new Error(`${u}: ${res.status} ${await res.text()}`);
+          return res;
+        };
+        const now = Date.parse((await (await fetch("/api/health")).json()).now);
+        const ist = (t) => new Date(t + 5.5 * 3600_000).toISOString().slice(0, 16);
+        const expiry = window.__strikeboard.store.getState().chain.expiry;
+        const csv = await (await get(`/api/export/chain.csv?expiry=${expiry}&at=${ist(now)}`)).text();
+        const minute = csv.split("\n")[1].split(",")[2];
+        const chain = await (await get(`/api/chain/${expiry}?at=${ist(Date.parse(minute))}`)).json();
+        return { csv, chain };
+      }, tok);
+      const [head, ...rows] = facts.csv.trim().split("\n").map((l) => l.split(","));
+      const strikes = Object.values(facts.chain.strikes).sort((a, b) => a.strike - b.strike);
+      if (rows.length !== strikes.length) throw new Error(`${rows.length} CSV rows, ${strikes.length} strikes`);
+      const col = (name) => head.indexOf(name);
+      const same = (cell, v) => (v === null || v === undefined ? cell === "" : typeof v === "number" ? Number(cell) === v : cell === String(v));
+      rows.forEach((r, i) => {
+        const s = strikes[i];
+        for (const [name, value] of [["minute", facts.chain.minute], ["strike", s.strike], ["iv", s.iv], ["ce_ltp", s.CE?.ltp], ["pe_oi", s.PE?.oi], ["ce_delta", s.CE?.delta], ["pe_iv", s.PE?.iv]]) {
+          if (!same(r[col(name)], value)) throw new Error(`strike ${s.strike} ${name}: CSV ${r[col(name)]}, JSON ${value}`);
+        }
+      });
     });
 
     // leave the user's saved strategies as they were
