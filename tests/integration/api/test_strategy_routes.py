@@ -3,12 +3,14 @@ the simulated session (market_data.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from conftest import AUTH, Api
 
-from strikeboard.api.models import MAX_SAVED_STRATEGIES, MAX_STRATEGY_LEGS
+from strikeboard.api.limits import MAX_BODY_BYTES
+from strikeboard.api.models import COLUMNS, MAX_SAVED_STRATEGIES, MAX_STRATEGY_LEGS
 
 URL = "/api/strategy/payoff"
 
@@ -182,3 +184,20 @@ def test_strategies_are_saved_in_the_preferences_bounded(api: Api) -> None:
         response = api.client.put("/api/preferences", json={"strategies": bad}, headers=AUTH)
         assert response.status_code == 422, response.text
     assert api.client.get("/api/preferences", headers=AUTH).json()["strategies"] == back
+
+
+def test_the_largest_saved_strategies_fit_the_body_limit(api: Api) -> None:
+    """Ten strategies of twenty typed legs with 60-character names: the largest preferences the
+    model accepts stay under the API's 64 KiB body limit, so they can always be saved."""
+    leg = {"expiry": "2026-12-29", "strike": 123456.5, "option_type": "CE", "side": "sell",
+           "lots": 10_000, "entry": "typed", "price": 123456.75}  # fmt: skip
+    legs = [leg] * MAX_STRATEGY_LEGS
+    strategies = [
+        {"name": f"{i:02d}" + "x" * 58, "underlying": "BANKNIFTY", "legs": legs}
+        for i in range(MAX_SAVED_STRATEGIES)
+    ]
+    body = json.dumps({"strategies": strategies, "columns": list(COLUMNS)})
+    assert len(body) < MAX_BODY_BYTES
+    response = api.client.put("/api/preferences", content=body,
+                              headers={**AUTH, "content-type": "application/json"})  # fmt: skip
+    assert response.status_code == 200, response.text[:300]
