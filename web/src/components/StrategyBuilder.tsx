@@ -194,10 +194,11 @@ export function StrategyBuilder() {
   const s = useAppSelector((st) => st.strategy);
   const live = useAppSelector((st) => st.ui.at === null);
   const request = useMemo(() => payoffRequest(s), [s]);
-  const { data, error, isFetching } = useStrategyPayoffQuery(s.open && request ? request : skipToken, {
+  const { data, currentData, error, isFetching } = useStrategyPayoffQuery(s.open && request ? request : skipToken, {
     pollingInterval: live ? LIVE_REFRESH_MS : 0,
   });
-  const payoff = request && data ? data : null;
+  // The last answer stays while the next loads, but not under a refusal of the legs on screen.
+  const payoff = (request && (error ? currentData : data)) ?? null;
   const days = useMemo(() => (payoff ? daysBetween(payoff.now.slice(0, 10), payoff.horizon) : []), [payoff]);
 
   if (!s.open) {
