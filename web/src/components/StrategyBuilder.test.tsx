@@ -89,21 +89,34 @@ describe("the builder", () => {
     expect(view.container.querySelector('[aria-label="spot range"] option')?.textContent).toBe("auto (4.2%)");
   });
 
-  it("shows the API's words when it refuses", async () => {
+  it("shows the API's words when it refuses, and no earlier answer under them", async () => {
     vi.stubGlobal(
       "fetch",
-      vi.fn(async () => new Response(JSON.stringify({ detail: "NIFTY 2026-12-01 12345 CE: strike not in the chain" }), { status: 404, headers: { "content-type": "application/json" } })),
+      vi.fn(async (req: Request) => {
+        const body = (await req.clone().json()) as { legs: { strike: number }[] };
+        if (body.legs.every((l) => l.strike === 24000)) {
+          return new Response(JSON.stringify(straddle()), { status: 200, headers: { "content-type": "application/json" } });
+        }
+        const detail = "NIFTY 2026-12-01 12345 CE: strike not in the chain";
+        return new Response(JSON.stringify({ detail }), { status: 404, headers: { "content-type": "application/json" } });
+      }),
     );
     const store = makeStore();
     store.dispatch(expirySelected("2026-12-01"));
     const view = render(
       <Provider store={store}>
-        <div className="chain"><StrategyPick strike={12345} side="CE" /></div>
+        <div className="chain">
+          <StrategyPick strike={24000} side="CE" />
+          <StrategyPick strike={12345} side="PE" />
+        </div>
         <StrategyBuilder />
       </Provider>,
     );
-    act(() => (view.container.querySelector('[data-pick="sell-CE"]') as HTMLButtonElement).click());
+    act(() => (view.container.querySelector('[data-pick="buy-CE"]') as HTMLButtonElement).click());
+    await vi.waitFor(() => expect(view.container.querySelectorAll("[data-breakeven]")).toHaveLength(2));
+    act(() => (view.container.querySelector('[data-pick="sell-PE"]') as HTMLButtonElement).click());
     await vi.waitFor(() => expect(view.getByRole("alert").textContent).toContain("strike not in the chain"));
+    expect(view.container.querySelectorAll("[data-breakeven]")).toHaveLength(0);
   });
 });
 
