@@ -22,6 +22,7 @@ from strikeboard.api import chain as chain_doc
 from strikeboard.api import service as svc
 from strikeboard.api.auth_routes import add_auth_routes
 from strikeboard.api.errors import UnavailableError, add_error_handlers
+from strikeboard.api.export import add_export_routes
 from strikeboard.api.guard import USER, current_user, protect
 from strikeboard.api.models import (
     FEED_TOKEN_STATES,
@@ -41,6 +42,7 @@ from strikeboard.api.models import (
     TickPage,
 )
 from strikeboard.api.stores import Stores
+from strikeboard.api.strategy import add_strategy_routes
 from strikeboard.auth import AuthError, authenticate
 from strikeboard.chain.conventions import IvLeg
 from strikeboard.config import Settings
@@ -347,6 +349,9 @@ def create_app(
         """Replace the caller's preferences."""
         svc.write_preferences(store, principal.user_id, body.model_dump_json())
         return body
+
+    add_strategy_routes(api, settings, store, clock)
+    add_export_routes(api, settings, store, clock)
 
     app.include_router(public)
     app.include_router(api)

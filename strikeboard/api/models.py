@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Number = float | None
 Day = date  # a field named "date" would shadow the type in its own annotation
@@ -303,6 +303,115 @@ class DailyStat(BaseModel):
     iv_percentile: Number = Field(None, description="0-100: share of days with a lower ATM IV.")
 
 
+MAX_STRATEGY_LEGS = 20
+"""The most legs a strategy may have (`strikeboard.chain.strategy.MAX_LEGS`)."""
+MAX_SAVED_STRATEGIES = 10
+"""Strategies kept per user: ten of twenty legs stay well under the 64 KiB body limit."""
+UNDERLYING_PATTERN = r"^[A-Z][A-Z0-9&-]{0,19}$"
+
+
+class StrategyLeg(BaseModel):
+    """One leg as the user builds it: the contract, the side, lots, and how it was entered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expiry: date = Field(
+        ge=EXPIRY_FLOOR, le=EXPIRY_CEILING, json_schema_extra={"pattern": r"^(20[0-9]{2}|2100)-"}
+    )
+    strike: float = Field(gt=0, le=1_000_000)
+    option_type: Literal["CE", "PE"]
+    side: Literal["buy", "sell"]
+    lots: int = Field(1, ge=1, le=10_000)
+    entry: Literal["mid", "bid", "ask", "ltp", "typed"] = Field(
+        "mid", description="The entry price: the live quote's mid, bid, ask, LTP, or `price`."
+    )
+    price: float | None = Field(
+        None, gt=0, le=1_000_000, description="Premium per unit (used with entry=typed)."
+    )
+
+    @model_validator(mode="after")
+    def _typed_needs_a_price(self) -> StrategyLeg:
+        if self.entry == "typed" and self.price is None:
+            raise ValueError("entry 'typed' needs a price")
+        return self
+
+
+class SavedStrategy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=60, pattern=r"^[^\x00-\x1f]+$")
+    underlying: str = Field("NIFTY", pattern=UNDERLYING_PATTERN)
+    legs: list[StrategyLeg] = Field(min_length=1, max_length=MAX_STRATEGY_LEGS)
+
+
+class StrategyRequest(BaseModel):
+    """A strategy and the payoff chart's controls."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    underlying: str = Field("NIFTY", pattern=UNDERLYING_PATTERN)
+    legs: list[StrategyLeg] = Field(min_length=1, max_length=MAX_STRATEGY_LEGS)
+    range_pct: float | None = Field(
+        None,
+        ge=0.5,
+        le=50.0,
+        description="Spot axis: today's spot +/- %; null: four standard deviations of the first "
+        "expiry's move (ATM IV), 1-50 %.",
+    )
+    points: int = Field(201, ge=11, le=1001, description="Spots on the axis.")
+    iv_shift: float = Field(
+        0.0, ge=-50.0, le=100.0, description="Vol points added to every leg's IV (T+ curve)."
+    )
+    target: datetime | None = Field(
+        None,
+        description="When the T+ curve is valued (ISO; naive = IST): now (default) up to the "
+        "first expiry's close.",
+    )
+
+
+class StrategyLegPriced(StrategyLeg):
+    lot_size: int
+    quantity: int = Field(description="Units: lots x lot size.")
+    price: float = Field(description="The entry premium used, per unit.")
+    iv: float = Field(description="The annual IV the leg is priced with (before the shift).")
+    iv_source: Literal["entry", "chain"] = Field(
+        description="entry: implied by the entry price (the T+0 P&L at spot is then zero); "
+        "chain: the chain's IV, when the entry price implies none (e.g. below intrinsic)."
+    )
+
+
+class StrategyGreeks(BaseModel):
+    delta: float = Field(description="Rupees per point of spot.")
+    gamma: float = Field(description="Change of the rupee delta per point of spot.")
+    theta: float = Field(description="Rupees per calendar day.")
+    vega: float = Field(description="Rupees per vol point.")
+
+
+class StrategyPayoff(BaseModel):
+    underlying: str
+    spot: float
+    now: datetime = Field(description="The market's clock the strategy was priced at.")
+    target: datetime
+    horizon: date = Field(description="The first expiry: the payoff 'at expiry' is at its close.")
+    forward: Number = Field(description="The first expiry's forward (probability of profit).")
+    atm_iv: Number = Field(description="The first expiry's ATM IV (probability of profit).")
+    iv_shift: float
+    range_pct: float = Field(description="The spot axis used: spot +/- this %.")
+    spots: list[float]
+    at_expiry: list[float] = Field(description="P&L in rupees at the first expiry, per spot.")
+    at_target: list[float] = Field(description="P&L in rupees at `target`, per spot.")
+    target_at_spot: float = Field(description="P&L at today's spot on the target curve.")
+    breakevens: list[float] = Field(description="Spots where the P&L at expiry crosses zero.")
+    max_profit: Number = Field(description="Rupees; null: unlimited.")
+    max_loss: Number = Field(description="Rupees (<= 0 unless all outcomes gain); null: unlimited.")
+    pop: Number = Field(description="Probability (0-1) of a positive P&L at expiry.")
+    net_premium: float = Field(description="Rupees paid (> 0) or received (< 0) to open.")
+    greeks: StrategyGreeks
+    legs: list[StrategyLegPriced]
+    source: Literal["live", "archive"]
+    stale: bool
+
+
 class Preferences(BaseModel):
     """What the SPA remembers per user."""
 
@@ -326,6 +435,20 @@ class Preferences(BaseModel):
     )
     convention: Literal["forward", "nse"] = "forward"
     iv_leg: Literal["otm", "call", "put"] = "otm"
+    strategies: list[SavedStrategy] = Field(
+        default_factory=list,
+        max_length=MAX_SAVED_STRATEGIES,
+        description="Saved strategies (the strategy builder's), each name at most once.",
+    )
+
+    @field_validator("strategies")
+    @classmethod
+    def _distinct_names(cls, strategies: list[SavedStrategy]) -> list[SavedStrategy]:
+        names = [s.name for s in strategies]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"strategy names repeated: {', '.join(repeated)}")
+        return strategies
 
     @field_validator("columns")
     @classmethod

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["DAYS_PER_YEAR", "Greeks", "implied_vol_and_greeks"]
+__all__ = ["DAYS_PER_YEAR", "Greeks", "implied_vol_and_greeks", "price_and_greeks"]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -389,3 +389,32 @@ def implied_vol_and_greeks(
         )
     greeks = Greeks(*(buf[row].reshape(shape) for row in range(1, 6)))
     return buf[6].reshape(shape), greeks
+
+
+def price_and_greeks(
+    spot: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    r: ArrayLike,
+    q: ArrayLike,
+    vol: ArrayLike,
+    is_call: ArrayLike,
+) -> tuple[FloatArray, Greeks]:
+    """`strikeboard.chain.pricing.bs_price` and `greeks` without compiling anything: the
+    premium and Greeks at ``vol`` (NaN where spot, strike, time or vol is not positive and
+    finite), for the API's strategy pricing (`strikeboard.chain.strategy`)."""
+    arrays = np.broadcast_arrays(
+        *(np.asarray(a, dtype=np.float64) for a in (spot, strike, t, r, q, vol)),
+        np.asarray(is_call, dtype=np.bool_),
+    )
+    shape = arrays[0].shape
+    sp, k, tt, rr, qq, v = (np.ravel(a) for a in arrays[:6])
+    call = np.ravel(arrays[6])
+    buf = np.full((6, sp.size), _NAN)
+    with np.errstate(all="ignore"):
+        ok = (sp > 0.0) & (k > 0.0) & (tt > 0.0) & (v > 0.0)
+        ok &= np.isfinite(sp) & np.isfinite(k) & np.isfinite(tt) & np.isfinite(v)
+        ok &= np.isfinite(rr) & np.isfinite(qq)
+        i = np.flatnonzero(ok)
+        buf[:, i] = _greeks(sp[i], k[i], tt[i], rr[i], qq[i], v[i], call[i])
+    return buf[0].reshape(shape), Greeks(*(buf[row].reshape(shape) for row in range(1, 6)))

@@ -66,3 +66,13 @@ def test_signin_end_to_end(built_spa: None) -> None:
     5-second access tokens, ticket sockets, sign-out (tests/e2e/signin.e2e.mjs)."""
     result = _npm("run", "e2e:signin", timeout=600)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-4000:]
+
+
+@needs_npm
+@needs_chromium
+@pytest.mark.slow
+def test_strategy_builder_end_to_end(built_spa: None) -> None:
+    """A straddle built from the chain shows breakevens at strike -/+ premium at expiry; save,
+    reload, share link; web/screenshots/strategy.png (tests/e2e/strategy.e2e.mjs)."""
+    result = _npm("run", "e2e:strategy", timeout=600)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-4000:]

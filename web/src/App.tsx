@@ -13,7 +13,9 @@ import {
   Settings,
   Toasts,
 } from "./components/Panels";
+import { ExportChain } from "./components/ExportChain";
 import { Account } from "./components/SignIn";
+import { StrategyBuilder } from "./components/StrategyBuilder";
 import { useAppDispatch, useAppSelector, useAppStore } from "./hooks";
 import {
   historyFailure,
@@ -145,6 +147,7 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
         <div className="spacer" />
         <HistoryPicker />
         <ConnectionBadge />
+        <ExportChain />
         <button
           className="icon history-toggle"
           onClick={() => dispatch(panelToggled("history"))}
@@ -186,6 +189,7 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
           {side}
         </section>
       </main>
+      <StrategyBuilder />
       <Settings expiries={expiries} />
       <Help />
       <Toasts />

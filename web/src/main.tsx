@@ -19,6 +19,8 @@ import { chainPath } from "./store/api";
 import { decodeView, viewApplied, type View } from "./store/view";
 import { makeStore } from "./store";
 import { unauthorizedChanged } from "./store/uiSlice";
+import { strategyLoaded } from "./store/strategySlice";
+import { decodeStrategy } from "./strategy/codec";
 import type { MarketResponse, Snapshot } from "./types";
 import { LiveClient } from "./ws/client";
 import "./styles.css";
@@ -110,6 +112,9 @@ void startSession().then((auth) => {
   // The view of the address (a reload, a shared link, the page a sign-in returned to), and of
   // every history entry that back and forward reach.
   const initialView = decodeView(window.location.search);
+  // A shared strategy (`?strategy=`) opens the builder; the view's address then drops it.
+  const shared = decodeStrategy(new URLSearchParams(window.location.search).get("strategy") ?? "");
+  if (shared) store.dispatch(strategyLoaded({ name: "", ...shared }));
   store.dispatch(viewApplied(initialView));
   window.addEventListener("popstate", () => store.dispatch(viewApplied(decodeView(window.location.search))));
   // The benchmark and the e2e tests read figures from here.

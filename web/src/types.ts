@@ -1,4 +1,5 @@
 /** Wire types of the browser contract (docs/api.md, docs/storage.md). */
+import type { SavedStrategy } from "./strategy/types";
 
 export type Side = "CE" | "PE";
 
@@ -191,4 +192,6 @@ export interface Preferences {
   default_expiry: string | null;
   convention: Convention;
   iv_leg: IvLeg;
+  /** The strategy builder's saved strategies (strategy/codec.ts bounds them as the API does). */
+  strategies: SavedStrategy[];
 }

@@ -286,6 +286,7 @@ def test_preferences_round_trip_per_user(api: Api) -> None:
         "default_expiry": api.data.expiries[0],
         "convention": "nse",
         "iv_leg": "call",
+        "strategies": [],
     }
     assert api.client.put("/api/preferences", json=wanted, headers=AUTH).json() == wanted
     assert api.client.get("/api/preferences", headers=AUTH).json() == wanted

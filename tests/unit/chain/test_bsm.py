@@ -90,3 +90,21 @@ def test_bad_input_and_broadcasting_follow_the_compiled_kernel() -> None:
     assert float(iv) == pytest.approx(0.15, abs=1e-12)
     empty, _ = bsm.implied_vol_and_greeks(np.empty(0), s, k, t, r, q, True)
     assert empty.shape == (0,)
+
+
+def test_price_and_greeks_match_the_compiled_kernel() -> None:
+    """The strategy builder's no-JIT pricer against `pricing.greeks`/`bs_price`, with NaN
+    where an input is unusable (zero time, negative vol, NaN spot)."""
+    spot = np.array([24_000.0, 24_000.0, 24_000.0, 24_000.0, math.nan])
+    strikes = np.array([[23_000.0], [24_000.0], [25_500.0]])
+    t = np.array([0.02, 0.0, 0.1, 0.3, 0.1])
+    vol = np.array([0.14, 0.14, -0.1, 0.22, 0.14])
+    args = (spot, strikes, t, 0.065, 0.01, vol)
+    for call in (True, False):
+        price, g = bsm.price_and_greeks(*args, call)
+        np.testing.assert_allclose(price, pricing.bs_price(*args, call), rtol=1e-12)
+        g_jit = pricing.greeks(*args, call)
+        for name in GREEKS:
+            np.testing.assert_allclose(getattr(g, name), getattr(g_jit, name), rtol=1e-12)
+        assert np.isnan(price[:, 1:3]).all() and np.isnan(price[:, 4]).all()
+        assert np.isfinite(price[:, [0, 3]]).all()

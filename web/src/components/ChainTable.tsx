@@ -11,6 +11,7 @@ import { useAppDispatch, useAppSelector } from "../hooks";
 import { selectOiScale, selectRow, selectSpot, selectVisibleIds } from "../store/selectors";
 import { strikeSelected, type HistoryStatus } from "../store/uiSlice";
 import type { ColumnKey, Leg, Side } from "../types";
+import { StrategyPick } from "./StrategyPick";
 
 const FLASH_MS = 600;
 
@@ -107,10 +108,12 @@ export const ChainRow = memo(function ChainRow({ id, columns, callItm, putItm, a
         <Cell key={`c-${col}`} col={col} side="CE" value={legValue(row.CE, col)} />
       ))}
       <div className="strike" role="rowheader">
+        <StrategyPick strike={row.strike} side="CE" />
         {row.strike}
         {row.iv !== null && row.iv !== undefined ? (
           <small className="siv">{(row.iv * 100).toFixed(1)}</small>
         ) : null}
+        <StrategyPick strike={row.strike} side="PE" />
       </div>
       {reversed.map((col) => (
         <Cell key={`p-${col}`} col={col} side="PE" value={legValue(row.PE, col)} />

@@ -16,6 +16,7 @@ import prefs, {
   prefsLoaded,
   themeToggled,
 } from "./prefsSlice";
+import strategy from "./strategySlice";
 import ui from "./uiSlice";
 import { selectView } from "./selectors";
 import { encodeView, navigated, viewApplied } from "./view";
@@ -24,6 +25,7 @@ export const rootReducer = combineReducers({
   chain,
   market,
   prefs,
+  strategy,
   ui,
   [api.reducerPath]: api.reducer,
 });

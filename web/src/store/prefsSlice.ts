@@ -1,6 +1,7 @@
 /** User preferences; persisted to localStorage and the API by the listener in store/index.ts. */
 import { createSlice, type PayloadAction } from "@reduxjs/toolkit";
 import { COLUMN_KEYS, type ColumnKey, type Preferences } from "../types";
+import { sanitizeStrategies } from "../strategy/codec";
 import { viewApplied } from "./view";
 
 export const DEFAULT_PREFS: Preferences = {
@@ -10,6 +11,7 @@ export const DEFAULT_PREFS: Preferences = {
   default_expiry: null,
   convention: "forward",
   iv_leg: "otm",
+  strategies: [],
 };
 
 export const PREFS_KEY = "sb.preferences";
@@ -34,6 +36,7 @@ export function sanitizePrefs(raw: unknown): Partial<Preferences> {
   }
   if (r.convention === "forward" || r.convention === "nse") out.convention = r.convention;
   if (r.iv_leg === "otm" || r.iv_leg === "call" || r.iv_leg === "put") out.iv_leg = r.iv_leg;
+  if (Array.isArray(r.strategies)) out.strategies = sanitizeStrategies(r.strategies);
   return out;
 }
 

@@ -1,0 +1,143 @@
+"""CSV exports: a minute's chain (the very document `GET /api/chain/{expiry}` answers, one row
+per strike) and a contract's ticks of a day, streamed from PostgreSQL page by page.
+
+Bounded: a tick export holds at most `MAX_EXPORT_TICKS` rows (an option ticks some 20 000
+times a session; the bound also keeps the answer under Lambda's 6 MB response limit), larger
+ones are refused before anything is sent. Authenticated as every data route (the router's).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime
+from typing import Annotated, Any, Final, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from strikeboard.api import chain as chain_doc
+from strikeboard.api import service as svc
+from strikeboard.api.errors import BadRequestError
+from strikeboard.api.models import UNDERLYING_PATTERN, Leg
+from strikeboard.api.stores import Stores
+from strikeboard.chain.conventions import IvLeg
+from strikeboard.config import Settings
+
+__all__ = ["CHAIN_COLUMNS", "MAX_EXPORT_TICKS", "TICK_COLUMNS", "add_export_routes"]
+
+MAX_EXPORT_TICKS: Final = 50_000
+_PAGE: Final = 5_000
+LEG_COLUMNS: Final = tuple(Leg.model_fields)
+CHAIN_COLUMNS: Final = (
+    "underlying", "expiry", "minute", "source", "convention", "spot", "forward", "strike", "iv",
+    *(f"{side.lower()}_{name}" for side in ("CE", "PE") for name in LEG_COLUMNS),
+)  # fmt: skip
+"""The chain CSV's columns: the document's identity, then per strike its shown IV and each
+leg's fields prefixed ce_ / pe_ (the names of the JSON chain's legs)."""
+TICK_COLUMNS: Final = ("ts", "ingest_seq", "ltp", "last_qty", "volume", "oi", "bid", "bid_qty",
+                       "ask", "ask_qty")  # fmt: skip
+_CSV = "text/csv; charset=utf-8"
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _lines(rows: Iterable[Iterable[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerows([_cell(v) for v in row] for row in rows)
+    return out.getvalue()
+
+
+def chain_csv(doc: dict[str, Any]) -> str:
+    """The chain document as CSV, a row per strike in strike order (floats in Python's
+    shortest round-trip form: parsing the text gives the JSON's numbers)."""
+    minute = doc.get("minute") or doc.get("computed_at")
+    head = [doc.get("underlying"), doc.get("expiry"), minute, doc.get("source"),
+            doc.get("convention", "forward"), doc.get("spot"), doc.get("forward")]  # fmt: skip
+    rows: list[tuple[Any, ...]] = [CHAIN_COLUMNS]
+    for row in chain_doc.sorted_strikes(doc):
+        legs = [(row.get(side) or {}).get(name) for side in ("CE", "PE") for name in LEG_COLUMNS]
+        rows.append((*head, row.get("strike"), row.get("iv"), *legs))
+    return _lines(rows)
+
+
+def _tick_pages(store: Stores, token: int, day: date, first: dict[str, Any]) -> Iterator[str]:
+    yield _lines([TICK_COLUMNS])
+    page = first
+    while True:
+        yield _lines([[t[c] for c in TICK_COLUMNS] for t in page["ticks"]])
+        if page["next"] is None:
+            return
+        start, end = svc.day_bounds(day)
+        page = svc.ticks_page(store, token, start, end, page["next"], _PAGE)
+
+
+def _filename(*parts: str) -> dict[str, str]:
+    name = "-".join(p.replace(":", "").replace("+", "p") for p in parts)
+    return {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+
+
+def add_export_routes(
+    api: APIRouter, settings: Settings, store: Stores, clock: Callable[[], datetime]
+) -> None:
+    """Adds the export routes to the authenticated router ``api``."""
+    csv_answer: dict[int | str, dict[str, Any]] = {
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV."}
+    }
+
+    @api.get("/export/chain.csv", tags=["export"], response_class=StreamingResponse,
+             responses=csv_answer)  # fmt: skip
+    def export_chain(
+        expiry: date,
+        underlying: Annotated[str, Query(pattern=UNDERLYING_PATTERN)] = "NIFTY",
+        at: Annotated[
+            datetime | None, Query(description="A past minute (ISO; naive = IST); default now.")
+        ] = None,
+        convention: Literal["forward", "nse"] = "forward",
+        iv_leg: Literal["otm", "call", "put"] = "otm",
+    ) -> StreamingResponse:
+        """The chain of a minute as CSV: the document `GET /chain/{expiry}` answers for the same
+        parameters, a row per strike."""
+        svc.check_day(expiry, "expiry")
+        when = svc.as_ist(at, "at").replace(second=0, microsecond=0) if at is not None else None
+        result = svc.get_chain(store, underlying, expiry, when, settings.api_stale_after_s,
+                               settings.risk_free_rate, IvLeg(iv_leg), clock())  # fmt: skip
+        doc = result.document()
+        if convention == "nse":
+            doc = chain_doc.recompute_nse(doc, IvLeg(iv_leg))
+        doc = {**doc, "source": result.source, "convention": convention}
+        stamp = str(doc.get("minute") or doc.get("computed_at") or "live")[:16]
+        name = _filename(underlying, expiry.isoformat(), stamp)
+        return StreamingResponse(iter([chain_csv(doc)]), media_type=_CSV, headers=name)
+
+    @api.get("/export/ticks.csv", tags=["export"], response_class=StreamingResponse,
+             responses=csv_answer)  # fmt: skip
+    def export_ticks(
+        token: Annotated[int, Query(gt=0, lt=2**40, description="Kite instrument token.")],
+        day: Annotated[date, Query(description="IST day.")],
+    ) -> StreamingResponse:
+        """A contract's archived ticks of one IST day as CSV, oldest first, streamed from
+        PostgreSQL; at most 50 000 (more: 400, page through /history/ticks instead)."""
+        start, end = svc.day_bounds(svc.check_day(day, "day"))
+        count = store.rows(
+            "SELECT count(*) FROM (SELECT 1 FROM ticks WHERE token = %s AND exchange_ts >= %s"
+            " AND exchange_ts < %s LIMIT %s) t",
+            (token, start, end, MAX_EXPORT_TICKS + 1),
+        )[0][0]
+        if count > MAX_EXPORT_TICKS:
+            raise BadRequestError(
+                f"token {token} has over {MAX_EXPORT_TICKS} ticks on {day.isoformat()}: "
+                "page through /api/history/ticks instead"
+            )
+        # The first page before the answer starts: a store failure is still a clean 503.
+        first = svc.ticks_page(store, token, start, end, None, _PAGE)
+        return StreamingResponse(_tick_pages(store, token, day, first), media_type=_CSV,
+                                 headers=_filename(str(token), day.isoformat()))  # fmt: skip
