@@ -18,7 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from strikeboard.market.codec import TickBatch
-from strikeboard.market.universe import INDIA_VIX_TOKEN, NIFTY_50_TOKEN
+from strikeboard.market.underlyings import INDIA_VIX_TOKEN
+from strikeboard.market.universe import NIFTY_50_TOKEN
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]

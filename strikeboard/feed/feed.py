@@ -104,7 +104,7 @@ class Feed:
         self.adapters = adapters
         self._now = now
         self._market_open = market_open
-        self.chain = LiveChain(config.universe.underlying)
+        self.chain = LiveChain(config.universe.underlying.name)
         self.link = HotLink(adapters.hot)
         self.ingest = Ingest(self.chain, self.link, adapters.spool)
         self.cycle = Cycle(
@@ -339,7 +339,7 @@ class Feed:
         """A restarted feed starts from the last state it published to Redis, so the first
         cycles do not publish a chain with holes while the instruments' first ticks arrive."""
         try:
-            restored = self.adapters.hot.load_state([self.config.universe.underlying])
+            restored = self.adapters.hot.load_state([self.config.universe.underlying.name])
         except StoreError as exc:
             log.warning("no hot state to restore: %s", exc)
             return

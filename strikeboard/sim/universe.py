@@ -17,8 +17,8 @@ from typing import Final
 import numpy as np
 
 from strikeboard.market.calendar import TradingCalendar
+from strikeboard.market.underlyings import INDIA_VIX_TOKEN as VIX_TOKEN
 from strikeboard.market.universe import CSV_FIELDS as CSV_COLUMNS
-from strikeboard.market.universe import INDIA_VIX_TOKEN as VIX_TOKEN
 from strikeboard.market.universe import NIFTY_50_TOKEN as NIFTY_TOKEN
 
 SEG_NSE: Final = 1

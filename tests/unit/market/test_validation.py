@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from strikeboard.market.codec import decode
+from strikeboard.market.underlyings import INDIA_VIX_TOKEN
 from strikeboard.market.universe import (
-    INDIA_VIX_TOKEN,
     NIFTY_50_TOKEN,
     Catalog,
     Instrument,
