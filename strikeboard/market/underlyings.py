@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from strikeboard.market import layouts
 from strikeboard.market.calendar import TUESDAY
@@ -125,3 +125,20 @@ def parse_underlyings(names: str | Iterable[str]) -> tuple[Underlying, ...]:
         if item.strip() and (u := underlying(item)) not in out:
             out.append(u)
     return tuple(out) or (NIFTY,)
+
+
+_INDEX_OWNERS: Final = {
+    (u.exchange, symbol): u.name
+    for u in _TABLE
+    for symbol in (u.spot_symbol, u.vix_symbol)
+    if symbol is not None
+}
+
+
+def underlying_of(row: Mapping[str, Any]) -> str | None:
+    """The known underlying an instruments dump row belongs to: a future or option by its
+    `name`, an index when it is an underlying's spot or volatility index; else None."""
+    if row.get("segment") == "INDICES":
+        return _INDEX_OWNERS.get((str(row.get("exchange")), str(row.get("tradingsymbol"))))
+    name = row.get("name")
+    return name if row.get("expiry") and isinstance(name, str) and name in UNDERLYINGS else None

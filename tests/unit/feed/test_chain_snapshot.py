@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from strikeboard.chain.snapshot import PricingParams, expiry_snapshot, market_document
-from strikeboard.chain.state import SPOT_TOKEN, ChainState, Field
+from strikeboard.chain.state import ChainState, Field
 from strikeboard.market import codec, layouts
+from strikeboard.market.universe import NIFTY_50_TOKEN as SPOT_TOKEN
 from strikeboard.market.universe import (
     Catalog,
     UniverseConfig,
