@@ -18,9 +18,9 @@ from strikeboard.api import chain as chain_doc
 from strikeboard.api.errors import BadRequestError, NotFoundError, UnavailableError
 from strikeboard.api.stores import Stores
 from strikeboard.chain import analytics, conventions
-from strikeboard.chain.snapshot import market_future_name
 from strikeboard.market import calendar, underlyings
 from strikeboard.market.calendar import CALENDAR, IST, TradingCalendar, market_open
+from strikeboard.market.underlyings import market_future_name
 from strikeboard.store import snapshot as snap
 from strikeboard.store.archive import CHAIN_AGG_COLUMNS, CHAIN_COLUMNS
 from strikeboard.store.errors import StoreError

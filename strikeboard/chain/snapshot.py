@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from strikeboard.chain import analytics, conventions, pricing
 from strikeboard.chain.state import ChainState, ExpiryIndex, Field
+from strikeboard.market.underlyings import market_future_name
 
 JSON = dict[str, Any]
 
@@ -86,13 +87,6 @@ def _clean(value: float, digits: int | None = None) -> float | int | None:
     if digits is None:
         return int(value) if value == int(value) else value
     return round(value, digits)
-
-
-def market_future_name(underlying: str, expiry: date) -> str:
-    """A future's name in the market data: "FUT <expiry>" for NIFTY (the name clients have
-    always read), "<UNDERLYING> FUT <expiry>" for the others (one hash holds them all)."""
-    prefix = "" if underlying == "NIFTY" else f"{underlying} "
-    return f"{prefix}FUT {expiry.isoformat()}"
 
 
 def market_document(state: ChainState, underlying: str | None = None) -> dict[str, JSON]:

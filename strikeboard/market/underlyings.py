@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -142,3 +143,10 @@ def underlying_of(row: Mapping[str, Any]) -> str | None:
         return _INDEX_OWNERS.get((str(row.get("exchange")), str(row.get("tradingsymbol"))))
     name = row.get("name")
     return name if row.get("expiry") and isinstance(name, str) and name in UNDERLYINGS else None
+
+
+def market_future_name(underlying: str, expiry: date) -> str:
+    """A future's name in the market data: "FUT <expiry>" for NIFTY (the name clients have
+    always read), "<UNDERLYING> FUT <expiry>" for the others (one hash holds them all)."""
+    prefix = "" if underlying == "NIFTY" else f"{underlying} "
+    return f"{prefix}FUT {expiry.isoformat()}"
