@@ -156,11 +156,6 @@ class UniverseConfig:
         if not names or len(set(names)) != len(names):
             raise UniverseError(f"need one or more distinct underlyings, got {names}")
 
-    @property
-    def underlying(self) -> Underlying:
-        """The first (highest-priority) underlying."""
-        return self.underlyings[0]
-
 
 @dataclass(frozen=True, slots=True)
 class ExpiryWindow:

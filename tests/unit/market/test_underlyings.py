@@ -13,8 +13,10 @@ from strikeboard.market.underlyings import (
     NIFTY,
     UNDERLYINGS,
     UnknownUnderlyingError,
+    market_future_name,
     parse_underlyings,
     underlying,
+    underlying_of,
 )
 from strikeboard.market.universe import (
     Catalog,
@@ -145,3 +147,26 @@ def test_shared_budget_trims_nearest_strikes_last(three: list[dict[str, Any]]) -
         assert win.lo <= win.centre < win.hi
         assert abs((win.hi - 1 - win.centre) - (win.centre - win.lo)) <= 1
         assert part.trimmed > 0
+
+
+def test_a_dump_row_names_its_underlying() -> None:
+    def row(
+        symbol: str, name: str, segment: str, exchange: str, expiry: str = ""
+    ) -> dict[str, str]:
+        return {"tradingsymbol": symbol, "name": name, "segment": segment,
+                "exchange": exchange, "expiry": expiry}  # fmt: skip
+
+    assert underlying_of(row("NIFTY 50", "NIFTY 50", "INDICES", "NSE")) == "NIFTY"
+    assert underlying_of(row("INDIA VIX", "INDIA VIX", "INDICES", "NSE")) == "NIFTY"
+    assert underlying_of(row("SENSEX", "SENSEX", "INDICES", "BSE")) == "SENSEX"
+    assert underlying_of(row("NIFTY BANK", "NIFTY BANK", "INDICES", "NSE")) == "BANKNIFTY"
+    assert underlying_of(row("SENSEX26D0385000CE", "SENSEX", "BFO-OPT", "BFO", "2026-12-03")) == (
+        "SENSEX"
+    )
+    assert underlying_of(row("NIFTY IT", "NIFTY IT", "INDICES", "NSE")) is None
+    assert underlying_of(row("RELIANCE", "RELIANCE", "NSE", "NSE")) is None
+    assert (
+        underlying_of(row("RELIANCE26DECFUT", "RELIANCE", "NFO-FUT", "NFO", "2026-12-29")) is None
+    )
+    assert market_future_name("NIFTY", date(2026, 12, 29)) == "FUT 2026-12-29"
+    assert market_future_name("SENSEX", date(2026, 12, 24)) == "SENSEX FUT 2026-12-24"
