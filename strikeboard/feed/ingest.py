@@ -74,7 +74,8 @@ class LiveChain:
             state = self.state
             state.set_universe(instruments)
             spots = {name: int(state.tokens[col]) for name, col in state.spot_columns.items()}
-            if self.validator is None or self.validator.spot_tokens != spots:
+            # A call is capped by its own underlying's spot: the validator knows which that is.
+            if self.validator is None or (spots and self.validator.spot_tokens != spots):
                 self.validator = TickValidator(instruments, spot_tokens=spots or None)
             else:
                 self.validator.set_universe(instruments)
