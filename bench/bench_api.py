@@ -40,9 +40,10 @@ import redis
 
 from strikeboard import devservices
 from strikeboard.chain.snapshot import PricingParams, expiry_snapshot, market_document
-from strikeboard.chain.state import SPOT_TOKEN, ChainState, Field
+from strikeboard.chain.state import ChainState, Field
 from strikeboard.market import codec, layouts
 from strikeboard.market.calendar import TradingCalendar
+from strikeboard.market.universe import NIFTY_50_TOKEN as SPOT_TOKEN
 from strikeboard.market.universe import (
     Catalog,
     UniverseConfig,

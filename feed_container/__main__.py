@@ -46,6 +46,7 @@ def feed_config(settings: Settings) -> FeedConfig:
         spool_lock_wait_s=settings.spool_lock_wait_s,
         cycle_ms=settings.cycle_ms,
         universe=UniverseConfig(
+            underlyings=settings.underlying_list,
             weekly_expiries=settings.weekly_expiries,
             include_monthly=settings.include_monthly,
             strikes_each_side=settings.strikes_each_side or None,

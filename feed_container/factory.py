@@ -49,7 +49,7 @@ def build_feed(
         publisher=PublisherProcess(
             config.redis_url,
             config.redis_prefix,
-            config.universe.underlying,
+            [u.name for u in config.universe.underlyings],
             config.pricing,
             config.log_level,
         ),

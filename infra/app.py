@@ -9,6 +9,8 @@ Context (``-c key=value`` or cdk.json "context"), all optional:
 - ``kite_api_secret_name``: an existing secret holding the Kite API secret (plain string);
   without it the daily login route answers 503 and tokens are put in the secret by hand
 - ``domain_name`` + ``certificate_arn`` (ACM, us-east-1): a custom domain for CloudFront
+- ``underlyings`` (``NIFTY``): UNDERLYINGS of the feed, the API and the jobs, e.g.
+  ``NIFTY,BANKNIFTY,SENSEX`` (an unknown name fails the synthesis)
 - ``multi_az`` (false): Redis replica + Multi-AZ PostgreSQL
 - ``egress`` (``none``): the private subnets' way out: ``none`` (isolated, nothing there
   needs the internet), a t4g.nano NAT ``instance`` or a NAT ``gateway``; ``nat_gateways``
@@ -94,6 +96,7 @@ class Strikeboard:
             database_url=self.data.database_url,
             kite_secret_name=kite_secret_name,
             kite_api_key=kite_api_key,
+            underlyings=str(ctx("underlyings") or "NIFTY"),
         )
         self.api = ApiStack(
             app,

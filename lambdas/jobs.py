@@ -1,9 +1,10 @@
 """Scheduled (EventBridge) Lambdas: after-hours retention cleanup and end-of-day statistics.
 
 `cleanup_handler` drops tick partitions older than TICK_RETENTION_DAYS and chain minutes older
-than CHAIN_RETENTION_DAYS; `eod_handler` computes the day's statistics per expiry into
-daily_stats. Both take an EventBridge scheduled event; ``detail.day`` (ISO date) overrides the
-day for a manual re-run. The logic is in `strikeboard.api.jobs`.
+than CHAIN_RETENTION_DAYS; `eod_handler` computes the day's statistics per expiry of each
+configured underlying (UNDERLYINGS) into daily_stats. Both take an EventBridge scheduled
+event; ``detail.day`` (ISO date) overrides the day for a manual re-run. The logic is in
+`strikeboard.api.jobs`.
 
 Both run on NSE trading days only: on a weekend or exchange holiday (`strikeboard.market.calendar`)
 of the IST day the event is about, a job does nothing, logs "<job> skipped" and returns
@@ -58,7 +59,8 @@ def eod_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     day = jobs.event_day(event, clock)
     if (skipped := _skip("eod", day)) is not None:
         return skipped
-    result = jobs.eod(_get_stores(), day)
+    names = [u.name for u in get_settings().underlying_list]
+    result = jobs.eod(_get_stores(), day, names)
     metrics.add_metric(name="DailyStatsRows", unit=MetricUnit.Count, value=result["expiries"])
     logger.info("eod done", extra=result)
     return result

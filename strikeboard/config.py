@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from strikeboard.market import clock
+from strikeboard.market.underlyings import Underlying, parse_underlyings
 
 
 class Settings(BaseSettings):
@@ -72,6 +73,13 @@ class Settings(BaseSettings):
         description="Seconds a starting feed waits for another feed (one still stopping) to "
         "release SPOOL_DIR before it exits with code 3: one feed per spool.",
     )  # fmt: skip
+    underlyings: str = Field(
+        "NIFTY",
+        description="Comma-separated underlyings to follow, in priority order (the first is "
+        "the default view and is trimmed last): any of NIFTY, BANKNIFTY, FINNIFTY, MIDCPNIFTY, "
+        "SENSEX, BANKEX (strikeboard/market/underlyings.py). The feed, the jobs and the API all "
+        "read it.",
+    )
     cycle_ms: int = Field(250, ge=50, le=10_000, description="Chain recompute period (ms).")
     weekly_expiries: int = Field(4, ge=0, le=20, description="Nearest weekly expiries subscribed.")
     include_monthly: bool = Field(True, description="Also subscribe the current monthly expiry.")
@@ -150,6 +158,16 @@ class Settings(BaseSettings):
     market_clock_speed: float = Field(
         1.0, gt=0, le=100_000, description="Market seconds per wall second from MARKET_CLOCK."
     )
+
+    @field_validator("underlyings")
+    @classmethod
+    def _check_underlyings(cls, value: str) -> str:
+        return ",".join(u.name for u in parse_underlyings(value))  # unknown: a ValueError
+
+    @property
+    def underlying_list(self) -> tuple[Underlying, ...]:
+        """The configured underlyings, in priority order."""
+        return parse_underlyings(self.underlyings)
 
     @field_validator("market_clock")
     @classmethod

@@ -21,6 +21,7 @@ from constructs import Construct
 from infra.assets import LAMBDA_ARCHITECTURE, lambda_code, lambda_tracing
 from infra.nag import acknowledge
 from infra.stacks.network import PRIVATE_SUBNETS
+from strikeboard.market.underlyings import parse_underlyings
 
 WS_STAGE = "prod"
 # Stage throttling (requests or client messages per second, and bursts), far above what a
@@ -121,9 +122,12 @@ def app_environment(
     database_url: str,
     kite_secret_name: str,
     kite_api_key: str,
+    underlyings: str = "NIFTY",
 ) -> dict[str, str]:
-    """Settings (strikeboard/config.py names) shared by the feed, the pusher and the Lambdas."""
+    """Settings (strikeboard/config.py names) shared by the feed, the pusher and the Lambdas:
+    the feed, the API and the jobs must follow the same UNDERLYINGS."""
     return {
+        "UNDERLYINGS": ",".join(u.name for u in parse_underlyings(underlyings)),
         "REDIS_URL": redis_url,
         "DATABASE_URL": database_url,
         "KITE_SECRET_NAME": kite_secret_name,

@@ -21,7 +21,7 @@ from strikeboard import redact
 from strikeboard.api import chain as chain_doc
 from strikeboard.api import service as svc
 from strikeboard.api.auth_routes import add_auth_routes
-from strikeboard.api.errors import UnavailableError, add_error_handlers
+from strikeboard.api.errors import BadRequestError, UnavailableError, add_error_handlers
 from strikeboard.api.export import add_export_routes
 from strikeboard.api.guard import USER, current_user, protect
 from strikeboard.api.models import (
@@ -40,6 +40,7 @@ from strikeboard.api.models import (
     Problem,
     Smile,
     TickPage,
+    UnderlyingInfo,
 )
 from strikeboard.api.stores import Stores
 from strikeboard.api.strategy import add_strategy_routes
@@ -52,11 +53,31 @@ from strikeboard.market.feed_hours import feed_scheduled
 from strikeboard.store import snapshot as snap
 from strikeboard.store.errors import StoreError
 
-UNDERLYING = Annotated[
-    str,
-    Query(pattern=r"^[A-Z][A-Z0-9&-]{0,19}$", description="Underlying name, e.g. NIFTY."),
-]
 TOKEN = Annotated[int, Query(gt=0, lt=2**40, description="Kite instrument token.")]
+
+
+UNDERLYING = Annotated[
+    str | None,
+    Query(pattern=r"^[A-Z][A-Z0-9&-]{0,19}$",
+          description="Underlying name, one of UNDERLYINGS (default: the first configured; "
+          "for /api/market, every one)."),
+]  # fmt: skip
+
+
+def followed_underlying(request: Request, underlying: UNDERLYING = None) -> str:
+    """The `underlying` query parameter: one this deployment follows (400 otherwise)."""
+    settings: Settings = request.app.state.settings
+    followed = [u.name for u in settings.underlying_list]
+    if underlying is None:
+        return followed[0]
+    if underlying not in followed:
+        raise BadRequestError(
+            f"unknown underlying {underlying!r}: this deployment follows {', '.join(followed)}"
+        )
+    return underlying
+
+
+FOLLOWED = Annotated[str, Depends(followed_underlying)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "A parameter is unusable."},
     401: {"model": Problem, "description": "Missing or invalid token."},
@@ -89,7 +110,8 @@ def create_app(
     app = FastAPI(
         title="Strikeboard API",
         version="1.0",
-        description="Live NIFTY option chain: snapshots, history, analytics, preferences.",
+        description="Live option chains of NIFTY and the other followed indices (UNDERLYINGS): "
+        "snapshots, history, analytics, preferences.",
         docs_url="/api/docs" if settings.api_docs else None,  # API_DOCS: off in the cloud
         openapi_url="/api/openapi.json",
         redoc_url=None,
@@ -111,6 +133,7 @@ def create_app(
         },
     )
     api = APIRouter(prefix="/api", dependencies=[Depends(current_user)], responses=ERRORS)
+    followed = [u.name for u in settings.underlying_list]
 
     # -- public -------------------------------------------------------------------------------
 
@@ -167,16 +190,37 @@ def create_app(
 
     # -- market -------------------------------------------------------------------------------
 
+    @api.get("/underlyings", response_model=list[UnderlyingInfo], tags=["market"])
+    def underlyings() -> list[dict[str, Any]]:
+        """The underlyings this deployment follows, in configured order (the first is the
+        default of every `underlying` parameter); lot sizes from the nearest expiry."""
+        out = []
+        for u in settings.underlying_list:
+            try:
+                listed = svc.expiries(store, u.name, clock())
+            except (StoreError, UnavailableError):
+                listed = []
+            out.append({"name": u.name, "exchange": u.exchange, "spot_symbol": u.spot_symbol,
+                        "strike_step": u.strike_step, "vix_symbol": u.vix_symbol,
+                        "lot_size": next((e["lot_size"] for e in listed if e["lot_size"]),
+                                         None)})  # fmt: skip
+        return out
+
     @api.get("/market", response_model=Market, tags=["market"])
-    def market() -> dict[str, Any]:
+    def market(request: Request, underlying: UNDERLYING = None) -> dict[str, Any]:
         """Spot, VIX and futures: live from Redis, else the last archived candles (stale)."""
+        names = followed if underlying is None else [followed_underlying(request, underlying)]
         now = clock()
         open_now = market_open(now)
         instruments: dict[str, Any] = {}
         health: dict[str, Any] | None = None
         redis_down = False
         try:
-            instruments = store.hot.read_market()
+            instruments = {
+                name: doc for name, doc in store.hot.read_market().items()
+                # An entry written before entries named their underlying is NIFTY's.
+                if doc.get("underlying", "NIFTY") in names
+            }  # fmt: skip
             health = svc.read_health(store)
         except StoreError:
             redis_down = True
@@ -185,7 +229,7 @@ def create_app(
             return {"instruments": instruments, "stale": fresh.stale or not open_now,
                     "age_s": fresh.age_s, "market_open": open_now, "source": "live"}  # fmt: skip
         try:
-            archived, age = svc.market_from_archive(store, now)
+            archived, age = svc.market_from_archive(store, now, names)
         except UnavailableError as exc:
             if redis_down:
                 raise UnavailableError("Redis and PostgreSQL are both unavailable") from exc
@@ -194,7 +238,7 @@ def create_app(
                 "source": "archive"}  # fmt: skip
 
     @api.get("/expiries", response_model=list[Expiry], tags=["market"])
-    def expiries(underlying: UNDERLYING = "NIFTY") -> list[dict[str, Any]]:
+    def expiries(underlying: FOLLOWED) -> list[dict[str, Any]]:
         """Live expiries, nearest first, with days to expiry, weekly/monthly and lot size."""
         return svc.expiries(store, underlying, clock())
 
@@ -219,7 +263,7 @@ def create_app(
     @api.get("/chain/{expiry}", response_model=Chain, tags=["chain"])
     def get_chain(
         expiry: date,
-        underlying: UNDERLYING = "NIFTY",
+        underlying: FOLLOWED,
         convention: CONVENTION = "forward",
         strikes: Annotated[
             int | None, Query(ge=1, le=200, description="Strikes each side of the ATM.")
@@ -279,7 +323,7 @@ def create_app(
     # -- analytics ----------------------------------------------------------------------------
 
     @api.get("/analytics/oi", response_model=OiAnalytics, tags=["analytics"])
-    def analytics_oi(expiry: date, underlying: UNDERLYING = "NIFTY") -> dict[str, Any]:
+    def analytics_oi(expiry: date, underlying: FOLLOWED) -> dict[str, Any]:
         """OI and change in OI by strike, with totals, PCR and max pain."""
         result = load_chain(underlying, expiry, None, "forward", "otm")
         doc = result.document()
@@ -293,8 +337,8 @@ def create_app(
     @api.get("/analytics/intraday", response_model=Intraday, tags=["analytics"])
     def analytics_intraday(
         expiry: date,
+        underlying: FOLLOWED,
         date: Annotated[date | None, Query(description="IST day (default today).")] = None,
-        underlying: UNDERLYING = "NIFTY",
     ) -> dict[str, Any]:
         """Per-minute spot, future, PCR, max pain, ATM IV and straddle of an expiry over a day."""
         day = svc.check_day(date, "date") if date is not None else clock().date()
@@ -304,7 +348,7 @@ def create_app(
 
     @api.get("/analytics/smile", response_model=Smile, tags=["analytics"])
     def analytics_smile(
-        expiry: date, underlying: UNDERLYING = "NIFTY", convention: CONVENTION = "forward",
+        expiry: date, underlying: FOLLOWED, convention: CONVENTION = "forward",
         iv_leg: IVLEG = "otm",
     ) -> dict[str, Any]:  # fmt: skip
         """The IV smile: shown IV (and both legs' IVs) against log-moneyness ln(K/F)."""
@@ -317,7 +361,7 @@ def create_app(
                 "points": svc.smile(doc)}  # fmt: skip
 
     @api.get("/analytics/gex", response_model=Gex, tags=["analytics"])
-    def analytics_gex(expiry: date, underlying: UNDERLYING = "NIFTY") -> dict[str, Any]:
+    def analytics_gex(expiry: date, underlying: FOLLOWED) -> dict[str, Any]:
         """Dealer gamma exposure by strike (per 1 % move), its total and the flip strike."""
         result = load_chain(underlying, expiry, None, "forward", "otm")
         doc = result.document()
@@ -326,7 +370,7 @@ def create_app(
 
     @api.get("/analytics/daily", response_model=list[DailyStat], tags=["analytics"])
     def analytics_daily(
-        days: Annotated[int, Query(ge=1, le=750)] = 30, underlying: UNDERLYING = "NIFTY"
+        underlying: FOLLOWED, days: Annotated[int, Query(ge=1, le=750)] = 30
     ) -> list[dict[str, Any]]:
         """Daily statistics of the front expiry with IV rank and IV percentile."""
         return svc.daily(store, underlying, days, clock().date())
@@ -359,4 +403,24 @@ def create_app(
     open_paths |= {p for p in (app.docs_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url)
                    if p}  # fmt: skip
     protect(app, settings, open_paths)
+    _declare_underlyings(app, followed)
     return app
+
+
+def _declare_underlyings(app: FastAPI, followed: list[str]) -> None:
+    """The schema names the followed underlyings: every `underlying` parameter is one of them
+    (the first by default), as `followed_underlying` enforces (400 for another name)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    for parameter in operation.get("parameters", []):
+                        if parameter["name"] == "underlying":
+                            parameter["schema"] = {"type": "string", "enum": followed}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -5,7 +5,7 @@ Both are idempotent: running one twice, or late, gives the same result.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -59,9 +59,10 @@ def cleanup(settings: Settings, stores: Stores, today: date) -> dict[str, Any]:
     }
 
 
-def eod(stores: Stores, day: date, underlying: str = "NIFTY") -> dict[str, Any]:
-    """Compute and store the day's statistics per expiry (daily_stats) from the minute
-    aggregates."""
-    rows = svc.compute_daily(stores, underlying, day, day)
-    stored = svc.store_daily(stores, rows)
-    return {"day": day.isoformat(), "underlying": underlying, "expiries": stored}
+def eod(stores: Stores, day: date, underlyings: Sequence[str] = ("NIFTY",)) -> dict[str, Any]:
+    """Compute and store the day's statistics per underlying and expiry (daily_stats) from
+    the minute aggregates, for each configured underlying."""
+    stored = {
+        u: svc.store_daily(stores, svc.compute_daily(stores, u, day, day)) for u in underlyings
+    }
+    return {"day": day.isoformat(), "underlyings": stored, "expiries": sum(stored.values())}

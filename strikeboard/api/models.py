@@ -152,6 +152,18 @@ class Market(BaseModel):
     source: Literal["live", "archive"]
 
 
+class UnderlyingInfo(BaseModel):
+    """A followed underlying, in configured order (UNDERLYINGS)."""
+
+    name: str
+    exchange: Literal["NSE", "BSE"]
+    spot_symbol: str
+    strike_step: float
+    lot_size: int | None
+    """From the nearest live (else archived) expiry; null while none is known."""
+    vix_symbol: str | None
+
+
 class Expiry(BaseModel):
     expiry: date
     days_to_expiry: float

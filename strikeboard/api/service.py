@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -17,8 +18,9 @@ from strikeboard.api import chain as chain_doc
 from strikeboard.api.errors import BadRequestError, NotFoundError, UnavailableError
 from strikeboard.api.stores import Stores
 from strikeboard.chain import analytics, conventions
-from strikeboard.market import calendar
-from strikeboard.market.calendar import CALENDAR, IST, market_open
+from strikeboard.market import calendar, underlyings
+from strikeboard.market.calendar import CALENDAR, IST, TradingCalendar, market_open
+from strikeboard.market.underlyings import market_future_name
 from strikeboard.store import snapshot as snap
 from strikeboard.store.archive import CHAIN_AGG_COLUMNS, CHAIN_COLUMNS
 from strikeboard.store.errors import StoreError
@@ -256,12 +258,16 @@ def expiries(stores: Stores, underlying: str, now: datetime) -> list[dict[str, A
             (underlying, underlying, now.date()),
         )
         found = {r[0]: r[1] for r in rows}
+    # Monthly: the last expiry of the month on the underlying's own weekday (SENSEX: Thursday).
+    calendar_of = TradingCalendar(
+        CALENDAR.holidays, underlyings.underlying(underlying).expiry.weekday
+    )
     out = []
     for expiry in sorted(found):
         t = conventions.time_to_expiry(now, expiry)
         if t <= 0:
             continue
-        kind = "monthly" if CALENDAR.is_monthly_expiry(expiry) else "weekly"
+        kind = "monthly" if calendar_of.is_monthly_expiry(expiry) else "weekly"
         out.append({"expiry": expiry, "days_to_expiry": round(t * 365.0, 3), "kind": kind,
                     "lot_size": found[expiry]})  # fmt: skip
     return out
@@ -271,30 +277,26 @@ def expiries(stores: Stores, underlying: str, now: datetime) -> list[dict[str, A
 
 
 def market_from_archive(
-    stores: Stores, now: datetime | None = None
+    stores: Stores, now: datetime | None = None, names: Sequence[str] = ("NIFTY",)
 ) -> tuple[dict[str, dict[str, Any]], float | None]:
-    """Spot, VIX and futures from the last archived candles (Redis down or empty), and their
-    age at ``now``, the market's time (default `now_ist`)."""
+    """The spots, volatility indices and futures of the underlyings ``names`` from the last
+    archived candles (Redis down or empty), named as the feed names them, and their age at
+    ``now``, the market's time (default `now_ist`)."""
     rows = stores.rows(
         "SELECT DISTINCT ON (c.token) c.token, c.minute, c.open, c.high, c.low, c.close, c.oi,"
-        " c.volume, i.instrument_type, i.expiry FROM candles_1m c"
-        " LEFT JOIN instruments i ON i.instrument_token = c.token"
-        " ORDER BY c.token, c.minute DESC"
+        " c.volume, i.instrument_type, i.expiry, i.tradingsymbol, i.underlying FROM candles_1m c"
+        " JOIN instruments i ON i.instrument_token = c.token"
+        " WHERE i.underlying = ANY(%s) ORDER BY c.token, c.minute DESC",
+        (list(names),),
     )
     out: dict[str, dict[str, Any]] = {}
     newest: datetime | None = None
-    for token, minute, o, h, lo, c, oi, volume, itype, expiry in rows:
-        if token == 256265:
-            name = "NIFTY 50"
-        elif token == 264969:
-            name = "INDIA VIX"
-        elif itype == "FUT" and expiry is not None:
-            name = f"FUT {expiry.isoformat()}"
-        else:
-            continue
-        doc: dict[str, Any] = {"token": int(token), "ltp": c, "open": o, "high": h, "low": lo,
-                               "ts": minute.timestamp()}  # fmt: skip
-        if name.startswith("FUT"):
+    for token, minute, o, h, lo, c, oi, volume, itype, expiry, symbol, owner in rows:
+        future = itype == "FUT" and expiry is not None
+        name = market_future_name(owner, expiry) if future else symbol
+        doc: dict[str, Any] = {"token": int(token), "underlying": owner, "ltp": c, "open": o,
+                               "high": h, "low": lo, "ts": minute.timestamp()}  # fmt: skip
+        if future:
             doc["oi"], doc["volume"] = oi, volume
         out[name] = doc
         newest = minute if newest is None or minute > newest else newest

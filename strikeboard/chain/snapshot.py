@@ -17,7 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from strikeboard.chain import analytics, conventions, pricing
-from strikeboard.chain.state import SPOT_TOKEN, VIX_TOKEN, ChainState, ExpiryIndex, Field
+from strikeboard.chain.state import ChainState, ExpiryIndex, Field
+from strikeboard.market.underlyings import market_future_name
 
 JSON = dict[str, Any]
 
@@ -88,29 +89,42 @@ def _clean(value: float, digits: int | None = None) -> float | int | None:
     return round(value, digits)
 
 
-def market_document(state: ChainState) -> dict[str, JSON]:
-    """Spot, VIX and futures: last price, previous close, change, and (futures) OI."""
+def market_document(state: ChainState, underlying: str | None = None) -> dict[str, JSON]:
+    """One underlying's (default: the first's) spot, volatility index and futures: last
+    price, previous close, change, and (futures) OI, each naming its underlying.
+
+    Names are unique across underlyings, as every underlying's entries share one market
+    hash: indices by their tradingsymbol ("NIFTY 50", "INDIA VIX", "NIFTY BANK", "SENSEX"),
+    NIFTY's futures "FUT <expiry>" (the name clients have always read), the others'
+    "<UNDERLYING> FUT <expiry>"."""
+    u = next(x for x in state.underlyings if x.name == (underlying or state.underlying))
+    named = [(u.spot_symbol, state.spot_columns.get(u.name, -1))]
+    if u.vix_symbol is not None:
+        named.append((u.vix_symbol, state.vix_columns.get(u.name, -1)))
+    futures = state.futures.get(u.name, [])
+    named += [(market_future_name(u.name, e), c) for e, c in futures]
+    indices = len(named) - len(futures)
     out: dict[str, JSON] = {}
-    named = [("NIFTY 50", SPOT_TOKEN), ("INDIA VIX", VIX_TOKEN)]
-    named += [(f"FUT {e.isoformat()}", int(state.tokens[c])) for e, c in state.futures]
-    for name, token in named:
-        ltp = state.value(token, Field.LTP)
+    for n, (name, col) in enumerate(named):
+        ltp = float(state.values[Field.LTP, col]) if col >= 0 else math.nan
         if not math.isfinite(ltp):
             continue
-        close = state.value(token, Field.CLOSE)
+        value = state.values[:, col]
+        close = float(value[Field.CLOSE])
         doc: JSON = {
-            "token": token,
+            "token": int(state.tokens[col]),
+            "underlying": u.name,
             "ltp": _clean(ltp, 2),
             "close": _clean(close, 2),
             "change": _clean(ltp - close, 2),
             "change_pct": _clean((ltp / close - 1) * 100 if close else math.nan, 2),
-            "ts": _clean(state.value(token, Field.EXCHANGE_TS)),
+            "ts": _clean(float(value[Field.EXCHANGE_TS])),
         }
         for field, key in ((Field.OPEN, "open"), (Field.HIGH, "high"), (Field.LOW, "low")):
-            doc[key] = _clean(state.value(token, field), 2)
-        if token not in (SPOT_TOKEN, VIX_TOKEN):
-            doc["oi"] = _clean(state.value(token, Field.OI))
-            doc["volume"] = _clean(state.value(token, Field.VOLUME))
+            doc[key] = _clean(float(value[field]), 2)
+        if n >= indices:
+            doc["oi"] = _clean(float(value[Field.OI]))
+            doc["volume"] = _clean(float(value[Field.VOLUME]))
         out[name] = doc
     return out
 
@@ -119,7 +133,7 @@ def expiry_snapshot(
     state: ChainState, index: ExpiryIndex, now: datetime, params: PricingParams
 ) -> JSON | None:
     """The priced chain of one expiry, or None while spot is unknown or the expiry is past."""
-    spot = state.value(SPOT_TOKEN, Field.LTP)
+    spot = state.spot(index.underlying)
     t = conventions.time_to_expiry(now, index.expiry)
     if not math.isfinite(spot) or t <= 0:
         return None
@@ -128,7 +142,7 @@ def expiry_snapshot(
         side: {name: state.leg(cols, f) for name, f in LEG_FIELDS.items()}
         for side, cols in (("CE", index.call), ("PE", index.put))
     }
-    future_col = state.future_for(index.expiry)
+    future_col = state.future_for(index.expiry, index.underlying)
     future = float(state.values[Field.LTP, future_col]) if future_col >= 0 else math.nan
     forward = conventions.parity_forward(
         k,
@@ -207,7 +221,7 @@ def expiry_snapshot(
     stamps = state.values[Field.EXCHANGE_TS]
     ts = float(np.nanmax(stamps)) if np.isfinite(stamps).any() else math.nan
     return {
-        "underlying": state.underlying,
+        "underlying": index.underlying,
         "expiry": index.expiry.isoformat(),
         "ts": _clean(ts),
         "computed_at": now.isoformat(),

@@ -1,9 +1,11 @@
 """The live chain: the latest value of every field of every subscribed instrument, as arrays.
 
-One table holds every instrument (spot, VIX, futures, options) as columns of a float64 matrix,
-so applying a decoded batch of ticks is one vectorised scatter per field, whatever its size. An
-option's place is also indexed per expiry and strike, so pricing an expiry reads its calls and
-puts as aligned arrays. Pure: no I/O and no clock; the caller passes the time.
+One table holds every instrument of every followed underlying (spots, VIX, futures, options)
+as columns of a float64 matrix, so applying a decoded batch of ticks is one vectorised scatter
+per field, whatever its size. An option's place is also indexed per (underlying, expiry) and
+strike, so pricing an expiry reads its calls and puts as aligned arrays. Each column knows its
+underlying: a contract by its `name` in the dump, an index by its tradingsymbol (the
+`Underlying`'s spot or volatility index). Pure: no I/O and no clock; the caller passes the time.
 """
 
 from __future__ import annotations
@@ -18,13 +20,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from strikeboard.market.codec import TickBatch
-from strikeboard.market.universe import INDIA_VIX_TOKEN, NIFTY_50_TOKEN
+from strikeboard.market.underlyings import Underlying, underlying
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
-
-SPOT_TOKEN: Final = NIFTY_50_TOKEN
-VIX_TOKEN: Final = INDIA_VIX_TOKEN
 
 
 class Kind(enum.IntEnum):
@@ -40,6 +39,10 @@ class Contract(Protocol):
 
     @property
     def instrument_token(self) -> int: ...
+    @property
+    def name(self) -> str: ...  # the underlying of a contract; an index's own name
+    @property
+    def tradingsymbol(self) -> str: ...
     @property
     def expiry(self) -> date | None: ...
     @property
@@ -104,38 +107,56 @@ class ExpiryIndex:
     call: I64  # column of the call at each strike, -1 when not subscribed
     put: I64
     lot_size: int
+    underlying: str = "NIFTY"
 
 
 class ChainState:
     """Latest values of the universe's instruments, plus which expiries changed since the last
     time `take_dirty` was called."""
 
-    def __init__(self, underlying: str = "NIFTY") -> None:
-        self.underlying = underlying
+    def __init__(self, underlyings: str | Sequence[str] = "NIFTY") -> None:
+        names = [underlyings] if isinstance(underlyings, str) else list(underlyings)
+        self.underlyings: tuple[Underlying, ...] = tuple(underlying(n) for n in names)
+        self.underlying = self.underlyings[0].name
+        """The first underlying's name."""
         self.tokens = np.zeros(0, dtype=np.uint32)
         self.kind = np.zeros(0, dtype=np.int8)
+        self.und_id = np.zeros(0, dtype=np.int64)  # position in `underlyings`
         self.expiry_id = np.zeros(0, dtype=np.int64)  # -1 for spot and VIX
         self.values = np.full((len(Field), 0), np.nan)
         self.expiries: list[ExpiryIndex] = []
-        self.futures: list[tuple[date, int]] = []  # (expiry, column), nearest first
+        self.futures: dict[str, list[tuple[date, int]]] = {}  # (expiry, column), nearest first
+        self.spot_columns: dict[str, int] = {}
+        self.vix_columns: dict[str, int] = {}
+        self._expiry_und = np.zeros(0, dtype=np.int64)
         self._order = np.zeros(0, dtype=np.int64)  # tokens sorted, for searchsorted lookups
         self._dirty = np.zeros(0, dtype=bool)
         self.market_dirty = False
+        self.market_moved: set[str] = set()
+        """Underlyings whose spot, VIX or futures changed since `take_market_moved`."""
 
     # -- universe -----------------------------------------------------------------------------
 
     def set_universe(self, contracts: Iterable[Contract]) -> None:
         """Rebuild the table for a new universe, keeping every value already known."""
+        owners = self._owners()
         records = sorted(
             {c.instrument_token: c for c in contracts}.values(),
             key=lambda c: (c.expiry or date.min, c.strike, c.instrument_type),
         )
         tokens = np.array([c.instrument_token for c in records], dtype=np.uint32)
-        kind = np.array([_kind_of(c) for c in records], dtype=np.int8)
-        option_expiries = sorted({c.expiry for c in records if c.expiry and _is_option(c)})
-        expiry_pos = {e: i for i, e in enumerate(option_expiries)}
+        kinds = [_kind_of(c, owners) for c in records]
+        kind = np.array([k for k, _ in kinds], dtype=np.int8)
+        und_id = np.array([u for _, u in kinds], dtype=np.int64)
+        series: list[tuple[int, date]] = sorted(
+            {(int(und_id[i]), c.expiry or date.min) for i, c in enumerate(records) if _is_option(c)}
+        )
+        expiry_pos = {key: i for i, key in enumerate(series)}
         expiry_id = np.array(
-            [expiry_pos.get(c.expiry, -1) if _is_option(c) and c.expiry else -1 for c in records],
+            [
+                expiry_pos.get((int(und_id[i]), c.expiry or date.min), -1) if _is_option(c) else -1
+                for i, c in enumerate(records)
+            ],
             dtype=np.int64,
         )
         values = np.full((len(Field), len(records)), np.nan)
@@ -145,24 +166,47 @@ class ChainState:
             values[:, known] = self.values[:, old[known]]
 
         indexes: list[ExpiryIndex] = []
-        for e in option_expiries:
-            legs = [(i, c) for i, c in enumerate(records) if _is_option(c) and c.expiry == e]
+        for n, (u, e) in enumerate(series):
+            legs = [(i, records[i]) for i in np.flatnonzero(expiry_id == n).tolist()]
             strikes = np.array(sorted({c.strike for _, c in legs}), dtype=np.float64)
             call = np.full(len(strikes), -1, dtype=np.int64)
             put = np.full(len(strikes), -1, dtype=np.int64)
             for i, c in legs:
                 s = int(np.searchsorted(strikes, c.strike))
                 (call if c.instrument_type == "CE" else put)[s] = i
-            indexes.append(ExpiryIndex(e, strikes, call, put, legs[0][1].lot_size))
+            name = self.underlyings[u].name
+            indexes.append(ExpiryIndex(e, strikes, call, put, legs[0][1].lot_size, name))
 
         self.tokens, self.kind, self.expiry_id, self.values = tokens, kind, expiry_id, values
+        self.und_id = und_id
         self.expiries = indexes
-        self.futures = sorted(
-            (c.expiry, i) for i, c in enumerate(records) if _kind_of(c) == Kind.FUTURE and c.expiry
-        )
+        self._expiry_und = np.array([u for u, _ in series], dtype=np.int64)
+        self.futures = {u.name: [] for u in self.underlyings}
+        self.spot_columns, self.vix_columns = {}, {}
+        for i, c in enumerate(records):
+            name = self.underlyings[und_id[i]].name
+            if kind[i] == Kind.FUTURE and c.expiry:
+                self.futures[name].append((c.expiry, i))
+            elif kind[i] == Kind.SPOT:
+                self.spot_columns[name] = i
+            elif kind[i] == Kind.VIX:
+                self.vix_columns[name] = i
+        for listed in self.futures.values():
+            listed.sort()
         self._order = np.argsort(tokens, kind="stable")
         self._dirty = np.ones(len(indexes), dtype=bool)
         self.market_dirty = True
+        self.market_moved = {u.name for u in self.underlyings}
+
+    def _owners(self) -> _Owners:
+        """Index tradingsymbol -> (SPOT or VIX, underlying position); contract name ->
+        underlying position (SENSEX is both an index's symbol and its contracts' name)."""
+        indices: dict[str, tuple[Kind, int]] = {}
+        for n, u in enumerate(self.underlyings):
+            indices[u.spot_symbol] = (Kind.SPOT, n)
+            if u.vix_symbol is not None:
+                indices[u.vix_symbol] = (Kind.VIX, n)
+        return _Owners(indices, {u.name: n for n, u in enumerate(self.underlyings)})
 
     def column_of(self, tokens: NDArray[np.uint32] | Sequence[int]) -> I64:
         """Table column of each token, -1 for tokens outside the universe."""
@@ -218,18 +262,27 @@ class ChainState:
     def _mark(self, cols: I64) -> None:
         expiry_ids = self.expiry_id[cols]
         self._dirty[np.unique(expiry_ids[expiry_ids >= 0])] = True
-        if (expiry_ids < 0).any() or (self.kind[cols] == Kind.FUTURE).any():
+        market = (expiry_ids < 0) | (self.kind[cols] == Kind.FUTURE)
+        if market.any():
+            # Spot and futures feed every expiry's forward and Greeks: of their underlying.
+            moved = np.unique(self.und_id[cols[market]])
+            self._dirty[np.isin(self._expiry_und, moved)] = True
             self.market_dirty = True
+            self.market_moved.update(self.underlyings[u].name for u in moved.tolist())
 
     def take_dirty(self) -> list[int]:
-        """Positions in `expiries` of the expiries changed since the last call (all of them
-        after a market move, since spot and futures feed every expiry's forward and Greeks)."""
-        if self.market_dirty:
-            self._dirty[:] = True
+        """Positions in `expiries` of the expiries changed since the last call (all of an
+        underlying's after a move of its spot or futures)."""
         changed = [int(i) for i in np.flatnonzero(self._dirty)]
         self._dirty[:] = False
         self.market_dirty = False
         return changed
+
+    def take_market_moved(self) -> list[str]:
+        """The underlyings whose spot, VIX or futures changed since the last call."""
+        moved = [u.name for u in self.underlyings if u.name in self.market_moved]
+        self.market_moved = set()
+        return moved
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -237,18 +290,28 @@ class ChainState:
         col = int(self.column_of([token])[0])
         return float(self.values[field, col]) if col >= 0 else float("nan")
 
+    def spot(self, underlying: str, field: Field = Field.LTP) -> float:
+        """A field of an underlying's spot (NaN while it is not in the universe)."""
+        col = self.spot_columns.get(underlying, -1)
+        return float(self.values[field, col]) if col >= 0 else float("nan")
+
+    def spots(self) -> dict[str, float]:
+        """Each underlying's spot price (NaN while unknown)."""
+        return {u.name: self.spot(u.name) for u in self.underlyings}
+
     def leg(self, columns: I64, field: Field) -> F64:
         """A field for the given columns, NaN where the column is -1 (no such contract)."""
         out = self.values[field, np.maximum(columns, 0)] if len(self.tokens) else columns * np.nan
         return np.where(columns >= 0, out, np.nan)
 
-    def future_for(self, expiry: date) -> int:
-        """Column of the future to fall back on for an expiry: the first expiring on or after
-        it, else the last one listed; -1 when no future is subscribed."""
-        for fut_expiry, col in self.futures:
+    def future_for(self, expiry: date, underlying: str | None = None) -> int:
+        """Column of the underlying's future to fall back on for an expiry: the first expiring
+        on or after it, else the last one listed; -1 when no future is subscribed."""
+        futures = self.futures.get(underlying or self.underlying, [])
+        for fut_expiry, col in futures:
             if fut_expiry >= expiry:
                 return col
-        return self.futures[-1][1] if self.futures else -1
+        return futures[-1][1] if futures else -1
 
 
 def _price_or_nan(prices: F64) -> F64:
@@ -260,15 +323,24 @@ def _is_option(c: Contract) -> bool:
     return c.instrument_type in ("CE", "PE")
 
 
-def _kind_of(c: Contract) -> Kind:
-    if c.instrument_token == SPOT_TOKEN:
-        return Kind.SPOT
-    if c.instrument_token == VIX_TOKEN:
-        return Kind.VIX
-    kinds = {"CE": Kind.CALL, "PE": Kind.PUT, "FUT": Kind.FUTURE}
-    if c.instrument_type not in kinds:
+_KINDS: Final = {"CE": Kind.CALL, "PE": Kind.PUT, "FUT": Kind.FUTURE}
+
+
+@dataclass(frozen=True)
+class _Owners:
+    indices: Mapping[str, tuple[Kind, int]]
+    contracts: Mapping[str, int]
+
+
+def _kind_of(c: Contract, owners: _Owners) -> tuple[Kind, int]:
+    """The column's kind and underlying (its position in the state's underlyings)."""
+    if c.expiry is None and c.tradingsymbol in owners.indices:
+        return owners.indices[c.tradingsymbol]
+    kind = _KINDS.get(c.instrument_type)
+    owner = owners.contracts.get(c.name)
+    if kind is None or owner is None:
         raise ValueError(
-            f"instrument {c.instrument_token} of type {c.instrument_type!r} "
-            "is neither NIFTY 50, INDIA VIX, a future nor an option"
+            f"instrument {c.instrument_token} ({c.tradingsymbol!r}, {c.instrument_type!r}) is "
+            "neither a followed underlying's index, a future nor an option"
         )
-    return kinds[c.instrument_type]
+    return kind, owner

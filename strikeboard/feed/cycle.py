@@ -20,7 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
-from strikeboard.chain.state import SPOT_TOKEN, Field
+from strikeboard.chain.state import Field
 from strikeboard.feed.ingest import HotLink, LiveChain
 from strikeboard.feed.publisher import CycleResult, PublisherProcess
 from strikeboard.market.calendar import IST
@@ -50,7 +50,7 @@ class Cycle:
         *,
         cycle_ms: int,
         now: Callable[[], datetime],
-        on_spot: Callable[[float, datetime], None],
+        on_spot: Callable[[dict[str, float], datetime], None],
         on_second: Callable[[], None],
     ) -> None:
         self.chain = chain
@@ -145,7 +145,7 @@ class Cycle:
             # 15:30) must still correct that leg's change in OI on screen.
             ids = self.chain.state.take_dirty()
             values = self.chain.state.values.copy()
-            spot = self.chain.state.value(SPOT_TOKEN, Field.LTP)
+            spots = self.chain.state.spots()
         self.link.check()
         minutes = [] if idle else [m for m in (self._closed_minute(now),) if m]
         if closing:  # and the session's last minute, which no later tick will close
@@ -161,8 +161,8 @@ class Cycle:
                 self.spool.append(encode_minute(candles=rows))
             self._close_requested.clear()
             self.paused = True
-        elif not idle and math.isfinite(spot):
-            self._on_spot(spot, now)
+        elif not idle and all(math.isfinite(s) for s in spots.values()):
+            self._on_spot(spots, now)
 
     def _closed_minute(self, now: datetime) -> str | None:
         """The minute that just closed (its stamp), once, when the market clock leaves it."""

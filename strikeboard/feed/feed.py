@@ -104,7 +104,8 @@ class Feed:
         self.adapters = adapters
         self._now = now
         self._market_open = market_open
-        self.chain = LiveChain(config.universe.underlying)
+        self.names = [u.name for u in config.universe.underlyings]
+        self.chain = LiveChain(self.names)
         self.link = HotLink(adapters.hot)
         self.ingest = Ingest(self.chain, self.link, adapters.spool)
         self.cycle = Cycle(
@@ -122,7 +123,7 @@ class Feed:
             adapters.rest, adapters.archive, adapters.spool, self.chain,
             today=lambda: self.session_day, read_token=read_token,
             on_token=self.shards.set_access_token,
-            probe_every_s=config.token_probe_s,
+            probe_every_s=config.token_probe_s, underlyings=config.universe.underlyings,
         )  # fmt: skip
         self.phase = "starting"
         self.day = DayLifecycle(is_trading_day, config.day)
@@ -207,7 +208,7 @@ class Feed:
         catalog = session.retry_until_done(
             "instruments", lambda: session.load_catalog(self.config.universe)
         )
-        spot = session.retry_until_done("spot", session.spot)
+        spot = session.retry_until_done("spot", session.spots)
         if catalog is None or spot is None:
             return  # stopped while waiting for Kite
         session.catalog = catalog
@@ -242,7 +243,7 @@ class Feed:
         the new day's baselines. Raises (and is retried) while Kite cannot answer."""
         now = self._now()
         catalog = self.session.load_catalog(self.config.universe)
-        universe = select_universe(catalog, self.session.spot(), now.date())
+        universe = select_universe(catalog, self.session.spots(), now.date())
         with self._universe_lock:
             before = self.universe
             self.session.catalog = catalog
@@ -296,13 +297,16 @@ class Feed:
         if universe.trimmed and (
             self.universe is None or self.universe.trimmed != universe.trimmed
         ):
+            per = {p.underlying.name: p.trimmed for p in universe.parts}
             log.warning(
                 "universe trimmed to fit Kite's connections: %d option instruments left out "
-                "(the strikes farthest from the ATM, the farther expiries first); narrow "
-                "strikes_each_side or the expiries to follow all of them",
+                "(the strikes farthest from the ATM, the farther expiries, then the later "
+                "underlyings first); narrow strikes_each_side, the expiries or UNDERLYINGS to "
+                "follow all of them",
                 universe.trimmed,
-                extra={"instruments": len(universe.tokens), "trimmed": universe.trimmed},
-            )
+                extra={"instruments": len(universe.tokens), "trimmed": universe.trimmed,
+                       "trimmed_by_underlying": per},
+            )  # fmt: skip
         self._shard_sets = shard(
             universe.tokens,
             self._shard_sets,
@@ -317,7 +321,7 @@ class Feed:
             expiries = len(self.chain.state.expiries)
             self.adapters.publisher.set_universe(universe.instruments, expiries)
 
-    def _maybe_recentre(self, spot: float, now: datetime) -> None:
+    def _maybe_recentre(self, spot: dict[str, float], now: datetime) -> None:
         """Cycle thread: follow spot. Subscriptions change at once; baselines come later."""
         catalog, universe = self.session.catalog, self.universe
         if catalog is None or universe is None or self.phase != "live":
@@ -339,7 +343,7 @@ class Feed:
         """A restarted feed starts from the last state it published to Redis, so the first
         cycles do not publish a chain with holes while the instruments' first ticks arrive."""
         try:
-            restored = self.adapters.hot.load_state([self.config.universe.underlying])
+            restored = self.adapters.hot.load_state(self.names)
         except StoreError as exc:
             log.warning("no hot state to restore: %s", exc)
             return
@@ -401,6 +405,8 @@ class Feed:
                 redis_ok=self.link.ok, redis_errors=self.link.errors,
                 instruments=len(self.universe.tokens) if self.universe else 0,
                 trimmed=self.universe.trimmed if self.universe else 0,
+                underlyings={p.underlying.name: (len(p.instruments), p.trimmed)
+                             for p in self.universe.parts} if self.universe else {},
                 tick_rate=self._tick_rate,
             )
         )  # fmt: skip

@@ -3,8 +3,8 @@ status. Pure: no I/O and no clock (the caller passes `now`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from strikeboard.feed.cycle import CycleCounters
@@ -41,6 +41,8 @@ class FeedView:
     tick_rate: float
     trimmed: int = 0
     """Option instruments the configuration names but Kite's connections cannot carry."""
+    underlyings: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """Per followed underlying: (instruments subscribed, option instruments trimmed)."""
 
 
 def problems(view: FeedView) -> list[str]:
@@ -118,6 +120,10 @@ def health_document(view: FeedView) -> dict[str, Any]:
         },
         "instruments": view.instruments,
         "instruments_trimmed": view.trimmed,
+        "underlyings": {
+            name: {"instruments": n, "instruments_trimmed": trimmed}
+            for name, (n, trimmed) in view.underlyings.items()
+        },
         "gap_fills": s.gap_fills,
         "gap_fills_pending": view.pending_fills,
         "gap_fill_failures": s.fill_failures,

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,11 +59,12 @@ class HotLink:
 
 
 class LiveChain:
-    """The chain state, its validator and the market candles, under one lock."""
+    """The chain state of every followed underlying, its validator and the market candles,
+    under one lock."""
 
-    def __init__(self, underlying: str) -> None:
+    def __init__(self, underlyings: str | Sequence[str]) -> None:
         self.lock = threading.RLock()  # re-entrant: the feed swaps universes under it
-        self.state = ChainState(underlying)
+        self.state = ChainState(underlyings)
         self.validator: TickValidator | None = None
         self.candles = CandleBuilder(set())
         self.pending_candles: list[CandleRow] = []
@@ -73,9 +74,12 @@ class LiveChain:
 
     def set_universe(self, instruments: tuple[Instrument, ...]) -> None:
         with self.lock:
-            self.state.set_universe(instruments)
-            if self.validator is None:
-                self.validator = TickValidator(instruments)
+            state = self.state
+            state.set_universe(instruments)
+            spots = {name: int(state.tokens[col]) for name, col in state.spot_columns.items()}
+            # A call is capped by its own underlying's spot: the validator knows which that is.
+            if self.validator is None or (spots and self.validator.spot_tokens != spots):
+                self.validator = TickValidator(instruments, spot_tokens=spots or None)
             else:
                 self.validator.set_universe(instruments)
             self.candles.tokens = {i.instrument_token for i in instruments if not i.is_option}
@@ -249,9 +253,10 @@ class Ingest:
             if len(accepted):
                 chain.changed.set()
             self._update_candles(accepted)
-            cols = chain.state.column_of(accepted.instrument_token)
-            market_moved = bool((chain.state.kind[cols[cols >= 0]] <= Kind.FUTURE).any())
-            market = market_document(chain.state) if market_moved else {}
+            market: dict[str, Any] = {}
+            for name in chain.state.take_market_moved():
+                market.update(market_document(chain.state, name))
+            market_moved = bool(market)
         if not len(accepted):
             return
         records = to_tick_records(accepted, self._seq + 1, received)

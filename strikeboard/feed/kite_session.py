@@ -22,6 +22,7 @@ from strikeboard.chain.state import Field
 from strikeboard.feed.ingest import LiveChain
 from strikeboard.kite.rest import KiteRest, KiteUnavailable, TokenExpired
 from strikeboard.market.calendar import IST
+from strikeboard.market.underlyings import NIFTY, Underlying, underlying_of
 from strikeboard.market.universe import Catalog, UniverseConfig, parse_instruments
 from strikeboard.store.archive import Archive
 from strikeboard.store.archiver import encode_minute
@@ -30,7 +31,6 @@ from strikeboard.store.spool import Spool
 
 log = logging.getLogger("strikeboard.feed")
 
-SPOT_KEY = "NSE:NIFTY 50"
 BASELINE_CHUNK = 30
 """Contracts per baseline step (10 s of Kite's 3 historical calls/s): fills can cut in between."""
 
@@ -77,8 +77,10 @@ class KiteSession:
         probe_every_s: float = 60.0,
         backoff_max_s: float = 30.0,
         rng: random.Random | None = None,
+        underlyings: tuple[Underlying, ...] = (NIFTY,),
     ) -> None:
         self.rest = rest
+        self.underlyings = underlyings
         self.archive = archive
         self.spool = spool
         self.chain = chain
@@ -105,16 +107,29 @@ class KiteSession:
     # -- start-up (called from the worker while bootstrapping) ------------------------------
 
     def load_catalog(self, config: UniverseConfig) -> Catalog:
-        rows = self.rest.instruments("NFO") + self.rest.instruments("NSE")
+        """The dumps of the exchanges the underlyings need: derivatives first, then the
+        indices' (NSE's for INDIA VIX as well)."""
+        exchanges = [u.derivatives for u in config.underlyings] + ["NSE"]
+        exchanges += [u.exchange for u in config.underlyings]
+        rows: list[dict[str, Any]] = []
+        for exchange in dict.fromkeys(exchanges):
+            rows += self.rest.instruments(exchange)
+        for row in rows:  # archived with the instrument: a tick's underlying is its token's
+            row["underlying"] = underlying_of(row)
         try:
             self.archive.upsert_instruments(rows)
         except StoreError as exc:
             log.warning("instruments not archived (PostgreSQL unavailable): %s", exc)
         return Catalog(parse_instruments(rows), config)
 
-    def spot(self) -> float:
-        data = self.rest.ltp([SPOT_KEY])
-        return float(data[SPOT_KEY]["last_price"])
+    def spots(self) -> dict[str, float]:
+        """Each underlying's spot price, in one LTP call."""
+        keys = {u.name: u.spot_key for u in self.underlyings}
+        data = self.rest.ltp(list(keys.values()))
+        missing = [key for key in keys.values() if key not in data]
+        if missing:
+            raise KiteUnavailable(f"no last price for {', '.join(missing)}", 1)
+        return {name: float(data[key]["last_price"]) for name, key in keys.items()}
 
     def retry_until_done(self, what: str, step: Callable[[], Any]) -> Any:
         """Run `step` until it succeeds or the session stops: Kite being slow, limiting us or
@@ -325,7 +340,7 @@ class KiteSession:
         if time.monotonic() - self._last_call < self._probe_every_s:
             return False
         self._last_call = time.monotonic()
-        self.rest.ltp([SPOT_KEY])
+        self.rest.ltp([self.underlyings[0].spot_key])
         return False
 
     def _names(self, tokens: Iterable[int]) -> dict[str, int]:

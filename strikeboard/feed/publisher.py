@@ -45,33 +45,35 @@ class CycleResult:
 
 
 class ChainPublisher:
-    """Prices dirty expiries and publishes them; keeps the last document of each expiry."""
+    """Prices dirty expiries and publishes them; keeps the last document of each
+    (underlying, expiry)."""
 
-    def __init__(self, hot: HotStore, underlying: str, pricing: PricingParams) -> None:
+    def __init__(
+        self, hot: HotStore, underlyings: str | Sequence[str], pricing: PricingParams
+    ) -> None:
         self.hot = hot
         self.pricing = pricing
-        self.state = ChainState(underlying)
-        self.published: dict[str, dict[str, Any]] = {}
+        self.state = ChainState(underlyings)
+        self.published: dict[tuple[str, str], dict[str, Any]] = {}
         self.redis_ok = True
 
     def restore(self) -> None:
         """A restarted feed continues the seqs (and clients' deltas) where Redis has them."""
         try:
-            restored = self.hot.load_state([self.state.underlying])
+            restored = self.hot.load_state([u.name for u in self.state.underlyings])
         except StoreError as exc:
             log.warning("no hot state to restore: %s", exc)
             return
-        for (_underlying, expiry), document in restored.snapshots.items():
-            self.published[expiry] = document
+        self.published.update(restored.snapshots)
 
     def set_universe(self, contracts: Sequence[Contract]) -> None:
         self.state.set_universe(contracts)
-        live = {index.expiry.isoformat() for index in self.state.expiries}
-        for expiry in set(self.published) - live:
-            del self.published[expiry]
+        live = {(i.underlying, i.expiry.isoformat()) for i in self.state.expiries}
+        for underlying, expiry in set(self.published) - live:
+            del self.published[(underlying, expiry)]
             if self.redis_ok:
                 try:
-                    self.hot.retire_expiry(self.state.underlying, expiry)
+                    self.hot.retire_expiry(underlying, expiry)
                 except HotStoreError as exc:
                     self._redis_down(exc)
 
@@ -91,14 +93,15 @@ class ChainPublisher:
             document = expiry_snapshot(self.state, self.state.expiries[i], now, self.pricing)
             if document is None:
                 continue
-            previous = self.published.get(document["expiry"])
+            key = (document["underlying"], document["expiry"])
+            previous = self.published.get(key)
             if self.redis_ok:
                 try:
                     self.hot.publish(document, previous)
                     result.published += 1
                 except HotStoreError as exc:
                     self._redis_down(exc)
-            self.published[document["expiry"]] = document
+            self.published[key] = document
         for stamp in minutes:
             chain_rows, agg_rows = self.minute_rows(stamp)
             result.chain_rows += chain_rows
@@ -143,10 +146,10 @@ class ChainPublisher:
         log.info("Redis back: snapshots rebuilt")
 
 
-def _worker(conn: Connection, redis_url: str, prefix: str, underlying: str,
+def _worker(conn: Connection, redis_url: str, prefix: str, underlyings: Sequence[str],
             pricing: PricingParams, log_level: str) -> None:  # fmt: skip
     configure_logging(log_level, "strikeboard-feed-publisher")
-    publisher = ChainPublisher(HotStore.from_url(redis_url, prefix), underlying, pricing)
+    publisher = ChainPublisher(HotStore.from_url(redis_url, prefix), underlyings, pricing)
     publisher.restore()
     while True:
         try:
@@ -172,9 +175,10 @@ class PublisherProcess:
     """The feed's handle on the publisher process. Cycles never queue up: while one is being
     priced, the next one's dirty expiries accumulate and go out together."""
 
-    def __init__(self, redis_url: str, prefix: str, underlying: str, pricing: PricingParams,
-                 log_level: str = "INFO") -> None:  # fmt: skip
-        self._args = (redis_url, prefix, underlying, pricing, log_level)
+    def __init__(self, redis_url: str, prefix: str, underlyings: str | Sequence[str],
+                 pricing: PricingParams, log_level: str = "INFO") -> None:  # fmt: skip
+        names = (underlyings,) if isinstance(underlyings, str) else tuple(underlyings)
+        self._args = (redis_url, prefix, names, pricing, log_level)
         self._ctx = multiprocessing.get_context("spawn")
         self._conn: Connection | None = None
         self._proc: multiprocessing.process.BaseProcess | None = None

@@ -2,7 +2,7 @@
 
 A binary message is: uint16 packet count, then for each packet a uint16 length and the
 packet bytes. Every field is big-endian. The packet kind is given by its length alone, as in
-kiteconnect's own parser. Prices are integers in paise (divisor 100 for NSE/NFO/indices).
+kiteconnect's own parser. Prices are integers in paise (divisor 100 for NSE/NFO/BSE/BFO/indices).
 """
 
 from __future__ import annotations
@@ -14,8 +14,14 @@ import numpy as np
 PRICE_DIVISOR: Final = 100.0
 """Prices on the wire are integer paise for NSE, NFO and the indices."""
 
+SEGMENT_NSE: Final = 1
+SEGMENT_NFO: Final = 2
+SEGMENT_BSE: Final = 4
+SEGMENT_BFO: Final = 5
+"""Kite's exchange segments in `instrument_token & 0xff` (kiteconnect's `EXCHANGE_MAP`):
+prices of all of these are paise (divisor 100), as for NFO."""
 SEGMENT_INDICES: Final = 9
-"""`instrument_token & 0xff` of an index (not tradable)."""
+"""`instrument_token & 0xff` of an index, NSE's or BSE's (not tradable)."""
 
 _U4 = ">u4"
 

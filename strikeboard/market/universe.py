@@ -15,8 +15,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Final
 
-NIFTY_50_TOKEN: Final = 256265
-INDIA_VIX_TOKEN: Final = 264969
+from strikeboard.market.underlyings import NIFTY, Underlying
+
+NIFTY_50_TOKEN: Final = NIFTY.spot_token
 MAX_CONNECTIONS: Final = 3
 MAX_TOKENS_PER_CONNECTION: Final = 3000
 """Kite's limits: 3 WebSocket connections per API key, 3000 instruments per connection."""
@@ -56,7 +57,7 @@ class Instrument:
     instrument_type: str
     """CE, PE, FUT, or EQ (Kite also reports indices as EQ)."""
     segment: str
-    """NFO-OPT, NFO-FUT, INDICES, NSE, ..."""
+    """NFO-OPT, NFO-FUT, BFO-OPT, BFO-FUT, INDICES, NSE, ..."""
     exchange: str
     last_price: float = 0.0
 
@@ -125,12 +126,14 @@ def parse_instruments_csv(text: str | bytes) -> list[Instrument]:
 
 @dataclass(frozen=True, slots=True)
 class UniverseConfig:
-    """What to subscribe. Defaults: NIFTY, 4 weekly expiries + current monthly, ATM +/- 25."""
+    """What to subscribe. Defaults: NIFTY, 4 weekly expiries + current monthly, ATM +/- 25.
 
-    underlying: str = "NIFTY"
-    spot_token: int = NIFTY_50_TOKEN
-    vix_token: int | None = INDIA_VIX_TOKEN
+    The expiry and strike counts apply to each underlying; the connections are shared, and
+    `underlyings` is also the priority order when they do not all fit."""
+
+    underlyings: tuple[Underlying, ...] = (NIFTY,)
     weekly_expiries: int = 4
+    """Nearest expiries per underlying (for a monthly-only underlying, its nearest monthlies)."""
     include_monthly: bool = True
     next_future: bool = False
     strikes_each_side: int | None = 25
@@ -149,6 +152,9 @@ class UniverseConfig:
             raise UniverseError("recentre_after must be >= 1")
         if not self.max_connections >= 1 or self.per_connection < 1:
             raise UniverseError("need at least one connection of at least one token")
+        names = [u.name for u in self.underlyings]
+        if not names or len(set(names)) != len(names):
+            raise UniverseError(f"need one or more distinct underlyings, got {names}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +170,7 @@ class ExpiryWindow:
     lo: int
     hi: int
     """The window is strikes[lo:hi]."""
+    underlying: str = "NIFTY"
 
     @property
     def centre_strike(self) -> float:
@@ -175,38 +182,93 @@ class ExpiryWindow:
 
 
 @dataclass(frozen=True, slots=True)
-class Universe:
-    """A selected universe: the tokens to subscribe and what they are."""
+class Selection:
+    """One underlying's part of a universe."""
 
+    underlying: Underlying
     spot: Instrument | None
     vix: Instrument | None
     futures: tuple[Instrument, ...]
     windows: tuple[ExpiryWindow, ...]
     options: tuple[Instrument, ...]
-    tokens: frozenset[int] = field(default=frozenset())
     trimmed: int = 0
-    """Option instruments left out to fit Kite's connection limits (farthest from the ATM
-    first, the farther expiry first among equals): 0 when everything configured fits."""
+    """Its option instruments left out to fit Kite's connection limits."""
 
     @property
     def instruments(self) -> tuple[Instrument, ...]:
-        """Every selected instrument (spot, VIX, futures, options)."""
+        """Every selected instrument of the underlying (spot, VIX, futures, options)."""
         extra = tuple(i for i in (self.spot, self.vix) if i is not None)
         return extra + self.futures + self.options
 
 
-class Catalog:
-    """The instruments dump indexed for selection (built once per trading day)."""
+@dataclass(frozen=True, slots=True)
+class Universe:
+    """A selected universe: the tokens to subscribe and what they are, per underlying."""
 
-    def __init__(self, instruments: Iterable[Instrument], config: UniverseConfig) -> None:
+    parts: tuple[Selection, ...]
+    tokens: frozenset[int] = field(default=frozenset())
+
+    @property
+    def trimmed(self) -> int:
+        """Option instruments left out to fit Kite's connection limits (farthest from the ATM
+        first, the farther expiry, then the lower-priority underlying, first among equals):
+        0 when everything configured fits."""
+        return sum(p.trimmed for p in self.parts)
+
+    def part(self, name: str) -> Selection:
+        for p in self.parts:
+            if p.underlying.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def spot(self) -> Instrument | None:
+        """The first underlying's spot."""
+        return self.parts[0].spot
+
+    @property
+    def vix(self) -> Instrument | None:
+        return self.parts[0].vix
+
+    @property
+    def futures(self) -> tuple[Instrument, ...]:
+        return tuple(f for p in self.parts for f in p.futures)
+
+    @property
+    def windows(self) -> tuple[ExpiryWindow, ...]:
+        return tuple(w for p in self.parts for w in p.windows)
+
+    @property
+    def options(self) -> tuple[Instrument, ...]:
+        return tuple(o for p in self.parts for o in p.options)
+
+    @property
+    def instruments(self) -> tuple[Instrument, ...]:
+        """Every selected instrument (spot, VIX, futures, options of every underlying)."""
+        return tuple(i for p in self.parts for i in p.instruments)
+
+
+class UnderlyingCatalog:
+    """One underlying's contracts in the instruments dump."""
+
+    def __init__(
+        self, u: Underlying, instruments: Iterable[Instrument], config: UniverseConfig
+    ) -> None:
+        self.underlying = u
         self.config = config
-        self.by_token: dict[int, Instrument] = {}
         self.futures: list[Instrument] = []
         # expiry -> strike -> {"CE": inst, "PE": inst}
         self.chains: dict[date, dict[float, dict[str, Instrument]]] = defaultdict(dict)
+        self.spot_token = u.spot_token
+        self.vix_token = u.vix_token
         for inst in instruments:
-            self.by_token[inst.instrument_token] = inst
-            if inst.name != config.underlying or inst.expiry is None:
+            if inst.is_index and inst.exchange == u.exchange:
+                # The dump's row is the source of truth for the spot's (and VIX's) token.
+                if inst.tradingsymbol == u.spot_symbol:
+                    self.spot_token = inst.instrument_token
+                elif u.vix_symbol is not None and inst.tradingsymbol == u.vix_symbol:
+                    self.vix_token = inst.instrument_token
+            if inst.name != u.name or inst.expiry is None or inst.exchange != u.derivatives:
                 continue
             if inst.is_future:
                 self.futures.append(inst)
@@ -220,9 +282,6 @@ class Catalog:
             last_of_month[(e.year, e.month)] = e
         self.monthlies = frozenset(last_of_month.values())
         self.expiries = expiries
-
-    def instrument(self, token: int) -> Instrument | None:
-        return self.by_token.get(token)
 
     def select_expiries(self, today: date) -> list[date]:
         """The nearest `weekly_expiries` expiries on or after today, plus the current monthly."""
@@ -252,7 +311,25 @@ class Catalog:
             centre=centre,
             lo=lo,
             hi=min(hi, len(strikes)),
+            underlying=self.underlying.name,
         )
+
+
+class Catalog:
+    """The instruments dump indexed for selection (built once per trading day)."""
+
+    def __init__(self, instruments: Iterable[Instrument], config: UniverseConfig) -> None:
+        self.config = config
+        rows = list(instruments)
+        self.by_token: dict[int, Instrument] = {i.instrument_token: i for i in rows}
+        self.parts = {u.name: UnderlyingCatalog(u, rows, config) for u in config.underlyings}
+
+    def of(self, name: str) -> UnderlyingCatalog:
+        """One underlying's part (KeyError for an underlying not configured)."""
+        return self.parts[name]
+
+    def instrument(self, token: int) -> Instrument | None:
+        return self.by_token.get(token)
 
 
 def atm_index(strikes: Sequence[float], spot: float) -> int:
@@ -263,90 +340,127 @@ def atm_index(strikes: Sequence[float], spot: float) -> int:
     return i
 
 
+Spots = float | Mapping[str, float]
+"""Spot per underlying name (a bare number: the spot of a catalog's only underlying)."""
+
+
+def _spots(catalog: Catalog, spot: Spots) -> dict[str, float]:
+    names = list(catalog.parts)
+    if isinstance(spot, Mapping):
+        spots = {name: float(spot[name]) for name in names if name in spot}
+        missing = [n for n in names if n not in spots]
+        if missing:
+            raise UniverseError(f"no spot for {', '.join(missing)}")
+    elif len(names) == 1:
+        spots = {names[0]: float(spot)}
+    else:
+        raise UniverseError(f"one spot given for {len(names)} underlyings")
+    for name, value in spots.items():
+        if not (math.isfinite(value) and value > 0):
+            raise UniverseError(f"spot of {name} must be a positive number, got {value!r}")
+    return spots
+
+
 def select_universe(
     catalog: Catalog,
-    spot: float,
+    spot: Spots,
     today: date,
-    centres: Mapping[date, float] | None = None,
+    centres: Mapping[tuple[str, date], float] | None = None,
 ) -> Universe:
-    """Select the universe around `spot` for `today`.
+    """Select the universe around each underlying's spot for `today`.
 
-    `centres` pins an expiry's window to a given centre strike (used by `recentre` to keep a
-    window that has not moved far enough); other expiries centre on the ATM. A selection
-    larger than Kite's connections allow is trimmed, never refused: the strikes farthest from
-    their expiry's centre go first, the farther expiry's first among equals (`Universe.trimmed`
-    counts what was left out). Raises `UniverseError` when spot is not positive, or when the
-    spot, VIX and futures alone do not fit.
+    `centres` pins an (underlying, expiry) window to a given centre strike (used by `recentre`
+    to keep a window that has not moved far enough); other expiries centre on the ATM. A
+    selection larger than Kite's connections allow is trimmed, never refused: the strikes
+    farthest from their expiry's centre go first, the farther expiry's, then the lower-priority
+    underlying's (later in the configuration) first among equals (`Universe.trimmed` counts
+    what was left out). Raises `UniverseError` when a spot is missing or not positive, or when
+    the spots, VIX and futures alone do not fit.
     """
-    if not (math.isfinite(spot) and spot > 0):
-        raise UniverseError(f"spot must be a positive number, got {spot!r}")
+    spots = _spots(catalog, spot)
     cfg = catalog.config
     windows: list[ExpiryWindow] = []
-    for expiry in catalog.select_expiries(today):
-        strikes = catalog.strikes(expiry)
-        pinned = (centres or {}).get(expiry)
-        centre = atm_index(strikes, spot if pinned is None else pinned)
-        windows.append(catalog.window(expiry, centre))
-    spot_inst = catalog.instrument(cfg.spot_token)
-    vix_inst = catalog.instrument(cfg.vix_token) if cfg.vix_token is not None else None
-    futures = tuple(catalog.select_futures(today))
-    tokens = {cfg.spot_token, *(f.instrument_token for f in futures)}
-    if cfg.vix_token is not None:
-        tokens.add(cfg.vix_token)
+    tokens: set[int] = set()
+    fixed: dict[str, tuple[Instrument | None, Instrument | None, tuple[Instrument, ...]]] = {}
+    for name, part in catalog.parts.items():
+        for expiry in part.select_expiries(today):
+            strikes = part.strikes(expiry)
+            pinned = (centres or {}).get((name, expiry))
+            centre = atm_index(strikes, spots[name] if pinned is None else pinned)
+            windows.append(part.window(expiry, centre))
+        futures = tuple(part.select_futures(today))
+        vix = catalog.instrument(part.vix_token) if part.vix_token is not None else None
+        fixed[name] = (catalog.instrument(part.spot_token), vix, futures)
+        tokens.update((part.spot_token, *(f.instrument_token for f in futures)))
+        if part.vix_token is not None:
+            tokens.add(part.vix_token)
     budget = cfg.max_connections * cfg.per_connection - len(tokens)
     if budget < 0:
         raise UniverseError(
-            f"spot, VIX and {len(futures)} futures exceed {cfg.max_connections} connections "
-            f"x {cfg.per_connection}"
+            f"{len(tokens)} spot, VIX and futures instruments exceed {cfg.max_connections} "
+            f"connections x {cfg.per_connection}"
         )
-    windows, trimmed = _fit(catalog, windows, budget)
-    options: list[Instrument] = []
-    for win in windows:
-        chain = catalog.chains[win.expiry]
-        for strike in win.window:
-            options.extend(chain[strike][t] for t in ("CE", "PE") if t in chain[strike])
-    tokens.update(o.instrument_token for o in options)
-    return Universe(
-        spot=spot_inst,
-        vix=vix_inst,
-        futures=futures,
-        windows=tuple(windows),
-        options=tuple(options),
-        tokens=frozenset(tokens),
-        trimmed=trimmed,
-    )
+    fitted, trimmed = _fit(catalog, windows, budget)
+    parts: list[Selection] = []
+    for name, part in catalog.parts.items():
+        mine = [w for w in fitted if w.underlying == name]
+        options: list[Instrument] = []
+        for win in mine:
+            chain = part.chains[win.expiry]
+            for strike in win.window:
+                options.extend(chain[strike][t] for t in ("CE", "PE") if t in chain[strike])
+        tokens.update(o.instrument_token for o in options)
+        spot_inst, vix_inst, futures = fixed[name]
+        parts.append(
+            Selection(part.underlying, spot_inst, vix_inst, futures, tuple(mine),
+                      tuple(options), trimmed.get(name, 0))
+        )  # fmt: skip
+    return Universe(parts=tuple(parts), tokens=frozenset(tokens))
 
 
 def _fit(
     catalog: Catalog, windows: list[ExpiryWindow], budget: int
-) -> tuple[list[ExpiryWindow], int]:
+) -> tuple[list[ExpiryWindow], dict[str, int]]:
     """The windows narrowed until their option legs fit `budget`, and how many legs that left
-    out. Strikes are kept by distance from their window's centre, the nearer expiry first
-    among equals, so every window stays contiguous around its centre."""
+    out per underlying. Strikes are kept by distance from their window's centre, the nearer
+    expiry, then the higher-priority underlying first among equals, so every window stays
+    contiguous around its centre."""
 
     def legs(win: ExpiryWindow, index: int) -> int:
-        return len(catalog.chains[win.expiry][win.strikes[index]])
+        return len(catalog.of(win.underlying).chains[win.expiry][win.strikes[index]])
 
     wanted = sum(legs(w, i) for w in windows for i in range(w.lo, w.hi))
     if wanted <= budget:
-        return windows, 0
+        return windows, {}
+    priority = {name: n for n, name in enumerate(catalog.parts)}
+    nearness: dict[int, int] = {}
+    seen: dict[str, int] = {}
+    for rank, w in enumerate(windows):  # the expiry's place within its underlying's
+        nearness[rank] = seen.get(w.underlying, 0)
+        seen[w.underlying] = nearness[rank] + 1
     order = sorted(
-        (abs(i - w.centre), rank, i) for rank, w in enumerate(windows) for i in range(w.lo, w.hi)
+        (abs(i - w.centre), nearness[rank], priority[w.underlying], rank, i)
+        for rank, w in enumerate(windows)
+        for i in range(w.lo, w.hi)
     )
     kept: dict[int, list[int]] = {}
     room = budget
-    for _, rank, i in order:
+    for _, _, _, rank, i in order:
         n = legs(windows[rank], i)
         if n > room:
             break  # stop at the first strike that does not fit: windows stay contiguous
         room -= n
         kept.setdefault(rank, []).append(i)
-    fitted = [
-        replace(w, lo=min(kept[rank]), hi=max(kept[rank]) + 1)
-        for rank, w in enumerate(windows)
-        if rank in kept
-    ]
-    return fitted, wanted - (budget - room)
+    trimmed: dict[str, int] = {}
+    fitted: list[ExpiryWindow] = []
+    for rank, w in enumerate(windows):
+        left_out = sum(legs(w, i) for i in range(w.lo, w.hi))
+        if rank in kept:
+            narrowed = replace(w, lo=min(kept[rank]), hi=max(kept[rank]) + 1)
+            fitted.append(narrowed)
+            left_out -= sum(legs(narrowed, i) for i in range(narrowed.lo, narrowed.hi))
+        trimmed[w.underlying] = trimmed.get(w.underlying, 0) + left_out
+    return fitted, trimmed
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,24 +476,25 @@ class Recentre:
         return bool(self.to_subscribe or self.to_unsubscribe)
 
 
-def recentre(catalog: Catalog, current: Universe, spot: float, today: date) -> Recentre:
+def recentre(catalog: Catalog, current: Universe, spot: Spots, today: date) -> Recentre:
     """Move strike windows that spot has left, with hysteresis.
 
     An expiry's window moves to the new ATM only when the ATM is at least `recentre_after`
     strikes from the window's centre, so spot oscillating around a strike boundary does not
     flap subscriptions. Expiries that rolled off (or on) are dropped (or added).
     """
-    keep: dict[date, float] = {}
+    spots = _spots(catalog, spot)
+    keep: dict[tuple[str, date], float] = {}
     for win in current.windows:
-        if win.expiry < today:
+        if win.expiry < today or win.underlying not in catalog.parts:
             continue
-        strikes = catalog.strikes(win.expiry)
+        strikes = catalog.of(win.underlying).strikes(win.expiry)
         if not strikes:
             continue
-        atm = atm_index(strikes, spot)
+        atm = atm_index(strikes, spots[win.underlying])
         centre = atm_index(strikes, win.centre_strike)
         if abs(atm - centre) < catalog.config.recentre_after:
-            keep[win.expiry] = win.centre_strike
+            keep[(win.underlying, win.expiry)] = win.centre_strike
     new = select_universe(catalog, spot, today, centres=keep)
     return Recentre(
         universe=new,

@@ -91,9 +91,11 @@ class TickValidator:
         instruments: Iterable[Instrument],
         config: ValidationConfig | None = None,
         spot_token: int = NIFTY_50_TOKEN,
+        spot_tokens: Mapping[str, int] | None = None,
     ) -> None:
         self.config = config or ValidationConfig()
-        self.spot_token = spot_token
+        self.spot_tokens: Mapping[str, int] = spot_tokens or {"NIFTY": spot_token}
+        """Underlying name -> its spot's token: a call is capped by its own underlying's spot."""
         self._tokens = np.empty(0, dtype=np.int64)
         self._last_price = np.empty(0)
         self._last_ts = np.empty(0)
@@ -117,6 +119,7 @@ class TickValidator:
         self._tick = np.array([0.0 if i.is_index else i.tick_size for i in insts])
         self._class = np.array([_classify(i) for i in insts], dtype=np.int8)
         self._strike = np.array([i.strike for i in insts])
+        self._spot_of = np.array([self.spot_tokens.get(i.name, -1) for i in insts], dtype=np.int64)
 
     def last_price(self, token: int) -> float | None:
         """The last accepted price of a token (None if never accepted or unknown)."""
@@ -228,13 +231,15 @@ class TickValidator:
         reason: npt.NDArray[np.uint8],
     ) -> None:
         """Reject a call above spot or a put above its strike (plus margin): no-arbitrage caps."""
-        spot_rows = np.flatnonzero((tok == self.spot_token) & (reason == _OK))
-        spot = float(last[spot_rows[-1]]) if spot_rows.size else self.last_price(self.spot_token)
         cls = self._class[idx]
         cap = 1.0 + self.config.option_bound_margin
         bad = (cls == _PUT) & (last > self._strike[idx] * cap)
-        if spot is not None:
-            bad |= (cls == _CALL) & (last > spot * cap)
+        spot_of = self._spot_of[idx]
+        for spot_token in self.spot_tokens.values():
+            spot_rows = np.flatnonzero((tok == spot_token) & (reason == _OK))
+            spot = float(last[spot_rows[-1]]) if spot_rows.size else self.last_price(spot_token)
+            if spot is not None:
+                bad |= (cls == _CALL) & (spot_of == spot_token) & (last > spot * cap)
         reason[(reason == _OK) & bad] = RejectReason.OPTION_BOUND
 
     def _remember(

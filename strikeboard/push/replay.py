@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from strikeboard.chain.snapshot import PricingParams, expiry_snapshot, market_document
-from strikeboard.chain.state import SPOT_TOKEN, ChainState, Field
+from strikeboard.chain.state import ChainState, Field
 from strikeboard.market import codec, layouts
 from strikeboard.market.universe import (
+    NIFTY_50_TOKEN,
     Catalog,
     UniverseConfig,
     parse_instruments_csv,
@@ -46,7 +47,7 @@ class SimChain:
             parse_instruments_csv(instruments_csv(self.sim.instruments)),
             universe or UniverseConfig(),
         )
-        spot = float(self.sim.ltp[self.sim.by_token[SPOT_TOKEN]])
+        spot = float(self.sim.ltp[self.sim.by_token[NIFTY_50_TOKEN]])
         selected = select_universe(catalog, spot, day)
         self.state = ChainState()
         self.state.set_universe(selected.instruments)

@@ -7,6 +7,7 @@ import datetime as dt
 
 from strikeboard.sim.engine import SimConfig
 from strikeboard.sim.server import ServerOptions, serve
+from strikeboard.sim.universe import SIM_UNDERLYINGS, UniverseConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,6 +62,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--lot-size", type=int, default=65, help="NIFTY lot size (default 65)")
     p.add_argument(
+        "--underlyings",
+        default=",".join(SIM_UNDERLYINGS),
+        help="underlyings to list and stream, NIFTY first (default: all of "
+        f"{','.join(SIM_UNDERLYINGS)})",
+    )
+    p.add_argument(
         "--every-second",
         action="store_true",
         help="benchmark knob: every instrument ticks once per market second",
@@ -90,7 +97,12 @@ def build(args: argparse.Namespace) -> tuple[SimConfig, ServerOptions]:
     bench, which starts the simulator `strikeboard dev` would, in its own process)."""
     if args.days is not None and args.days < 1:
         raise SystemExit("--days must be at least 1")
-    config = SimConfig(seed=args.seed, day=args.date, lot_size=args.lot_size,
+    names = tuple(n.strip().upper() for n in args.underlyings.split(",") if n.strip())
+    try:
+        universe = UniverseConfig(lot_size=args.lot_size, underlyings=names)
+    except ValueError as exc:
+        raise SystemExit(f"--underlyings: {exc}") from None
+    config = SimConfig(seed=args.seed, day=args.date, lot_size=args.lot_size, universe=universe,
                        every_second=args.every_second, days=args.days)  # fmt: skip
     options = ServerOptions(
         api_key=args.api_key,

@@ -10,7 +10,7 @@ Both REST and the ticker read this state; nothing else holds prices.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 import numpy as np
@@ -23,12 +23,15 @@ from strikeboard.sim.universe import (
     KIND_INDEX,
     KIND_PE,
     KIND_VIX,
+    SIM_LEVELS,
     Instrument,
     Listing,
     UniverseConfig,
     as_arrays,
+    build_others,
     build_universe,
     listing,
+    underlying_calendar,
 )
 
 N: Final = m.SESSION_SECONDS
@@ -111,10 +114,20 @@ class Simulator:
         self.prev_day = self.calendar.previous_trading_day(self.day)
         ucfg = cfg.universe or UniverseConfig(lot_size=cfg.lot_size)
         self._ucfg = ucfg
-        self._listings: dict[dt.date, Listing | None] = {}
+        self.underlyings = ucfg.underlyings
+        # One price path per underlying: NIFTY's is the model's; the others have seeds and
+        # levels of their own (their days are NIFTY's: one holiday list).
+        self.models = {"NIFTY": self.model} | {
+            name: m.MarketModel(cfg.seed + 7919 * k, self.calendar, replace(
+                cfg.params, anchor_spot=cfg.params.anchor_spot * SIM_LEVELS[name]
+                / SIM_LEVELS["NIFTY"]))
+            for k, name in enumerate(self.underlyings) if name != "NIFTY"
+        }  # fmt: skip
+        self.calendars = {n: underlying_calendar(n, self.calendar) for n in self.underlyings}
+        self._listings: dict[dt.date, dict[str, Listing] | None] = {}
         self.instruments: list[Instrument] = build_universe(
             self.day, self.model.close(self.prev_day), self.calendar, ucfg
-        )
+        ) + build_others(self.day, self.closes(self.prev_day), self.calendar, ucfg)
         self.by_token = {ins.instrument_token: i for i, ins in enumerate(self.instruments)}
         self.by_key = {ins.key: i for i, ins in enumerate(self.instruments)}
         cols = as_arrays(self.instruments)
@@ -123,7 +136,12 @@ class Simulator:
         self.strike = cols["strike"]
         self.is_option = (self.kind == KIND_CE) | (self.kind == KIND_PE)
         self.is_index = (self.kind == KIND_INDEX) | (self.kind == KIND_VIX)
-        self.lot = np.where(self.is_index, 1, cfg.lot_size).astype(np.int64)
+        self.lot = np.array([i.lot_size or 1 for i in self.instruments], dtype=np.int64)
+        self.und = np.array(
+            [self.underlyings.index(i.underlying) for i in self.instruments], dtype=np.int64
+        )
+        """Each instrument's underlying, as its index in `underlyings`."""
+        self._paths: dict[dt.date, tuple[np.ndarray, np.ndarray]] = {}
         # Expiry at 15:30 IST, as epoch seconds.
         self._open_epoch = int(session_open(self.day).timestamp())
         exp_epoch = np.array(
@@ -148,6 +166,22 @@ class Simulator:
         self.oi_close_lots = self._oi_close_lots(self.day)
         self._init_state()
 
+    def closes(self, day: dt.date) -> dict[str, float]:
+        """Each underlying's close on trading day `day`."""
+        return {name: model.close(day) for name, model in self.models.items()}
+
+    def spot_paths(self, day: dt.date) -> tuple[np.ndarray, np.ndarray]:
+        """(spot, vol level) per underlying (rows in `underlyings` order) and second of a
+        trading day (cached)."""
+        paths = self._paths.get(day)
+        if paths is None:
+            days = [self.models[name].path(day) for name in self.underlyings]
+            paths = (np.stack([p.spot for p in days]), np.stack([p.vol_level for p in days]))
+            if len(self._paths) >= DAY_CACHE:
+                self._paths.pop(next(iter(self._paths)))
+            self._paths[day] = paths
+        return paths
+
     # ----- per-day randoms -------------------------------------------------------------
     def day_grid(self, day: dt.date) -> DayGrid:
         """Liquidity and tick grid of every listed instrument on trading day `day` (cached).
@@ -158,7 +192,8 @@ class Simulator:
         grid = self._grids.get(day)
         if grid is not None:
             return grid
-        s0 = self.model.close(self.calendar.previous_trading_day(day))
+        prev = self.calendar.previous_trading_day(day)
+        s0 = np.array([self.models[n].close(prev) for n in self.underlyings])[self.und]
         open_epoch = session_open(day).timestamp()
         # Liquidity in (0, 1]: highest at the money and for near expiries.
         t0 = np.maximum((self.expiry_epoch - open_epoch) / m.YEAR_SECONDS, 1e-4)
@@ -183,13 +218,16 @@ class Simulator:
         self._grids[day] = grid
         return grid
 
-    def listing_of(self, day: dt.date) -> Listing | None:
-        """The series listed on trading day `day` (None: beyond the model's range; cached)."""
+    def listing_of(self, day: dt.date) -> dict[str, Listing] | None:
+        """The series of each underlying listed on trading day `day` (None: beyond the
+        model's range; cached)."""
         if day in self._listings:
             return self._listings[day]
         try:
-            ref = self.model.close(self.calendar.previous_trading_day(day))
-            lst: Listing | None = listing(day, ref, self.calendar, self._ucfg)
+            refs = self.closes(self.calendar.previous_trading_day(day))
+            lst: dict[str, Listing] | None = {
+                n: listing(day, refs[n], self.calendars[n], self._ucfg, n) for n in self.underlyings
+            }
         except ValueError:
             lst = None
         if len(self._listings) >= DAY_CACHE:
@@ -201,7 +239,7 @@ class Simulator:
         """True when instrument `i` was (or is) listed on trading day `day`."""
         lst = self.listing_of(day)
         ins = self.instruments[i]
-        return lst is None or lst.has(ins.kind, ins.expiry, ins.strike)
+        return lst is None or lst[ins.underlying].has(ins.kind, ins.expiry, ins.strike)
 
     def listed_mask(self, day: dt.date) -> np.ndarray:
         """Which of today's instruments were listed on trading day `day`."""
@@ -281,9 +319,12 @@ class Simulator:
         """(ltp, model mid, lower bound, upper bound) for instruments `idx` at seconds `sec`."""
         p = self.config.params
         base = self._open_epoch if open_epoch is None else open_epoch
-        spot = path.spot[sec]
-        lv = path.vol_level[sec]
         kind = self.kind[idx]
+        if len(self.underlyings) == 1:
+            spot, lv = path.spot[sec], path.vol_level[sec]
+        else:
+            spots, levels = self.spot_paths(path.day)
+            spot, lv = spots[self.und[idx], sec], levels[self.und[idx], sec]
         t = np.maximum(
             (self.expiry_epoch[idx] - (base + sec)) / m.YEAR_SECONDS, 60.0 / m.YEAR_SECONDS
         )

@@ -579,7 +579,7 @@ class SimServer:
     # ----- REST handlers -----------------------------------------------------------------
     async def instruments(self, request: Request) -> Response:
         exchange = request.path_params.get("exchange")
-        if exchange is not None and exchange not in {"NSE", "NFO"}:
+        if exchange is not None and exchange not in {"NSE", "NFO", "BSE", "BFO"}:
             return PlainTextResponse(
                 ",".join(instruments_csv([]).strip().split(",")) + "\n", media_type="text/csv"
             )
@@ -724,7 +724,7 @@ class SimServer:
         login = self.market_now().strftime("%Y-%m-%d %H:%M:%S")
         return JSONResponse({"status": "success", "data": {
             "user_type": "individual", "email": "sim@example.com", "user_name": "Sim User",
-            "user_shortname": "Sim", "broker": "ZERODHA", "exchanges": ["NSE", "NFO"],
+            "user_shortname": "Sim", "broker": "ZERODHA", "exchanges": ["NSE", "NFO", "BSE", "BFO"],
             "products": ["CNC", "NRML", "MIS"], "order_types": ["MARKET", "LIMIT"],
             "avatar_url": None, "user_id": "SIM001", "api_key": api_key, "access_token": access,
             "public_token": secrets.token_hex(16), "refresh_token": "", "enctoken": "",

@@ -1,9 +1,14 @@
-"""The simulated NIFTY instrument universe: tokens, tradingsymbols, strike grids, the CSV dump.
+"""The simulated instrument universe: tokens, tradingsymbols, strike grids, the CSV dump.
 
-Pure code. Tokens follow Kite's scheme `exchange_token << 8 | segment` (NFO = 2, indices = 9),
-so `token & 0xff` tells the segment exactly as kiteconnect's ticker parser expects. An NFO
-contract's exchange_token is a pure function of (kind, expiry, strike) (`nfo_exchange_token`), so
-a contract keeps its instrument_token every day it is listed, as on Kite.
+NIFTY (with INDIA VIX) is always listed; BANKNIFTY, FINNIFTY, MIDCPNIFTY (NFO), SENSEX and
+BANKEX (BFO) are listed when named in `UniverseConfig.underlyings`, each with the expiry rule
+and strike step of `market.underlyings` and the simulator's own lot size and level.
+
+Pure code. Tokens follow Kite's scheme `exchange_token << 8 | segment` (NFO = 2, BFO = 5,
+indices = 9), so `token & 0xff` tells the segment exactly as kiteconnect's ticker parser
+expects. A contract's exchange_token is a pure function of (underlying, kind, expiry, strike)
+(`contract_exchange_token`), so a contract keeps its instrument_token every day it is listed,
+as on Kite.
 """
 
 from __future__ import annotations
@@ -11,19 +16,24 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 import numpy as np
 
+from strikeboard.market import layouts
 from strikeboard.market.calendar import TradingCalendar
+from strikeboard.market.underlyings import INDIA_VIX_TOKEN as VIX_TOKEN
+from strikeboard.market.underlyings import UNDERLYINGS, Underlying
 from strikeboard.market.universe import CSV_FIELDS as CSV_COLUMNS
-from strikeboard.market.universe import INDIA_VIX_TOKEN as VIX_TOKEN
 from strikeboard.market.universe import NIFTY_50_TOKEN as NIFTY_TOKEN
 
-SEG_NSE: Final = 1
-SEG_NFO: Final = 2
-SEG_INDICES: Final = 9
+SEG_NSE: Final = layouts.SEGMENT_NSE
+SEG_NFO: Final = layouts.SEGMENT_NFO
+SEG_BFO: Final = layouts.SEGMENT_BFO
+SEG_INDICES: Final = layouts.SEGMENT_INDICES
 TICK: Final = 0.05
 
 
@@ -39,6 +49,23 @@ STRIKE_UNIT: Final = 50
 """NFO strikes are whole multiples of this (weeklies step 50, monthlies 100/500)."""
 _EPOCH_ORD: Final = dt.date(2000, 1, 1).toordinal()
 _KIND_CODE: Final = {KIND_FUT: 0, KIND_CE: 1, KIND_PE: 2}
+
+SIM_LEVELS: Final[Mapping[str, float]] = MappingProxyType({
+    "NIFTY": 26_000.0, "BANKNIFTY": 59_000.0, "FINNIFTY": 27_500.0, "MIDCPNIFTY": 13_500.0,
+    "SENSEX": 85_000.0, "BANKEX": 66_000.0,
+})  # fmt: skip
+"""Simulator parameters, not market truth: about where each index trades late in 2026 (the
+model's NIFTY path sets the time; the others are scaled from it with paths of their own)."""
+SIM_LOT_SIZES: Final[Mapping[str, int]] = MappingProxyType({
+    "NIFTY": 65, "BANKNIFTY": 30, "FINNIFTY": 60, "MIDCPNIFTY": 120, "SENSEX": 20, "BANKEX": 30,
+})  # fmt: skip
+"""Simulator parameters: the exchanges' lot sizes of 2026 (the feed reads them from the dump)."""
+SIM_UNDERLYINGS: Final = tuple(SIM_LEVELS)
+"""Every underlying the simulator can list, NIFTY first."""
+_NFO_CODE: Final = {"BANKNIFTY": 0, "FINNIFTY": 1, "MIDCPNIFTY": 2}
+_BFO_CODE: Final = {"SENSEX": 0, "BANKEX": 1}
+_MONTH_EPOCH: Final = 2020
+_BFO_WEEK_EPOCH: Final = dt.date(2020, 1, 1).toordinal()
 
 
 def nfo_exchange_token(kind: int, expiry: dt.date, strike: float, expiry_weekday: int) -> int:
@@ -58,6 +85,40 @@ def nfo_exchange_token(kind: int, expiry: dt.date, strike: float, expiry_weekday
     return (week << 13) | (_KIND_CODE[kind] << 11) | units
 
 
+def _week(expiry: dt.date, expiry_weekday: int, epoch_ord: int) -> int:
+    shift = expiry_weekday + 1  # a week starts the day after the nominal expiry weekday
+    return (expiry.toordinal() - 1 - shift) // 7 - (epoch_ord - 1 - shift) // 7
+
+
+def contract_exchange_token(
+    name: str, kind: int, expiry: dt.date, strike: float, expiry_weekday: int
+) -> int:
+    """The stable 24-bit exchange_token of a future or option of any simulated underlying.
+
+    NIFTY: `nfo_exchange_token` (unchanged). The other NFO underlyings use the kind value 3
+    that NIFTY never does in bits 11-12, so they cannot collide with it; the other 22 bits are
+    (underlying * 3 + kind) (4) << 18 | months since 2020 (8) << 10 | strike / step (10): they
+    expire monthly only. BFO (a segment of its own): underlying (1) << 23 | kind (2) << 21 |
+    weeks since 2020 (10) << 11 | strike / step (11).
+    """
+    if name == "NIFTY":
+        return nfo_exchange_token(kind, expiry, strike, expiry_weekday)
+    step = int(UNDERLYINGS[name].strike_step)
+    units, rem = divmod(round(strike), step)
+    if kind not in _KIND_CODE or rem:
+        raise ValueError(f"no exchange_token for {name} kind {kind}, {expiry}, strike {strike}")
+    if name in _NFO_CODE:
+        month = (expiry.year - _MONTH_EPOCH) * 12 + expiry.month - 1
+        if not (0 <= units < 1024 and 0 <= month < 256):
+            raise ValueError(f"no exchange_token for {name} {expiry} strike {strike}")
+        payload = ((_NFO_CODE[name] * 3 + _KIND_CODE[kind]) << 18) | (month << 10) | units
+        return ((payload >> 11) << 13) | (3 << 11) | (payload & 0x7FF)
+    week = _week(expiry, expiry_weekday, _BFO_WEEK_EPOCH)
+    if not (0 <= units < 2048 and 0 <= week < 1024):
+        raise ValueError(f"no exchange_token for {name} {expiry} strike {strike}")
+    return (_BFO_CODE[name] << 23) | (_KIND_CODE[kind] << 21) | (week << 11) | units
+
+
 @dataclass(frozen=True)
 class Instrument:
     """One row of the instruments dump."""
@@ -74,6 +135,8 @@ class Instrument:
     segment: str
     exchange: str
     kind: int
+    underlying: str = "NIFTY"
+    """Whose price drives it (INDIA VIX: NIFTY's volatility)."""
 
     @property
     def key(self) -> str:
@@ -81,20 +144,20 @@ class Instrument:
         return f"{self.exchange}:{self.tradingsymbol}"
 
 
-def weekly_symbol(expiry: dt.date, strike: int, opt: str) -> str:
+def weekly_symbol(expiry: dt.date, strike: int, opt: str, name: str = "NIFTY") -> str:
     """Weekly option symbol, e.g. NIFTY25D0226000CE (year, month code 1-9/O/N/D, day)."""
     code = _WEEKLY_MONTH_CODE[expiry.month - 1]
-    return f"NIFTY{expiry:%y}{code}{expiry:%d}{strike}{opt}"
+    return f"{name}{expiry:%y}{code}{expiry:%d}{strike}{opt}"
 
 
-def monthly_symbol(expiry: dt.date, strike: int, opt: str) -> str:
+def monthly_symbol(expiry: dt.date, strike: int, opt: str, name: str = "NIFTY") -> str:
     """Monthly option symbol, e.g. NIFTY25DEC26000CE."""
-    return f"NIFTY{expiry:%y}{expiry.strftime('%b').upper()}{strike}{opt}"
+    return f"{name}{expiry:%y}{expiry.strftime('%b').upper()}{strike}{opt}"
 
 
-def future_symbol(expiry: dt.date) -> str:
+def future_symbol(expiry: dt.date, name: str = "NIFTY") -> str:
     """Future symbol, e.g. NIFTY25DECFUT."""
-    return f"NIFTY{expiry:%y}{expiry.strftime('%b').upper()}FUT"
+    return f"{name}{expiry:%y}{expiry.strftime('%b').upper()}FUT"
 
 
 def strike_grid(
@@ -131,6 +194,17 @@ class UniverseConfig:
     futures: int = 3
     range_lo: float = 0.75
     range_hi: float = 1.25
+    underlyings: tuple[str, ...] = ("NIFTY",)
+    """What to list: NIFTY always (first, its lot `lot_size`), then any of `SIM_UNDERLYINGS`
+    (lots `SIM_LOT_SIZES`)."""
+
+    def __post_init__(self) -> None:
+        unknown = [n for n in self.underlyings if n not in SIM_LEVELS]
+        if unknown or not self.underlyings or self.underlyings[0] != "NIFTY":
+            raise ValueError(
+                f"simulated underlyings must start with NIFTY and be among {SIM_UNDERLYINGS}, "
+                f"got {self.underlyings}"
+            )
 
 
 @dataclass(frozen=True)
@@ -152,9 +226,13 @@ class Listing:
 
 
 def listing(
-    day: dt.date, ref_spot: float, calendar: TradingCalendar, cfg: UniverseConfig
-) -> Listing:
-    """The series listed on `day`, strikes centred on `ref_spot` (the previous close)."""
+    day: dt.date, ref_spot: float, calendar: TradingCalendar, cfg: UniverseConfig,
+    underlying: str = "NIFTY",
+) -> Listing:  # fmt: skip
+    """The series of an underlying listed on `day`, strikes centred on `ref_spot` (the
+    previous close); `calendar` carries the underlying's expiry weekday."""
+    if underlying != "NIFTY":
+        return _other_listing(day, ref_spot, calendar, cfg, UNDERLYINGS[underlying])
     monthlies = calendar.monthly_expiries(day, cfg.monthlies)
     # Quarterly contracts: March, June, September, December beyond the monthly horizon.
     quarterlies: list[dt.date] = []
@@ -180,6 +258,72 @@ def listing(
         for exp in sorted(set(weeklies) | monthly_set)
     }
     return Listing(monthlies[: cfg.futures], options)
+
+
+def _other_listing(
+    day: dt.date, ref: float, calendar: TradingCalendar, cfg: UniverseConfig, u: Underlying
+) -> Listing:
+    """An underlying other than NIFTY: its monthlies (strikes every step near the money), and
+    when it has weeklies those too, the monthlies then coarser. Same shape of grid as NIFTY's
+    (NIFTY's step 50: 50 within 1,500 points, 100 out to the range)."""
+    step = int(u.strike_step)
+    lo, hi = cfg.range_lo * ref, cfg.range_hi * ref
+    near = strike_grid(ref, step, 2 * step, 30 * step, lo, hi)
+    far = strike_grid(ref, 2 * step, 10 * step, 60 * step, lo, hi)
+    monthlies = calendar.monthly_expiries(day, cfg.monthlies)
+    weeklies = calendar.weekly_expiries(day, cfg.weeklies) if u.expiry.weekly else []
+    options = {e: (far if weeklies else near, True) for e in monthlies}
+    options.update({e: (near, e in options) for e in weeklies})
+    return Listing(monthlies[: cfg.futures], dict(sorted(options.items())))
+
+
+def _contracts(
+    u: Underlying, series: Listing, calendar: TradingCalendar, lot: int
+) -> list[Instrument]:
+    """The futures and options of one underlying other than NIFTY."""
+    seg, ex, ew = u.segment, u.derivatives, calendar.expiry_weekday
+    out = []
+    for exp in series.futures:
+        et = contract_exchange_token(u.name, KIND_FUT, exp, 0.0, ew)
+        out.append(
+            Instrument((et << 8) | seg, et, future_symbol(exp, u.name), u.name, exp, 0.0, TICK,
+                       lot, "FUT", f"{ex}-FUT", ex, KIND_FUT, u.name)
+        )  # fmt: skip
+    for exp, (strikes, monthly) in series.options.items():
+        for k in strikes:
+            for opt, kind in (("CE", KIND_CE), ("PE", KIND_PE)):
+                sym = (monthly_symbol if monthly else weekly_symbol)(exp, k, opt, u.name)
+                et = contract_exchange_token(u.name, kind, exp, float(k), ew)
+                out.append(
+                    Instrument((et << 8) | seg, et, sym, u.name, exp, float(k), TICK, lot,
+                               opt, f"{ex}-OPT", ex, kind, u.name)
+                )  # fmt: skip
+    return out
+
+
+def underlying_calendar(name: str, nifty: TradingCalendar) -> TradingCalendar:
+    """The calendar of an underlying's expiries: NIFTY's own (its weekday is a simulator
+    setting), the table's weekday for the others; one holiday list for NSE and BSE (their
+    equity-derivatives holidays are the same days)."""
+    if name == "NIFTY":
+        return nifty
+    return TradingCalendar(nifty.holidays, UNDERLYINGS[name].expiry.weekday)
+
+
+def build_others(
+    day: dt.date, ref_spots: Mapping[str, float], calendar: TradingCalendar, cfg: UniverseConfig
+) -> list[Instrument]:
+    """The spot index, futures and options of every configured underlying but NIFTY."""
+    out: list[Instrument] = []
+    for name in cfg.underlyings[1:]:
+        u = UNDERLYINGS[name]
+        cal = underlying_calendar(name, calendar)
+        t = u.spot_token
+        out.append(Instrument(t, t >> 8, u.spot_symbol, u.spot_symbol, None, 0.0, 0.0, 0, "EQ",
+                              "INDICES", u.exchange, KIND_INDEX, name))  # fmt: skip
+        series = listing(day, ref_spots[name], cal, cfg, name)
+        out += _contracts(u, series, cal, SIM_LOT_SIZES[name])
+    return out
 
 
 def build_universe(

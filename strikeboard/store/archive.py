@@ -62,9 +62,10 @@ GAP_COLUMNS: Final = ("shard", "started_at", "ended_at", "instruments", "filled"
 
 INSTRUMENT_COLUMNS: Final = (
     "instrument_token", "exchange_token", "tradingsymbol", "name", "expiry", "strike",
-    "instrument_type", "lot_size", "tick_size", "segment", "exchange",
+    "instrument_type", "lot_size", "tick_size", "segment", "exchange", "underlying",
 )  # fmt: skip
-"""Keys read from each Kite instrument dict by `Archive.upsert_instruments`."""
+"""Keys read from each Kite instrument dict by `Archive.upsert_instruments` (`underlying`
+is Strikeboard's, `market.underlyings.underlying_of`: absent means none)."""
 
 
 def _array_field(elem: str) -> list[tuple[Any, ...]]:

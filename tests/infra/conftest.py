@@ -26,6 +26,7 @@ class Synth:
 TEST_CONTEXT = {
     "kite_api_key": "testkey",
     "kite_api_secret_name": "strikeboard/kite-api-secret",
+    "underlyings": "nifty,SENSEX",
 }
 
 

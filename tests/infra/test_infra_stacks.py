@@ -170,6 +170,7 @@ def test_lambdas_are_vpc_images_with_the_handlers(synth: Synth) -> None:
             assert props["VpcConfig"]["SubnetIds"]
             assert "NUMBA_CACHE_DIR" not in env  # the Lambdas compile nothing
             assert {"REDIS_URL", "DATABASE_URL", "KITE_SECRET_NAME", "PGPASSWORD"} <= set(env)
+            assert env["UNDERLYINGS"] == "NIFTY,SENSEX"  # the jobs and the API: the feed's
             assert "KITE_API_SECRET" not in env  # only the login function holds it
             assert "resolve:secretsmanager" in json.dumps(env["PGPASSWORD"])
     # tests/infra/test_images.py imports exactly these from the image's dependencies.
@@ -300,6 +301,7 @@ def test_no_template_carries_a_kite_secret_value(synth: Synth) -> None:
     feed = next(iter(resources(synth, "Feed", "AWS::ECS::TaskDefinition").values()))
     [container] = [c for c in feed["Properties"]["ContainerDefinitions"] if c["Name"] == "feed"]
     assert {"Name": "KITE_API_KEY", "Value": "testkey"} in container["Environment"]
+    assert {"Name": "UNDERLYINGS", "Value": "NIFTY,SENSEX"} in container["Environment"]
 
 
 def test_ws_default_route_answers_through_its_route_response(synth: Synth) -> None:

@@ -27,9 +27,12 @@ from strikeboard.devservices import PostgresCluster
 from strikeboard.feed.feed import Feed, FeedConfig
 from strikeboard.kite.ticker import ShardState
 from strikeboard.market.calendar import CALENDAR, IST, market_open
+from strikeboard.market.underlyings import UNDERLYINGS, parse_underlyings
 from strikeboard.market.universe import UniverseConfig
 from strikeboard.sim.engine import SimConfig
 from strikeboard.sim.server import Running, SentMessage, ServerOptions, run_simulator
+from strikeboard.sim.universe import SIM_LOT_SIZES
+from strikeboard.sim.universe import UniverseConfig as SimUniverse
 from strikeboard.store.hot import HotStore
 
 DAY = dt.date(2026, 11, 25)
@@ -114,6 +117,21 @@ def connected(feed: Feed) -> bool:
     return all(s.state == ShardState.CONNECTED for s in feed.shards.status if s.tokens)
 
 
+def settle(sim: Running, feed: Feed) -> dict[int, dict[str, Any]]:
+    """Freeze the market, let the last ticks land, be archived and priced; the simulator's
+    truth per token then."""
+    sim.call(sim.server.set_clock, None, 0.0)
+    time.sleep(1.0)
+    settled = feed.ingest.counters.ticks
+    time.sleep(1.0)
+    assert feed.ingest.counters.ticks == settled
+    archiver = feed.adapters.archiver
+    wait_for(lambda: archiver.status().lag.records == 0, 60, "archive caught up")
+    time.sleep(3 * feed.config.cycle_ms / 1000)
+    truth: dict[int, dict[str, Any]] = sim.call(sim.server.sim.snapshot, None)
+    return truth
+
+
 def fault(sim: Running, kind: str, seconds: float = 5.0, **where: Any) -> None:
     sim.call(functools.partial(sim.server.fault, kind, seconds, **where))
 
@@ -170,16 +188,7 @@ def test_a_session_loses_nothing(
             private_postgres.start()
             wait_for(lambda: feed.ingest.counters.ticks > before + 5000, 30, "more ticks")
 
-            # Freeze the market, let the last ticks land and be archived.
-            sim.call(sim.server.set_clock, None, 0.0)
-            time.sleep(1.0)
-            settled = feed.ingest.counters.ticks
-            time.sleep(1.0)
-            assert feed.ingest.counters.ticks == settled
-            archiver = feed.adapters.archiver
-            wait_for(lambda: archiver.status().lag.records == 0, 60, "archive caught up")
-            time.sleep(3 * feed.config.cycle_ms / 1000)
-            truth = sim.call(sim.server.sim.snapshot, None)
+            truth = settle(sim, feed)
             doc = health.read_health() or {}
             assert doc["connected"] and doc["token"] == "ok"
             assert sum(s["stalls"] for s in doc["shards"]) >= 4
@@ -494,6 +503,82 @@ def test_three_trading_days_without_a_restart(
         assert sorted(d for (d,) in stat_days) == [fri, mon, wed]
     finally:
         stores.close()
+
+
+@pytest.mark.slow
+def test_three_underlyings_follow_the_simulator(
+    database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    """NIFTY, BANKNIFTY and SENSEX from one feed: each chain equals the simulator's truth, with
+    its own strike step, lot size and expiries by its rules; every tick archived once, under
+    its underlying."""
+    names = ("NIFTY", "BANKNIFTY", "SENSEX")
+    sent = SentTicks()
+    opts = ServerOptions(speed=SPEED, start=dt.time(10, 0))
+    listed = SimUniverse(underlyings=names)
+    universe = UniverseConfig(underlyings=parse_underlyings(names), weekly_expiries=2,
+                              strikes_each_side=5)  # fmt: skip
+    with run_simulator(config=SimConfig(seed=15, day=DAY, universe=listed), options=opts) as sim:
+        sim.server.on_sent = sent
+        feed = _feed(sim, database_url, redis_url, redis_prefix, tmp_path, universe)
+        hot = HotStore.from_url(redis_url, redis_prefix)
+        feed.start()
+        try:
+            wait_for(lambda: all(hot.expiries(n) for n in names)
+                     and feed.ingest.counters.ticks > 1000, 60, "three chains live")  # fmt: skip
+            truth = settle(sim, feed)
+            simulator = sim.server.sim
+            market = hot.read_market()
+        finally:
+            feed.stop()
+
+    assert feed.universe is not None and feed.universe.trimmed == 0
+    for name in names:
+        u = UNDERLYINGS[name]
+        # Expiries by the underlying's rule: the two nearest and the current monthly.
+        listed_expiries = sorted({i.expiry for i in simulator.instruments
+                                  if i.underlying == name and i.instrument_type == "CE"
+                                  and i.expiry is not None and i.expiry >= DAY})  # fmt: skip
+        calendar = simulator.calendars[name]
+        monthly = next(e for e in listed_expiries if calendar.is_monthly_expiry(e))
+        expected = sorted({*listed_expiries[:2], monthly})
+        assert hot.expiries(name) == [e.isoformat() for e in expected], name
+        if not u.expiry.weekly:
+            assert all(calendar.is_monthly_expiry(e) for e in expected)
+        assert all(e.weekday() in (u.expiry.weekday, u.expiry.weekday - 1) for e in expected)
+        spot = truth[feed.chain.state.tokens[feed.chain.state.spot_columns[name]]]
+        assert market[u.spot_symbol]["ltp"] == pytest.approx(spot["last_price"])
+        assert market[u.spot_symbol]["underlying"] == name
+        compared = 0
+        for expiry in hot.expiries(name):
+            snap = hot.read_snapshot(name, expiry)
+            assert snap is not None and snap["underlying"] == name
+            assert snap["lot_size"] == SIM_LOT_SIZES[name]
+            assert snap["spot"] == pytest.approx(spot["last_price"])
+            strikes = sorted(row["strike"] for row in snap["strikes"].values())
+            assert len(strikes) == 11 and set(np.diff(strikes)) <= {
+                u.strike_step,
+                2 * u.strike_step,
+            }
+            for row in snap["strikes"].values():
+                for side in ("CE", "PE"):
+                    leg = row[side]
+                    want = truth[leg["token"]]
+                    assert leg["ltp"] == pytest.approx(want["last_price"], abs=1e-9)
+                    assert (leg["volume"], leg["oi"]) == (want["volume"], want["oi"])
+                    compared += 1
+        assert compared == len(feed.universe.part(name).options), name
+    assert market["INDIA VIX"]["underlying"] == "NIFTY" and "BANKNIFTY FUT" in " ".join(market)
+
+    # Every tick archived once, each under its underlying (its instrument's).
+    assert archived_once(database_url, sent, rejected([feed])) > 1000
+    with psycopg.connect(database_url) as conn:
+        per = dict(conn.execute(
+            "SELECT i.underlying, count(*) FROM ticks t"
+            " LEFT JOIN instruments i ON i.instrument_token = t.token GROUP BY 1"
+        ).fetchall())  # fmt: skip
+    assert set(per) == set(names) and all(per.values()), per
+    hot.close()
 
 
 class LambdaContext:

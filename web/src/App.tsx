@@ -16,6 +16,7 @@ import {
 import { ExportChain } from "./components/ExportChain";
 import { Account } from "./components/SignIn";
 import { StrategyBuilder } from "./components/StrategyBuilder";
+import { UnderlyingSwitcher } from "./components/UnderlyingSwitcher";
 import { useAppDispatch, useAppSelector, useAppStore } from "./hooks";
 import {
   historyFailure,
@@ -24,17 +25,19 @@ import {
   useHealthQuery,
   useMarketQuery,
   usePreferencesQuery,
+  useUnderlyingsQuery,
 } from "./store/api";
 import { expirySelected, snapshotReceived } from "./store/chainSlice";
 import { healthReceived, marketReceived } from "./store/marketSlice";
 import { prefsLoaded, themeToggled } from "./store/prefsSlice";
 import { historyAnswered, panelToggled, unauthorizedChanged } from "./store/uiSlice";
 import { keyAction } from "./keys";
-import type { ExpiryInfo } from "./types";
+import type { ExpiryInfo, UnderlyingInfo } from "./types";
 import type { LiveClient } from "./ws/client";
 import { viewApplied, type View } from "./store/view";
 
 const EMPTY: ExpiryInfo[] = [];
+const NONE: UnderlyingInfo[] = [];
 
 export function App({ client, initialView = {} }: { client: LiveClient; initialView?: Partial<View> }) {
   const dispatch = useAppDispatch();
@@ -52,6 +55,8 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
   const { data: expiryList } = useExpiriesQuery(underlying, { pollingInterval: 60_000 });
   const expiries = expiryList ?? EMPTY;
   const { data: market } = useMarketQuery();
+  const { data: underlyingList } = useUnderlyingsQuery();
+  const underlyings = underlyingList ?? NONE;
   const { data: serverPrefs, isSuccess: prefsOk } = usePreferencesQuery();
 
   // The server's preferences, but the convention a link asked for stays the view's.
@@ -85,8 +90,8 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
 
   // Live stream of the selected expiry, none while looking at the past.
   useEffect(() => {
-    client.setExpiry(at ? null : expiry);
-  }, [client, expiry, at]);
+    client.setExpiry(at ? null : expiry, underlying);
+  }, [client, expiry, at, underlying]);
 
   // NSE-style Greeks are computed by the API: re-fetch on switch and every 5 s.
   useEffect(() => {
@@ -143,7 +148,8 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
         <h1>
           Strike<span>board</span>
         </h1>
-        <MarketBar />
+        <UnderlyingSwitcher underlyings={underlyings} />
+        <MarketBar info={underlyings.find((u) => u.name === underlying)} />
         <div className="spacer" />
         <HistoryPicker />
         <ConnectionBadge />

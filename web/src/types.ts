@@ -80,6 +80,8 @@ export type Path = string[];
 
 export interface DeltaMessage {
   type: "delta";
+  /** Absent from servers that followed NIFTY alone. */
+  underlying?: string;
   expiry: string;
   seq: number;
   base: number | null;
@@ -101,9 +103,9 @@ export interface MarketInstrument {
 }
 
 export type ServerMessage =
-  | { type: "snapshot"; expiry: string; seq: number; data: Snapshot }
+  | { type: "snapshot"; underlying?: string; expiry: string; seq: number; data: Snapshot }
   | DeltaMessage
-  | { type: "reset"; expiry: string; seq: number }
+  | { type: "reset"; underlying?: string; expiry: string; seq: number }
   | { type: "market"; data: Record<string, MarketInstrument> }
   | { type: "order"; data: JsonObject }
   | { type: "pong" }
@@ -111,6 +113,16 @@ export type ServerMessage =
   | { type: "part"; id: string; index: number; count: number; chunk: string }
   /** One push cycle's messages for this connection (market data, deltas, orders), in order. */
   | { type: "batch"; messages: ServerMessage[] };
+
+/** A followed underlying, GET /api/underlyings (in the deployment's configured order). */
+export interface UnderlyingInfo {
+  name: string;
+  exchange: "NSE" | "BSE";
+  spot_symbol: string;
+  strike_step: number;
+  lot_size: number | null;
+  vix_symbol: string | null;
+}
 
 export interface ExpiryInfo {
   expiry: string;

@@ -15,10 +15,13 @@ from typing import Any
 import numpy as np
 
 from strikeboard.chain.snapshot import PricingParams, expiry_snapshot, market_document
-from strikeboard.chain.state import SPOT_TOKEN, VIX_TOKEN, ChainState, Field
+from strikeboard.chain.state import ChainState, Field
 from strikeboard.feed.records import to_tick_records
 from strikeboard.market import codec, layouts
 from strikeboard.market.calendar import IST
+from strikeboard.market.underlyings import INDIA_VIX_TOKEN as VIX_TOKEN
+from strikeboard.market.underlyings import underlying_of
+from strikeboard.market.universe import NIFTY_50_TOKEN as SPOT_TOKEN
 from strikeboard.market.universe import (
     Catalog,
     UniverseConfig,
@@ -131,7 +134,9 @@ def build() -> MarketData:
     data = MarketData(day, [], [], {}, [])
     wanted = {str(t) for t in universe.tokens}
     data.instruments = [
-        r for r in csv.DictReader(io.StringIO(text)) if r["instrument_token"] in wanted
+        {**r, "underlying": underlying_of(r)}  # as the feed archives them
+        for r in csv.DictReader(io.StringIO(text))
+        if r["instrument_token"] in wanted
     ]
     seq = 1
     for sec in SECONDS:

@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import AUTH, Api
+from fastapi.testclient import TestClient
 
 from strikeboard.api import service as svc
+from strikeboard.api.app import create_app
 from strikeboard.chain import conventions, pricing
 from strikeboard.market.calendar import IST
 from strikeboard.store.hot import HotStore
@@ -184,6 +186,47 @@ def test_time_travel_serves_the_chain_as_it_was(api: Api) -> None:
     before = (first - timedelta(minutes=5)).isoformat()
     response = api.client.get(f"/api/chain/{expiry}", params={"at": before}, headers=AUTH)
     assert response.status_code == 404
+
+
+def test_underlyings_are_the_configured_ones_and_no_other(api: Api) -> None:
+    body = api.client.get("/api/underlyings", headers=AUTH).json()
+    assert body == [{"name": "NIFTY", "exchange": "NSE", "spot_symbol": "NIFTY 50",
+                     "strike_step": 50.0, "lot_size": 65, "vix_symbol": "INDIA VIX"}]  # fmt: skip
+    expiry = api.data.expiries[0]
+    of_expiry = ("oi", "gex", "smile", "intraday")
+    routes = [
+        ("/api/expiries", {}),
+        (f"/api/chain/{expiry}", {}),
+        ("/api/analytics/daily", {}),
+        ("/api/market", {}),
+    ] + [(f"/api/analytics/{a}", {"expiry": expiry}) for a in of_expiry]
+    for path, params in routes:  # fmt: skip
+        for name in ("BANKNIFTY", "CRUDE"):
+            response = api.client.get(path, params={**params, "underlying": name}, headers=AUTH)
+            assert response.status_code == 400, (path, name, response.text)
+            assert response.json()["detail"] == (
+                f"unknown underlying '{name}': this deployment follows NIFTY"
+            )
+        named = api.client.get(path, params={**params, "underlying": "NIFTY"}, headers=AUTH)
+        assert named.status_code == 200, (path, named.text)
+    spec = api.client.get("/api/openapi.json").json()
+    (declared,) = [p["schema"] for p in spec["paths"]["/api/expiries"]["get"]["parameters"]
+                   if p["name"] == "underlying"]  # fmt: skip
+    assert declared == {"type": "string", "enum": ["NIFTY"]}
+    # Another deployment follows three: in their configured order, each with its own facts.
+    settings = api.settings.model_copy(update={"underlyings": "SENSEX,NIFTY,BANKNIFTY"})
+    with TestClient(create_app(settings, api.stores)) as client:
+        listed = client.get("/api/underlyings", headers=AUTH).json()
+        assert [u["name"] for u in listed] == ["SENSEX", "NIFTY", "BANKNIFTY"]
+        sensex = {"name": "SENSEX", "exchange": "BSE", "spot_symbol": "SENSEX",
+                  "strike_step": 100.0, "lot_size": None, "vix_symbol": None}  # fmt: skip
+        assert listed[0] == sensex
+        assert client.get("/api/expiries", params={"underlying": "BANKNIFTY"},
+                          headers=AUTH).json() == []  # fmt: skip
+        # The default underlying is the first configured: SENSEX has nothing stored yet.
+        assert client.get("/api/expiries", headers=AUTH).json() == []
+        market = client.get("/api/market", params={"underlying": "SENSEX"}, headers=AUTH)
+        assert market.json()["instruments"] == {}
 
 
 def test_expiries_market_and_bad_parameters(api: Api) -> None:

@@ -148,7 +148,8 @@ def _schedule(name: str, **detail: Any) -> dict[str, Any]:
 def test_eod_job_stores_daily_stats(job_env: Settings, api: Api) -> None:
     day = api.data.day.isoformat()
     result = jobs_lambda.eod_handler(_schedule("eod", day=day), FakeContext())
-    assert result == {"day": day, "underlying": "NIFTY", "expiries": len(api.data.expiries)}
+    n = len(api.data.expiries)
+    assert result == {"day": day, "underlyings": {"NIFTY": n}, "expiries": n}
     again = jobs_lambda.eod_handler(_schedule("eod_rerun", day=day), FakeContext())
     assert again == result  # idempotent
     with psycopg.connect(job_env.database_url) as conn:

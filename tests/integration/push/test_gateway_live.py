@@ -224,6 +224,42 @@ async def test_clients_rebuild_the_redis_snapshot_from_snapshot_and_deltas(live:
 
 
 @pytest.mark.asyncio
+async def test_a_banknifty_subscription_gets_banknifty_deltas_only(live: Live) -> None:
+    """Two underlyings with the same expiry: each subscription follows its own stream."""
+    e0 = live.chain.expiries[0]
+    previous: dict[tuple[str, str], JSONDict] = {}
+
+    def publish(document: JSONDict) -> int:
+        key = (document["underlying"], document["expiry"])
+        seq = live.hot.publish(document, previous.get(key))
+        previous[key] = document
+        return seq
+
+    def bank(documents: dict[str, JSONDict]) -> JSONDict:
+        # BANKNIFTY's stream: the simulated chain a minute ahead, under its own name.
+        return {**copy.deepcopy(documents[e0]), "underlying": "BANKNIFTY"}
+
+    publish(live.chain.snapshots()[e0])
+    publish(bank(live.chain.step(60)))
+    a, b = await live.client(), await live.client()
+    await a.send(action="subscribe", underlying="BANKNIFTY", expiry=e0)
+    await b.send(action="subscribe", underlying="NIFTY", expiry=e0)
+    await eventually(lambda: bool(a.received) and bool(b.received))
+    for _ in range(5):
+        nifty_seq = publish(live.chain.step(1)[e0])
+        bank_seq = publish(bank(live.chain.step(1)))
+        await asyncio.sleep(0.1)
+    await eventually(lambda: a.followers()[e0].seq == bank_seq
+                     and b.followers()[e0].seq == nifty_seq)  # fmt: skip
+    assert a.followers()[e0].document == live.hot.read_snapshot("BANKNIFTY", e0)
+    assert b.followers()[e0].document == live.hot.read_snapshot("NIFTY", e0)
+    for client, name in ((a, "BANKNIFTY"), (b, "NIFTY")):
+        stream = [m for m in client.received if m["type"] in ("snapshot", "delta")]
+        assert any(m["type"] == "delta" for m in stream)
+        assert {m["underlying"] for m in stream} == {name}
+
+
+@pytest.mark.asyncio
 async def test_a_snapshot_over_the_limit_is_a_reset_then_rest_and_no_delta_is_lost(
     live: Live,
 ) -> None:

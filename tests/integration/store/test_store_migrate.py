@@ -3,7 +3,9 @@ from __future__ import annotations
 import threading
 
 import psycopg
+import pytest
 
+from strikeboard.store import migrate as migrate_module
 from strikeboard.store.migrate import applied, available, migrate
 
 
@@ -47,3 +49,45 @@ def test_concurrent_migrations_apply_once(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         count = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()
     assert count is not None and count[0] == len(available())
+
+
+def test_0004_names_the_underlying_of_rows_archived_before(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An archive of the NIFTY-only days is migrated, not wiped: its instruments get their
+    underlying (so its ticks are under one), the rest of the dump stays without."""
+    older = [m for m in available() if m.version < 4]
+    monkeypatch.setattr(migrate_module, "available", lambda: older)
+    assert migrate(database_url) == [1, 2, 3]
+    rows = [  # token, tradingsymbol, name, expiry, type, segment, exchange
+        (256265, "NIFTY 50", "NIFTY 50", None, "EQ", "INDICES", "NSE"),
+        (264969, "INDIA VIX", "INDIA VIX", None, "EQ", "INDICES", "NSE"),
+        (10_000_002, "NIFTY25D0226000CE", "NIFTY", "2025-12-02", "CE", "NFO-OPT", "NFO"),
+        (20_000_002, "NIFTY25DECFUT", "NIFTY", "2025-12-30", "FUT", "NFO-FUT", "NFO"),
+        (738_561, "RELIANCE", "RELIANCE INDUSTRIES", None, "EQ", "NSE", "NSE"),
+    ]
+    with psycopg.connect(database_url) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO instruments (instrument_token, tradingsymbol, name, expiry,"
+            " instrument_type, segment, exchange) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+        cur.execute(
+            "CREATE TABLE ticks_20251128 PARTITION OF ticks"
+            " FOR VALUES FROM ('2025-11-28 00:00+05:30') TO ('2025-11-29 00:00+05:30')"
+        )
+        cur.execute(
+            "INSERT INTO ticks (token, exchange_ts, ingest_seq, received_ts, last_price)"
+            " VALUES (10000002, '2025-11-28 10:00+05:30', 1, '2025-11-28 10:00+05:30', 101.5)"
+        )
+    monkeypatch.undo()
+    assert migrate(database_url) == [4]
+    with psycopg.connect(database_url) as conn:
+        named = dict(conn.execute("SELECT instrument_token, underlying FROM instruments"))
+        tick = conn.execute(
+            "SELECT i.underlying, t.last_price FROM ticks t"
+            " JOIN instruments i ON i.instrument_token = t.token"
+        ).fetchall()
+    assert named == {256265: "NIFTY", 264969: "NIFTY", 10_000_002: "NIFTY", 20_000_002: "NIFTY",
+                     738_561: None}  # fmt: skip
+    assert tick == [("NIFTY", 101.5)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 import lambdas.jobs as jobs_lambda
 from strikeboard.api import jobs
 from strikeboard.market.calendar import IST
+from strikeboard.market.underlyings import parse_underlyings
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 
@@ -35,9 +37,10 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, date]]:
     """The jobs' work replaced by a recorder; no stores are opened."""
     calls: list[tuple[str, date]] = []
 
-    def fake_eod(stores: Any, day: date) -> dict[str, Any]:
+    def fake_eod(stores: Any, day: date, underlyings: list[str]) -> dict[str, Any]:
+        assert underlyings == ["NIFTY", "SENSEX"]  # every configured underlying
         calls.append(("eod", day))
-        return {"day": day.isoformat(), "underlying": "NIFTY", "expiries": 3}
+        return {"day": day.isoformat(), "underlyings": {"NIFTY": 3, "SENSEX": 0}, "expiries": 3}
 
     def fake_cleanup(settings: Any, stores: Any, today: date) -> dict[str, Any]:
         calls.append(("cleanup", today))
@@ -46,7 +49,11 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, date]]:
     monkeypatch.setattr(jobs, "eod", fake_eod)
     monkeypatch.setattr(jobs, "cleanup", fake_cleanup)
     monkeypatch.setattr(jobs_lambda, "_get_stores", object)
-    monkeypatch.setattr(jobs_lambda, "get_settings", object)
+    monkeypatch.setattr(
+        jobs_lambda,
+        "get_settings",
+        lambda: SimpleNamespace(underlying_list=parse_underlyings("NIFTY,SENSEX")),
+    )
     monkeypatch.setattr(jobs_lambda, "clock", _fail_clock)
     return calls
 

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from strikeboard.chain.snapshot import PricingParams, expiry_snapshot, market_document
-from strikeboard.chain.state import SPOT_TOKEN, ChainState, Field
+from strikeboard.chain.state import ChainState, Field
 from strikeboard.market import codec, layouts
+from strikeboard.market.underlyings import UNDERLYINGS, parse_underlyings
+from strikeboard.market.universe import NIFTY_50_TOKEN as SPOT_TOKEN
 from strikeboard.market.universe import (
     Catalog,
     UniverseConfig,
@@ -20,7 +22,8 @@ from strikeboard.market.universe import (
 from strikeboard.sim import model as m
 from strikeboard.sim.engine import SimConfig
 from strikeboard.sim.server import MODE_FULL, MODE_QUOTE, SimServer
-from strikeboard.sim.universe import instruments_csv
+from strikeboard.sim.universe import SIM_LOT_SIZES, instruments_csv
+from strikeboard.sim.universe import UniverseConfig as SimUniverse
 
 DAY = dt.date(2026, 11, 25)
 SEC = 3600  # 10:15 IST
@@ -114,3 +117,48 @@ def test_a_quote_mode_packet_keeps_what_it_does_not_carry(
     for field in (Field.OI, Field.BID, Field.ASK, Field.BID_QTY, Field.ASK_QTY):
         np.testing.assert_array_equal(state.values[field], before[field])
     np.testing.assert_array_equal(state.values[Field.LTP], before[Field.LTP])
+
+
+def test_three_underlyings_price_from_their_own_spot_and_forward() -> None:
+    names = ("NIFTY", "BANKNIFTY", "SENSEX")
+    config = SimConfig(seed=3, day=DAY, universe=SimUniverse(underlyings=names))
+    server = SimServer(config)
+    sim = server.sim
+    sim.advance_to(SEC)
+    cfg = UniverseConfig(underlyings=parse_underlyings(names), weekly_expiries=1,
+                         strikes_each_side=8)  # fmt: skip
+    catalog = Catalog(parse_instruments_csv(instruments_csv(sim.instruments)), cfg)
+    spots = {n: float(sim.ltp[sim.by_token[UNDERLYINGS[n].spot_token]]) for n in names}
+    universe = select_universe(catalog, spots, DAY)
+    state = ChainState(names)
+    state.set_universe(universe.instruments)
+    idx = np.array([sim.by_token[t] for t in sorted(universe.tokens)])
+    state.apply(codec.decode(layouts.frame_many(server.encode(idx, np.full(len(idx), MODE_FULL)))))
+    assert state.spots() == pytest.approx(spots)
+    order = [i.underlying for i in state.expiries]  # grouped, in configured order
+    assert order == sorted(order, key=names.index) and set(order) == set(names)
+    p = sim.config.params
+    paths, _ = sim.spot_paths(DAY)
+    now = sim.market_time(SEC)
+    for index in state.expiries:
+        snap = expiry_snapshot(state, index, now, PricingParams(rate=p.rate))
+        assert snap is not None and snap["underlying"] == index.underlying
+        assert snap["lot_size"] == SIM_LOT_SIZES[index.underlying]
+        spot = float(paths[names.index(index.underlying), SEC])
+        assert snap["spot"] == pytest.approx(spot)
+        true_forward = spot * np.exp((p.rate - p.dividend_yield) * snap["t_years"])
+        assert snap["forward"] == pytest.approx(true_forward, rel=2e-5)
+        assert (
+            abs(snap["atm_strike"] - snap["forward"]) <= UNDERLYINGS[index.underlying].strike_step
+        )
+    market = market_document(state, "SENSEX")
+    future = next(i for i in universe.part("SENSEX").futures)
+    assert set(market) == {"SENSEX", f"SENSEX FUT {future.expiry}"}
+    assert {doc["underlying"] for doc in market.values()} == {"SENSEX"}
+    assert "INDIA VIX" in market_document(state, "NIFTY")
+    # A move of BANKNIFTY's spot re-prices BANKNIFTY's expiries, not the others'.
+    state.take_dirty()
+    state.take_market_moved()
+    state.set_values(Field.LTP, {UNDERLYINGS["BANKNIFTY"].spot_token: spots["BANKNIFTY"] + 100})
+    assert [state.expiries[i].underlying for i in state.take_dirty()] == ["BANKNIFTY"]
+    assert state.take_market_moved() == ["BANKNIFTY"]

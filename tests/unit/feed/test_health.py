@@ -33,8 +33,10 @@ def test_a_live_feed_is_ok() -> None:
 
 
 def test_a_trimmed_universe_is_shown_but_is_no_fault() -> None:
-    doc = health_document(view(trimmed=1514))
+    doc = health_document(view(trimmed=1514, underlyings={"NIFTY": (3000, 14),
+                                                          "SENSEX": (2000, 1500)}))  # fmt: skip
     assert doc["instruments_trimmed"] == 1514
+    assert doc["underlyings"]["SENSEX"] == {"instruments": 2000, "instruments_trimmed": 1500}
     assert doc["status"] == "ok"  # the configuration asked for more than Kite carries
     assert health_document(view())["instruments_trimmed"] == 0
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from strikeboard.market.underlyings import INDIA_VIX_TOKEN
 from strikeboard.market.universe import (
     CSV_FIELDS,
-    INDIA_VIX_TOKEN,
     NIFTY_50_TOKEN,
     Catalog,
     UniverseConfig,
@@ -67,7 +67,7 @@ def test_malformed_dump_raises_universe_error(dump: list[dict[str, Any]]) -> Non
 
 def test_expiries_are_four_nearest_plus_current_monthly(dump: list[dict[str, Any]]) -> None:
     cat = _catalog(dump)
-    assert cat.select_expiries(TODAY) == [
+    assert cat.of("NIFTY").select_expiries(TODAY) == [
         date(2025, 12, 2),
         date(2025, 12, 9),
         date(2025, 12, 16),
@@ -75,13 +75,15 @@ def test_expiries_are_four_nearest_plus_current_monthly(dump: list[dict[str, Any
         date(2025, 12, 30),
     ]
     # On the monthly's own expiry day it is both the nearest and the current monthly.
-    assert cat.select_expiries(date(2025, 11, 25)) == [
+    assert cat.of("NIFTY").select_expiries(date(2025, 11, 25)) == [
         date(2025, 11, 25),
         date(2025, 12, 2),
         date(2025, 12, 9),
         date(2025, 12, 16),
     ]
-    assert _catalog(dump, include_monthly=False, weekly_expiries=2).select_expiries(TODAY) == [
+    assert _catalog(dump, include_monthly=False, weekly_expiries=2).of("NIFTY").select_expiries(
+        TODAY
+    ) == [
         date(2025, 12, 2),
         date(2025, 12, 9),
     ]
@@ -96,8 +98,11 @@ def test_monthly_is_the_last_listed_expiry_of_its_month(
         strikes=[25000, 25100],
     )
     cat = _catalog(rows, weekly_expiries=1)
-    assert cat.monthlies == {date(2026, 4, 30), date(2026, 5, 28)}
-    assert cat.select_expiries(date(2026, 4, 1)) == [date(2026, 4, 2), date(2026, 4, 30)]
+    assert cat.of("NIFTY").monthlies == {date(2026, 4, 30), date(2026, 5, 28)}
+    assert cat.of("NIFTY").select_expiries(date(2026, 4, 1)) == [
+        date(2026, 4, 2),
+        date(2026, 4, 30),
+    ]
 
 
 def test_select_window_around_atm(dump: list[dict[str, Any]]) -> None:

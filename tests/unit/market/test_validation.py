@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from strikeboard.market.codec import decode
+from strikeboard.market.underlyings import INDIA_VIX_TOKEN
 from strikeboard.market.universe import (
-    INDIA_VIX_TOKEN,
     NIFTY_50_TOKEN,
     Catalog,
     Instrument,
@@ -160,3 +160,25 @@ def test_empty_universe_and_empty_batch(make_full: Make) -> None:
     res = v.validate(decode(make_full([NIFTY_50_TOKEN], [26_000.0])))
     assert res.rejected[RejectReason.UNKNOWN_TOKEN] == 1 and len(res.accepted) == 0
     assert len(v.validate(decode(b"")).accepted) == 0
+
+
+def test_a_call_is_capped_by_its_own_underlyings_spot(make_full: Make) -> None:
+    def option(token: int, name: str, strike: float) -> Instrument:
+        return Instrument(token, token >> 8, f"{name}{strike:g}CE", name, date(2025, 12, 30),
+                          strike, 0.05, 30, "CE", "NFO-OPT", "NFO")  # fmt: skip
+
+    def index(token: int, symbol: str) -> Instrument:
+        return Instrument(token, token >> 8, symbol, symbol, None, 0.0, 0.0, 0, "EQ", "INDICES",
+                          "NSE")  # fmt: skip
+
+    nifty_ce, bank_ce = (1001 << 8) | 2, (2002 << 8) | 2
+    listed = [index(NIFTY_50_TOKEN, "NIFTY 50"), index(260105, "NIFTY BANK"),
+              option(nifty_ce, "NIFTY", 26_000.0),
+              option(bank_ce, "BANKNIFTY", 30_000.0)]  # fmt: skip
+    v = TickValidator(listed, spot_tokens={"NIFTY": NIFTY_50_TOKEN, "BANKNIFTY": 260105})
+    # A deep BANKNIFTY call is worth more than NIFTY's spot, but not more than its own.
+    res = v.validate(decode(make_full([NIFTY_50_TOKEN, 260105, bank_ce, nifty_ce],
+                                      [26_000.0, 59_000.0, 29_050.0, 140.0])))  # fmt: skip
+    assert res.total_rejected == 0
+    res = v.validate(decode(make_full([bank_ce, nifty_ce], [63_000.0, 28_000.0])))
+    assert res.rejected[RejectReason.OPTION_BOUND] == 2

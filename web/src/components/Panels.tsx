@@ -8,7 +8,14 @@ import { columnToggled, prefsChanged, themeToggled } from "../store/prefsSlice";
 import { badgeFor, type Badge } from "../store/selectors";
 import { panelClosed, panelToggled, timeTravel, toastDismissed } from "../store/uiSlice";
 import { getAuth, kiteLoginUrl, setToken } from "../auth";
-import { COLUMN_KEYS, type ExpiryInfo, type Health, type MarketInstrument, type SnapshotMeta } from "../types";
+import {
+  COLUMN_KEYS,
+  type ExpiryInfo,
+  type Health,
+  type MarketInstrument,
+  type SnapshotMeta,
+  type UnderlyingInfo,
+} from "../types";
 import { useIntradayQuery } from "../store/api";
 import { COLUMNS } from "../format";
 
@@ -31,16 +38,22 @@ const Quote = memo(function Quote({ name, short, q }: { name: string; short: str
   );
 });
 
-export function MarketBar() {
+/** The underlying's spot, near future and volatility index (NIFTY's until `info` is known). */
+export function MarketBar({ info }: { info?: UnderlyingInfo }) {
   const instruments = useAppSelector((s) => s.market.instruments);
+  const name = info?.name ?? "NIFTY";
+  const spot = info?.spot_symbol ?? "NIFTY 50";
+  const vix = info ? info.vix_symbol : "INDIA VIX";
+  // The feed's names: NIFTY's futures "FUT <expiry>", the others' "<NAME> FUT <expiry>".
+  const prefix = name === "NIFTY" ? "FUT " : `${name} FUT `;
   const futName = Object.keys(instruments)
-    .filter((n) => n.startsWith("FUT "))
+    .filter((n) => n.startsWith(prefix))
     .sort()[0];
   return (
     <div className="market">
-      <Quote name="NIFTY 50" short="NIFTY" q={instruments["NIFTY 50"]} />
+      <Quote name={spot} short={name} q={instruments[spot]} />
       {futName ? <Quote name={futName} short="FUT" q={instruments[futName]} /> : null}
-      <Quote name="INDIA VIX" short="VIX" q={instruments["INDIA VIX"]} />
+      {vix ? <Quote name={vix} short="VIX" q={instruments[vix]} /> : null}
     </div>
   );
 }

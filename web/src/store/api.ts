@@ -9,6 +9,7 @@ import type {
   MarketResponse,
   Preferences,
   Snapshot,
+  UnderlyingInfo,
 } from "../types";
 import { unauthorizedChanged, type HistoryStatus } from "./uiSlice";
 import type { SerializedError } from "@reduxjs/toolkit";
@@ -99,6 +100,7 @@ export const api = createApi({
   endpoints: (b) => ({
     health: b.query<Health, void>({ query: () => "health" }),
     market: b.query<MarketResponse, void>({ query: () => "market" }),
+    underlyings: b.query<UnderlyingInfo[], void>({ query: () => "underlyings" }),
     expiries: b.query<ExpiryInfo[], string>({
       query: (underlying) => `expiries?underlying=${encodeURIComponent(underlying)}`,
     }),
@@ -123,6 +125,7 @@ export const api = createApi({
 export const {
   useHealthQuery,
   useMarketQuery,
+  useUnderlyingsQuery,
   useExpiriesQuery,
   useChainQuery,
   useIntradayQuery,

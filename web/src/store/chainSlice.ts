@@ -8,7 +8,7 @@ import { createEntityAdapter, createSlice, original, type PayloadAction } from "
 import type { Convention, DeltaMessage, JsonObject, Snapshot, SnapshotMeta, StrikeRow } from "../types";
 import { isPlainObject, mergedCopy, withoutPath } from "./merge";
 import { viewApplied } from "./view";
-import { timeTravel } from "./uiSlice";
+import { timeTravel, underlyingSelected } from "./uiSlice";
 
 export const rowsAdapter = createEntityAdapter<StrikeRow, string>({
   selectId: (row) => String(row.strike),
@@ -206,6 +206,8 @@ const chainSlice = createSlice({
       if (payload.at !== undefined) selectMinute(state, payload.at);
     });
     b.addCase(timeTravel, (state, { payload }) => selectMinute(state, payload));
+    // Another underlying's expiries are other contracts, even on the same date.
+    b.addCase(underlyingSelected, (state) => selectExpiry(state, null));
   },
 });
 

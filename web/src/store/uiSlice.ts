@@ -80,6 +80,10 @@ const uiSlice = createSlice({
     unauthorizedChanged(state, action: PayloadAction<boolean>) {
       state.unauthorized = action.payload;
     },
+    /** The user picked another underlying: its own expiries are listed, none is selected yet. */
+    underlyingSelected(state, action: PayloadAction<string>) {
+      state.underlying = action.payload;
+    },
     /** Open `panel` (closing any other), or close it when it is the open one; null closes any. */
     panelToggled(state, action: PayloadAction<Panel | null>) {
       state.panel = action.payload === null || state.panel === action.payload ? null : action.payload;
@@ -107,5 +111,6 @@ export const {
   unauthorizedChanged,
   panelToggled,
   panelClosed,
+  underlyingSelected,
 } = uiSlice.actions;
 export default uiSlice.reducer;

@@ -81,7 +81,7 @@ afterEach(() => {
 describe("LiveClient", () => {
   it("subscribes on open, applies the snapshot and in-order deltas", () => {
     last().open();
-    expect(last().sent).toEqual([{ action: "subscribe", expiry: EXPIRY }]);
+    expect(last().sent).toEqual([{ action: "subscribe", underlying: "NIFTY", expiry: EXPIRY }]);
     expect(store.getState().ui.connection).toBe("live");
     last().push({ type: "snapshot", expiry: EXPIRY, seq: 5, data: snapshot(5) });
     last().push(delta(6, 101));
@@ -206,7 +206,7 @@ describe("LiveClient", () => {
     // Back up: live again, polling stops, the new socket subscribes.
     last().open();
     expect(store.getState().ui.connection).toBe("live");
-    expect(last().sent).toEqual([{ action: "subscribe", expiry: EXPIRY }]);
+    expect(last().sent).toEqual([{ action: "subscribe", underlying: "NIFTY", expiry: EXPIRY }]);
     await vi.advanceTimersByTimeAsync(2000);
     expect(client.stats.polls).toBe(polls);
   });
@@ -237,9 +237,27 @@ describe("LiveClient", () => {
     last().open();
     client.setExpiry("2026-12-08");
     expect(last().sent.slice(1)).toEqual([
-      { action: "unsubscribe", expiry: EXPIRY },
-      { action: "subscribe", expiry: "2026-12-08" },
+      { action: "unsubscribe", underlying: "NIFTY", expiry: EXPIRY },
+      { action: "subscribe", underlying: "NIFTY", expiry: "2026-12-08" },
     ]);
+  });
+
+  it("switches underlying on the same date and streams only that underlying's chain", () => {
+    last().open();
+    last().push({ type: "snapshot", expiry: EXPIRY, seq: 5, data: snapshot(5) });
+    client.setExpiry(EXPIRY, "BANKNIFTY");
+    expect(last().sent.slice(1)).toEqual([
+      { action: "unsubscribe", underlying: "NIFTY", expiry: EXPIRY },
+      { action: "subscribe", underlying: "BANKNIFTY", expiry: EXPIRY },
+    ]);
+    // NIFTY's stream of the same date, still in flight, is not BANKNIFTY's chain.
+    last().push({ ...delta(6, 999), underlying: "NIFTY" });
+    last().push({ type: "snapshot", underlying: "NIFTY", expiry: EXPIRY, seq: 6, data: snapshot(6) });
+    expect(client.lastSeq).toBeNull();
+    last().push({ type: "snapshot", underlying: "BANKNIFTY", expiry: EXPIRY, seq: 20, data: snapshot(20) });
+    last().push({ ...delta(21, 321), underlying: "BANKNIFTY" });
+    expect(client.lastSeq).toBe(21);
+    expect(ltp()).toBe(321);
   });
 
   it("turns order updates into toasts and survives garbage", () => {

@@ -60,6 +60,7 @@ export class LiveClient {
   private attempt = 0;
   private stopped = true;
   private expiry: string | null = null;
+  private underlying = "NIFTY";
   private seq: number | null = null;
   private resyncing = false;
   private buffer: DeltaMessage[] = [];
@@ -114,16 +115,18 @@ export class LiveClient {
     }
   }
 
-  /** The expiry whose chain is streamed (null: none, e.g. while time travelling). */
-  setExpiry(expiry: string | null): void {
-    if (expiry === this.expiry) return;
+  /** The expiry (of `underlying`) whose chain is streamed (null: none, e.g. while time travelling). */
+  setExpiry(expiry: string | null, underlying = "NIFTY"): void {
+    if (expiry === this.expiry && underlying === this.underlying) return;
     const old = this.expiry;
+    const oldUnderlying = this.underlying;
     this.expiry = expiry;
+    this.underlying = underlying;
     this.seq = null;
     this.buffer = [];
     this.resyncing = false;
     if (this.isOpen()) {
-      if (old) this.send({ action: "unsubscribe", expiry: old });
+      if (old) this.send({ action: "unsubscribe", underlying: oldUnderlying, expiry: old });
       if (expiry) this.subscribe();
     } else if (this.pollTimer && expiry) {
       void this.pollOnce();
@@ -246,7 +249,7 @@ export class LiveClient {
     if (!this.expiry) return;
     this.seq = null;
     this.buffer = [];
-    this.send({ action: "subscribe", expiry: this.expiry });
+    this.send({ action: "subscribe", underlying: this.underlying, expiry: this.expiry });
     if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
     const expiry = this.expiry;
     this.snapshotTimer = setTimeout(() => {
@@ -283,14 +286,14 @@ export class LiveClient {
         for (const inner of msg.messages) if (inner?.type !== "batch") this.onMessage(inner);
         return;
       case "snapshot":
-        if (msg.expiry !== this.expiry) return;
+        if (!this.streamed(msg)) return;
         this.markLive();
         this.applySnapshot({ ...msg.data, seq: msg.seq }, "ws");
         return;
       case "delta":
         return this.onDelta(msg);
       case "reset":
-        if (msg.expiry === this.expiry) void this.resync();
+        if (this.streamed(msg)) void this.resync();
         return;
       case "market":
         this.o.dispatch(marketReceived({ instruments: msg.data }));
@@ -324,8 +327,13 @@ export class LiveClient {
     this.onText(chunks.join(""));
   }
 
+  /** Whether a message is of the streamed chain (a server of NIFTY alone names no underlying). */
+  private streamed(msg: { underlying?: string; expiry: string }): boolean {
+    return msg.expiry === this.expiry && (msg.underlying ?? "NIFTY") === this.underlying;
+  }
+
   private onDelta(msg: DeltaMessage): void {
-    if (msg.expiry !== this.expiry) return;
+    if (!this.streamed(msg)) return;
     this.lastDataAt = Date.now();
     if (this.resyncing || this.seq === null) {
       this.buffer.push(msg);
