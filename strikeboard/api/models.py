@@ -325,7 +325,18 @@ UNDERLYING_PATTERN = r"^[A-Z][A-Z0-9&-]{0,19}$"
 class StrategyLeg(BaseModel):
     """One leg as the user builds it: the contract, the side, lots, and how it was entered."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The rule of `_typed_needs_a_price` in the schema too, so that a client (or schemathesis)
+    # reading the schema knows a typed entry without a price is not a valid leg.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"entry": {"enum": ["mid", "bid", "ask", "ltp"]}}},
+                {"required": ["entry", "price"],
+                 "properties": {"entry": {"const": "typed"}, "price": {"type": "number"}}},
+            ]
+        },
+    )  # fmt: skip
 
     expiry: date = Field(
         ge=EXPIRY_FLOOR, le=EXPIRY_CEILING, json_schema_extra={"pattern": r"^(20[0-9]{2}|2100)-"}
