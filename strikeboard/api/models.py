@@ -334,6 +334,7 @@ class Preferences(BaseModel):
     )
     convention: Literal["forward", "nse"] = "forward"
     iv_leg: Literal["otm", "call", "put"] = "otm"
+    flash: bool = Field(True, description="Flash changed digits in the chain (off: no motion).")
 
     @field_validator("columns")
     @classmethod

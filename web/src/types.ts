@@ -22,8 +22,12 @@ export interface Leg {
   theta?: number | null;
   vega?: number | null;
   buildup?: string | null;
+  /** Why `iv` is null (strikeboard/chain/ivreason.py); null when there is an IV. */
+  iv_reason?: IvReason | null;
   [extra: string]: unknown;
 }
+
+export type IvReason = "no_price" | "no_spot" | "expired" | "intrinsic" | "bound" | "unsolved";
 
 /** One strike row: the entity of the chain adapter, keyed by the strike's string form. */
 export interface StrikeRow {
@@ -191,4 +195,6 @@ export interface Preferences {
   default_expiry: string | null;
   convention: Convention;
   iv_leg: IvLeg;
+  /** Flash the changed digits of a value (false: no motion in the chain). */
+  flash: boolean;
 }

@@ -278,7 +278,7 @@ def test_analytics(api: Api) -> None:
 
 def test_preferences_round_trip_per_user(api: Api) -> None:
     defaults = api.client.get("/api/preferences", headers=AUTH).json()
-    assert defaults["theme"] == "dark"
+    assert defaults["theme"] == "dark" and defaults["flash"] is True
     wanted = {
         "columns": ["oi", "iv", "ltp"],
         "strikes": 10,
@@ -286,6 +286,7 @@ def test_preferences_round_trip_per_user(api: Api) -> None:
         "default_expiry": api.data.expiries[0],
         "convention": "nse",
         "iv_leg": "call",
+        "flash": False,
     }
     assert api.client.put("/api/preferences", json=wanted, headers=AUTH).json() == wanted
     assert api.client.get("/api/preferences", headers=AUTH).json() == wanted

@@ -478,6 +478,15 @@ export function Settings({ expiries }: { expiries: ExpiryInfo[] }) {
       <label>
         <input type="checkbox" checked={prefs.theme === "light"} onChange={() => dispatch(themeToggled())} /> Light theme
       </label>
+      <label title="A changed price or OI flashes its changed digits, at most once a second per cell">
+        <input
+          type="checkbox"
+          aria-label="flash changes"
+          checked={prefs.flash}
+          onChange={() => dispatch(prefsChanged({ flash: !prefs.flash }))}
+        />{" "}
+        Flash changed digits
+      </label>
       <p className="keys">
         Keys: ↑/↓ strike, [ / ] expiry, t theme, ? all keys, Esc close.
       </p>

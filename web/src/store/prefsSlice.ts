@@ -10,6 +10,7 @@ export const DEFAULT_PREFS: Preferences = {
   default_expiry: null,
   convention: "forward",
   iv_leg: "otm",
+  flash: true,
 };
 
 export const PREFS_KEY = "sb.preferences";
@@ -34,6 +35,7 @@ export function sanitizePrefs(raw: unknown): Partial<Preferences> {
   }
   if (r.convention === "forward" || r.convention === "nse") out.convention = r.convention;
   if (r.iv_leg === "otm" || r.iv_leg === "call" || r.iv_leg === "put") out.iv_leg = r.iv_leg;
+  if (typeof r.flash === "boolean") out.flash = r.flash;
   return out;
 }
 
