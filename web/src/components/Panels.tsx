@@ -9,8 +9,10 @@ import { badgeFor, type Badge } from "../store/selectors";
 import { panelClosed, panelToggled, timeTravel, toastDismissed } from "../store/uiSlice";
 import { getAuth, kiteLoginUrl, setToken } from "../auth";
 import { COLUMN_KEYS, type ExpiryInfo, type Health, type MarketInstrument, type SnapshotMeta } from "../types";
-import { useIntradayQuery } from "../store/api";
+import { useIntradayQuery, useMarketAtQuery } from "../store/api";
 import { COLUMNS } from "../format";
+import { formatIstMinute, parseIstMinute } from "../minute";
+import { MinuteInput } from "./MinuteInput";
 
 /** One quote; `short` is its name on a phone ("NIFTY", "FUT", "VIX"), where the change is in %. */
 const Quote = memo(function Quote({ name, short, q }: { name: string; short: string; q: MarketInstrument | undefined }) {
@@ -31,13 +33,24 @@ const Quote = memo(function Quote({ name, short, q }: { name: string; short: str
   );
 });
 
+const NO_QUOTES: Record<string, MarketInstrument> = {};
+
+/**
+ * Spot, future and VIX: live, or in history mode the chosen minute's (GET /market?at=), never
+ * live numbers beside a past chain. A minute without archived quotes shows dashes and says so.
+ */
 export function MarketBar() {
-  const instruments = useAppSelector((s) => s.market.instruments);
+  const live = useAppSelector((s) => s.market.instruments);
+  const at = useAppSelector((s) => s.ui.at);
+  const past = useMarketAtQuery(at ?? "", { skip: !at });
+  const instruments = at ? (past.currentData?.instruments ?? NO_QUOTES) : live;
   const futName = Object.keys(instruments)
     .filter((n) => n.startsWith("FUT "))
     .sort()[0];
+  let title: string | undefined;
+  if (at) title = past.isError ? `No quotes archived at ${istDay(at)} ${istTime(at)} IST` : `Quotes at ${istDay(at)} ${istTime(at)} IST`;
   return (
-    <div className="market">
+    <div className="market" data-source={at ? "history" : "live"} title={title}>
       <Quote name="NIFTY 50" short="NIFTY" q={instruments["NIFTY 50"]} />
       {futName ? <Quote name={futName} short="FUT" q={instruments[futName]} /> : null}
       <Quote name="INDIA VIX" short="VIX" q={instruments["INDIA VIX"]} />
@@ -346,28 +359,23 @@ export function HistoryPicker() {
 
 function HistoryForm({ at }: { at: string | null }) {
   const dispatch = useAppDispatch();
-  const [value, setValue] = useState(at ? at.slice(0, 16) : "");
-  // The latest minute one can travel to: the market's now, in IST.
+  const [value, setValue] = useState(at ? formatIstMinute(at) : "");
+  // The latest minute one can travel to: the market's now.
   const now = useMarketNow(60_000);
-  const max = `${istDate(now)}T${istTime(now)}`;
+  const iso = parseIstMinute(value);
+  const ok = iso !== null && Date.parse(iso) <= now;
   return (
     <form
       className="history"
       onSubmit={(e) => {
         e.preventDefault();
-        // The picker reads the market's clock: IST.
-        dispatch(timeTravel(value ? `${value}:00+05:30` : null));
+        if (!ok) return;
+        dispatch(timeTravel(iso));
         dispatch(panelClosed("history"));
       }}
     >
-      <input
-        type="datetime-local"
-        aria-label="past minute (IST)"
-        max={max}
-        value={value}
-        onChange={(e) => setValue(e.target.value)}
-      />
-      <button type="submit" disabled={!value}>Go</button>
+      <MinuteInput value={value} onChange={setValue} max={now} label="past minute (IST)" />
+      <button type="submit" disabled={!ok}>Go</button>
       {at ? (
         <button type="button" onClick={() => dispatch(timeTravel(null))}>
           Live

@@ -99,6 +99,9 @@ export const api = createApi({
   endpoints: (b) => ({
     health: b.query<Health, void>({ query: () => "health" }),
     market: b.query<MarketResponse, void>({ query: () => "market" }),
+    /** The quotes at a past minute (history mode's top bar), with their change from the
+     * previous session's close; 404 when that day has none up to that minute. */
+    marketAt: b.query<MarketResponse, string>({ query: (at) => `market?at=${encodeURIComponent(at)}` }),
     expiries: b.query<ExpiryInfo[], string>({
       query: (underlying) => `expiries?underlying=${encodeURIComponent(underlying)}`,
     }),
@@ -123,6 +126,7 @@ export const api = createApi({
 export const {
   useHealthQuery,
   useMarketQuery,
+  useMarketAtQuery,
   useExpiriesQuery,
   useChainQuery,
   useIntradayQuery,
