@@ -35,11 +35,13 @@ function series(points: IntradayPoint[], pick: (p: IntradayPoint) => number | nu
   return out;
 }
 
-/** The minutes up to and including `at` (history mode: nothing after the chosen minute). */
-export function untilMinute(points: IntradayPoint[], at: string | null): IntradayPoint[] {
-  if (!at) return points;
-  const end = Math.floor(Date.parse(at) / 60_000) * 60_000;
-  return Number.isFinite(end) ? points.filter((p) => Date.parse(p.minute) <= end) : points;
+/**
+ * A new list of the minutes up to and including `at` (history mode: nothing after the chosen
+ * minute), all of them when live; never the query's own (frozen) array.
+ */
+export function untilMinute(points: readonly IntradayPoint[], at: string | null): IntradayPoint[] {
+  const end = at ? Math.floor(Date.parse(at) / 60_000) * 60_000 : NaN;
+  return Number.isFinite(end) ? points.filter((p) => Date.parse(p.minute) <= end) : [...points];
 }
 
 /**

@@ -34,9 +34,18 @@ export function ChainLegend() {
     "A dash in the IV column has its reason in its tooltip.";
   return (
     <p className="chain-legend" title={title} data-ref={forward === null ? "spot" : "forward"}>
-      <span className="swatch atm" /> ATM {atm ?? "–"}: strike nearest {ref}
-      <span className="swatch itm" /> in the money against {forward === null ? "spot" : "F"}
-      <span className="swatch spot" /> spot {price(spot)}
+      <span className="item">
+        <span className="swatch atm" />
+        ATM {atm ?? "–"}: strike nearest {ref}
+      </span>{" "}
+      <span className="item">
+        <span className="swatch itm" />
+        in the money against {forward === null ? "spot" : "F"}
+      </span>{" "}
+      <span className="item">
+        <span className="swatch spot" />
+        spot {price(spot)}
+      </span>
     </p>
   );
 }
