@@ -452,11 +452,16 @@ async function main() {
       const { expiry, minute, quotes, chain } = await page.evaluate(async () => {
         const s = window.__strikeboard.store.getState();
         const expiry = s.chain.expiry;
-        const day = (await (await fetch("/api/health")).json()).session.last_session;
+        const health = await (await fetch("/api/health")).json();
+        const day = health.session.last_session;
         const token = await window.__strikeboard.auth.token();
         const get = async (path) => (await fetch(`/api/${path}`, { headers: { Authorization: `Bearer ${token}` } })).json();
-        const points = (await get(`analytics/intraday?expiry=${expiry}&date=${day}`)).points;
-        // A minute in the middle of the day's data, so the charts have minutes after it.
+        // Minutes already past on the market's clock (the archive may hold later ones of the
+        // same replayed day from an earlier run); the middle one, so the charts have minutes
+        // after it to leave out.
+        const points = (await get(`analytics/intraday?expiry=${expiry}&date=${day}`)).points.filter(
+          (p) => Date.parse(p.minute) <= Date.parse(health.now) - 60_000,
+        );
         const minute = points[Math.floor(points.length / 2)].minute;
         const quotes = await get(`market?at=${encodeURIComponent(minute)}`);
         const chain = await get(`chain/${expiry}?at=${encodeURIComponent(minute)}`);
