@@ -431,6 +431,7 @@ export function Help() {
           </div>
         ))}
       </dl>
+      <p className="keys">In the minute field (dd-mm-yyyy hh:mm, IST): ↑/↓ step a minute, with Shift an hour.</p>
       <p className="keys">The address bar holds the view (expiry, minute, IV convention, panel): copy it to share it.</p>
       <button onClick={() => dispatch(panelToggled(null))}>Close</button>
     </PanelFrame>
