@@ -32,6 +32,20 @@ class IvReason(StrEnum):
     """Inside the bounds, yet no vol was found (should not happen; reported, not hidden)."""
 
 
+# In the order of `iv_reasons`' conditions, the last one for none of them.
+_NAMES: NDArray[np.object_] = np.array(
+    [
+        IvReason.NO_PRICE.value,
+        IvReason.NO_SPOT.value,
+        IvReason.EXPIRED.value,
+        IvReason.INTRINSIC.value,
+        IvReason.BOUND.value,
+        IvReason.UNSOLVED.value,
+    ],
+    dtype=object,
+)
+
+
 def iv_reasons(
     iv: ArrayLike,
     price: ArrayLike,
@@ -48,17 +62,15 @@ def iv_reasons(
     with the forward ``F = S exp((r - q) t)``: intrinsic value ``max(±(F - K), 0)``, upper bound
     ``F`` for a call and ``K`` for a put.
     """
-    arrays = np.broadcast_arrays(
-        np.asarray(iv, np.float64),
-        np.asarray(price, np.float64),
-        np.asarray(spot, np.float64),
-        np.asarray(strike, np.float64),
-        np.asarray(t, np.float64),
-        np.asarray(r, np.float64),
-        np.asarray(q, np.float64),
-        np.asarray(is_call, np.bool_),
-    )
-    vol, p, s, k, tt, rr, qq, call = arrays
+    args = (iv, price, spot, strike, t, r, q, is_call)
+    shape = np.broadcast_shapes(*(np.shape(a) for a in args))
+    missing = ~np.isfinite(np.broadcast_to(np.asarray(iv, np.float64), shape))
+    out: NDArray[np.object_] = np.full(shape, None, dtype=object)
+    if not missing.any():
+        return out  # the usual case, on the feed's hot path: nothing to explain
+    arrays = [np.broadcast_to(np.asarray(a, np.float64), shape) for a in args[1:-1]]
+    arrays.append(np.broadcast_to(np.asarray(is_call, np.bool_), shape))
+    p, s, k, tt, rr, qq, call = (a[missing] for a in arrays)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         discount = np.exp(-rr * tt)
         fwd = s * np.exp(-qq * tt) / discount
@@ -72,9 +84,6 @@ def iv_reasons(
             undiscounted <= intrinsic + 1e-9 * np.maximum(undiscounted, 1.0),
             undiscounted >= bound,
         ]
-    codes = [IvReason.NO_PRICE, IvReason.NO_SPOT, IvReason.EXPIRED, IvReason.INTRINSIC]
-    codes.append(IvReason.BOUND)
-    chosen = np.select(conditions, [c.value for c in codes], default=IvReason.UNSOLVED.value)
-    out: NDArray[np.object_] = chosen.astype(object)
-    out[np.isfinite(vol)] = None
+    # Integer picks, then names from one object array: np.select over strings is slow.
+    out[missing] = _NAMES[np.select(conditions, list(range(len(conditions))), len(conditions))]
     return out
