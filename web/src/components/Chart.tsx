@@ -83,9 +83,10 @@ interface ChartProps {
   marker?: number | null;
 }
 
+/** The value under the crosshair; none for a whitespace point or an invisible (no-value) bar. */
 function seriesValue(param: MouseEventParams<number>, handle: ISeriesApi<SeriesType, number>): number | undefined {
-  const d = param.seriesData.get(handle) as { value?: number } | undefined;
-  return d?.value;
+  const d = param.seriesData.get(handle) as { value?: number; color?: string } | undefined;
+  return d?.color === "transparent" ? undefined : d?.value;
 }
 
 export function Chart({ title, axis, series, theme, height = 150, format, tooltipFormat, delayMs = 0, marker = null }: ChartProps) {

@@ -44,18 +44,24 @@ export function untilMinute(points: readonly IntradayPoint[], at: string | null)
   return Number.isFinite(end) ? points.filter((p) => Date.parse(p.minute) <= end) : [...points];
 }
 
+/** A histogram's bar where a strike has no value: zero and invisible (the tooltip skips it). */
+export const NO_BAR = "transparent";
+
 /**
- * One point per visible strike in every strike chart, a whitespace point where a series has no
- * value: the four charts then share one strike axis.
+ * One point per visible strike in every strike chart, so the four charts share one strike
+ * axis: where a series has no value, a whitespace point for a line and an invisible zero bar
+ * for a histogram (lightweight-charts' options chart misplaced histograms with whitespace in
+ * them, and one without any value lost its axis).
  */
 export function strikePoints(
   rows: readonly StrikeSeries[],
   pick: (r: StrikeSeries) => number | null,
+  kind: SeriesSpec["kind"],
   color?: (v: number) => string,
 ): Point[] {
   return rows.map((r) => {
     const v = pick(r);
-    if (v === null) return { time: r.strike };
+    if (v === null) return kind === "line" ? { time: r.strike } : { time: r.strike, value: 0, color: NO_BAR };
     return { time: r.strike, value: v, ...(color ? { color: color(v) } : {}) };
   });
 }
@@ -132,26 +138,27 @@ export function IntradayCharts({ expiry, theme }: { expiry: string; theme: strin
 export function StrikeCharts({ theme }: { theme: string }) {
   const rows = useThrottled(useAppSelector(selectStrikeSeries), 1_000);
   const specs = useMemo(() => {
-    const pts = (f: (r: StrikeSeries) => number | null, color?: (v: number) => string) => strikePoints(rows, f, color);
+    const bars = (f: (r: StrikeSeries) => number | null, color?: (v: number) => string) => strikePoints(rows, f, "histogram", color);
+    const line = (f: (r: StrikeSeries) => number | null) => strikePoints(rows, f, "line");
     const neg = (v: number | null) => (v === null ? null : -v);
     const pct = (v: number | null) => (v === null ? null : v * 100);
     return {
       oi: [
-        { kind: "histogram", color: CALL, title: "Call OI", data: pts((r) => r.callOi) },
-        { kind: "histogram", color: PUT, title: "Put OI", sign: -1, data: pts((r) => neg(r.putOi)) },
+        { kind: "histogram", color: CALL, title: "Call OI", data: bars((r) => r.callOi) },
+        { kind: "histogram", color: PUT, title: "Put OI", sign: -1, data: bars((r) => neg(r.putOi)) },
       ] as SeriesSpec[],
       oiChange: [
-        { kind: "histogram", color: CALL, title: "Call", data: pts((r) => r.callOiChange) },
-        { kind: "histogram", color: PUT, title: "Put", sign: -1, data: pts((r) => neg(r.putOiChange)) },
+        { kind: "histogram", color: CALL, title: "Call", data: bars((r) => r.callOiChange) },
+        { kind: "histogram", color: PUT, title: "Put", sign: -1, data: bars((r) => neg(r.putOiChange)) },
       ] as SeriesSpec[],
       // The smile last: drawn over the legs' lines.
       smile: [
-        { kind: "line", color: CALL, title: "CE", data: pts((r) => pct(r.callIv)) },
-        { kind: "line", color: PUT, title: "PE", data: pts((r) => pct(r.putIv)) },
-        { kind: "line", color: "#f778ba", title: "Smile", data: pts((r) => pct(r.iv)) },
+        { kind: "line", color: CALL, title: "CE", data: line((r) => pct(r.callIv)) },
+        { kind: "line", color: PUT, title: "PE", data: line((r) => pct(r.putIv)) },
+        { kind: "line", color: "#f778ba", title: "Smile", data: line((r) => pct(r.iv)) },
       ] as SeriesSpec[],
       gex: [
-        { kind: "histogram", color: UP, title: "GEX", data: pts((r) => r.gex, (v) => (v >= 0 ? UP : DOWN)) },
+        { kind: "histogram", color: UP, title: "GEX", data: bars((r) => r.gex, (v) => (v >= 0 ? UP : DOWN)) },
       ] as SeriesSpec[],
     };
   }, [rows]);

@@ -91,12 +91,13 @@ describe("the charts in history mode", () => {
     expect(tooltipLines([{}], [undefined], String, "X")).toEqual([]);
   });
 
-  it("share one strike axis: a strike without a value is a whitespace point", () => {
+  it("share one strike axis: a strike without a value is a whitespace point or an invisible bar", () => {
     const rows = [26000, 26050].map((strike) => ({
       strike, callOi: strike === 26000 ? 5 : null, putOi: null, callOiChange: null, putOiChange: null, callIv: null, putIv: null, iv: null, gex: null,
     }));
-    expect(strikePoints(rows, (r) => r.callOi)).toEqual([{ time: 26000, value: 5 }, { time: 26050 }]);
-    expect(strikePoints(rows, (r) => r.iv).map((p) => p.time)).toEqual([26000, 26050]);
+    expect(strikePoints(rows, (r) => r.callOi, "line")).toEqual([{ time: 26000, value: 5 }, { time: 26050 }]);
+    expect(strikePoints(rows, (r) => r.callOi, "histogram")).toEqual([{ time: 26000, value: 5 }, { time: 26050, value: 0, color: "transparent" }]);
+    expect(strikePoints(rows, (r) => r.iv, "histogram").map((p) => p.time)).toEqual([26000, 26050]);
   });
 
   it("state GEX in ₹ crore", () => {
