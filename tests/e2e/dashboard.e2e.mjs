@@ -478,10 +478,13 @@ async function main() {
       const f = await page.evaluate(() => {
         const s = window.__strikeboard.store.getState();
         const nifty = document.querySelector('.market [data-name="NIFTY 50"]');
+        // Each marked chart: where its marker sits (0-1 across the plot) and whether its last
+        // drawn value is at or before the marked minute.
         const marks = [...document.querySelectorAll(".side-panel .chart .marker")].map((m) => {
           const plot = m.parentElement.getBoundingClientRect();
           const r = m.getBoundingClientRect();
-          return m.hidden ? null : (r.left - plot.left) / plot.width;
+          const last = Number(m.parentElement.dataset.last);
+          return m.hidden ? null : { x: (r.left - plot.left) / plot.width, ends: last <= Number(m.dataset.marker) };
         });
         const changes = [...document.querySelectorAll(".chain .c.change .v")].map((c) => c.textContent);
         return {
@@ -501,14 +504,16 @@ async function main() {
       const fmt = (v) => new Intl.NumberFormat("en-IN", { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(v);
       if (f.spot !== fmt(spot.ltp)) problems.push(`the top bar's NIFTY is ${f.spot}, the minute's ${fmt(spot.ltp)}`);
       if (spot.change !== null && f.chg === "–") problems.push("the top bar's change is a dash");
-      const shown = f.marks.filter((x) => x !== null);
+      const shown = f.marks.filter((m) => m !== null);
       if (shown.length < 5) problems.push(`${shown.length} charts mark the minute, not 5`);
-      // The charts end at the minute: its marker at the right end of the time axis.
-      if (shown.some((x) => x < 0.6)) problems.push(`a marker is not at the end of its chart: ${shown.map((x) => x.toFixed(2)).join(", ")}`);
+      // The charts end at the minute (the archive holds later minutes of this day): nothing
+      // drawn after it, and its marker inside the plot.
+      if (shown.some((m) => !m.ends)) problems.push("a chart runs past the chosen minute");
+      if (shown.some((m) => !(m.x > 0 && m.x < 1))) problems.push(`a marker is off its chart: ${shown.map((m) => m.x.toFixed(2)).join(", ")}`);
       const apiChanges = Object.values(chain.strikes).flatMap((r) => [r.CE?.change, r.PE?.change]).filter((v) => typeof v === "number").length;
       if (apiChanges > 0 && f.changes === 0) problems.push("the Chg column is all dashes though the API has the changes");
       if (problems.length) throw new Error(problems.join(" | "));
-      log(`history ${typed} IST (${expiry}): NIFTY ${f.spot} ${f.chg}, ${f.changes} changes shown (${f.dashes} dashes; the API had ${apiChanges}), markers at ${shown.map((x) => x.toFixed(2)).join(", ")}`);
+      log(`history ${typed} IST (${expiry}): NIFTY ${f.spot} ${f.chg}, ${f.changes} changes shown (${f.dashes} dashes; the API had ${apiChanges}), markers at ${shown.map((m) => m.x.toFixed(2)).join(", ")}`);
       await page.click(".history-banner >> text=Back to live");
       await page.waitForFunction(() => window.__strikeboard.store.getState().ui.at === null && document.querySelector(".market")?.getAttribute("data-source") === "live", null, { timeout: 10_000 });
       await page.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 30_000 });
