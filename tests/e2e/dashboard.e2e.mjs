@@ -412,7 +412,13 @@ async function main() {
           return b.bottom > label.top + 0.5 && b.top < label.bottom - 0.5;
         }).map((r) => r.getAttribute("data-strike"));
         const why = [...document.querySelectorAll(".chain .c.iv.why")];
-        const untold = [...document.querySelectorAll(".chain .c.iv")].filter((c) => c.textContent === "–" && !c.title).length;
+        const untold = [...document.querySelectorAll(".chain .c.iv")]
+          .filter((c) => c.textContent === "–" && !c.title)
+          .map((c) => {
+            const strike = c.closest("[data-strike]").getAttribute("data-strike");
+            const side = c.classList.contains("CE") ? "CE" : "PE";
+            return `${strike} ${side} ${JSON.stringify(window.__strikeboard.store.getState().chain.rows.entities[strike]?.[side] ?? null)}`;
+          });
         return {
           legend: document.querySelector(".chain-legend")?.textContent ?? "",
           ref: document.querySelector(".chain-legend")?.getAttribute("data-ref"),
@@ -430,7 +436,7 @@ async function main() {
       if (f.atm !== f.nearest) problems.push(`the ATM row is ${f.atm}, the strike nearest the forward ${f.nearest}`);
       if (f.wrongItm.length) problems.push(`ITM shading not by the forward at ${f.wrongItm.join(", ")}`);
       if (f.covered.length) problems.push(`the spot label covers rows ${f.covered.join(", ")}`);
-      if (f.untold) problems.push(`${f.untold} missing IVs without a reason`);
+      if (f.untold.length) problems.push(`missing IVs without a reason: ${f.untold.slice(0, 3).join("; ")}`);
       if (problems.length) throw new Error(problems.join(" | "));
       log(`legend: ${f.legend}; missing IVs with a reason: ${f.why}${f.whyTitle ? ` ('${f.whyTitle}')` : ""}`);
     });

@@ -130,6 +130,11 @@ describe("ChainTable", () => {
     expect(iv?.title).toMatch(/at or below intrinsic value/);
     expect(iv?.dataset.why).toBe("intrinsic");
     expect(view.container.querySelector<HTMLElement>('[data-strike="25500"] .iv.PE')?.title).toBe("");
+    // A strike without a put at all: the feed does not carry it.
+    act(() => {
+      store.dispatch(snapshotReceived({ snapshot: { ...snap, strikes: { ...snap.strikes, "25550": { strike: 25550, CE: leg(450, 10) } } }, source: "ws" }));
+    });
+    expect(view.container.querySelector<HTMLElement>('[data-strike="25550"] .iv.PE')?.title).toMatch(/does not carry/);
   });
 
   it("sizes every column from its content and keeps the table at least their sum wide", () => {

@@ -12,7 +12,7 @@ import { selectMoneynessRef, selectOiScale, selectRow, selectSpot, selectVisible
 import { strikeSelected, type HistoryStatus } from "../store/uiSlice";
 import type { ColumnKey, IvReason, Leg, Side } from "../types";
 import { flashDigits, setFlashEnabled } from "./flash";
-import { ivReasonText } from "./legend";
+import { ivReasonText, NO_LEG } from "./legend";
 
 // Fields whose change flashes: the price and the OI a trader watches tick. Flashing every
 // changed field (a third of 400 legs x 8 fields, 4 times a second) restyled and repainted
@@ -24,7 +24,7 @@ interface CellProps {
   value: unknown;
   side: Side;
   /** Why an IV is missing (the IV column only). */
-  reason?: IvReason | null | undefined;
+  reason?: IvReason | typeof NO_LEG | null | undefined;
 }
 
 /** One value; its changed digits flash green/red (flash.ts). */
@@ -73,6 +73,11 @@ interface RowProps {
   selected: boolean;
 }
 
+/** Why a leg has no IV: the API's code, or that the strike has no such leg. */
+function ivReason(leg: Leg | undefined): IvReason | typeof NO_LEG | null | undefined {
+  return leg ? leg.iv_reason : NO_LEG;
+}
+
 function legValue(leg: Leg | undefined, col: ColumnKey): unknown {
   return leg ? leg[col] : undefined;
 }
@@ -87,7 +92,7 @@ export const ChainRow = memo(function ChainRow({ id, columns, callItm, putItm, a
   return (
     <div className={cls} role="row" data-strike={id} onClick={() => dispatch(strikeSelected(row.strike))}>
       {columns.map((col) => (
-        <Cell key={`c-${col}`} col={col} side="CE" value={legValue(row.CE, col)} reason={col === "iv" ? row.CE?.iv_reason : undefined} />
+        <Cell key={`c-${col}`} col={col} side="CE" value={legValue(row.CE, col)} reason={col === "iv" ? ivReason(row.CE) : undefined} />
       ))}
       <div className="strike" role="rowheader">
         {row.strike}
@@ -96,7 +101,7 @@ export const ChainRow = memo(function ChainRow({ id, columns, callItm, putItm, a
         ) : null}
       </div>
       {reversed.map((col) => (
-        <Cell key={`p-${col}`} col={col} side="PE" value={legValue(row.PE, col)} reason={col === "iv" ? row.PE?.iv_reason : undefined} />
+        <Cell key={`p-${col}`} col={col} side="PE" value={legValue(row.PE, col)} reason={col === "iv" ? ivReason(row.PE) : undefined} />
       ))}
     </div>
   );

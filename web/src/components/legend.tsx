@@ -3,7 +3,11 @@ import { price } from "../format";
 import { useAppSelector } from "../hooks";
 import type { IvReason } from "../types";
 
-const IV_REASONS: Record<IvReason, string> = {
+/** A strike without that leg at all (the feed does not carry the contract): the SPA's own code. */
+export const NO_LEG = "no_leg";
+
+const IV_REASONS: Record<IvReason | typeof NO_LEG, string> = {
+  no_leg: "no IV: the feed does not carry this contract",
   no_price: "no IV: the option has not traded (no last price)",
   no_spot: "no IV: no spot or forward to price against",
   expired: "no IV: no time left to expiry",
@@ -13,7 +17,7 @@ const IV_REASONS: Record<IvReason, string> = {
 };
 
 /** The tooltip of a missing IV, from the API's `iv_reason` code. */
-export function ivReasonText(reason: IvReason): string {
+export function ivReasonText(reason: IvReason | typeof NO_LEG): string {
   return IV_REASONS[reason] ?? `no IV (${String(reason)})`;
 }
 
