@@ -7,7 +7,8 @@ import { compact } from "../format";
 import { chartTime, istDate } from "../clock";
 import { Chart, type Point, type SeriesSpec } from "./Chart";
 
-const fmtCompact = (v: number) => compact(v);
+/** Axis labels of whole quantities: an all-zero chart's fractional ticks read "0", not "-0". */
+export const fmtCompact = (v: number) => compact(Math.abs(v) < 0.5 ? 0 : v);
 /** OI is never negative: the puts drawn below the axis are labelled by their size. */
 const fmtOi = (v: number) => compact(Math.abs(v));
 const fmt1 = (v: number) => v.toFixed(1);

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeStore } from "../store";
 import { marketReceived } from "../store/marketSlice";
 import { timeTravel } from "../store/uiSlice";
-import { untilMinute, strikePoints, fmtCrore } from "./Charts";
+import { untilMinute, strikePoints, fmtCompact, fmtCrore } from "./Charts";
 import { tooltipLines, xLabel } from "./Chart";
 import { HistoryPicker, MarketBar } from "./Panels";
 import { chartTime } from "../clock";
@@ -100,9 +100,10 @@ describe("the charts in history mode", () => {
     expect(strikePoints(rows, (r) => r.iv, "histogram").map((p) => p.time)).toEqual([26000, 26050]);
   });
 
-  it("state GEX in ₹ crore", () => {
+  it("state GEX in ₹ crore, and an all-zero axis reads 0", () => {
     expect(fmtCrore(8e10)).toBe("8,000");
     expect(fmtCrore(-1.25e7)).toBe("-1.3");
+    expect([fmtCompact(-0.4), fmtCompact(0.3), fmtCompact(-2_50_000)]).toEqual(["0", "0", "-2.50L"]);
   });
 });
 
