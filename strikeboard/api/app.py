@@ -21,7 +21,12 @@ from strikeboard import redact
 from strikeboard.api import chain as chain_doc
 from strikeboard.api import service as svc
 from strikeboard.api.auth_routes import add_auth_routes
-from strikeboard.api.errors import BadRequestError, UnavailableError, add_error_handlers
+from strikeboard.api.errors import (
+    BadRequestError,
+    NotFoundError,
+    UnavailableError,
+    add_error_handlers,
+)
 from strikeboard.api.export import add_export_routes
 from strikeboard.api.guard import USER, current_user, protect
 from strikeboard.api.models import (
@@ -207,11 +212,28 @@ def create_app(
         return out
 
     @api.get("/market", response_model=Market, tags=["market"])
-    def market(request: Request, underlying: UNDERLYING = None) -> dict[str, Any]:
-        """Spot, VIX and futures: live from Redis, else the last archived candles (stale)."""
+    def market(
+        request: Request,
+        underlying: UNDERLYING = None,
+        at: Annotated[
+            datetime | None,
+            Query(description="A past minute (ISO; naive = IST): the quotes as they were then."),
+        ] = None,
+    ) -> dict[str, Any]:
+        """Spot, VIX and futures: live from Redis, else the last archived candles (stale); at
+        a past minute, that minute's candles with the change from the previous session's close
+        (404 when that day has none)."""
         names = followed if underlying is None else [followed_underlying(request, underlying)]
         now = clock()
         open_now = market_open(now)
+        if at is not None:
+            when = svc.as_ist(at, "at").replace(second=0, microsecond=0)
+            past = svc.market_at(store, when, names)
+            if not past:
+                raise NotFoundError(f"no quotes archived on {when.date()} up to {when:%H:%M} IST")
+            behind = max(0.0, now.timestamp() - when.timestamp())
+            return {"instruments": past, "stale": True, "age_s": round(behind, 3),
+                    "market_open": open_now, "source": "archive"}  # fmt: skip
         instruments: dict[str, Any] = {}
         health: dict[str, Any] | None = None
         redis_down = False

@@ -4,7 +4,7 @@ and the document rebuilt from archived minute rows. No I/O here."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from strikeboard.chain import analytics, bsm, conventions
+from strikeboard.chain.ivreason import iv_reasons
 
 JSON = dict[str, Any]
 SIDES = ("CE", "PE")
@@ -80,6 +81,7 @@ def recompute_nse(doc: JSON, iv_leg: conventions.IvLeg = conventions.IvLeg.OTM) 
     oi = np.stack([leg_values(rows, "CE", "oi"), leg_values(rows, "PE", "oi")])
     gex = analytics.gex_by_strike(float(spot), greeks.gamma[0], greeks.gamma[1], oi[0], oi[1])
     values = {"iv": iv, **{g: getattr(greeks, g) for g in ("delta", "gamma", "theta", "vega")}}
+    reasons = iv_reasons(iv, prices, float(spot), k, float(t), conventions.NSE_RATE, 0.0, is_call)
     strikes: JSON = {}
     for i, row in enumerate(rows):
         new_row = dict(row)
@@ -92,6 +94,7 @@ def recompute_nse(doc: JSON, iv_leg: conventions.IvLeg = conventions.IvLeg.OTM) 
             new_leg = dict(leg)
             for name, array in values.items():
                 new_leg[name] = _num(float(array[s, i]), _ROUND[name])
+            new_leg["iv_reason"] = reasons[s, i]
             new_row[side] = new_leg
         strikes[f"{k[i]:g}"] = new_row
     out["strikes"] = strikes
@@ -112,18 +115,24 @@ def archive_document(
     rate: float,
     lot_size: int | None,
     iv_leg: conventions.IvLeg = conventions.IvLeg.OTM,
+    closes: Mapping[int, float] | None = None,
 ) -> JSON:
     """A chain document (same shape as the live snapshot) from one archived minute: the
-    chain_minute rows of the expiry (dicts by column) and its chain_minute_agg row. Fields
-    the archive does not keep (close, quantities, ...) are null."""
+    chain_minute rows of the expiry (dicts by column) and its chain_minute_agg row. ``closes``:
+    each token's previous-session close (`service.previous_closes`), from which a leg's change
+    is counted as the live chain counts it. Fields the archive does not keep (quantities, ...)
+    are null."""
+    closes = closes or {}
     by_strike: dict[float, JSON] = {}
     for r in rows:
         row = by_strike.setdefault(float(r["strike"]), {"strike": float(r["strike"])})
-        row[r["option_type"]] = {
+        leg = {
             name: r[name]
             for name in ("token", "ltp", "bid", "ask", "iv", "delta", "gamma", "theta", "vega",
                          "oi", "oi_change", "volume")
         }  # fmt: skip
+        leg.update(_change(r["ltp"], closes.get(r["token"])))
+        row[r["option_type"]] = leg
     strike_rows = [by_strike[k] for k in sorted(by_strike)]
     k = np.array([r["strike"] for r in strike_rows], dtype=np.float64)
     spot = agg.get("spot")
@@ -142,16 +151,23 @@ def archive_document(
     support, resistance = analytics.support_resistance(k, coi, poi)
     pcr = analytics.pcr(coi, poi, leg_values(strike_rows, "CE", "volume"),
                         leg_values(strike_rows, "PE", "volume"), coc, poc)  # fmt: skip
-    strikes: JSON = {}
-    for i, row in enumerate(strike_rows):
-        row["iv"] = _num(float(shown[i]), 4)
-        row["gex"] = _num(float(gex[i]), 0)
-        strikes[f"{k[i]:g}"] = row
     carry = (
         conventions.carry_from_forward(float(spot), float(forward), t, rate)
         if spot is not None and forward is not None
         else math.nan
     )
+    ivs = np.stack([civ, piv])
+    prices = np.stack([leg_values(strike_rows, "CE", "ltp"), leg_values(strike_rows, "PE", "ltp")])
+    spot_value = float(spot) if spot is not None else math.nan
+    reasons = iv_reasons(ivs, prices, spot_value, k, t, rate, carry, np.array([[True], [False]]))
+    strikes: JSON = {}
+    for i, row in enumerate(strike_rows):
+        row["iv"] = _num(float(shown[i]), 4)
+        row["gex"] = _num(float(gex[i]), 0)
+        for s, side in enumerate(SIDES):
+            if side in row:
+                row[side]["iv_reason"] = reasons[s, i]
+        strikes[f"{k[i]:g}"] = row
 
     def total(a: NDArray[np.float64]) -> float | None:
         return float(np.nansum(a)) if np.isfinite(a).any() else None
@@ -189,6 +205,15 @@ def archive_document(
         "strikes": strikes,
         "minute": minute.isoformat(),
     }
+
+
+def _change(ltp: float | None, close: float | None) -> JSON:
+    """A leg's previous close and its LTP's change from it (null when either is unknown)."""
+    if ltp is None or close is None:
+        return {"close": close, "change": None, "change_pct": None}
+    change = float(ltp) - float(close)
+    pct = change / float(close) * 100 if close else math.nan
+    return {"close": close, "change": round(change, 2), "change_pct": _num(pct, 2)}
 
 
 def gex_flip(strikes: Sequence[float], gex: Sequence[float]) -> float | None:

@@ -52,6 +52,14 @@ class Leg(_Open):
     theta: Number = None
     vega: Number = None
     buildup: str | None = None
+    iv_reason: (
+        Literal["no_price", "no_spot", "expired", "intrinsic", "bound", "unsolved"] | None
+    ) = Field(
+        None,
+        description="Why `iv` is null (strikeboard/chain/ivreason.py): no_price (no trade), "
+        "no_spot, expired, intrinsic (price at or below intrinsic value), bound (at or above "
+        "the upper bound), unsolved; null when there is an IV.",
+    )
 
 
 class StrikeRow(_Open):
@@ -472,6 +480,8 @@ class Preferences(BaseModel):
         if repeated:
             raise ValueError(f"strategy names repeated: {', '.join(repeated)}")
         return strategies
+
+    flash: bool = Field(True, description="Flash changed digits in the chain (off: no motion).")
 
     @field_validator("columns")
     @classmethod

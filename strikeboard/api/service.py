@@ -177,9 +177,26 @@ def archive_chain(
     )
     agg = dict(zip(CHAIN_AGG_COLUMNS, agg_rows[0], strict=True)) if agg_rows else {}
     dicts = [dict(zip(CHAIN_COLUMNS, r, strict=True)) for r in rows]
+    closes = previous_closes(stores, underlying, expiry, minute)
+    size = lot_size(stores, underlying, expiry)
     return chain_doc.archive_document(
-        underlying, expiry, minute, agg, dicts, rate, lot_size(stores, underlying, expiry), iv_leg
+        underlying, expiry, minute, agg, dicts, rate, size, iv_leg, closes
     )
+
+
+def previous_closes(
+    stores: Stores, underlying: str, expiry: date, minute: datetime
+) -> dict[int, float]:
+    """Each option's close of the session before ``minute``'s IST day: its LTP at the last
+    archived minute of that session (what a change in history mode is counted from)."""
+    day_start, _ = day_bounds(minute.astimezone(IST).date())
+    rows = stores.rows(
+        "SELECT token, ltp FROM chain_minute WHERE underlying = %s AND expiry = %s"
+        " AND ltp IS NOT NULL AND minute = (SELECT max(minute) FROM chain_minute_agg"
+        "  WHERE underlying = %s AND expiry = %s AND minute < %s)",
+        (underlying, expiry, underlying, expiry, day_start),
+    )
+    return {int(token): float(ltp) for token, ltp in rows if token is not None}
 
 
 # -- the chain, wherever it is ----------------------------------------------------------------
@@ -274,6 +291,46 @@ def expiries(stores: Stores, underlying: str, now: datetime) -> list[dict[str, A
 
 
 # -- market -----------------------------------------------------------------------------------
+
+
+MARKET_AT_SQL: Final = """
+SELECT c.token, max(c.minute), (array_agg(c.open ORDER BY c.minute))[1], max(c.high), min(c.low),
+       (array_agg(c.close ORDER BY c.minute DESC))[1], (array_agg(c.oi ORDER BY c.minute DESC))[1],
+       (array_agg(c.volume ORDER BY c.minute DESC))[1], i.instrument_type, i.expiry,
+       i.tradingsymbol, i.underlying,
+       (SELECT p.close FROM candles_1m p WHERE p.token = c.token AND p.minute < %s
+        ORDER BY p.minute DESC LIMIT 1)
+FROM candles_1m c JOIN instruments i ON i.instrument_token = c.token
+WHERE c.minute >= %s AND c.minute <= %s AND i.underlying = ANY(%s)
+GROUP BY c.token, i.instrument_type, i.expiry, i.tradingsymbol, i.underlying
+"""
+
+
+def market_at(
+    stores: Stores, at: datetime, names: Sequence[str] = ("NIFTY",)
+) -> dict[str, dict[str, Any]]:
+    """Spot, VIX and futures of the underlyings ``names`` as they were at the minute ``at``
+    (history mode's top bar), named as the feed names them: the last candle of that IST day at
+    or before it, the day's open, high and low up to it, and the change from the previous
+    session's last close. Empty when that day has no candles."""
+    day_start, _ = day_bounds(at.astimezone(IST).date())
+    rows = stores.rows(MARKET_AT_SQL, (day_start, day_start, at, list(names)))
+    out: dict[str, dict[str, Any]] = {}
+    for token, minute, o, h, lo, c, oi, volume, itype, expiry, symbol, owner, close in rows:
+        if c is None:
+            continue
+        future = itype == "FUT" and expiry is not None
+        name = market_future_name(owner, expiry) if future else symbol
+        change = c - close if close is not None else None
+        pct = round(change / close * 100, 2) if change is not None and close else None
+        doc: dict[str, Any] = {"token": int(token), "underlying": owner, "ltp": c, "close": close,
+                               "change": round(change, 2) if change is not None else None,
+                               "change_pct": pct, "open": o, "high": h, "low": lo,
+                               "ts": minute.timestamp()}  # fmt: skip
+        if future:
+            doc["oi"], doc["volume"] = oi, volume
+        out[name] = doc
+    return out
 
 
 def market_from_archive(

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from strikeboard.chain import analytics, conventions, pricing
+from strikeboard.chain.ivreason import iv_reasons
 from strikeboard.chain.state import ChainState, ExpiryIndex, Field
 from strikeboard.market.underlyings import market_future_name
 
@@ -162,6 +163,7 @@ def expiry_snapshot(
     prices = np.stack([legs["CE"]["ltp"], legs["PE"]["ltp"]])
     is_call = np.array([[True], [False]])
     iv, greeks = pricing.implied_vol_and_greeks(prices, spot, k, t, params.rate, q, is_call)
+    reasons = iv_reasons(iv, prices, spot, k, t, params.rate, q, is_call)
     prev_oi = np.stack([state.leg(index.call, Field.OI_PREV), state.leg(index.put, Field.OI_PREV)])
     oi = np.stack([legs["CE"]["oi"], legs["PE"]["oi"]])
     oi_change = oi - prev_oi
@@ -197,6 +199,7 @@ def expiry_snapshot(
         columns["change_pct"] = _column(change_pct, 2)
         columns["oi_change"] = _int_column(oi_change[s])
         columns["iv"] = _column(iv[s], 4)
+        columns["iv_reason"] = reasons[s].tolist()
         for greek in ("delta", "gamma", "theta", "vega"):
             columns[greek] = _column(getattr(greeks, greek)[s], _ROUND[greek])
         columns["buildup"] = buildup_names[buildup[s]].tolist()

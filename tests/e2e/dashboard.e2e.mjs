@@ -341,6 +341,190 @@ async function main() {
       if (page.url().includes("panel=")) throw new Error(`a closed panel is still in the address: ${page.url()}`);
     });
 
+    await check("readable motion: only changed digits flash, a cell at most once a second, and Settings turns it off", async () => {
+      // Every flash mark added to the chain, by cell, for a few seconds of live deltas.
+      const watch = (ms) =>
+        page.evaluate(
+          (ms) =>
+            new Promise((resolve) => {
+              const seen = [];
+              const whole = [];
+              const obs = new MutationObserver((list) => {
+                for (const m of list) {
+                  for (const n of m.addedNodes) {
+                    if (n.nodeType === 1 && n.classList.contains("fx")) {
+                      const cell = n.closest(".c");
+                      const row = n.closest("[data-strike]");
+                      seen.push({ key: `${row?.getAttribute("data-strike")} ${cell?.className.split(" ").slice(1, 3).join(" ")}`, t: performance.now(), text: n.textContent, value: n.parentElement?.textContent });
+                    }
+                  }
+                  if (m.type === "attributes" && m.target.classList?.contains("c") && /\bf[ud]\b/.test(m.target.className)) whole.push(m.target.className);
+                }
+              });
+              obs.observe(document.querySelector(".chain .tbody"), { subtree: true, childList: true, attributes: true, attributeFilter: ["class"] });
+              setTimeout(() => {
+                obs.disconnect();
+                resolve({ seen, whole });
+              }, ms);
+            }),
+          ms,
+        );
+      const on = await watch(6000);
+      if (!on.seen.length) throw new Error("no flash in 6 s of live deltas");
+      if (on.whole.length) throw new Error(`whole cells flashed: ${on.whole.slice(0, 3).join(", ")}`);
+      const partial = on.seen.filter((f) => f.text.length < f.value.length).length;
+      const last = new Map();
+      const quick = [];
+      for (const f of on.seen) {
+        const before = last.get(f.key);
+        if (before !== undefined && f.t - before < 950) quick.push(`${f.key} after ${Math.round(f.t - before)} ms`);
+        last.set(f.key, f.t);
+      }
+      if (quick.length) throw new Error(`cells flashed again within a second: ${quick.slice(0, 5).join(", ")}`);
+      // Off in Settings: no flash, and the preference is saved with the others.
+      await page.click('.top [aria-label="settings"]');
+      await page.click('aside.settings [aria-label="flash changes"]');
+      await page.keyboard.press("Escape");
+      const off = await watch(4000);
+      const stored = await page.evaluate(() => JSON.parse(localStorage.getItem("sb.preferences") ?? "{}").flash);
+      await page.click('.top [aria-label="settings"]');
+      await page.click('aside.settings [aria-label="flash changes"]');
+      await page.keyboard.press("Escape");
+      if (off.seen.length) throw new Error(`${off.seen.length} flashes with flashing off`);
+      if (stored !== false) throw new Error(`the preference was not stored: flash=${stored}`);
+      log(`flashes in 6 s: ${on.seen.length} over ${last.size} cells (${partial} of part of a value, e.g. '${on.seen[0].value}' -> '${on.seen[0].text}')`);
+    });
+
+    await check("one rule for ATM and ITM (the forward), a legend says it; the spot label covers no figures; missing IVs say why", async () => {
+      const f = await page.evaluate(() => {
+        const meta = window.__strikeboard.store.getState().chain.meta;
+        const rows = [...document.querySelectorAll(".chain .row[data-strike]")];
+        const ref = meta.forward ?? meta.spot;
+        const wrongItm = rows.filter((r) => {
+          const k = Number(r.getAttribute("data-strike"));
+          return r.classList.contains("itm-ce") !== k < ref || r.classList.contains("itm-pe") !== k > ref;
+        }).map((r) => r.getAttribute("data-strike"));
+        const ids = window.__strikeboard.store.getState().chain.rows.ids.map(Number);
+        const nearest = ids.reduce((a, b) => (Math.abs(b - ref) < Math.abs(a - ref) ? b : a), ids[0]);
+        const label = document.querySelector(".spotline span").getBoundingClientRect();
+        const covered = rows.filter((r) => {
+          const b = r.getBoundingClientRect();
+          return b.bottom > label.top + 0.5 && b.top < label.bottom - 0.5;
+        }).map((r) => r.getAttribute("data-strike"));
+        const why = [...document.querySelectorAll(".chain .c.iv.why")];
+        const untold = [...document.querySelectorAll(".chain .c.iv")]
+          .filter((c) => c.textContent === "–" && !c.title)
+          .map((c) => {
+            const strike = c.closest("[data-strike]").getAttribute("data-strike");
+            const side = c.classList.contains("CE") ? "CE" : "PE";
+            return `${strike} ${side} ${JSON.stringify(window.__strikeboard.store.getState().chain.rows.entities[strike]?.[side] ?? null)}`;
+          });
+        return {
+          legend: document.querySelector(".chain-legend")?.textContent ?? "",
+          ref: document.querySelector(".chain-legend")?.getAttribute("data-ref"),
+          atm: Number(document.querySelector(".row.atm")?.getAttribute("data-strike")),
+          nearest,
+          wrongItm,
+          covered,
+          why: why.length,
+          whyTitle: why[0]?.title ?? null,
+          untold,
+        };
+      });
+      const problems = [];
+      if (f.ref !== "forward" || !/ATM .*strike nearest the forward F/.test(f.legend)) problems.push(`legend: '${f.legend}'`);
+      if (f.atm !== f.nearest) problems.push(`the ATM row is ${f.atm}, the strike nearest the forward ${f.nearest}`);
+      if (f.wrongItm.length) problems.push(`ITM shading not by the forward at ${f.wrongItm.join(", ")}`);
+      if (f.covered.length) problems.push(`the spot label covers rows ${f.covered.join(", ")}`);
+      if (f.untold.length) problems.push(`missing IVs without a reason: ${f.untold.slice(0, 3).join("; ")}`);
+      if (problems.length) throw new Error(problems.join(" | "));
+      log(`legend: ${f.legend}; missing IVs with a reason: ${f.why}${f.whyTitle ? ` ('${f.whyTitle}')` : ""}`);
+    });
+
+    await check("charts: a tooltip under the crosshair with the strike and every series' value", async () => {
+      const chart = page.locator(".side-panel .chart", { hasText: "OI by strike" }).locator(".plot");
+      const box = await chart.boundingBox();
+      await page.mouse.move(box.x + box.width * 0.45, box.y + box.height * 0.5);
+      await page.waitForSelector(".chart-tip:not([hidden])", { timeout: 5000 });
+      const tip = await page.locator(".chart-tip:not([hidden])").first().innerText();
+      if (!/^Strike \d+/.test(tip) || !/Call OI: |Put OI: /.test(tip) || /-\d/.test(tip)) throw new Error(`tooltip: '${tip}'`);
+      const titles = await page.locator(".side-panel .chart figcaption").allInnerTexts();
+      if (!titles.some((t) => t.includes("GEX by strike, ₹ Cr per 1 % move"))) throw new Error(`no unit on GEX: ${titles.join(" | ")}`);
+      await page.mouse.move(2, 2);
+      log(`tooltip: ${tip.replace(/\n/g, " · ")}`);
+    });
+
+    await check("history shows one minute everywhere: quotes, chain, changes and charts, picked in IST dd-mm-yyyy HH:MM", async () => {
+      const { expiry, minute, quotes, chain } = await page.evaluate(async () => {
+        const s = window.__strikeboard.store.getState();
+        const expiry = s.chain.expiry;
+        const health = await (await fetch("/api/health")).json();
+        const day = health.session.last_session;
+        const token = await window.__strikeboard.auth.token();
+        const get = async (path) => (await fetch(`/api/${path}`, { headers: { Authorization: `Bearer ${token}` } })).json();
+        // Minutes already past on the market's clock (the archive may hold later ones of the
+        // same replayed day from an earlier run); the middle one, so the charts have minutes
+        // after it to leave out.
+        const points = (await get(`analytics/intraday?expiry=${expiry}&date=${day}`)).points.filter(
+          (p) => Date.parse(p.minute) <= Date.parse(health.now) - 60_000,
+        );
+        const minute = points[Math.floor(points.length / 2)].minute;
+        const quotes = await get(`market?at=${encodeURIComponent(minute)}`);
+        const chain = await get(`chain/${expiry}?at=${encodeURIComponent(minute)}`);
+        return { expiry, minute, quotes, chain };
+      });
+      // Typed in the header's own minute input, as a trader reads it.
+      const ist = new Date(Date.parse(minute) + 5.5 * 3600_000).toISOString();
+      const typed = `${ist.slice(8, 10)}-${ist.slice(5, 7)}-${ist.slice(0, 4)} ${ist.slice(11, 16)}`;
+      await page.fill('.top [aria-label="past minute (IST)"]', typed);
+      await page.press('.top [aria-label="past minute (IST)"]', "Enter");
+      await page.waitForSelector(".history-banner[data-history=loaded]", { timeout: 30_000 });
+      await page.waitForSelector('.market[data-source=history] [data-name="NIFTY 50"] .ltp', { timeout: 10_000 });
+      await page.waitForTimeout(2500); // the charts' staggered redraws
+      const f = await page.evaluate(() => {
+        const s = window.__strikeboard.store.getState();
+        const nifty = document.querySelector('.market [data-name="NIFTY 50"]');
+        // Each marked chart: where its marker sits (0-1 across the plot) and whether its last
+        // drawn value is at or before the marked minute.
+        const marks = [...document.querySelectorAll(".side-panel .chart .marker")].map((m) => {
+          const plot = m.parentElement.getBoundingClientRect();
+          const r = m.getBoundingClientRect();
+          const last = Number(m.parentElement.dataset.last);
+          return m.hidden ? null : { x: (r.left - plot.left) / plot.width, ends: last <= Number(m.dataset.marker) };
+        });
+        const changes = [...document.querySelectorAll(".chain .c.change .v")].map((c) => c.textContent);
+        return {
+          at: s.ui.at,
+          url: location.search,
+          spot: nifty?.querySelector(".ltp")?.textContent,
+          chg: nifty?.querySelector(".chg .abs")?.textContent,
+          marks,
+          changes: changes.filter((t) => t !== "–").length,
+          dashes: changes.filter((t) => t === "–").length,
+        };
+      });
+      const problems = [];
+      if (Date.parse(f.at) !== Date.parse(minute) || !f.at.endsWith("+05:30")) problems.push(`travelled to ${f.at}, not ${minute}`);
+      if (!f.url.includes("at=")) problems.push(`the minute is not in the address: ${f.url}`);
+      const spot = quotes.instruments["NIFTY 50"];
+      const fmt = (v) => new Intl.NumberFormat("en-IN", { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(v);
+      if (f.spot !== fmt(spot.ltp)) problems.push(`the top bar's NIFTY is ${f.spot}, the minute's ${fmt(spot.ltp)}`);
+      if (spot.change !== null && f.chg === "–") problems.push("the top bar's change is a dash");
+      const shown = f.marks.filter((m) => m !== null);
+      if (shown.length < 5) problems.push(`${shown.length} charts mark the minute, not 5`);
+      // The charts end at the minute (the archive holds later minutes of this day): nothing
+      // drawn after it, and its marker inside the plot.
+      if (shown.some((m) => !m.ends)) problems.push("a chart runs past the chosen minute");
+      if (shown.some((m) => !(m.x > 0 && m.x < 1))) problems.push(`a marker is off its chart: ${shown.map((m) => m.x.toFixed(2)).join(", ")}`);
+      const apiChanges = Object.values(chain.strikes).flatMap((r) => [r.CE?.change, r.PE?.change]).filter((v) => typeof v === "number").length;
+      if (apiChanges > 0 && f.changes === 0) problems.push("the Chg column is all dashes though the API has the changes");
+      if (problems.length) throw new Error(problems.join(" | "));
+      log(`history ${typed} IST (${expiry}): NIFTY ${f.spot} ${f.chg}, ${f.changes} changes shown (${f.dashes} dashes; the API had ${apiChanges}), markers at ${shown.map((m) => m.x.toFixed(2)).join(", ")}`);
+      await page.click(".history-banner >> text=Back to live");
+      await page.waitForFunction(() => window.__strikeboard.store.getState().ui.at === null && document.querySelector(".market")?.getAttribute("data-source") === "live", null, { timeout: 10_000 });
+      await page.waitForFunction(() => document.querySelectorAll("[data-strike]").length >= 10, null, { timeout: 30_000 });
+    });
+
     // A wide screen, a tablet and a phone: nothing sticks out sideways but the chain's own
     // scroller, the strike column stays in view, cells keep their content with every column
     // on, charts are there (below the chain on narrow screens). The pictures of the README.

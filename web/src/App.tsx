@@ -1,6 +1,7 @@
 /** The dashboard: wiring of data sources to the view, keyboard navigation, theme. */
 import { useEffect, useLayoutEffect, useMemo } from "react";
 import { ChainTable } from "./components/ChainTable";
+import { ChainLegend } from "./components/legend";
 import { IntradayCharts, StrikeCharts } from "./components/Charts";
 import {
   Banners,
@@ -188,6 +189,7 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
       <ChainHeader />
       <main className="grid">
         <section className="chain-panel">
+          <ChainLegend />
           <ChainTable />
         </section>
         <section className="side-panel">

@@ -23,8 +23,12 @@ export interface Leg {
   theta?: number | null;
   vega?: number | null;
   buildup?: string | null;
+  /** Why `iv` is null (strikeboard/chain/ivreason.py); null when there is an IV. */
+  iv_reason?: IvReason | null;
   [extra: string]: unknown;
 }
+
+export type IvReason = "no_price" | "no_spot" | "expired" | "intrinsic" | "bound" | "unsolved";
 
 /** One strike row: the entity of the chain adapter, keyed by the strike's string form. */
 export interface StrikeRow {
@@ -206,4 +210,6 @@ export interface Preferences {
   iv_leg: IvLeg;
   /** The strategy builder's saved strategies (strategy/codec.ts bounds them as the API does). */
   strategies: SavedStrategy[];
+  /** Flash the changed digits of a value (false: no motion in the chain). */
+  flash: boolean;
 }

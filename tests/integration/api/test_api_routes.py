@@ -321,7 +321,7 @@ def test_analytics(api: Api) -> None:
 
 def test_preferences_round_trip_per_user(api: Api) -> None:
     defaults = api.client.get("/api/preferences", headers=AUTH).json()
-    assert defaults["theme"] == "dark"
+    assert defaults["theme"] == "dark" and defaults["flash"] is True
     wanted = {
         "columns": ["oi", "iv", "ltp"],
         "strikes": 10,
@@ -330,6 +330,7 @@ def test_preferences_round_trip_per_user(api: Api) -> None:
         "convention": "nse",
         "iv_leg": "call",
         "strategies": [],
+        "flash": False,
     }
     assert api.client.put("/api/preferences", json=wanted, headers=AUTH).json() == wanted
     assert api.client.get("/api/preferences", headers=AUTH).json() == wanted

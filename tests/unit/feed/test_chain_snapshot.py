@@ -91,6 +91,29 @@ def test_forward_and_iv_match_the_simulators_surface(
             assert row["CE"]["iv"] == pytest.approx(row["PE"]["iv"], abs=2e-3)
 
 
+def test_every_leg_without_an_iv_says_why(market: tuple[SimServer, ChainState]) -> None:
+    """A leg has an IV or the reason it has none, never both: a deep ITM call last traded under
+    intrinsic value is "intrinsic", a put that never traded "no_price"."""
+    server, state = market
+    now = server.sim.market_time(SEC)
+    index = state.expiries[0]
+    call, put = int(state.tokens[index.call[0]]), int(state.tokens[index.put[0]])
+    saved = {t: state.value(t, Field.LTP) for t in (call, put)}
+    state.set_values(Field.LTP, {call: 0.05, put: float("nan")})
+    try:
+        snap = expiry_snapshot(state, index, now, PricingParams(rate=0.065))
+    finally:
+        state.set_values(Field.LTP, saved)
+    assert snap is not None
+    low = snap["strikes"][f"{index.strikes[0]:g}"]
+    assert low["CE"]["iv"] is None and low["CE"]["iv_reason"] == "intrinsic"
+    assert low["PE"]["iv"] is None and low["PE"]["iv_reason"] == "no_price"
+    for row in snap["strikes"].values():
+        for side in ("CE", "PE"):
+            leg = row[side]
+            assert (leg["iv"] is None) == (leg["iv_reason"] is not None), leg
+
+
 def test_market_document_and_unknown_tokens(market: tuple[SimServer, ChainState]) -> None:
     server, state = market
     doc = market_document(state)

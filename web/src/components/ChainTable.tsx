@@ -8,40 +8,12 @@
 import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState, type CSSProperties } from "react";
 import { COLUMNS } from "../format";
 import { useAppDispatch, useAppSelector } from "../hooks";
-import { selectOiScale, selectRow, selectSpot, selectVisibleIds } from "../store/selectors";
+import { selectMoneynessRef, selectOiScale, selectRow, selectSpot, selectVisibleIds } from "../store/selectors";
 import { strikeSelected, type HistoryStatus } from "../store/uiSlice";
-import type { ColumnKey, Leg, Side } from "../types";
+import type { ColumnKey, IvReason, Leg, Side } from "../types";
+import { flashDigits, setFlashEnabled } from "./flash";
+import { ivReasonText, NO_LEG } from "./legend";
 import { StrategyPick } from "./StrategyPick";
-
-const FLASH_MS = 600;
-
-/**
- * Flashes as two class changes (on, then off in one batched sweep) rather than per-frame
- * animations: a delta can change a thousand cells, and animating their backgrounds would
- * restyle and repaint all of them every frame for the flash's duration.
- */
-const flashing = new Map<HTMLElement, number>();
-let sweep: ReturnType<typeof setTimeout> | null = null;
-
-function sweepFlashes(): void {
-  sweep = null;
-  const now = performance.now();
-  let next = Infinity;
-  for (const [el, until] of flashing) {
-    if (until <= now) {
-      el.classList.remove("fu", "fd");
-      flashing.delete(el);
-    } else next = Math.min(next, until);
-  }
-  if (next < Infinity) sweep = setTimeout(sweepFlashes, next - now + 5);
-}
-
-export function flash(el: HTMLElement, up: boolean): void {
-  el.classList.toggle("fu", up);
-  el.classList.toggle("fd", !up);
-  flashing.set(el, performance.now() + FLASH_MS);
-  sweep ??= setTimeout(sweepFlashes, FLASH_MS + 5);
-}
 
 // Fields whose change flashes: the price and the OI a trader watches tick. Flashing every
 // changed field (a third of 400 legs x 8 fields, 4 times a second) restyled and repainted
@@ -52,18 +24,27 @@ interface CellProps {
   col: ColumnKey;
   value: unknown;
   side: Side;
+  /** Why an IV is missing (the IV column only). */
+  reason?: IvReason | typeof NO_LEG | null | undefined;
 }
 
-/** One value; flashes green/red when it changes. */
-const Cell = memo(function Cell({ col, value, side }: CellProps) {
-  const ref = useRef<HTMLDivElement>(null);
+/** One value; its changed digits flash green/red (flash.ts). */
+const Cell = memo(function Cell({ col, value, side, reason }: CellProps) {
+  const ref = useRef<HTMLSpanElement>(null);
   const prev = useRef(value);
+  // The text shown before this render (formatting once per render: a delta formats only what
+  // it changed).
+  const prevText = useRef<string | null>(null);
   const def = COLUMNS[col];
   useLayoutEffect(() => {
     const before = prev.current;
+    const beforeText = prevText.current;
+    const text = ref.current?.textContent ?? "";
     prev.current = value;
-    if (before === value || before === undefined || !FLASHED.has(col) || !ref.current) return;
-    flash(ref.current, typeof value === "number" && typeof before === "number" ? value > before : true);
+    prevText.current = text;
+    if (before === value || beforeText === null || !FLASHED.has(col) || !ref.current) return;
+    const up = typeof value === "number" && typeof before === "number" ? value > before : true;
+    flashDigits(ref.current, beforeText, text, up);
   }, [value, col]);
   const n = typeof value === "number" ? value : null;
   let cls = `c ${col} ${side}`;
@@ -75,9 +56,11 @@ const Cell = memo(function Cell({ col, value, side }: CellProps) {
     cls += ` bar-${def.bar}${n < 0 ? " bar-neg" : ""}`;
     style = { "--v": Math.abs(n) } as CSSProperties;
   }
+  const why = n === null && reason ? ivReasonText(reason) : undefined;
+  if (why) cls += " why";
   return (
-    <div ref={ref} className={cls} style={style} role="cell">
-      <span className="v">{def.format(value)}</span>
+    <div className={cls} style={style} role="cell" title={why} data-why={why ? reason : undefined}>
+      <span className="v" ref={ref}>{def.format(value)}</span>
     </div>
   );
 });
@@ -89,6 +72,11 @@ interface RowProps {
   putItm: boolean;
   atm: boolean;
   selected: boolean;
+}
+
+/** Why a leg has no IV: the API's code, or that the strike has no such leg. */
+function ivReason(leg: Leg | undefined): IvReason | typeof NO_LEG | null | undefined {
+  return leg ? leg.iv_reason : NO_LEG;
 }
 
 function legValue(leg: Leg | undefined, col: ColumnKey): unknown {
@@ -105,7 +93,7 @@ export const ChainRow = memo(function ChainRow({ id, columns, callItm, putItm, a
   return (
     <div className={cls} role="row" data-strike={id} onClick={() => dispatch(strikeSelected(row.strike))}>
       {columns.map((col) => (
-        <Cell key={`c-${col}`} col={col} side="CE" value={legValue(row.CE, col)} />
+        <Cell key={`c-${col}`} col={col} side="CE" value={legValue(row.CE, col)} reason={col === "iv" ? ivReason(row.CE) : undefined} />
       ))}
       <div className="strike" role="rowheader">
         <StrategyPick strike={row.strike} side="CE" />
@@ -116,15 +104,19 @@ export const ChainRow = memo(function ChainRow({ id, columns, callItm, putItm, a
         <StrategyPick strike={row.strike} side="PE" />
       </div>
       {reversed.map((col) => (
-        <Cell key={`p-${col}`} col={col} side="PE" value={legValue(row.PE, col)} />
+        <Cell key={`p-${col}`} col={col} side="PE" value={legValue(row.PE, col)} reason={col === "iv" ? ivReason(row.PE) : undefined} />
       ))}
     </div>
   );
 });
 
-function SpotLine({ spot, top }: { spot: number; top: number }) {
+/**
+ * The spot line: a band of its own between the rows under and over spot, so that its label
+ * never covers a row's figures (a line drawn over the rows' boundary did).
+ */
+function SpotLine({ spot }: { spot: number }) {
   return (
-    <div className="spotline" role="separator" aria-label="spot" style={{ top }}>
+    <div className="spotline" role="separator" aria-label="spot" style={{ height: SPOT_H }}>
       <span>Spot {spot.toFixed(2)}</span>
     </div>
   );
@@ -132,6 +124,8 @@ function SpotLine({ spot, top }: { spot: number; top: number }) {
 
 /** Row height in px, border included (styles.css `.chain .row`): rows are windowed by it. */
 export const ROW_H = 22;
+/** The spot line's band in px (styles.css `.chain .spotline`), between two rows. */
+export const SPOT_H = 14;
 /** The strike column's width in px (the strike and its smile IV). */
 export const STRIKE_W = 92;
 /** A cell's horizontal padding, both sides (styles.css `.chain .row > div`). */
@@ -169,6 +163,9 @@ function emptyText(state: HistoryStatus["state"] | undefined): string {
 export function ChainTable() {
   const ids = useAppSelector(selectVisibleIds);
   const spot = useAppSelector(selectSpot);
+  // ITM by the same price that picks the ATM strike: the forward (spot until it is known).
+  const moneyness = useAppSelector(selectMoneynessRef);
+  const flash = useAppSelector((s) => s.prefs.flash);
   const atm = useAppSelector((s) => s.chain.meta?.atm_strike ?? null);
   const columns = useAppSelector((s) => s.prefs.columns);
   const selected = useAppSelector((s) => s.ui.selectedStrike);
@@ -179,6 +176,8 @@ export function ChainTable() {
   const head = useRef<HTMLDivElement>(null);
   const [view, setView] = useState<Viewport>({ top: 0, height: 0, head: 0 });
   const hasRows = ids.length > 0;
+
+  useEffect(() => setFlashEnabled(flash), [flash]);
 
   // Only the rows in view (plus a margin) are rendered: the store keeps every strike current,
   // the DOM holds what the screen shows. Measured once a frame at most.
@@ -256,28 +255,31 @@ export function ChainTable() {
     first = Math.max(0, Math.floor((view.top - view.head) / ROW_H) - OVERSCAN);
     last = Math.min(ids.length, Math.ceil((view.top - view.head + view.height) / ROW_H) + OVERSCAN);
   }
-  const rows: React.ReactNode[] = [];
-  for (let i = first; i < last; i += 1) {
-    const id = ids[i]!;
-    const k = Number(id);
-    rows.push(
-      <ChainRow
-        key={id}
-        id={id}
-        columns={columns}
-        callItm={spot !== null && k < spot}
-        putItm={spot !== null && k > spot}
-        atm={atm !== null && k === atm}
-        selected={selected === k}
-      />,
-    );
-  }
-  // The spot line sits above the first strike over spot.
+  // The spot line sits above the first strike over spot, in the rows' flow.
   let spotIndex = ids.length;
   if (spot !== null) {
     const i = ids.findIndex((id) => Number(id) > spot);
     if (i >= 0) spotIndex = i;
   }
+  const spotBand = spot !== null && hasRows ? SPOT_H : 0;
+  const rows: React.ReactNode[] = [];
+  for (let i = first; i < last; i += 1) {
+    const id = ids[i]!;
+    const k = Number(id);
+    if (i === spotIndex && spot !== null) rows.push(<SpotLine key="spot" spot={spot} />);
+    rows.push(
+      <ChainRow
+        key={id}
+        id={id}
+        columns={columns}
+        callItm={moneyness !== null && k < moneyness}
+        putItm={moneyness !== null && k > moneyness}
+        atm={atm !== null && k === atm}
+        selected={selected === k}
+      />,
+    );
+  }
+  if (spot !== null && hasRows && spotIndex === last) rows.push(<SpotLine key="spot" spot={spot} />);
 
   return (
     <div className="chain-wrap" ref={wrap} style={style}>
@@ -301,10 +303,9 @@ export function ChainTable() {
         <div
           className="tbody"
           role="rowgroup"
-          style={{ height: ids.length * ROW_H, paddingTop: first * ROW_H }}
+          style={{ height: ids.length * ROW_H + spotBand, paddingTop: first * ROW_H + (first > spotIndex ? spotBand : 0) }}
         >
           {rows}
-          {spot !== null && hasRows ? <SpotLine spot={spot} top={spotIndex * ROW_H} /> : null}
         </div>
       </div>
       {!hasRows ? <div className="empty" data-empty={history?.state ?? "live"}>{emptyText(history?.state)}</div> : null}

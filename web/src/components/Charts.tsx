@@ -2,15 +2,21 @@
 import { useMemo } from "react";
 import { useAppSelector, useThrottled } from "../hooks";
 import { useIntradayQuery, type IntradayPoint } from "../store/api";
-import { selectStrikeSeries } from "../store/selectors";
+import { selectStrikeSeries, type StrikeSeries } from "../store/selectors";
 import { compact } from "../format";
 import { chartTime, istDate } from "../clock";
 import { Chart, type Point, type SeriesSpec } from "./Chart";
 
-const fmtCompact = (v: number) => compact(v);
+/** Axis labels of whole quantities: an all-zero chart's fractional ticks read "0", not "-0". */
+export const fmtCompact = (v: number) => compact(Math.abs(v) < 0.5 ? 0 : v);
+/** OI is never negative: the puts drawn below the axis are labelled by their size. */
+const fmtOi = (v: number) => compact(Math.abs(v));
 const fmt1 = (v: number) => v.toFixed(1);
 const fmt2 = (v: number) => v.toFixed(2);
 const fmt0 = (v: number) => v.toFixed(0);
+const crore = new Intl.NumberFormat("en-IN", { maximumFractionDigits: 1 });
+/** GEX in ₹ crore (the API's GEX is in rupees per 1 % move of spot). */
+export const fmtCrore = (v: number) => crore.format(v / 1e7);
 
 const UP = "#26a69a";
 const DOWN = "#ef5350";
@@ -30,6 +36,37 @@ function series(points: IntradayPoint[], pick: (p: IntradayPoint) => number | nu
   return out;
 }
 
+/**
+ * A new list of the minutes up to and including `at` (history mode: nothing after the chosen
+ * minute), all of them when live; never the query's own (frozen) array.
+ */
+export function untilMinute(points: readonly IntradayPoint[], at: string | null): IntradayPoint[] {
+  const end = at ? Math.floor(Date.parse(at) / 60_000) * 60_000 : NaN;
+  return Number.isFinite(end) ? points.filter((p) => Date.parse(p.minute) <= end) : [...points];
+}
+
+/** A histogram's bar where a strike has no value: zero and invisible (the tooltip skips it). */
+export const NO_BAR = "transparent";
+
+/**
+ * One point per visible strike in every strike chart, so the four charts share one strike
+ * axis: where a series has no value, a whitespace point for a line and an invisible zero bar
+ * for a histogram (lightweight-charts' options chart misplaced histograms with whitespace in
+ * them, and one without any value lost its axis).
+ */
+export function strikePoints(
+  rows: readonly StrikeSeries[],
+  pick: (r: StrikeSeries) => number | null,
+  kind: SeriesSpec["kind"],
+  color?: (v: number) => string,
+): Point[] {
+  return rows.map((r) => {
+    const v = pick(r);
+    if (v === null) return kind === "line" ? { time: r.strike } : { time: r.strike, value: 0, color: NO_BAR };
+    return { time: r.strike, value: v, ...(color ? { color: color(v) } : {}) };
+  });
+}
+
 export function IntradayCharts({ expiry, theme }: { expiry: string; theme: string }) {
   const at = useAppSelector((s) => s.ui.at);
   // The day on screen: the travelled-to one, else the day of the chain on screen, else the
@@ -46,7 +83,7 @@ export function IntradayCharts({ expiry, theme }: { expiry: string; theme: strin
   const meta = useAppSelector((s) => s.chain.meta);
   const live = useThrottled(meta, 5_000);
   const points = useMemo(() => {
-    const list = [...(data ?? [])];
+    const list = untilMinute(data ?? [], at);
     // The live chain extends the archived minutes up to its own market time `ts` (the
     // exchange's timestamp, never the browser's clock).
     if (live && !at && typeof live.ts === "number" && (!date || istDate(live.ts * 1000) === date)) {
@@ -85,13 +122,16 @@ export function IntradayCharts({ expiry, theme }: { expiry: string; theme: strin
       ] as SeriesSpec[],
     };
   }, [points]);
+  // History mode: every chart ends at the chosen minute and marks it.
+  const marker = at ? chartTime(Math.floor(Date.parse(at) / 60_000) * 60_000) : null;
+  const mark = marker !== null && Number.isFinite(marker) ? marker : null;
   return (
     <>
-      <Chart title="Spot and future" axis="time" series={specs.price} theme={theme} format={fmt0} />
-      <Chart title="ATM straddle" axis="time" series={specs.straddle} theme={theme} height={110} format={fmt0} delayMs={400} />
-      <Chart title="ATM IV (%)" axis="time" series={specs.iv} theme={theme} height={110} format={fmt1} delayMs={800} />
-      <Chart title="PCR (OI)" axis="time" series={specs.pcr} theme={theme} height={110} format={fmt2} delayMs={1200} />
-      <Chart title="Max pain" axis="time" series={specs.maxPain} theme={theme} height={110} format={fmt0} delayMs={1600} />
+      <Chart title="Spot and future (₹)" axis="time" series={specs.price} theme={theme} format={fmt0} marker={mark} />
+      <Chart title="ATM straddle (₹)" axis="time" series={specs.straddle} theme={theme} height={110} format={fmt0} delayMs={400} marker={mark} />
+      <Chart title="ATM IV (%)" axis="time" series={specs.iv} theme={theme} height={110} format={fmt1} delayMs={800} marker={mark} />
+      <Chart title="PCR (OI)" axis="time" series={specs.pcr} theme={theme} height={110} format={fmt2} delayMs={1200} marker={mark} />
+      <Chart title="Max pain (strike)" axis="time" series={specs.maxPain} theme={theme} height={110} format={fmt0} delayMs={1600} marker={mark} />
     </>
   );
 }
@@ -99,36 +139,36 @@ export function IntradayCharts({ expiry, theme }: { expiry: string; theme: strin
 export function StrikeCharts({ theme }: { theme: string }) {
   const rows = useThrottled(useAppSelector(selectStrikeSeries), 1_000);
   const specs = useMemo(() => {
-    const pts = (f: (r: (typeof rows)[number]) => number | null, color?: (v: number) => string) =>
-      rows.flatMap((r) => {
-        const v = f(r);
-        return v === null ? [] : [{ time: r.strike, value: v, ...(color ? { color: color(v) } : {}) }];
-      });
+    const bars = (f: (r: StrikeSeries) => number | null, color?: (v: number) => string) => strikePoints(rows, f, "histogram", color);
+    const line = (f: (r: StrikeSeries) => number | null) => strikePoints(rows, f, "line");
+    const neg = (v: number | null) => (v === null ? null : -v);
+    const pct = (v: number | null) => (v === null ? null : v * 100);
     return {
       oi: [
-        { kind: "histogram", color: CALL, title: "Call OI", data: pts((r) => r.callOi) },
-        { kind: "histogram", color: PUT, title: "Put OI", data: pts((r) => (r.putOi === null ? null : -r.putOi)) },
+        { kind: "histogram", color: CALL, title: "Call OI", data: bars((r) => r.callOi) },
+        { kind: "histogram", color: PUT, title: "Put OI", sign: -1, data: bars((r) => neg(r.putOi)) },
       ] as SeriesSpec[],
       oiChange: [
-        { kind: "histogram", color: CALL, title: "Call", data: pts((r) => r.callOiChange) },
-        { kind: "histogram", color: PUT, title: "Put", data: pts((r) => (r.putOiChange === null ? null : -r.putOiChange)) },
+        { kind: "histogram", color: CALL, title: "Call", data: bars((r) => r.callOiChange) },
+        { kind: "histogram", color: PUT, title: "Put", sign: -1, data: bars((r) => neg(r.putOiChange)) },
       ] as SeriesSpec[],
+      // The smile last: drawn over the legs' lines.
       smile: [
-        { kind: "line", color: "#f778ba", title: "Smile", data: pts((r) => (r.iv === null ? null : r.iv * 100)) },
-        { kind: "line", color: CALL, title: "CE", data: pts((r) => (r.callIv === null ? null : r.callIv * 100)) },
-        { kind: "line", color: PUT, title: "PE", data: pts((r) => (r.putIv === null ? null : r.putIv * 100)) },
+        { kind: "line", color: CALL, title: "CE", data: line((r) => pct(r.callIv)) },
+        { kind: "line", color: PUT, title: "PE", data: line((r) => pct(r.putIv)) },
+        { kind: "line", color: "#f778ba", title: "Smile", data: line((r) => pct(r.iv)) },
       ] as SeriesSpec[],
       gex: [
-        { kind: "histogram", color: UP, data: pts((r) => r.gex, (v) => (v >= 0 ? UP : DOWN)) },
+        { kind: "histogram", color: UP, title: "GEX", data: bars((r) => r.gex, (v) => (v >= 0 ? UP : DOWN)) },
       ] as SeriesSpec[],
     };
   }, [rows]);
   return (
     <>
-      <Chart title="OI by strike (puts below)" axis="price" series={specs.oi} theme={theme} format={fmtCompact} delayMs={0} />
-      <Chart title="Change in OI (puts below)" axis="price" series={specs.oiChange} theme={theme} height={120} format={fmtCompact} delayMs={250} />
+      <Chart title="OI by strike, units (puts below)" axis="price" series={specs.oi} theme={theme} format={fmtOi} delayMs={0} />
+      <Chart title="Change in OI, units (puts mirrored below)" axis="price" series={specs.oiChange} theme={theme} height={120} format={fmtCompact} delayMs={250} />
       <Chart title="IV smile (%)" axis="price" series={specs.smile} theme={theme} height={120} format={fmt1} delayMs={500} />
-      <Chart title="GEX by strike" axis="price" series={specs.gex} theme={theme} height={120} format={fmtCompact} delayMs={750} />
+      <Chart title="GEX by strike, ₹ Cr per 1 % move" axis="price" series={specs.gex} theme={theme} height={120} format={fmtCrore} delayMs={750} />
     </>
   );
 }

@@ -16,8 +16,10 @@ import {
   type SnapshotMeta,
   type UnderlyingInfo,
 } from "../types";
-import { useIntradayQuery } from "../store/api";
+import { useIntradayQuery, useMarketAtQuery } from "../store/api";
 import { COLUMNS } from "../format";
+import { formatIstMinute, parseIstMinute } from "../minute";
+import { MinuteInput } from "./MinuteInput";
 
 /** One quote; `short` is its name on a phone ("NIFTY", "FUT", "VIX"), where the change is in %. */
 const Quote = memo(function Quote({ name, short, q }: { name: string; short: string; q: MarketInstrument | undefined }) {
@@ -38,10 +40,19 @@ const Quote = memo(function Quote({ name, short, q }: { name: string; short: str
   );
 });
 
-/** The underlying's spot, near future and volatility index (NIFTY's until `info` is known). */
+const NO_QUOTES: Record<string, MarketInstrument> = {};
+
+/**
+ * The underlying's spot, near future and volatility index (NIFTY's until `info` is known): live,
+ * or in history mode the chosen minute's (GET /market?at=), never live numbers beside a past
+ * chain. A minute without archived quotes shows dashes and says so.
+ */
 export function MarketBar({ info }: { info?: UnderlyingInfo }) {
-  const instruments = useAppSelector((s) => s.market.instruments);
+  const live = useAppSelector((s) => s.market.instruments);
+  const at = useAppSelector((s) => s.ui.at);
   const name = info?.name ?? "NIFTY";
+  const past = useMarketAtQuery({ underlying: name, at: at ?? "" }, { skip: !at });
+  const instruments = at ? (past.currentData?.instruments ?? NO_QUOTES) : live;
   const spot = info?.spot_symbol ?? "NIFTY 50";
   const vix = info ? info.vix_symbol : "INDIA VIX";
   // The feed's names: NIFTY's futures "FUT <expiry>", the others' "<NAME> FUT <expiry>".
@@ -49,8 +60,10 @@ export function MarketBar({ info }: { info?: UnderlyingInfo }) {
   const futName = Object.keys(instruments)
     .filter((n) => n.startsWith(prefix))
     .sort()[0];
+  let title: string | undefined;
+  if (at) title = past.isError ? `No quotes archived at ${istDay(at)} ${istTime(at)} IST` : `Quotes at ${istDay(at)} ${istTime(at)} IST`;
   return (
-    <div className="market">
+    <div className="market" data-source={at ? "history" : "live"} title={title}>
       <Quote name={spot} short={name} q={instruments[spot]} />
       {futName ? <Quote name={futName} short="FUT" q={instruments[futName]} /> : null}
       {vix ? <Quote name={vix} short="VIX" q={instruments[vix]} /> : null}
@@ -359,28 +372,23 @@ export function HistoryPicker() {
 
 function HistoryForm({ at }: { at: string | null }) {
   const dispatch = useAppDispatch();
-  const [value, setValue] = useState(at ? at.slice(0, 16) : "");
-  // The latest minute one can travel to: the market's now, in IST.
+  const [value, setValue] = useState(at ? formatIstMinute(at) : "");
+  // The latest minute one can travel to: the market's now.
   const now = useMarketNow(60_000);
-  const max = `${istDate(now)}T${istTime(now)}`;
+  const iso = parseIstMinute(value);
+  const ok = iso !== null && Date.parse(iso) <= now;
   return (
     <form
       className="history"
       onSubmit={(e) => {
         e.preventDefault();
-        // The picker reads the market's clock: IST.
-        dispatch(timeTravel(value ? `${value}:00+05:30` : null));
+        if (!ok) return;
+        dispatch(timeTravel(iso));
         dispatch(panelClosed("history"));
       }}
     >
-      <input
-        type="datetime-local"
-        aria-label="past minute (IST)"
-        max={max}
-        value={value}
-        onChange={(e) => setValue(e.target.value)}
-      />
-      <button type="submit" disabled={!value}>Go</button>
+      <MinuteInput value={value} onChange={setValue} max={now} label="past minute (IST)" />
+      <button type="submit" disabled={!ok}>Go</button>
       {at ? (
         <button type="button" onClick={() => dispatch(timeTravel(null))}>
           Live
@@ -436,6 +444,7 @@ export function Help() {
           </div>
         ))}
       </dl>
+      <p className="keys">In the minute field (dd-mm-yyyy hh:mm, IST): ↑/↓ step a minute, with Shift an hour.</p>
       <p className="keys">The address bar holds the view (expiry, minute, IV convention, panel): copy it to share it.</p>
       <button onClick={() => dispatch(panelToggled(null))}>Close</button>
     </PanelFrame>
@@ -490,6 +499,15 @@ export function Settings({ expiries }: { expiries: ExpiryInfo[] }) {
       </label>
       <label>
         <input type="checkbox" checked={prefs.theme === "light"} onChange={() => dispatch(themeToggled())} /> Light theme
+      </label>
+      <label title="A changed price or OI flashes its changed digits, at most once a second per cell">
+        <input
+          type="checkbox"
+          aria-label="flash changes"
+          checked={prefs.flash}
+          onChange={() => dispatch(prefsChanged({ flash: !prefs.flash }))}
+        />{" "}
+        Flash changed digits
       </label>
       <p className="keys">
         Keys: ↑/↓ strike, [ / ] expiry, t theme, ? all keys, Esc close.

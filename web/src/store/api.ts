@@ -101,6 +101,12 @@ export const api = createApi({
     health: b.query<Health, void>({ query: () => "health" }),
     market: b.query<MarketResponse, void>({ query: () => "market" }),
     underlyings: b.query<UnderlyingInfo[], void>({ query: () => "underlyings" }),
+    /** The quotes at a past minute (history mode's top bar), with their change from the
+     * previous session's close; 404 when that day has none up to that minute. */
+    marketAt: b.query<MarketResponse, { underlying: string; at: string }>({
+      query: ({ underlying, at }) =>
+        `market?underlying=${encodeURIComponent(underlying)}&at=${encodeURIComponent(at)}`,
+    }),
     expiries: b.query<ExpiryInfo[], string>({
       query: (underlying) => `expiries?underlying=${encodeURIComponent(underlying)}`,
     }),
@@ -126,6 +132,7 @@ export const {
   useHealthQuery,
   useMarketQuery,
   useUnderlyingsQuery,
+  useMarketAtQuery,
   useExpiriesQuery,
   useChainQuery,
   useIntradayQuery,

@@ -82,12 +82,18 @@ describe("chain reducer", () => {
         expiry: "2026-12-01",
         seq: 11,
         base: 10,
-        set: { aggregates: { atm_iv: 0.5, pcr_oi: 1.1 }, strikes: { "26000": { CE: { ltp: 99, iv: 0.5 } } } },
+        set: {
+          aggregates: { atm_iv: 0.5, pcr_oi: 1.1 },
+          strikes: { "26000": { CE: { ltp: 99, iv: 0.5 }, PE: { iv: null, iv_reason: "intrinsic" } } },
+        },
       }),
     );
     const s = store.getState().chain;
     expect(s.rows.entities["26000"]?.CE?.ltp).toBe(99);
     expect(s.rows.entities["26000"]?.CE?.iv).toBe(0.12);
+    // The forward IV's reason does not land beside the NSE IV it does not explain.
+    expect(s.rows.entities["26000"]?.PE?.iv).toBe(0.12);
+    expect(s.rows.entities["26000"]?.PE?.iv_reason).toBeUndefined();
     expect(s.meta?.aggregates?.atm_iv).toBe(0.12);
     expect(s.meta?.aggregates?.pcr_oi).toBe(1.1);
   });

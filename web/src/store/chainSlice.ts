@@ -50,8 +50,9 @@ const initialState: ChainState = {
   applied: 0,
 };
 
-// Forward-convention fields a live delta carries; NSE-style values come from REST only.
-const GREEK_KEYS = new Set(["iv", "delta", "gamma", "theta", "vega"]);
+// Forward-convention fields a live delta carries; NSE-style values come from REST only. The IV's
+// reason goes with its IV: a forward delta's reason beside an NSE IV would explain the wrong one.
+const GREEK_KEYS = new Set(["iv", "iv_reason", "delta", "gamma", "theta", "vega"]);
 const AGG_CONVENTION_KEYS = new Set(["atm_iv", "expected_move"]);
 
 function withoutKeys(obj: JsonObject, keys: Set<string>): JsonObject {

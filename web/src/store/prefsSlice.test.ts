@@ -24,6 +24,8 @@ describe("preferences", () => {
       convention: "nse",
     });
     expect(sanitizePrefs("nope")).toEqual({});
+    expect(sanitizePrefs({ flash: "no" })).toEqual({});
+    expect(sanitizePrefs({ flash: false })).toEqual({ flash: false });
   });
 
   it("persists changes to localStorage and restores them", async () => {
@@ -31,11 +33,13 @@ describe("preferences", () => {
     const store = makeStore({ storage });
     store.dispatch(themeToggled());
     store.dispatch(columnToggled("delta"));
+    store.dispatch(prefsChanged({ flash: false }));
     await Promise.resolve();
     const saved = JSON.parse(storage.getItem(PREFS_KEY)!);
     expect(saved.theme).toBe("light");
     expect(saved.columns).toContain("delta");
     expect(makeStore({ storage }).getState().prefs.theme).toBe("light");
+    expect(makeStore({ storage }).getState().prefs.flash).toBe(false);
   });
 
   it("keeps columns in the canonical order and never empties them", () => {

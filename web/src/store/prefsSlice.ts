@@ -12,6 +12,7 @@ export const DEFAULT_PREFS: Preferences = {
   convention: "forward",
   iv_leg: "otm",
   strategies: [],
+  flash: true,
 };
 
 export const PREFS_KEY = "sb.preferences";
@@ -37,6 +38,7 @@ export function sanitizePrefs(raw: unknown): Partial<Preferences> {
   if (r.convention === "forward" || r.convention === "nse") out.convention = r.convention;
   if (r.iv_leg === "otm" || r.iv_leg === "call" || r.iv_leg === "put") out.iv_leg = r.iv_leg;
   if (Array.isArray(r.strategies)) out.strategies = sanitizeStrategies(r.strategies);
+  if (typeof r.flash === "boolean") out.flash = r.flash;
   return out;
 }
 

@@ -24,6 +24,11 @@ export const selectView = createSelector(
 );
 export const selectSpot = (s: RootState) => s.chain.meta?.spot ?? null;
 export const selectAtm = (s: RootState) => s.chain.meta?.atm_strike ?? null;
+/**
+ * The price that decides moneyness: the forward, which also picks the ATM strike (the API's
+ * `atm_strike`), so ITM shading and the ATM row follow one rule; spot until a forward is known.
+ */
+export const selectMoneynessRef = (s: RootState) => s.chain.meta?.forward ?? s.chain.meta?.spot ?? null;
 
 /** Index of the ATM strike in the sorted ids (nearest strike when atm_strike is missing). */
 export function atmIndex(ids: readonly string[], atm: number | null): number {
