@@ -480,7 +480,11 @@ async function main() {
       await page.press('.top [aria-label="past minute (IST)"]', "Enter");
       await page.waitForSelector(".history-banner[data-history=loaded]", { timeout: 30_000 });
       await page.waitForSelector('.market[data-source=history] [data-name="NIFTY 50"] .ltp', { timeout: 10_000 });
-      await page.waitForTimeout(2500); // the charts' staggered redraws
+      // The charts redraw staggered (and slowly on a loaded machine): wait until they show
+      // their markers; the checks below name any chart that did not.
+      await page
+        .waitForFunction(() => [...document.querySelectorAll(".side-panel .chart .marker")].filter((m) => !m.hidden).length >= 5, null, { timeout: 30_000 })
+        .catch(() => {});
       const f = await page.evaluate(() => {
         const s = window.__strikeboard.store.getState();
         const nifty = document.querySelector('.market [data-name="NIFTY 50"]');
@@ -586,7 +590,9 @@ async function main() {
         // Live again: a new socket, and deltas applied over it.
         await page.waitForFunction(() => window.__strikeboard.store.getState().ui.connection === "live", null, { timeout: 90_000 });
         const applied = await state(page, () => window.__strikeboard.store.getState().chain.applied);
-        await page.waitForFunction((n) => window.__strikeboard.store.getState().chain.applied !== n, applied, { timeout: 60_000 });
+        // The restarted feed reloads the instruments and prices the chain before its first
+        // delta: a minute and more when the machine is loaded.
+        await page.waitForFunction((n) => window.__strikeboard.store.getState().chain.applied !== n, applied, { timeout: 150_000 });
         const after = await state(page, () => window.__strikeboard.client.stats.reconnects);
         if (after <= before) throw new Error("no reconnect was recorded");
       });
