@@ -173,7 +173,8 @@ async function main() {
     });
 
     await check("one clock: the tabs' and the header's days to expiry agree, from the API's market time", async () => {
-      await page.waitForSelector(".stat[data-dte] b", { timeout: 10_000 });
+      // The chain of the expiry "[" chose has arrived (the header shows "–" until then).
+      await page.waitForFunction(() => /\d/.test(document.querySelector(".stat[data-dte]")?.getAttribute("data-dte") ?? ""), null, { timeout: 30_000 });
       const facts = await page.evaluate(async () => {
         const health = await (await fetch("/api/health")).json();
         const s = window.__strikeboard.store.getState();
