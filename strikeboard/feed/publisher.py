@@ -38,6 +38,8 @@ Row = tuple[Any, ...]
 @dataclass
 class CycleResult:
     elapsed_ms: float = 0.0
+    underlying_ms: dict[str, float] = field(default_factory=dict)
+    """Of `elapsed_ms`, the time spent pricing and publishing each underlying's expiries."""
     published: int = 0
     redis_ok: bool = True
     chain_rows: list[Row] = field(default_factory=list)  # store.archive.CHAIN_COLUMNS order
@@ -90,18 +92,11 @@ class ChainPublisher:
             self._redis_back()
         result = CycleResult()
         for i in dirty:
-            document = expiry_snapshot(self.state, self.state.expiries[i], now, self.pricing)
-            if document is None:
-                continue
-            key = (document["underlying"], document["expiry"])
-            previous = self.published.get(key)
-            if self.redis_ok:
-                try:
-                    self.hot.publish(document, previous)
-                    result.published += 1
-                except HotStoreError as exc:
-                    self._redis_down(exc)
-            self.published[key] = document
+            expiry_started = time.perf_counter()
+            name = self.state.expiries[i].underlying
+            self._price_and_publish(i, now, result)
+            spent = (time.perf_counter() - expiry_started) * 1000
+            result.underlying_ms[name] = result.underlying_ms.get(name, 0.0) + spent
         for stamp in minutes:
             chain_rows, agg_rows = self.minute_rows(stamp)
             result.chain_rows += chain_rows
@@ -109,6 +104,20 @@ class ChainPublisher:
         result.redis_ok = self.redis_ok
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
+
+    def _price_and_publish(self, index: int, now: datetime, result: CycleResult) -> None:
+        document = expiry_snapshot(self.state, self.state.expiries[index], now, self.pricing)
+        if document is None:
+            return
+        key = (document["underlying"], document["expiry"])
+        previous = self.published.get(key)
+        if self.redis_ok:
+            try:
+                self.hot.publish(document, previous)
+                result.published += 1
+            except HotStoreError as exc:
+                self._redis_down(exc)
+        self.published[key] = document
 
     def minute_rows(self, stamp: str) -> tuple[list[Row], list[Row]]:
         """The chain as it stood at the close of the minute `stamp`, for the archive."""
