@@ -201,13 +201,14 @@ def run(feed: subprocess.Popen[bytes], redis_url: str, prefix: str, database_url
                 f"  {name:28s} p50 {p50:6.1f} ms  p90 {p90:6.1f} ms  p99 {p99:6.1f} ms  "
                 f"max {values.max():6.1f} ms  ({len(values):,} samples; target p99 < 50 ms)"
             )
-    parts: dict[str, dict[str, float]] = health.get("underlyings") or {}
-    for name, values in by_underlying.items():
+    found = health.get("underlyings")
+    parts: dict[str, dict[str, float]] = found if isinstance(found, dict) else {}
+    for name, samples in by_underlying.items():
         part = parts.get(name, {})
-        p99 = f"{np.percentile(np.array(values) * 1000, 99):6.1f} ms" if values else "     -"
+        p99 = f"{np.percentile(np.array(samples) * 1000, 99):6.1f} ms" if samples else "     -"
         print(f"  {name:10s} {part.get('instruments', 0):5} instruments "
               f"({part.get('instruments_trimmed', 0)} trimmed): tick-to-Redis p99 {p99} "
-              f"({len(values):,} samples), publisher cycle {part.get('cycle_ms')} ms")  # fmt: skip
+              f"({len(samples):,} samples), publisher cycle {part.get('cycle_ms')} ms")  # fmt: skip
     print(f"  archive               {(rows1 - rows0) / elapsed:10,.0f} rows/s into PostgreSQL")
     print(
         f"  cycle                 {health.get('cycle_ms')} ms last, "
