@@ -102,7 +102,10 @@ def main() -> None:
         # A fixed day: the series listed (and so the instrument count) depend on the date.
         config = SimConfig(seed=5, day=dt.date(2026, 11, 25), every_second=True, universe=wide)
         sim = stack.enter_context(
-            run_simulator(config=config, options=ServerOptions(start=dt.time(10, 0)))
+            # Three underlyings' session simulated up to 10:00 before the socket opens.
+            run_simulator(
+                config=config, options=ServerOptions(start=dt.time(10, 0)), start_timeout_s=180
+            )
         )
         sim.server.on_sent = sent
         seed_previous_close(database_url, sim.server.sim)
