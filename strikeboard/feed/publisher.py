@@ -196,6 +196,8 @@ class PublisherProcess:
         self._busy = False
         self._pending: set[int] = set()
         self._minutes: list[str] = []
+        self._held: list[CycleResult] = []
+        """Results taken in by `set_universe`, handed out by the next `cycle`."""
         self._lock = threading.Lock()
         self.restarts = 0
 
@@ -217,7 +219,27 @@ class PublisherProcess:
             self._expiries = expiries
             self._pending = set(range(expiries))
             if self._conn is not None:
+                # The cycle in flight first: its result (a minute's rows can be megabytes) and
+                # this universe would otherwise each wait, in a full pipe, for the other side
+                # to read.
+                self._held += self._finish_cycle_in_flight()
                 self._conn.send(("universe", self._universe))
+
+    def _finish_cycle_in_flight(self) -> list[CycleResult]:
+        results: list[CycleResult] = []
+        while self._busy and self._conn is not None:
+            if self._proc is not None and not self._proc.is_alive():
+                break  # `cycle` restarts it (and sends it the universe)
+            try:
+                if not self._conn.poll(1.0):
+                    continue
+                message = self._conn.recv()
+            except (OSError, EOFError):
+                break  # a dead process: `cycle` restarts it
+            if message[0] == "done":
+                results.append(message[1])
+                self._busy = False
+        return results
 
     def cycle(self, values: NDArray[np.float64], dirty: Sequence[int], now: datetime,
               minutes: Sequence[str] = ()) -> list[CycleResult]:  # fmt: skip
@@ -245,7 +267,7 @@ class PublisherProcess:
                 conn.poll(timeout)
 
     def _collect(self) -> list[CycleResult]:
-        results: list[CycleResult] = []
+        results, self._held = self._held, []
         if self._proc is not None and not self._proc.is_alive():
             log.error("publisher process died (exit %s): restarting", self._proc.exitcode)
             self.restarts += 1
