@@ -10,6 +10,9 @@ answered 401, which refuses the handshake). $default takes JSON text frames::
     {"action": "unsubscribe", "expiry": "2026-12-01"}
     {"action": "ping"}                                  -> {"type": "pong"}; refreshes the TTL
 
+A (un)subscribe may name an ``underlying``: one of UNDERLYINGS (another is refused as the REST
+API refuses it), by default the first configured.
+
 Replies are the route response of $default, a two-way route (CDK ``returnResponse: true``):
 the ``body`` returned here is the one message API Gateway sends back to the client, so this
 Lambda never calls the Management API and needs no internet egress (no NAT). Every body is a
@@ -36,6 +39,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from strikeboard.config import Settings, get_settings
+from strikeboard.market.underlyings import UnknownUnderlyingError, followed_name
 from strikeboard.push import messages
 from strikeboard.push.registry import Allowance, Registry
 from strikeboard.store.auth_state import AuthState
@@ -43,7 +47,6 @@ from strikeboard.store.errors import StoreError
 from strikeboard.store.hot import HotStore
 from strikeboard.store.snapshot import SEQ, SnapshotError
 
-DEFAULT_UNDERLYING = "NIFTY"
 UNDERLYING_NAME: Final = re.compile(r"[A-Z][A-Z0-9&-]{0,19}")  # as the REST API's pattern
 
 logger = Logger(service="strikeboard-ws")
@@ -148,9 +151,10 @@ def on_disconnect(event: Event, deps: Deps) -> Response:
     return _reply(200)  # the socket is already closed
 
 
-def _names(body: dict[str, Any]) -> tuple[str, str]:
-    """The (underlying, expiry) of a (un)subscribe, well-formed and bounded."""
-    underlying = body.get("underlying", DEFAULT_UNDERLYING)
+def _names(body: dict[str, Any], default: str) -> tuple[str, str]:
+    """The (underlying, expiry) of a (un)subscribe, well-formed and bounded; without an
+    underlying, ``default``."""
+    underlying = body.get("underlying", default)
     expiry = body.get("expiry")
     if not isinstance(underlying, str) or not UNDERLYING_NAME.fullmatch(underlying):
         raise messages.MessageError(
@@ -167,12 +171,14 @@ def _names(body: dict[str, Any]) -> tuple[str, str]:
 
 
 def _check_known(deps: Deps, underlying: str, expiry: str) -> None:
-    """Subscriptions only to what the feed serves: an underlying the hot store has expiries of
-    (or the default one, whose chain may merely be down) and one of those expiries. With
-    nothing live (after hours, feed down) any date is accepted: the reply is a reset."""
+    """Subscriptions only to what the feed serves: an underlying of UNDERLYINGS (the REST
+    API's rule) and one of its live expiries. With nothing live (after hours, feed down) any
+    date is accepted: the reply is a reset."""
+    try:
+        followed_name(deps.settings.underlying_list, underlying)
+    except UnknownUnderlyingError as exc:
+        raise messages.MessageError(str(exc)) from None
     live = deps.hot.expiries(underlying)
-    if not live and underlying != DEFAULT_UNDERLYING:
-        raise messages.MessageError(f"unknown underlying {underlying!r}")
     if live and expiry not in live:
         raise messages.MessageError(
             f"unknown expiry {expiry} of {underlying}: live expiries are {', '.join(live)}"
@@ -210,7 +216,7 @@ def on_default(event: Event, deps: Deps) -> Response:
                 return _error(410, GONE)
             return _reply(200, messages.PONG)
         if action in ("subscribe", "unsubscribe"):
-            underlying, expiry = _names(body)
+            underlying, expiry = _names(body, deps.settings.underlying_list[0].name)
             if action == "unsubscribe":
                 deps.registry.unsubscribe(connection_id, underlying, expiry)
                 return _reply(200)  # needs no answer

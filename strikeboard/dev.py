@@ -34,6 +34,9 @@ from strikeboard.market import clock
 from strikeboard.market.calendar import IST, Phase, phase, session_view
 
 DEFAULT_LOCAL_DIR = Path(".local/dev")
+DEV_UNDERLYINGS = "NIFTY,BANKNIFTY,SENSEX"
+"""The local stack's UNDERLYINGS unless the environment sets it: several chains to switch
+between (the cloud's default stays NIFTY, config.Settings.underlyings)."""
 
 
 @dataclass
@@ -259,9 +262,11 @@ def dev_token(local_dir: Path) -> str:
 
 def stack_env(found: devservices.Services, sim_port: int, token: str) -> dict[str, str]:
     """The environment every child of the local stack starts with (this process's, plus the
-    stores, the simulator's URLs and credentials, and the dev token); `plan` adds each
+    stores, the simulator's URLs and credentials, the dev token, and DEV_UNDERLYINGS unless
+    UNDERLYINGS is set); `plan` adds each
     child's own."""
     return {
+        "UNDERLYINGS": DEV_UNDERLYINGS,
         **os.environ,
         "REDIS_URL": found.redis_url,
         "DATABASE_URL": found.database_url,
@@ -295,7 +300,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  Redis       {found.redis_url}")
             print(f"  PostgreSQL  {found.database_url}")
             print(f"  Simulator   Kite REST {env['KITE_API_URL']}  ticker {env['KITE_TICKER_URL']}")
-            print("  Feed        python -m feed_container (health: GET /api/health)")
+            print(f"  Feed        python -m feed_container, UNDERLYINGS={env['UNDERLYINGS']}")
             print(f"  Dashboard   http://127.0.0.1:{args.port}/#token={token}")
             print(f"  API         http://127.0.0.1:{args.port}/api/docs  (Bearer {token})")
             print(f"  Dev token   {token}")

@@ -22,12 +22,12 @@ from strikeboard.api import chain as chain_doc
 from strikeboard.api import service as svc
 from strikeboard.api.auth_routes import add_auth_routes
 from strikeboard.api.errors import (
-    BadRequestError,
     NotFoundError,
     UnavailableError,
     add_error_handlers,
 )
 from strikeboard.api.export import add_export_routes
+from strikeboard.api.followed import FOLLOWED, UNDERLYING, followed_underlying
 from strikeboard.api.guard import USER, current_user, protect
 from strikeboard.api.models import (
     FEED_TOKEN_STATES,
@@ -61,28 +61,6 @@ from strikeboard.store.errors import StoreError
 TOKEN = Annotated[int, Query(gt=0, lt=2**40, description="Kite instrument token.")]
 
 
-UNDERLYING = Annotated[
-    str | None,
-    Query(pattern=r"^[A-Z][A-Z0-9&-]{0,19}$",
-          description="Underlying name, one of UNDERLYINGS (default: the first configured; "
-          "for /api/market, every one)."),
-]  # fmt: skip
-
-
-def followed_underlying(request: Request, underlying: UNDERLYING = None) -> str:
-    """The `underlying` query parameter: one this deployment follows (400 otherwise)."""
-    settings: Settings = request.app.state.settings
-    followed = [u.name for u in settings.underlying_list]
-    if underlying is None:
-        return followed[0]
-    if underlying not in followed:
-        raise BadRequestError(
-            f"unknown underlying {underlying!r}: this deployment follows {', '.join(followed)}"
-        )
-    return underlying
-
-
-FOLLOWED = Annotated[str, Depends(followed_underlying)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "A parameter is unusable."},
     401: {"model": Problem, "description": "Missing or invalid token."},
@@ -430,8 +408,9 @@ def create_app(
 
 
 def _declare_underlyings(app: FastAPI, followed: list[str]) -> None:
-    """The schema names the followed underlyings: every `underlying` parameter is one of them
-    (the first by default), as `followed_underlying` enforces (400 for another name)."""
+    """The schema names the followed underlyings: every `underlying` parameter, and the
+    strategy request's, is one of them (the first by default), as `followed_name` enforces
+    (400 for another name)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -442,6 +421,9 @@ def _declare_underlyings(app: FastAPI, followed: list[str]) -> None:
                     for parameter in operation.get("parameters", []):
                         if parameter["name"] == "underlying":
                             parameter["schema"] = {"type": "string", "enum": followed}
+            strategy = schema["components"]["schemas"]["StrategyRequest"]["properties"]
+            strategy["underlying"]["anyOf"] = [{"type": "string", "enum": followed},
+                                               {"type": "null"}]  # fmt: skip
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -20,7 +20,8 @@ from fastapi.responses import StreamingResponse
 from strikeboard.api import chain as chain_doc
 from strikeboard.api import service as svc
 from strikeboard.api.errors import BadRequestError
-from strikeboard.api.models import UNDERLYING_PATTERN, Leg
+from strikeboard.api.followed import FOLLOWED
+from strikeboard.api.models import Leg
 from strikeboard.api.stores import Stores
 from strikeboard.chain.conventions import IvLeg
 from strikeboard.config import Settings
@@ -97,7 +98,7 @@ def add_export_routes(
              responses=csv_answer)  # fmt: skip
     def export_chain(
         expiry: date,
-        underlying: Annotated[str, Query(pattern=UNDERLYING_PATTERN)] = "NIFTY",
+        underlying: FOLLOWED,
         at: Annotated[
             datetime | None, Query(description="A past minute (ISO; naive = IST); default now.")
         ] = None,

@@ -380,7 +380,10 @@ class StrategyRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    underlying: str = Field("NIFTY", pattern=UNDERLYING_PATTERN)
+    underlying: str | None = Field(
+        None, pattern=UNDERLYING_PATTERN,
+        description="One of UNDERLYINGS; null: the first configured.",
+    )  # fmt: skip
     legs: list[StrategyLeg] = Field(min_length=1, max_length=MAX_STRATEGY_LEGS)
     range_pct: float | None = Field(
         None,

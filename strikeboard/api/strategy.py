@@ -19,6 +19,7 @@ from fastapi import APIRouter
 
 from strikeboard.api import service as svc
 from strikeboard.api.errors import BadRequestError, NotFoundError
+from strikeboard.api.followed import followed_name
 from strikeboard.api.models import StrategyLeg, StrategyPayoff, StrategyRequest
 from strikeboard.api.stores import Stores
 from strikeboard.chain import strategy
@@ -117,7 +118,7 @@ def payoff(
     request: StrategyRequest, store: Stores, settings: Settings, now: datetime
 ) -> dict[str, Any]:
     """The priced strategy (the StrategyPayoff model's fields)."""
-    underlying = request.underlying
+    underlying = followed_name(settings, request.underlying)
     chains = _load_chains(store, settings, underlying, {leg.expiry for leg in request.legs}, now)
     first = chains.docs[min(chains.docs)]
     spot = _finite(first.get("spot"))

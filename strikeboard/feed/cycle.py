@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -38,6 +38,8 @@ class CycleCounters:
     cycles: int = 0
     last_cycle_ms: float = 0.0
     max_cycle_ms: float = 0.0
+    underlying_ms: dict[str, float] = field(default_factory=dict)
+    """Per underlying, the time the last cycle that priced it spent on its expiries."""
 
 
 class Cycle:
@@ -154,6 +156,7 @@ class Cycle:
             c = self.counters
             c.last_cycle_ms = result.elapsed_ms
             c.max_cycle_ms = max(c.max_cycle_ms, result.elapsed_ms)
+            c.underlying_ms.update(result.underlying_ms)
             self.spool_minute(result)
         if closing:
             rows = self.chain.take_candles(flush=True)

@@ -121,7 +121,11 @@ def health_document(view: FeedView) -> dict[str, Any]:
         "instruments": view.instruments,
         "instruments_trimmed": view.trimmed,
         "underlyings": {
-            name: {"instruments": n, "instruments_trimmed": trimmed}
+            name: {
+                "instruments": n,
+                "instruments_trimmed": trimmed,
+                "cycle_ms": round(c.underlying_ms.get(name, 0.0), 2),
+            }
             for name, (n, trimmed) in view.underlyings.items()
         },
         "gap_fills": s.gap_fills,

@@ -38,6 +38,8 @@ Row = tuple[Any, ...]
 @dataclass
 class CycleResult:
     elapsed_ms: float = 0.0
+    underlying_ms: dict[str, float] = field(default_factory=dict)
+    """Of `elapsed_ms`, the time spent pricing and publishing each underlying's expiries."""
     published: int = 0
     redis_ok: bool = True
     chain_rows: list[Row] = field(default_factory=list)  # store.archive.CHAIN_COLUMNS order
@@ -90,18 +92,11 @@ class ChainPublisher:
             self._redis_back()
         result = CycleResult()
         for i in dirty:
-            document = expiry_snapshot(self.state, self.state.expiries[i], now, self.pricing)
-            if document is None:
-                continue
-            key = (document["underlying"], document["expiry"])
-            previous = self.published.get(key)
-            if self.redis_ok:
-                try:
-                    self.hot.publish(document, previous)
-                    result.published += 1
-                except HotStoreError as exc:
-                    self._redis_down(exc)
-            self.published[key] = document
+            expiry_started = time.perf_counter()
+            name = self.state.expiries[i].underlying
+            self._price_and_publish(i, now, result)
+            spent = (time.perf_counter() - expiry_started) * 1000
+            result.underlying_ms[name] = result.underlying_ms.get(name, 0.0) + spent
         for stamp in minutes:
             chain_rows, agg_rows = self.minute_rows(stamp)
             result.chain_rows += chain_rows
@@ -109,6 +104,20 @@ class ChainPublisher:
         result.redis_ok = self.redis_ok
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
+
+    def _price_and_publish(self, index: int, now: datetime, result: CycleResult) -> None:
+        document = expiry_snapshot(self.state, self.state.expiries[index], now, self.pricing)
+        if document is None:
+            return
+        key = (document["underlying"], document["expiry"])
+        previous = self.published.get(key)
+        if self.redis_ok:
+            try:
+                self.hot.publish(document, previous)
+                result.published += 1
+            except HotStoreError as exc:
+                self._redis_down(exc)
+        self.published[key] = document
 
     def minute_rows(self, stamp: str) -> tuple[list[Row], list[Row]]:
         """The chain as it stood at the close of the minute `stamp`, for the archive."""
@@ -187,6 +196,8 @@ class PublisherProcess:
         self._busy = False
         self._pending: set[int] = set()
         self._minutes: list[str] = []
+        self._held: list[CycleResult] = []
+        """Results taken in by `set_universe`, handed out by the next `cycle`."""
         self._lock = threading.Lock()
         self.restarts = 0
 
@@ -208,7 +219,27 @@ class PublisherProcess:
             self._expiries = expiries
             self._pending = set(range(expiries))
             if self._conn is not None:
+                # The cycle in flight first: its result (a minute's rows can be megabytes) and
+                # this universe would otherwise each wait, in a full pipe, for the other side
+                # to read.
+                self._held += self._finish_cycle_in_flight()
                 self._conn.send(("universe", self._universe))
+
+    def _finish_cycle_in_flight(self) -> list[CycleResult]:
+        results: list[CycleResult] = []
+        while self._busy and self._conn is not None:
+            if self._proc is not None and not self._proc.is_alive():
+                break  # `cycle` restarts it (and sends it the universe)
+            try:
+                if not self._conn.poll(1.0):
+                    continue
+                message = self._conn.recv()
+            except (OSError, EOFError):
+                break  # a dead process: `cycle` restarts it
+            if message[0] == "done":
+                results.append(message[1])
+                self._busy = False
+        return results
 
     def cycle(self, values: NDArray[np.float64], dirty: Sequence[int], now: datetime,
               minutes: Sequence[str] = ()) -> list[CycleResult]:  # fmt: skip
@@ -236,7 +267,7 @@ class PublisherProcess:
                 conn.poll(timeout)
 
     def _collect(self) -> list[CycleResult]:
-        results: list[CycleResult] = []
+        results, self._held = self._held, []
         if self._proc is not None and not self._proc.is_alive():
             log.error("publisher process died (exit %s): restarting", self._proc.exitcode)
             self.restarts += 1

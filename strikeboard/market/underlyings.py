@@ -24,7 +24,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
@@ -134,6 +134,20 @@ _INDEX_OWNERS: Final = {
     for symbol in (u.spot_symbol, u.vix_symbol)
     if symbol is not None
 }
+
+
+def followed_name(followed: Sequence[Underlying], name: str | None) -> str:
+    """``name`` if it is one of ``followed`` (a deployment's UNDERLYINGS), the first of them
+    if None; else `UnknownUnderlyingError` naming the followed ones. The one rule for what a
+    request (REST or WebSocket) may name."""
+    names = [u.name for u in followed]
+    if name is None:
+        return names[0]
+    if name not in names:
+        raise UnknownUnderlyingError(
+            f"unknown underlying {name!r}: this deployment follows {', '.join(names)}"
+        )
+    return name
 
 
 def underlying_of(row: Mapping[str, Any]) -> str | None:

@@ -7,7 +7,7 @@
  * waits for the printed gateway URL (and dev token; DEV_TOKEN is set for it anyway), drives
  * Debian's Chromium through playwright-core and checks: the chain renders from the printed
  * `/#token=` link (the token leaves the address bar, goes out in no URL; sockets use tickets), values update live,
- * switching expiry works, the page recovers after the stack (gateway included) restarts, and
+ * switching expiry works, switching underlying (NIFTY, BANKNIFTY, SENSEX) shows each one's chain, the page recovers after the stack (gateway included) restarts, and
  * saves web/screenshots/dashboard.png. Against a stack that is already running:
  * STRIKEBOARD_URL=http://127.0.0.1:8000 DEV_TOKEN=... (the restart check is then skipped).
  * Run: `npm run e2e` in web/ (or `make test` through tests/e2e/test_web.py).
@@ -173,7 +173,8 @@ async function main() {
     });
 
     await check("one clock: the tabs' and the header's days to expiry agree, from the API's market time", async () => {
-      await page.waitForSelector(".stat[data-dte] b", { timeout: 10_000 });
+      // The chain of the expiry "[" chose has arrived (the header shows "–" until then).
+      await page.waitForFunction(() => /\d/.test(document.querySelector(".stat[data-dte]")?.getAttribute("data-dte") ?? ""), null, { timeout: 30_000 });
       const facts = await page.evaluate(async () => {
         const health = await (await fetch("/api/health")).json();
         const s = window.__strikeboard.store.getState();
@@ -575,6 +576,46 @@ async function main() {
         }
       });
     }
+
+    // `strikeboard dev` follows NIFTY, BANKNIFTY and SENSEX (DEV_UNDERLYINGS): each chain is
+    // its own, with its strike step, lot size and expiries, and the address names it.
+    await check("the header's select switches underlyings: each chain's strikes, lot and expiries", async () => {
+      const STEPS = { NIFTY: 50, BANKNIFTY: 100, SENSEX: 100 };
+      const problems = [];
+      for (const name of [...Object.keys(STEPS), "NIFTY"]) {
+        await page.selectOption(".top select[aria-label=underlying]", name);
+        await page.waitForFunction(
+          (n) => {
+            const s = window.__strikeboard.store.getState();
+            return s.chain.meta?.underlying === n && s.chain.rows.ids.length > 0 && document.querySelectorAll("[data-strike]").length >= 10;
+          },
+          name,
+          { timeout: 60_000 },
+        );
+        const answer = await fetch(`${url}/api/expiries?underlying=${name}`, { headers: { Authorization: `Bearer ${tok}` } });
+        if (!answer.ok) throw new Error(`GET /api/expiries?underlying=${name}: ${answer.status} ${await answer.text()}`);
+        const expiries = await answer.json();
+        const facts = await page.evaluate(() => {
+          const lot = [...document.querySelectorAll(".chain-header .stat")].find((el) => el.querySelector("span")?.textContent === "Lot");
+          return {
+            expiry: window.__strikeboard.store.getState().chain.expiry,
+            strikes: [...document.querySelectorAll("[data-strike]")].map((el) => Number(el.getAttribute("data-strike"))),
+            lot: lot?.querySelector("b")?.textContent ?? null,
+            tabs: [...document.querySelectorAll("nav.expiries .tab")].map((t) => t.getAttribute("data-expiry")),
+          };
+        });
+        const strikes = [...new Set(facts.strikes)].sort((a, b) => a - b);
+        const step = Math.min(...strikes.slice(1).map((k, i) => k - strikes[i]));
+        const listed = expiries.map((e) => e.expiry);
+        const lot = expiries.find((e) => e.expiry === facts.expiry)?.lot_size;
+        if (step !== STEPS[name]) problems.push(`${name}: strikes ${step} apart, not ${STEPS[name]}`);
+        if (lot === undefined || facts.lot !== String(lot)) problems.push(`${name} ${facts.expiry}: the header's lot is ${facts.lot}, the API's ${lot}`);
+        if (JSON.stringify(facts.tabs) !== JSON.stringify(listed)) problems.push(`${name}: tabs ${facts.tabs.join(",")}, the API's expiries ${listed.join(",")}`);
+        if (new URL(page.url()).searchParams.get("underlying") !== name) problems.push(`${name}: the address is ${page.url()}`);
+        log(`${name}: strikes ${step} apart, lot ${facts.lot}, expiries ${listed.join(" ")}`);
+      }
+      if (problems.length) throw new Error(problems.join(" | "));
+    });
 
     if (stack) {
       await check("the page recovers after the gateway restarts", async () => {

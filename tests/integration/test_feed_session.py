@@ -529,10 +529,13 @@ def test_three_underlyings_follow_the_simulator(
             truth = settle(sim, feed)
             simulator = sim.server.sim
             market = hot.read_market()
+            per_underlying = feed.health()["underlyings"]
         finally:
             feed.stop()
 
     assert feed.universe is not None and feed.universe.trimmed == 0
+    # Each chain was priced: the publisher's time on it shows in health.
+    assert all(per_underlying[n]["cycle_ms"] > 0 for n in names), per_underlying
     for name in names:
         u = UNDERLYINGS[name]
         # Expiries by the underlying's rule: the two nearest and the current monthly.

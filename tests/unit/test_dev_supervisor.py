@@ -6,8 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+import pytest
+
 from strikeboard import dev
 from strikeboard.dev import Backoff, Child, Supervisor
+from strikeboard.devservices import Services
 
 
 def test_backoff_doubles_to_30_s_and_resets_after_a_healthy_minute() -> None:
@@ -59,3 +62,14 @@ def test_the_gateway_serves_the_static_dir_it_is_given(tmp_path: Path) -> None:
 
     assert "--static-dir" not in gateway_argv()
     assert gateway_argv("--static-dir", str(tmp_path))[-2:] == ["--static-dir", str(tmp_path)]
+
+
+def test_the_local_stack_follows_three_underlyings_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`make dev` shows NIFTY, BANKNIFTY and SENSEX; UNDERLYINGS in the environment wins."""
+    found = Services("redis://127.0.0.1:1/0", "postgresql://127.0.0.1:1/test")
+    monkeypatch.delenv("UNDERLYINGS", raising=False)
+    assert dev.stack_env(found, 9999, "t")["UNDERLYINGS"] == "NIFTY,BANKNIFTY,SENSEX"
+    monkeypatch.setenv("UNDERLYINGS", "SENSEX")
+    assert dev.stack_env(found, 9999, "t")["UNDERLYINGS"] == "SENSEX"

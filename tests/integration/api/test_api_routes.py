@@ -199,6 +199,7 @@ def test_underlyings_are_the_configured_ones_and_no_other(api: Api) -> None:
         (f"/api/chain/{expiry}", {}),
         ("/api/analytics/daily", {}),
         ("/api/market", {}),
+        ("/api/export/chain.csv", {"expiry": expiry}),
     ] + [(f"/api/analytics/{a}", {"expiry": expiry}) for a in of_expiry]
     for path, params in routes:  # fmt: skip
         for name in ("BANKNIFTY", "CRUDE"):
@@ -227,6 +228,8 @@ def test_underlyings_are_the_configured_ones_and_no_other(api: Api) -> None:
         assert client.get("/api/expiries", headers=AUTH).json() == []
         market = client.get("/api/market", params={"underlying": "SENSEX"}, headers=AUTH)
         assert market.json()["instruments"] == {}
+        csv = client.get("/api/export/chain.csv", params={"expiry": expiry}, headers=AUTH)
+        assert csv.status_code == 404 and "SENSEX" in csv.json()["detail"], csv.text
 
 
 def test_expiries_market_and_bad_parameters(api: Api) -> None:

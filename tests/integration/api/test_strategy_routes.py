@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 from conftest import AUTH, Api
+from fastapi.testclient import TestClient
 
+from strikeboard.api.app import create_app
 from strikeboard.api.limits import MAX_BODY_BYTES
 from strikeboard.api.models import COLUMNS, MAX_SAVED_STRATEGIES, MAX_STRATEGY_LEGS
 
@@ -201,3 +203,23 @@ def test_the_largest_saved_strategies_fit_the_body_limit(api: Api) -> None:
     response = api.client.put("/api/preferences", content=body,
                               headers={**AUTH, "content-type": "application/json"})  # fmt: skip
     assert response.status_code == 200, response.text[:300]
+
+
+def test_the_underlying_is_one_followed_and_by_default_the_first(api: Api) -> None:
+    """As every route: an unknown underlying is a 400 naming the followed ones, none is the
+    first configured (NIFTY here; SENSEX, with nothing stored, in another deployment)."""
+    expiry, row = _atm(api)
+    legs = [_leg(expiry, row["strike"], "CE")]
+    for name in ("BANKNIFTY", "CRUDE"):
+        response = _post(api, {"underlying": name, "legs": legs})
+        assert response.status_code == 400, response.text
+        assert response.json()["detail"] == (
+            f"unknown underlying '{name}': this deployment follows NIFTY"
+        )
+    assert _post(api, {"legs": legs}).json()["underlying"] == "NIFTY"
+    settings = api.settings.model_copy(update={"underlyings": "SENSEX,NIFTY"})
+    with TestClient(create_app(settings, api.stores)) as client:
+        default = client.post(URL, json={"legs": legs}, headers=AUTH)
+        assert default.status_code == 404 and "SENSEX" in default.json()["detail"], default.text
+        named = client.post(URL, json={"underlying": "NIFTY", "legs": legs}, headers=AUTH)
+        assert named.status_code == 200 and named.json()["underlying"] == "NIFTY", named.text

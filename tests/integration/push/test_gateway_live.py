@@ -142,7 +142,8 @@ async def live(redis_url: str, redis_prefix: str, tmp_path: Path) -> AsyncIterat
     url = f"http://127.0.0.1:{port}"
     hot = HotStore.from_url(redis_url, redis_prefix)
     registry = Registry.from_url(redis_url, redis_prefix, ttl_s=120)
-    settings = Settings(dev_token=SecretStr(TOKEN), cognito_issuer="")
+    settings = Settings(dev_token=SecretStr(TOKEN), cognito_issuer="",
+                        underlyings="NIFTY,BANKNIFTY")  # fmt: skip
     deps = ws.Deps(settings, registry, hot)
     gateway = Gateway(lambda event, _ctx: ws.handle(event, deps), http_app=placeholder_api,
                       static_dir=tmp_path / "dist", domain_name=f"127.0.0.1:{port}")  # fmt: skip

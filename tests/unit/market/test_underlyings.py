@@ -13,6 +13,7 @@ from strikeboard.market.underlyings import (
     NIFTY,
     UNDERLYINGS,
     UnknownUnderlyingError,
+    followed_name,
     market_future_name,
     parse_underlyings,
     underlying,
@@ -170,3 +171,14 @@ def test_a_dump_row_names_its_underlying() -> None:
     )
     assert market_future_name("NIFTY", date(2026, 12, 29)) == "FUT 2026-12-29"
     assert market_future_name("SENSEX", date(2026, 12, 24)) == "SENSEX FUT 2026-12-24"
+
+
+def test_a_request_names_a_followed_underlying_by_default_the_first() -> None:
+    followed = parse_underlyings("SENSEX,NIFTY")
+    assert followed_name(followed, None) == "SENSEX"
+    assert followed_name(followed, "NIFTY") == "NIFTY"
+    with pytest.raises(UnknownUnderlyingError) as raised:
+        followed_name(followed, "BANKNIFTY")  # known to Strikeboard, not followed here
+    assert (
+        str(raised.value) == "unknown underlying 'BANKNIFTY': this deployment follows SENSEX, NIFTY"
+    )

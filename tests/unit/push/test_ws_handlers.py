@@ -4,6 +4,7 @@ the bodies it returns (route responses of the two-way $default route)."""
 from __future__ import annotations
 
 import copy
+import json
 import time
 from dataclasses import replace
 from typing import Any
@@ -83,6 +84,35 @@ def test_subscribe_without_a_live_chain_says_reset(deps: ws.Deps) -> None:
     response = ws.handle(load_event("subscribe"), deps)
     assert reply_of(response) == {"type": "reset", "underlying": "NIFTY", "expiry": EXPIRY,
                                   "seq": None}  # fmt: skip
+
+
+def test_a_subscription_names_a_followed_underlying_by_default_the_first(
+    deps: ws.Deps, chain: SimChain
+) -> None:
+    """As the REST API: without an underlying, the first of UNDERLYINGS (here SENSEX, not
+    NIFTY); one not followed is refused with a message naming the followed ones, even when
+    the hot store holds a chain of it."""
+    deps.settings = deps.settings.model_copy(update={"underlyings": "SENSEX,NIFTY"})
+    deps.hot.publish(chain.snapshots()[EXPIRY])  # NIFTY's
+    ws.handle(connect_event(deps.hot), deps)
+
+    def subscribe(**names: str) -> dict[str, Any]:
+        event = load_event("subscribe")
+        event["body"] = json.dumps({"action": "subscribe", "expiry": EXPIRY, **names})
+        return ws.handle(event, deps)
+
+    assert reply_of(subscribe()) == {"type": "reset", "underlying": "SENSEX", "expiry": EXPIRY,
+                                     "seq": None}  # fmt: skip
+    named = reply_of(subscribe(underlying="NIFTY"))
+    assert named is not None and named["type"] == "snapshot"
+    deps.settings = deps.settings.model_copy(update={"underlyings": "SENSEX"})
+    refused = subscribe(underlying="NIFTY")
+    assert refused["statusCode"] == 400
+    assert reply_of(refused) == {
+        "type": "error",
+        "message": "unknown underlying 'NIFTY': this deployment follows SENSEX",
+    }
+    assert deps.registry.subscriptions(CID) == [("NIFTY", EXPIRY), ("SENSEX", EXPIRY)]
 
 
 def wide_snapshot(chain: SimChain) -> dict[str, Any]:

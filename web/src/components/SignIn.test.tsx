@@ -59,6 +59,12 @@ describe("the signed-out page", () => {
     fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
     expect(onSignIn).toHaveBeenCalledOnce();
   });
+
+  it("names no single index: a deployment may follow several", () => {
+    const { container } = render(<SignIn status={{ state: "signed-out" }} onSignIn={vi.fn()} />);
+    expect(screen.getByText(/Live index option chains/)).toBeTruthy();
+    expect(container.textContent).not.toMatch(/NIFTY|SENSEX|BANKEX/);
+  });
 });
 
 describe("Kite login banner", () => {

@@ -10,7 +10,8 @@ export function SignIn({ status, onSignIn }: { status: AuthStatus; onSignIn: () 
       <h1>
         Strike<span>board</span>
       </h1>
-      <p>Live NIFTY option chain. Sign in with your team account to continue.</p>
+      {/* Before sign-in the followed underlyings are unknown (GET /api/underlyings needs a token). */}
+      <p>Live index option chains. Sign in with your team account to continue.</p>
       {message ? (
         <p className="banner error" role="alert">
           {message}
