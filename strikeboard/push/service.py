@@ -351,14 +351,12 @@ class Pusher:
         return max(0.0, (1.0 - self._tokens) * self.market_interval)
 
     async def _next_cycle(self, stop: asyncio.Event, ran: float, sent: float) -> None:
-        """Until the next cycle is due: when lane items or orders arrive, after `SETTLE_S` (for
-        the rest of the feed's burst: it publishes its expiries one after the other) and
+        """Until the next cycle is due: when lane items or orders arrive (after `SETTLE_S`,
+        for the rest of the feed's burst: it publishes its expiries one after the other), no
+        sooner than half an interval after the last cycle that sent something (``sent``) and
         within the token bucket; else, for the market data, one interval after the last
         cycle (``ran``), or one and a half while the lanes publish (so that a market-only
-        cycle does not take the place of a delta that is a little late), and no sooner than
-        half an interval after the last cycle that sent something (``sent``). A delta never
-        waits out that half interval: the market data of the same burst (written at ingest,
-        before the publisher prices) has often just gone, and the bucket bounds the rate."""
+        cycle does not take the place of a delta that is a little late)."""
         interval = self.market_interval
         idle = time.monotonic() - self.last_items_at > 2 * interval
         deadline = ran + (interval if idle else 1.5 * interval)
@@ -371,8 +369,8 @@ class Pusher:
             waiting.cancel()
             stopping.cancel()
         now = time.monotonic()
-        spacing = SETTLE_S if self.wake.is_set() else sent + interval / 2 - now
-        delay = max(self._bucket_wait(now), spacing)
+        delay = max(self._bucket_wait(now), sent + interval / 2 - now,
+                    SETTLE_S if self.wake.is_set() else 0.0)  # fmt: skip
         if delay > 0 and not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
