@@ -618,7 +618,8 @@ def run_stack(stack: contextlib.ExitStack, services: devservices.Services, local
     if sim_child.after_ready is not None:
         sim_child.after_ready()  # the market clock, shared with the feed, gateway and pusher
     env = {**dev.stack_env(services, sim_port, secrets.token_urlsafe(16)),
-           "REDIS_KEY_PREFIX": prefix, "WEEKLY_EXPIRIES": str(EXPIRIES),
+           # One underlying, as the simulator's widened listing above (dev's default is three).
+           "UNDERLYINGS": "NIFTY", "REDIS_KEY_PREFIX": prefix, "WEEKLY_EXPIRIES": str(EXPIRIES),
            "STRIKES_EACH_SIDE": str(sizing.strikes_each_side), "INCLUDE_MONTHLY": "true",
            "COGNITO_ISSUER": "", "LOG_LEVEL": "WARNING",
            "POWERTOOLS_LOG_LEVEL": "WARNING"}  # fmt: skip
