@@ -57,7 +57,7 @@ class Client:
     SPA does over REST (`rest`, here straight from Redis) and files it as a ``snapshot``."""
 
     socket: ClientConnection
-    rest: Callable[[str], JSONDict | None]
+    rest: Callable[[str, str], JSONDict | None]
     received: list[JSONDict] = field(default_factory=list)
     frames: list[str] = field(default_factory=list)
     stray: list[str] = field(default_factory=list)  # frames that are no protocol message
@@ -84,7 +84,7 @@ class Client:
                 for inner in messages.unbatch(message):
                     self.received.append(inner)
                     if inner["type"] == "reset":
-                        document = self.rest(inner["expiry"])
+                        document = self.rest(inner["underlying"], inner["expiry"])
                         if document is not None:
                             self.received.append(
                                 {**loads(messages.snapshot_message(document)), "rest": True}
@@ -116,7 +116,7 @@ class Live:
         # What the SPA does: a one-time ticket (POST /api/ws/ticket), then /ws?ticket=.
         ticket = AuthState.of(self.hot).issue_ticket(Principal("dev", "dev"))
         socket = await connect(f"{self.url.replace('http', 'ws')}/ws?ticket={ticket}")
-        client = Client(socket, lambda expiry: self.hot.read_snapshot("NIFTY", expiry))
+        client = Client(socket, self.hot.read_snapshot)
         client.task = asyncio.create_task(client._read())
         self.clients.append(client)
         return client
