@@ -21,6 +21,7 @@ from strikeboard import heartbeat
 from strikeboard.chain.conventions import IvLeg
 from strikeboard.chain.snapshot import PricingParams
 from strikeboard.config import Settings, settings_or_exit
+from strikeboard.feed.alerts import AlertsConfig
 from strikeboard.feed.feed import FeedConfig
 from strikeboard.logs import configure_logging
 from strikeboard.market import clock
@@ -53,6 +54,15 @@ def feed_config(settings: Settings) -> FeedConfig:
         ),
         pricing=PricingParams(rate=settings.risk_free_rate, iv_leg=IvLeg(settings.iv_leg)),
         log_level=settings.log_level,
+        alerts=AlertsConfig(
+            database_url=settings.database_url,
+            redis_url=settings.redis_url,
+            redis_prefix=settings.redis_key_prefix,
+            topic_arn=settings.alerts_topic_arn,
+            refresh_s=settings.alerts_refresh_s,
+        )
+        if settings.alerts_enabled
+        else None,
     )
 
 

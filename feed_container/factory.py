@@ -52,6 +52,7 @@ def build_feed(
             [u.name for u in config.universe.underlyings],
             config.pricing,
             config.log_level,
+            config.alerts,
         ),
     )
 

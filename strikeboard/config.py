@@ -122,6 +122,24 @@ class Settings(BaseSettings):
         900, ge=30, description="Registry TTL of a WebSocket connection, refreshed by activity."
     )
 
+    # Alerts (docs/alerts.md)
+    alerts_enabled: bool = Field(
+        True, description="Evaluate the users' alert rules in the feed's publisher process."
+    )
+    alerts_topic_arn: str = Field(
+        "",
+        description="SNS topic the feed publishes e-mail alerts to (rules with email: true), "
+        "with a user_id message attribute for the subscriptions' filter policies; empty = no "
+        "e-mail (the cloud stack sets it).",
+    )
+    alerts_refresh_s: float = Field(
+        2.0, gt=0, le=300,
+        description="How often the feed looks for created or deleted alert rules (seconds).",
+    )  # fmt: skip
+    alerts_max_rules: int = Field(
+        50, ge=1, le=10_000, description="Alert rules a user may have (POST /api/alerts: 422)."
+    )
+
     # HTTP API and scheduled jobs
     api_spa_url: str = Field(
         "/", description="Where the Kite login callback sends the browser back to (the SPA)."
@@ -159,6 +177,13 @@ class Settings(BaseSettings):
         1.0, gt=0, le=100_000, description="Market seconds per wall second from MARKET_CLOCK."
     )
 
+    @field_validator("alerts_topic_arn")
+    @classmethod
+    def _check_topic_arn(cls, value: str) -> str:
+        if value:
+            topic_region(value)  # a ValueError saying what is wrong with it
+        return value
+
     @field_validator("underlyings")
     @classmethod
     def _check_underlyings(cls, value: str) -> str:
@@ -174,6 +199,14 @@ class Settings(BaseSettings):
     def _check_market_clock(cls, value: str) -> str:
         clock.parse(value)  # a ValueError saying what is wrong with it
         return value
+
+
+def topic_region(topic_arn: str) -> str:
+    """The region of an SNS topic ARN (``arn:PARTITION:sns:REGION:ACCOUNT:NAME``)."""
+    parts = topic_arn.split(":")
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sns" or not all(parts[3:]):
+        raise ValueError(f"not an SNS topic ARN: {topic_arn!r}")
+    return parts[3]
 
 
 def settings_or_exit(process: str) -> Settings:

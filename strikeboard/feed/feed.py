@@ -21,6 +21,7 @@ from typing import Any
 
 from strikeboard.chain.snapshot import PricingParams
 from strikeboard.chain.state import Field
+from strikeboard.feed.alerts import AlertsConfig
 from strikeboard.feed.cycle import Cycle
 from strikeboard.feed.day import DayAction, DayLifecycle, DayPlan
 from strikeboard.feed.health import FeedView, health_document
@@ -72,6 +73,8 @@ class FeedConfig:
     spool_lock_wait_s: float = 0.0
     """How long to wait for another feed to release the spool before refusing it."""
     log_level: str = "INFO"
+    alerts: AlertsConfig | None = None
+    """The users' alert rules, evaluated in the publisher process (None: no alerts)."""
 
 
 @dataclass

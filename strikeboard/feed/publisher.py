@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 
 from strikeboard.chain.snapshot import PricingParams, expiry_snapshot
 from strikeboard.chain.state import ChainState, Contract
+from strikeboard.feed.alerts import AlertEvaluator, AlertsConfig, maybe_start, stop_quietly
 from strikeboard.logs import configure_logging
 from strikeboard.store.errors import HotStoreError, StoreError
 from strikeboard.store.hot import HotStore
@@ -58,6 +59,8 @@ class ChainPublisher:
         self.state = ChainState(underlyings)
         self.published: dict[tuple[str, str], dict[str, Any]] = {}
         self.redis_ok = True
+        self.alerts: AlertEvaluator | None = None
+        """Evaluates the users' alert rules on each cycle's documents (docs/alerts.md)."""
 
     def restore(self) -> None:
         """A restarted feed continues the seqs (and clients' deltas) where Redis has them."""
@@ -91,12 +94,17 @@ class ChainPublisher:
         if not self.redis_ok and self.hot.ping():
             self._redis_back()
         result = CycleResult()
+        priced: list[dict[str, Any]] = []
         for i in dirty:
             expiry_started = time.perf_counter()
             name = self.state.expiries[i].underlying
-            self._price_and_publish(i, now, result)
+            document = self._price_and_publish(i, now, result)
+            if document is not None:
+                priced.append(document)
             spent = (time.perf_counter() - expiry_started) * 1000
             result.underlying_ms[name] = result.underlying_ms.get(name, 0.0) + spent
+        if self.alerts is not None and priced:  # after publishing: alerts never delay the chain
+            self.alerts.observe(priced, now)
         for stamp in minutes:
             chain_rows, agg_rows = self.minute_rows(stamp)
             result.chain_rows += chain_rows
@@ -105,10 +113,12 @@ class ChainPublisher:
         result.elapsed_ms = (time.perf_counter() - started) * 1000
         return result
 
-    def _price_and_publish(self, index: int, now: datetime, result: CycleResult) -> None:
+    def _price_and_publish(
+        self, index: int, now: datetime, result: CycleResult
+    ) -> dict[str, Any] | None:
         document = expiry_snapshot(self.state, self.state.expiries[index], now, self.pricing)
         if document is None:
-            return
+            return None
         key = (document["underlying"], document["expiry"])
         previous = self.published.get(key)
         if self.redis_ok:
@@ -118,6 +128,7 @@ class ChainPublisher:
             except HotStoreError as exc:
                 self._redis_down(exc)
         self.published[key] = document
+        return document
 
     def minute_rows(self, stamp: str) -> tuple[list[Row], list[Row]]:
         """The chain as it stood at the close of the minute `stamp`, for the archive."""
@@ -156,17 +167,21 @@ class ChainPublisher:
 
 
 def _worker(conn: Connection, redis_url: str, prefix: str, underlyings: Sequence[str],
-            pricing: PricingParams, log_level: str) -> None:  # fmt: skip
+            pricing: PricingParams, log_level: str,
+            alerts: AlertsConfig | None = None) -> None:  # fmt: skip
     configure_logging(log_level, "strikeboard-feed-publisher")
     publisher = ChainPublisher(HotStore.from_url(redis_url, prefix), underlyings, pricing)
     publisher.restore()
+    publisher.alerts = maybe_start(alerts)
     while True:
         try:
             message = conn.recv()
         except EOFError:  # the feed is gone
+            stop_quietly(publisher.alerts)
             return
         kind = message[0]
         if kind == "stop":
+            stop_quietly(publisher.alerts)  # records what it decided (a few seconds at most)
             conn.send(("stopped",))
             return
         try:
@@ -185,9 +200,11 @@ class PublisherProcess:
     priced, the next one's dirty expiries accumulate and go out together."""
 
     def __init__(self, redis_url: str, prefix: str, underlyings: str | Sequence[str],
-                 pricing: PricingParams, log_level: str = "INFO") -> None:  # fmt: skip
+                 pricing: PricingParams, log_level: str = "INFO",
+                 alerts: AlertsConfig | None = None) -> None:  # fmt: skip
+        """``alerts``: evaluate the users' alert rules in the process (None: no alerts)."""
         names = (underlyings,) if isinstance(underlyings, str) else tuple(underlyings)
-        self._args = (redis_url, prefix, names, pricing, log_level)
+        self._args = (redis_url, prefix, names, pricing, log_level, alerts)
         self._ctx = multiprocessing.get_context("spawn")
         self._conn: Connection | None = None
         self._proc: multiprocessing.process.BaseProcess | None = None

@@ -1,7 +1,8 @@
 """Fair conflation: what each connection has had and what it is owed (pure, no I/O).
 
 Each push cycle puts on the `Board` what it has: the market data if it changed, each lane's
-new items (its expiry's deltas and resets, in seq order), order updates. `Board.plan` then
+new items (its expiry's deltas and resets, in seq order), order updates, and messages for one
+connection only (a user's fired alerts: `Board.add_direct`). `Board.plan` then
 gives every connection that is not still busy with its previous message ONE message with
 everything it has not had: for a connection that keeps up, this cycle's; for one that was
 busy (a slow or far client whose post outlasted a cycle) or whose post failed, the merged
@@ -11,8 +12,9 @@ order updates since its last message. A slow connection never holds the others.
 
 Nothing queues per connection: a connection has at most one message in flight, and the board
 keeps the last ``history`` cycles of each lane (a connection further behind gets a ``reset``:
-re-fetch the snapshot) and the last ``order_log`` order updates, so memory stays flat
-whatever the clients do.
+re-fetch the snapshot), the last ``order_log`` order updates and, per connection, its last
+``direct_log`` direct messages not yet delivered, so memory stays flat whatever the clients
+do.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ LaneKey = tuple[str, str]  # (underlying, expiry)
 _HEAD: Final = re.compile(rb'^\{"seq":(\d+),"base":(\d+|null),"type":"(\w+)"')
 DEFAULT_HISTORY: Final = 40  # cycles: 10 s at 4 Hz
 DEFAULT_ORDER_LOG: Final = 1000
+DEFAULT_DIRECT_LOG: Final = 100
 
 
 @dataclass
@@ -150,7 +153,7 @@ class Peer:
     orders: int = 0  # order updates delivered, as a position in the board's count
     lanes: dict[LaneKey, int] = field(default_factory=dict)  # lane -> cycle delivered up to
     busy: bool = False
-    pending: tuple[int, int, dict[LaneKey, int]] | None = None  # state once delivered
+    pending: tuple[int, int, dict[LaneKey, int], int] | None = None  # state once delivered
 
 
 @dataclass(frozen=True)
@@ -167,12 +170,14 @@ class BoardStats:
     conflated: int = 0  # deltas merged into a laggard's message
     lag_resets: int = 0  # lanes a connection had fallen too far behind on: a reset instead
     orders_lost: int = 0  # order updates a laggard missed beyond the order log
+    direct_lost: int = 0  # direct messages dropped beyond a connection's direct log
 
 
 class Board:
     """The push cycles' shared state; see the module docstring."""
 
-    def __init__(self, history: int = DEFAULT_HISTORY, order_log: int = DEFAULT_ORDER_LOG) -> None:
+    def __init__(self, history: int = DEFAULT_HISTORY, order_log: int = DEFAULT_ORDER_LOG,
+                 direct_log: int = DEFAULT_DIRECT_LOG) -> None:  # fmt: skip
         self.history = max(1, history)
         self.cycle = 0
         self.market_text: str | None = None
@@ -182,6 +187,9 @@ class Board:
         self._orders_before = 0  # order_count when this cycle started
         self.lanes: dict[LaneKey, LaneLog] = {}
         self.peers: dict[str, Peer] = {}
+        self.direct_log = max(1, direct_log)
+        self.direct: dict[str, deque[tuple[int, str]]] = {}  # connection -> (number, text)
+        self._direct_count = 0
         self.dirty = False  # something is owed to someone: the next cycle must plan
         self.stats = BoardStats()
 
@@ -212,6 +220,17 @@ class Board:
         self.order_count += len(texts)
         self.dirty = self.dirty or bool(texts)
 
+    def add_direct(self, connection_id: str, text: str) -> None:
+        """A message for this connection alone, owed until a post of it succeeds (the oldest
+        is dropped beyond ``direct_log`` waiting)."""
+        owed = self.direct.setdefault(connection_id, deque())
+        if len(owed) >= self.direct_log:
+            owed.popleft()
+            self.stats.direct_lost += 1
+        self._direct_count += 1
+        owed.append((self._direct_count, text))
+        self.dirty = True
+
     def active_lanes(self) -> list[LaneKey]:
         """Lanes with items in the history: whose subscribers a plan needs."""
         return [k for k, lane in self.lanes.items() if lane.newest > self.cycle - self.history]
@@ -228,9 +247,13 @@ class Board:
         present = dict.fromkeys(itertools.chain(connections, lanes_of))
         for cid in [c for c, p in self.peers.items() if c not in present and not p.busy]:
             del self.peers[cid]  # gone from the registry
+        for cid in [c for c in self.direct if c not in present and c not in self.peers]:
+            del self.direct[cid]
         self.dirty = False
         cycle = self.cycle
-        wanted: dict[tuple[bool, tuple[tuple[LaneKey, int], ...], int], list[str]] = {}
+        wanted: dict[
+            tuple[bool, tuple[tuple[LaneKey, int], ...], int, tuple[str, ...]], list[str]
+        ] = {}
         needs: dict[LaneKey, set[int]] = {}
         for cid in present:
             peer = self.peers.get(cid)
@@ -256,16 +279,17 @@ class Board:
                     needs.setdefault(key, set()).add(after)
             market = self.market_text is not None and peer.market != self.market_version
             orders = peer.orders if peer.orders < self.order_count else -1
-            if not (market or owed_lanes or orders >= 0):
+            direct = tuple(text for _, text in self.direct.get(cid, ()))
+            if not (market or owed_lanes or orders >= 0 or direct):
                 continue
-            wanted.setdefault((market, tuple(owed_lanes), orders), []).append(cid)
+            wanted.setdefault((market, tuple(owed_lanes), orders, direct), []).append(cid)
         texts_of: dict[LaneKey, dict[int, list[str]]] = {}
         for key, afters in needs.items():
             texts_of[key], merged = self.lanes[key].owed(afters)
             self.stats.conflated += merged
             self.stats.lag_resets += sum(1 for a in afters if a < self.lanes[key].floor)
         sends: list[Send] = []
-        for (market, lane_afters, orders), cids in wanted.items():
+        for (market, lane_afters, orders, direct), cids in wanted.items():
             texts = [self.market_text] if market and self.market_text is not None else []
             for key, after in lane_afters:
                 texts.extend(texts_of[key][after])
@@ -274,12 +298,15 @@ class Board:
                 if orders < kept_from:
                     self.stats.orders_lost += (kept_from - orders) * len(cids)
                 texts.extend(itertools.islice(self.orders, max(0, orders - kept_from), None))
+            texts.extend(direct)
             lanes_now = {key: cycle for key, _ in lane_afters}
             for cid in cids:
                 peer = self.peers[cid]
                 peer.busy = True
+                owed = self.direct.get(cid)
+                upto = owed[-1][0] if owed else 0  # its direct messages in this one
                 peer.pending = (self.market_version if market else peer.market,
-                                self.order_count, lanes_now)  # fmt: skip
+                                self.order_count, lanes_now, upto)  # fmt: skip
             sends.append(Send(cids, texts))
         return sends
 
@@ -290,10 +317,15 @@ class Board:
         if peer is None:
             return
         if ok and peer.pending is not None:
-            peer.market, peer.orders, lanes = peer.pending
+            peer.market, peer.orders, lanes, direct_upto = peer.pending
             for key, cycle in lanes.items():
                 if key in peer.lanes:
                     peer.lanes[key] = cycle
+            owed = self.direct.get(connection_id)
+            while owed and owed[0][0] <= direct_upto:
+                owed.popleft()
+            if owed is not None and not owed:
+                del self.direct[connection_id]
         elif not ok:
             self.dirty = True
         peer.busy = False
@@ -301,6 +333,7 @@ class Board:
 
     def forget(self, connection_id: str) -> None:
         self.peers.pop(connection_id, None)
+        self.direct.pop(connection_id, None)
 
     @property
     def busy(self) -> int:

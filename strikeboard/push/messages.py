@@ -1,10 +1,11 @@
 """The live wire format between the push side and a browser (pure, no I/O; docs/live.md).
 
 Server -> client JSON text messages: ``snapshot``, ``delta``, ``reset`` (re-fetch over REST),
-``market``, ``order``, ``pong``, ``error``, ``batch`` (what one push cycle has for a
-connection, in one message: API Gateway bills per message) and ``part`` for a post larger
-than API Gateway accepts in one message (the WebSocket Lambda's reply, a route response, is
-always one message: a snapshot too large for it is answered with a ``reset``). Deltas are
+``market``, ``order``, ``alert`` (a fired alert rule of the connection's user), ``pong``,
+``error``, ``batch`` (what one push cycle has for a connection, in one message: API Gateway
+bills per message) and ``part`` for a post larger than API Gateway accepts in one message
+(the WebSocket Lambda's reply, a route response, is always one message: a snapshot too
+large for it is answered with a ``reset``). Deltas are
 forwarded exactly as the feed published them (see docs/storage.md) unless the pusher had to
 coalesce a backlog with `compose_deltas`. A client skips an empty frame (what API Gateway may
 send for a route response without a body).
@@ -32,7 +33,7 @@ PART_LIMIT_BYTES: Final = 120 * 1024
 
 
 SERVER_MESSAGE_TYPES: Final = frozenset(
-    {"snapshot", "delta", "reset", "market", "order", "pong", "error", "batch", "part"}
+    {"snapshot", "delta", "reset", "market", "order", "alert", "pong", "error", "batch", "part"}
 )
 """Every ``type`` a server -> client message has (anything else reaching a client is a bug)."""
 
@@ -118,6 +119,19 @@ def market_message(instruments: JSONDict) -> str:
 
 def order_message(update: JSONDict) -> str:
     return dumps({"type": "order", "data": update})
+
+
+ALERT_FIELDS: Final = (
+    "id", "rule_id", "crossing", "kind", "underlying", "expiry", "strike", "option_type", "op",
+    "level", "value", "previous", "text", "note", "fired_at",
+)  # fmt: skip
+"""What an ``alert`` message carries of a fired alert (`strikeboard.store.alerts`' event:
+not the user id or the delivery bookkeeping)."""
+
+
+def alert_message(event: JSONDict) -> str:
+    """A fired alert for its user's connections (docs/alerts.md)."""
+    return dumps({"type": "alert", "data": {k: event.get(k) for k in ALERT_FIELDS}})
 
 
 def error_message(text: str) -> str:

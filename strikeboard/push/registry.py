@@ -223,6 +223,23 @@ class Registry:
         )
         return [m.decode() for m in members]
 
+    def connections_of(self, user_ids: set[str], now: float | None = None) -> dict[str, list[str]]:
+        """The live connections of each of these users (a user's alerts go to them alone):
+        every connection's ``user_id`` in one pipelined round trip."""
+        ids = self.connections(now)
+        if not ids or not user_ids:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for connection_id in ids:
+            pipe.hget(self.keys.connection(connection_id), "user_id")
+        owners: list[bytes | None] = self._call(pipe.execute)
+        out: dict[str, list[str]] = {}
+        for connection_id, owner in zip(ids, owners, strict=True):
+            user = owner.decode() if owner is not None else None
+            if user in user_ids:
+                out.setdefault(user, []).append(connection_id)
+        return out
+
     def prune(self, now: float | None = None) -> int:
         """Remove lapsed members from the sorted sets; returns how many were removed."""
         t = self._now(now)

@@ -1,6 +1,7 @@
 """The pusher: the feed's live channels -> every subscribed WebSocket connection.
 
-PSUBSCRIBEs ``{prefix}live:*`` (one channel per expiry) and SUBSCRIBEs the orders channel;
+PSUBSCRIBEs ``{prefix}live:*`` (one channel per expiry) and SUBSCRIBEs the orders and the
+alerts channels (a fired alert goes to its user's connections only, looked up in the registry);
 each expiry has a lane that puts its messages in seq order. A push cycle (as soon as a lane
 has something, at most ``market_hz`` times a second; else ``market_hz`` times a second for
 the market data) polls the market hash, puts what the cycle has on the `Board` and sends each
@@ -80,6 +81,7 @@ class PusherStats:
     resets: int = 0
     market: int = 0
     orders: int = 0
+    alerts: int = 0  # alert messages received (each posted to its user's connections)
     reconnects: int = 0
     cycles: int = 0  # push cycles that sent something
     batched: int = 0  # messages that went inside a batch with others
@@ -113,6 +115,7 @@ class Pusher:
         self.io = ThreadPoolExecutor(2, thread_name_prefix="redis")  # registry/store calls
         self.lanes: dict[tuple[str, str], Lane] = {}
         self.orders: list[str] = []  # order messages for the next cycle
+        self.alerts: list[tuple[str, str]] = []  # (user id, alert message) for the next cycle
         self.board = Board(history=max(4, round(HISTORY_S * market_hz)))
         self.deliveries: set[asyncio.Task[None]] = set()  # at most one per connection
         self.stats = PusherStats()
@@ -276,6 +279,18 @@ class Pusher:
 
     async def _dispatch(self, channel: str, data: bytes) -> None:
         self.stats.received += 1
+        if channel == self.keys.alerts():
+            try:
+                fired = snap.loads(data)
+                user_id, event = str(fired["user_id"]), fired["event"]
+                text = messages.alert_message(event)
+            except (snap.SnapshotError, KeyError, TypeError, AttributeError) as exc:
+                log.warning("bad alert message: %s", exc)
+                return
+            self.stats.alerts += 1
+            self.alerts.append((user_id, text))
+            self.wake.set()
+            return
         if channel == self.keys.orders():
             try:
                 update = snap.loads(data)
@@ -303,7 +318,7 @@ class Pusher:
             pubsub = client.pubsub()
             try:
                 await pubsub.psubscribe(self.keys.channel_pattern())
-                await pubsub.subscribe(self.keys.orders())
+                await pubsub.subscribe(self.keys.orders(), self.keys.alerts())
                 if not first:
                     # Subscribed again: whatever was published while we were away is in
                     # the delta streams; each lane fetches what follows its last seq.
@@ -396,6 +411,7 @@ class Pusher:
             self._collect_lanes()
             orders, self.orders = self.orders, []
             self.board.add_orders(orders)
+            await self._route_alerts()
             try:
                 if await self.send_cycle():
                     sent = ran
@@ -403,6 +419,20 @@ class Pusher:
                     self._tokens -= 1.0
             except StoreError as exc:
                 log.warning("push cycle: %s", exc)
+
+    async def _route_alerts(self) -> None:
+        """This cycle's alerts onto the board, for their users' connections (of this shard)."""
+        if not self.alerts:
+            return
+        alerts, self.alerts = self.alerts, []
+        try:
+            owners = await self._io(self.registry.connections_of, {u for u, _ in alerts})
+        except StoreError as exc:  # the events are in PostgreSQL: the SPA lists them on load
+            log.warning("alerts not routed (%d): %s", len(alerts), exc)
+            return
+        for user_id, text in alerts:
+            for connection_id in self.mine(owners.get(user_id, [])):
+                self.board.add_direct(connection_id, text)
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
         last_prune = last_stats = time.monotonic()
@@ -420,10 +450,10 @@ class Pusher:
                 log.info(
                     "push stats: received=%d sent=%d posts=%s coalesced=%d caught_up=%d "
                     "resets=%d lanes=%d cycles=%d batched=%d connections=%d in_flight=%d "
-                    "skipped=%d conflated=%d lag_resets=%d", s.received, s.sent_messages,
-                    dict(s.posts), s.coalesced, s.caught_up, s.resets, len(self.lanes),
-                    s.cycles, s.batched, len(self.board.peers), len(self.deliveries),
-                    b.skipped, b.conflated, b.lag_resets,
+                    "skipped=%d conflated=%d lag_resets=%d alerts=%d", s.received,
+                    s.sent_messages, dict(s.posts), s.coalesced, s.caught_up, s.resets,
+                    len(self.lanes), s.cycles, s.batched, len(self.board.peers),
+                    len(self.deliveries), b.skipped, b.conflated, b.lag_resets, s.alerts,
                 )  # fmt: skip
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -296,6 +296,12 @@ class HotStore:
         pipe.publish(key, payload)
         self._call(pipe.execute)
 
+    def publish_alert(self, user_id: str, event: JSONDict) -> int:
+        """A fired alert for the pusher (pub/sub only: a user who is not connected reads it
+        from PostgreSQL, GET /api/alerts/events); returns how many subscribers got it."""
+        payload = snap.dumps({"user_id": user_id, "event": event})
+        return int(self._call(lambda: self.client.publish(self.keys.alerts(), payload)))
+
     def read_access_token(self) -> str | None:
         """The Kite access token the local login callback stored, if any."""
         raw = self._call(lambda: self.client.get(self.keys.access_token()))

@@ -68,6 +68,11 @@ class Keys:
         """Pub/sub channel and bounded stream of Kite order updates (trade notifications)."""
         return f"{self.prefix}orders"
 
+    def alerts(self) -> str:
+        """Pub/sub channel of fired alerts, ``{"user_id", "event"}`` (the pusher sends each to
+        its user's connections; the event itself is in PostgreSQL)."""
+        return f"{self.prefix}alerts"
+
     def access_token(self) -> str:
         """String: a Kite access token stored by the local login callback (no cloud secret)."""
         return f"{self.prefix}kite:access_token"

@@ -325,3 +325,66 @@ def test_laggards_at_different_depths_share_one_walk_and_all_rebuild() -> None:
         assert followers[cid].document == documents[5]
     # The history itself is untouched by the merging (what is built on is parsed afresh).
     assert [i.text for _, entry in board.lanes[key].entries for i in entry][:-1] == texts_before
+
+
+def test_direct_messages_go_to_their_connection_once_and_stay_owed_until_delivered() -> None:
+    """A user's alert goes to that connection alone, after what the cycle has for everyone;
+    a failed post owes it again; a connection gone from the registry is forgotten with it."""
+    board = Board(history=4, direct_log=2)
+    market = messages.market_message({"NIFTY 50": {"ltp": 1.0}})
+    alert = messages.alert_message({"id": 7, "text": "NIFTY spot crossed above 24500"})
+    board.start_cycle()
+    board.set_market(market)
+    board.add_direct("a", alert)
+    sends = {tuple(s.connection_ids): s.texts for s in board.plan(["a", "b"], {})}
+    assert sends == {("a",): [market, alert], ("b",): [market]}
+    board.delivered("a", False)  # the post failed: still owed
+    board.delivered("b", True)
+    board.start_cycle()
+    (send,) = board.plan(["a", "b"], {})
+    assert (send.connection_ids, send.texts) == (["a"], [market, alert])
+    # Another alert while that post is in flight: only it comes next.
+    second = messages.alert_message({"id": 8, "text": "second"})
+    board.add_direct("a", second)
+    board.delivered("a", True)
+    board.start_cycle()
+    (send,) = board.plan(["a", "b"], {})
+    assert (send.connection_ids, send.texts) == (["a"], [second])
+    board.delivered("a", True)
+    board.start_cycle()
+    assert board.plan(["a", "b"], {}) == [] and board.direct == {}
+    # Bounded: beyond direct_log waiting, the oldest goes (counted).
+    for n in range(3):
+        board.add_direct("b", messages.alert_message({"id": n}))
+    assert len(board.direct["b"]) == 2 and board.stats.direct_lost == 1
+    board.start_cycle()
+    board.plan(["a"], {})  # b is gone from the registry
+    assert "b" not in board.direct and "b" not in board.peers
+
+
+@pytest.mark.asyncio
+async def test_an_alert_reaches_its_users_connections_only(rig: Rig) -> None:
+    """Published on the alerts channel (as the feed's evaluator does), an alert is posted to
+    each connection of its user, on this shard, and to nobody else."""
+    rig.registry.connect("mine-1=", Principal("alice", "alice"))
+    rig.registry.connect("mine-2=", Principal("alice", "alice"))
+    rig.registry.connect("theirs=", Principal("bob", "bob"))
+    rig.registry.subscribe("theirs=", "NIFTY", rig.expiry)
+    event = {"id": 41, "rule_id": 3, "crossing": 1, "kind": "spot", "underlying": "NIFTY",
+             "text": "NIFTY spot crossed above 24500 (24512.35)", "user_id": "alice",
+             "email": True, "pushed_at": None}  # fmt: skip
+    assert rig.hot.publish_alert("alice", event) >= 1
+    received = rig.poster.received
+
+    def alerts(cid: str) -> list[JSONDict]:
+        return [m for m in received[cid] if m["type"] == "alert"]
+
+    await eventually(lambda: bool(alerts("mine-1=")) and bool(alerts("mine-2=")))
+    seq = rig.publish()  # bob gets the chain, still no alert
+    await eventually(lambda: any(m.get("seq") == seq for m in received["theirs="]))
+    for cid in ("mine-1=", "mine-2="):
+        (message,) = alerts(cid)
+        assert message["data"]["id"] == 41 and message["data"]["crossing"] == 1
+        assert set(message["data"]) == set(messages.ALERT_FIELDS)  # no user id, no bookkeeping
+    assert alerts("theirs=") == []
+    assert rig.pusher.stats.alerts == 1
