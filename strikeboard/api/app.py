@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from strikeboard import redact
 from strikeboard.api import chain as chain_doc
 from strikeboard.api import service as svc
+from strikeboard.api.alerts import add_alert_routes
 from strikeboard.api.auth_routes import add_auth_routes
 from strikeboard.api.errors import (
     NotFoundError,
@@ -396,6 +397,7 @@ def create_app(
 
     add_strategy_routes(api, settings, store, clock)
     add_export_routes(api, settings, store, clock)
+    add_alert_routes(api, settings, store, clock)
 
     app.include_router(public)
     app.include_router(api)
