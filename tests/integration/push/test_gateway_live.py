@@ -112,9 +112,9 @@ class Live:
     previous: dict[str, JSONDict] = field(default_factory=dict)
     clients: list[Client] = field(default_factory=list)
 
-    async def client(self) -> Client:
+    async def client(self, principal: Principal | None = None) -> Client:
         # What the SPA does: a one-time ticket (POST /api/ws/ticket), then /ws?ticket=.
-        ticket = AuthState.of(self.hot).issue_ticket(Principal("dev", "dev"))
+        ticket = AuthState.of(self.hot).issue_ticket(principal or Principal("dev", "dev"))
         socket = await connect(f"{self.url.replace('http', 'ws')}/ws?ticket={ticket}")
         client = Client(socket, self.hot.read_snapshot)
         client.task = asyncio.create_task(client._read())
