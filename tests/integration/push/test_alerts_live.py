@@ -75,11 +75,11 @@ def alerts_of(client: Client) -> list[dict[str, Any]]:
 @pytest.mark.slow
 @pytest.mark.asyncio
 async def test_spot_crossing_a_level_fires_once_to_its_owner_only(
-    live: Live,
+    live: Live,  # noqa: F811 (the fixture imported above)
     database_url: str,
     redis_url: str,
     redis_prefix: str,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     settings = Settings(redis_url=redis_url, redis_key_prefix=redis_prefix,
                         database_url=database_url, dev_token=SecretStr(TOKEN),

@@ -270,3 +270,30 @@ def test_replacing_the_rules_keeps_the_states_of_those_kept() -> None:
     assert book.state(2) == RuleState(False, 4, None)
     book.replace([(new, RuleState())])
     assert book.state(1) is None and len(book) == 1
+
+
+@given(paths, levels, bands, ops)
+def test_the_book_decides_as_step_does(
+    path: list[float | None], level: float, band: float, op: Op
+) -> None:
+    """The book's fast path (nothing moved) and `step` agree: the same fires, the same state,
+    a change reported exactly when the armed state moved."""
+    rule = Rule(1, "u", SPOT, op, level, hysteresis=band)
+    book = AlertBook()
+    book.replace([(rule, RuleState())])
+    state, fired, moved = RuleState(), [], []
+    for i, value in enumerate(path):
+        before = state
+        state, fire = step(rule, state, value)
+        if fire:
+            fired.append(i)
+        if state.armed != before.armed or fire:
+            moved.append(i)
+    seen_fires, seen_moves = [], []
+    for i, value in enumerate(path):
+        for change in book.observe([_doc(spot=value)]):
+            seen_moves.append(i)
+            if change.fired:
+                seen_fires.append(i)
+    assert (seen_fires, seen_moves) == (fired, moved)
+    assert book.state(1) == state
