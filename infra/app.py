@@ -97,6 +97,7 @@ class Strikeboard:
             kite_secret_name=kite_secret_name,
             kite_api_key=kite_api_key,
             underlyings=str(ctx("underlyings") or "NIFTY"),
+            alerts_topic_arn=self.data.user_alerts.topic_arn,
         )
         self.api = ApiStack(
             app,
@@ -118,6 +119,7 @@ class Strikeboard:
             environment=environment,
             db_secret=self.data.db_secret,
             kite_secret=self.data.kite_secret,
+            user_alerts=self.data.user_alerts,
             ws_api_id_export=self.api.ws_api_id_export,
             ws_stage_name=self.api.ws_stage.stage_name,
             push_endpoint_url=self.api.push_endpoint_url,

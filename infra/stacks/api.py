@@ -123,11 +123,14 @@ def app_environment(
     kite_secret_name: str,
     kite_api_key: str,
     underlyings: str = "NIFTY",
+    alerts_topic_arn: str = "",
 ) -> dict[str, str]:
     """Settings (strikeboard/config.py names) shared by the feed, the pusher and the Lambdas:
-    the feed, the API and the jobs must follow the same UNDERLYINGS."""
+    the feed, the API and the jobs must follow the same UNDERLYINGS; the feed publishes
+    e-mail alerts to ALERTS_TOPIC_ARN and the API offers e-mail when it is set."""
     return {
         "UNDERLYINGS": ",".join(u.name for u in parse_underlyings(underlyings)),
+        "ALERTS_TOPIC_ARN": alerts_topic_arn,
         "REDIS_URL": redis_url,
         "DATABASE_URL": database_url,
         "KITE_SECRET_NAME": kite_secret_name,

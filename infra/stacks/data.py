@@ -1,5 +1,5 @@
 """Data: ElastiCache Redis (hot data) and RDS PostgreSQL 15 (history), reachable only from
-the feed task and the Lambdas."""
+the feed task and the Lambdas; the users' e-mail alerts topic."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from typing import Any
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as sm
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.nag import acknowledge
@@ -156,6 +158,17 @@ class DataStack(Stack):
                 ),
             },
         )
+
+        # The users' alerts by e-mail (docs/alerts.md): a topic of their own, apart from the
+        # operators' alarms (Ops stack), so that neither list gets the other's mail. The feed
+        # publishes each fire with a `user_id` attribute; each user's address is an e-mail
+        # subscription filtered on it. Encrypted with the AWS-managed SNS key: the feed's
+        # task role may use it through SNS without a key policy of ours (CloudWatch could not,
+        # hence the alarms' topic is not).
+        self.user_alerts = sns.Topic(
+            self, "UserAlerts", display_name="Strikeboard alerts", enforce_ssl=True,
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+        )  # fmt: skip
 
         acknowledge(
             self.redis,

@@ -11,6 +11,7 @@ from aws_cdk import aws_efs as efs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as sm
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.assets import FARGATE_CPU, feed_image
@@ -66,6 +67,7 @@ class FeedStack(Stack):
         environment: dict[str, str],
         db_secret: sm.ISecret,
         kite_secret: sm.ISecret,
+        user_alerts: sns.ITopic,
         ws_api_id_export: str,
         ws_stage_name: str,
         push_endpoint_url: str,
@@ -136,6 +138,8 @@ class FeedStack(Stack):
             logging=ecs.LogDrivers.aws_logs(stream_prefix="pusher", log_group=log_group),
         )
         kite_secret.grant_read(self.task.task_role)
+        # The alert evaluator (the feed's publisher process) e-mails fires through the topic.
+        user_alerts.grant_publish(self.task.task_role)
         # The pusher posts to any connection of the stage (ids are known only at run time).
         # The API id comes from a named export so that the resource is predictable for nag.
         connections = self.format_arn(

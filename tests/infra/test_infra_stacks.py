@@ -559,3 +559,32 @@ def test_spa_route_function_serves_index_for_client_routes_only(synth: Synth) ->
     assert json.loads(out.stdout) == ["/index.html", "/index.html", "/index.html",
                                       "/index.html", "/assets/index-abc.js", "/favicon.ico",
                                       "/index.html"]  # fmt: skip
+
+
+def test_user_alerts_topic_the_feed_publishes_to(synth: Synth) -> None:
+    """The users' e-mail alerts have a topic of their own (not the operators' alarms topic),
+    encrypted and SSL-only; the feed's task role may publish to it, and the feed and the API
+    get its ARN (ALERTS_TOPIC_ARN: the API offers e-mail only when it is set)."""
+    ((topic_id, topic),) = resources(synth, "Data", "AWS::SNS::Topic").items()
+    assert "alias/aws/sns" in json.dumps(topic["Properties"]["KmsMasterKeyId"])
+    template(synth, "Data").has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Effect": "Deny", "Action": "sns:Publish",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}},
+    )  # fmt: skip
+    publish = [
+        statement
+        for policy in resources(synth, "Feed", "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "sns:Publish"
+    ]
+    assert len(publish) == 1 and topic_id in json.dumps(publish[0]["Resource"])
+    (task,) = resources(synth, "Feed", "AWS::ECS::TaskDefinition").values()
+    feed = next(c for c in task["Properties"]["ContainerDefinitions"] if c["Name"] == "feed")
+    env = {e["Name"]: e["Value"] for e in feed["Environment"]}
+    assert topic_id in json.dumps(env["ALERTS_TOPIC_ARN"])
+    http = next(f for k, f in resources(synth, "Api", "AWS::Lambda::Function").items()
+                if k.startswith("HttpFunction"))  # fmt: skip
+    variables = http["Properties"]["Environment"]["Variables"]
+    assert topic_id in json.dumps(variables["ALERTS_TOPIC_ARN"])
