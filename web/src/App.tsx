@@ -14,6 +14,7 @@ import {
   Settings,
   Toasts,
 } from "./components/Panels";
+import { Alerts, AlertsButton } from "./components/Alerts";
 import { ExportChain } from "./components/ExportChain";
 import { Account } from "./components/SignIn";
 import { StrategyBuilder } from "./components/StrategyBuilder";
@@ -155,6 +156,7 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
         <HistoryPicker />
         <ConnectionBadge />
         <ExportChain />
+        <AlertsButton />
         <button
           className="icon history-toggle"
           onClick={() => dispatch(panelToggled("history"))}
@@ -198,6 +200,7 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
         </section>
       </main>
       <StrategyBuilder />
+      <Alerts />
       <Settings expiries={expiries} />
       <Help />
       <Toasts />

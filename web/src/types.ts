@@ -1,4 +1,5 @@
 /** Wire types of the browser contract (docs/api.md, docs/storage.md). */
+import type { FiredAlert } from "./alerts/types";
 import type { SavedStrategy } from "./strategy/types";
 
 export type Side = "CE" | "PE";
@@ -112,6 +113,8 @@ export type ServerMessage =
   | { type: "reset"; underlying?: string; expiry: string; seq: number }
   | { type: "market"; data: Record<string, MarketInstrument> }
   | { type: "order"; data: JsonObject }
+  /** One of the user's alert rules fired (docs/alerts.md). */
+  | { type: "alert"; data: FiredAlert }
   | { type: "pong" }
   | { type: "error"; message: string }
   | { type: "part"; id: string; index: number; count: number; chunk: string }

@@ -6,6 +6,7 @@ import {
   isAnyOf,
 } from "@reduxjs/toolkit";
 import { api } from "./api";
+import alerts from "./alertsSlice";
 import chain from "./chainSlice";
 import market from "./marketSlice";
 import prefs, {
@@ -22,6 +23,7 @@ import { selectView } from "./selectors";
 import { encodeView, navigated, viewApplied } from "./view";
 
 export const rootReducer = combineReducers({
+  alerts,
   chain,
   market,
   prefs,

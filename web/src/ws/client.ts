@@ -11,6 +11,9 @@
  *   so a reconnect never reuses a spent one and no token appears in the URL.
  * Everything external (socket class, fetches, timers' clock) is injected for tests.
  */
+import { notifyAlert } from "../alerts/notify";
+import type { FiredAlert } from "../alerts/types";
+import { alertReceived } from "../store/alertsSlice";
 import { deltaReceived, snapshotReceived } from "../store/chainSlice";
 import { marketReceived } from "../store/marketSlice";
 import { connectionChanged, toastAdded, type Connection } from "../store/uiSlice";
@@ -50,6 +53,8 @@ export interface LiveClientOptions {
   random?: () => number;
   /** The IV convention fetched snapshots use (the reducer keeps its Greeks when "nse"). */
   convention?: () => "forward" | "nse";
+  /** Shows a fired alert outside the page (a browser notification when allowed). */
+  notify?: (alert: FiredAlert) => void;
 }
 
 const OPEN = 1;
@@ -65,6 +70,8 @@ export class LiveClient {
   private resyncing = false;
   private buffer: DeltaMessage[] = [];
   private parts = new Map<string, string[]>();
+  /** Alert ids already shown: a push may come twice (delivery is at least once). */
+  private alertIds = new Set<number>();
   private status: Connection | null = null;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private pollTimer: ReturnType<typeof setInterval> | null = null;
@@ -91,6 +98,7 @@ export class LiveClient {
       silenceMs: 5_000,
       random: Math.random,
       convention: () => "forward",
+      notify: (alert) => void notifyAlert(alert),
       ...options,
     };
   }
@@ -301,12 +309,23 @@ export class LiveClient {
       case "order":
         this.o.dispatch(toastAdded({ kind: "order", text: describeOrder(msg.data) }));
         return;
+      case "alert":
+        return this.onAlert(msg.data);
       case "error":
         this.o.dispatch(toastAdded({ kind: "error", text: msg.message }));
         return;
       default:
         return;
     }
+  }
+
+  private onAlert(alert: FiredAlert): void {
+    if (!alert || typeof alert.id !== "number" || this.alertIds.has(alert.id)) return;
+    this.alertIds.add(alert.id);
+    if (this.alertIds.size > 500) this.alertIds.delete(this.alertIds.values().next().value!);
+    this.o.dispatch(alertReceived(alert));
+    this.o.dispatch(toastAdded({ kind: "info", text: `Alert: ${alert.text}${alert.note ? ` (${alert.note})` : ""}` }));
+    this.o.notify(alert);
   }
 
   private onPart(msg: Extract<ServerMessage, { type: "part" }>): void {
