@@ -81,7 +81,7 @@ def test_0004_names_the_underlying_of_rows_archived_before(
             " VALUES (10000002, '2025-11-28 10:00+05:30', 1, '2025-11-28 10:00+05:30', 101.5)"
         )
     monkeypatch.undo()
-    assert migrate(database_url) == [4]
+    assert migrate(database_url) == [m.version for m in available() if m.version >= 4]
     with psycopg.connect(database_url) as conn:
         named = dict(conn.execute("SELECT instrument_token, underlying FROM instruments"))
         tick = conn.execute(
