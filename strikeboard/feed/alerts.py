@@ -227,9 +227,9 @@ class AlertEvaluator:
                     break
                 except ArchiveUnavailableError as exc:
                     self._failed("recording", exc)
-                    if self._stop.is_set():  # stopping: what is left is decided again later
+                    # Stopping: what is left is decided again by the next evaluator.
+                    if self._stop.wait(backoff):
                         return
-                    time.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                 except StoreError as exc:  # not an outage: retrying would not help
                     self._failed("recording", exc)
@@ -316,7 +316,11 @@ def maybe_start(config: AlertsConfig | None) -> AlertEvaluator | None:
     """The publisher process's evaluator (None without a config); started."""
     if config is None:
         return None
-    evaluator = AlertEvaluator.from_config(config)
+    try:
+        evaluator = AlertEvaluator.from_config(config)
+    except Exception:  # the chain must be priced and published whatever happens to alerts
+        log.exception("alerts: the evaluator could not start; running without alerts")
+        return None
     evaluator.start()
     return evaluator
 
