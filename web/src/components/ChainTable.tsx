@@ -75,11 +75,11 @@ interface RowProps {
 }
 
 /** Why a leg has no IV: the API's code, or that the strike has no such leg. */
-function ivReason(leg: Leg | undefined): IvReason | typeof NO_LEG | null | undefined {
+function ivReason(leg: Leg | null | undefined): IvReason | typeof NO_LEG | null | undefined {
   return leg ? leg.iv_reason : NO_LEG;
 }
 
-function legValue(leg: Leg | undefined, col: ColumnKey): unknown {
+function legValue(leg: Leg | null | undefined, col: ColumnKey): unknown {
   return leg ? leg[col] : undefined;
 }
 
