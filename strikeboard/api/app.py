@@ -49,6 +49,7 @@ from strikeboard.api.models import (
 )
 from strikeboard.api.stores import Stores
 from strikeboard.api.strategy import add_strategy_routes
+from strikeboard.api.surface import add_surface_routes
 from strikeboard.auth import AuthError, authenticate
 from strikeboard.chain.conventions import IvLeg
 from strikeboard.config import Settings
@@ -396,6 +397,7 @@ def create_app(
 
     add_strategy_routes(api, settings, store, clock)
     add_export_routes(api, settings, store, clock)
+    add_surface_routes(api, settings, store, clock)
 
     app.include_router(public)
     app.include_router(api)

@@ -444,6 +444,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/analytics/surface": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Analytics Surface
+         * @description Term structure and volatility surface: per expiry (nearest first) its ATM IV and
+         *     its strikes' IVs with log-moneyness ln(K/F); live, or at the minute ``at``.
+         */
+        get: operations["analytics_surface_api_analytics_surface_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1355,6 +1376,63 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** Surface */
+        Surface: {
+            /** Underlying */
+            underlying: string;
+            /**
+             * At
+             * @description The minute asked for (null: live).
+             */
+            at: string | null;
+            /**
+             * Expiries
+             * @description Nearest first.
+             */
+            expiries: components["schemas"]["SurfaceExpiry"][];
+        };
+        /**
+         * SurfaceExpiry
+         * @description One expiry of the surface: a row of the heat map, a point of the term structure.
+         */
+        SurfaceExpiry: {
+            /**
+             * Expiry
+             * Format: date
+             */
+            expiry: string;
+            /**
+             * Days To Expiry
+             * @description Calendar days to 15:30 IST of the expiry day.
+             */
+            days_to_expiry: number | null;
+            /** Forward */
+            forward: number | null;
+            /** Atm Strike */
+            atm_strike: number | null;
+            /**
+             * Atm Iv
+             * @description The expiry's ATM IV (annual, 0.12 = 12 %).
+             */
+            atm_iv: number | null;
+            /**
+             * Minute
+             * @description The archived minute the expiry's chain is from (null: live).
+             */
+            minute: string | null;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "live" | "archive";
+            /** Stale */
+            stale: boolean;
+            /**
+             * Points
+             * @description Finite shown IVs (OTM leg) by strike.
+             */
+            points: components["schemas"]["SmilePoint"][];
+        };
         /** Tick */
         Tick: {
             /**
@@ -1457,6 +1535,8 @@ export type StrategyLegPriced = components['schemas']['StrategyLegPriced'];
 export type StrategyPayoff = components['schemas']['StrategyPayoff'];
 export type StrategyRequest = components['schemas']['StrategyRequest'];
 export type StrikeRow = components['schemas']['StrikeRow'];
+export type Surface = components['schemas']['Surface'];
+export type SurfaceExpiry = components['schemas']['SurfaceExpiry'];
 export type Tick = components['schemas']['Tick'];
 export type TickPage = components['schemas']['TickPage'];
 export type UnderlyingInfo = components['schemas']['UnderlyingInfo'];
@@ -3042,6 +3122,85 @@ export interface operations {
                 };
                 content: {
                     "text/csv": string;
+                };
+            };
+            /** @description A parameter is unusable. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing there. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 64 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter has the wrong type or range. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis and/or PostgreSQL are down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    analytics_surface_api_analytics_surface_get: {
+        parameters: {
+            query?: {
+                /** @description A past minute (ISO; naive = IST): the expiries alive then, each at its last archived minute up to it. */
+                at?: string | null;
+                /** @description Underlying name, one of UNDERLYINGS (default: the first configured; for /api/market, every one). */
+                underlying?: "NIFTY" | "BANKNIFTY" | "FINNIFTY" | "MIDCPNIFTY" | "SENSEX" | "BANKEX";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Surface"];
                 };
             };
             /** @description A parameter is unusable. */
