@@ -10,6 +10,7 @@ import { COLUMNS } from "../format";
 import { useAppDispatch, useAppSelector } from "../hooks";
 import { selectMoneynessRef, selectOiScale, selectRow, selectSpot, selectVisibleIds } from "../store/selectors";
 import { strikeSelected, type HistoryStatus } from "../store/uiSlice";
+import { strikeDrilled } from "../store/toolsSlice";
 import type { ColumnKey, IvReason, Leg, Side } from "../types";
 import { flashDigits, setFlashEnabled } from "./flash";
 import { ivReasonText, NO_LEG } from "./legend";
@@ -97,7 +98,20 @@ export const ChainRow = memo(function ChainRow({ id, columns, callItm, putItm, a
       ))}
       <div className="strike" role="rowheader">
         <StrategyPick strike={row.strike} side="CE" />
-        {row.strike}
+        <button
+          type="button"
+          className="strike-open"
+          aria-label={`strike ${row.strike}: drill-down`}
+          title="This strike through the day"
+          onClick={(e) => {
+            // The row's own click selects the strike; this one also opens its drill-down.
+            e.stopPropagation();
+            dispatch(strikeSelected(row.strike));
+            dispatch(strikeDrilled(row.strike));
+          }}
+        >
+          {row.strike}
+        </button>
         {row.iv !== null && row.iv !== undefined ? (
           <small className="siv">{(row.iv * 100).toFixed(1)}</small>
         ) : null}
