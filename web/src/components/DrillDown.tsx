@@ -12,7 +12,7 @@ import { selectRow } from "../store/selectors";
 import { watchToggled } from "../store/toolsSlice";
 import { istDate } from "../clock";
 import type { Side } from "../types";
-import { closingOi, extendLive, fieldPoints, legToken, sessionTime, type LegField, type Minute } from "../tools/series";
+import { closingOi, extendLive, liveMinute, fieldPoints, legToken, sessionTime, type LegField, type Minute } from "../tools/series";
 import { Chart, type Point, type SeriesSpec } from "./Chart";
 import { historyMarker } from "./Charts";
 
@@ -61,7 +61,8 @@ export function DrillDown({ strike, theme }: { strike: number; theme: string }) 
   const watched = useAppSelector((s) => s.tools.watched.includes(strike));
   const day = useChartDay();
   const liveRow = useThrottled(useAppSelector((s) => selectRow(s, String(strike))), 2_000);
-  const ts = useAppSelector((s) => s.chain.meta?.ts ?? null);
+  // The live minute, not every tick's time: the charts redraw with the throttled row.
+  const ts = useAppSelector((s) => liveMinute(s.chain.meta?.ts));
   const ce = legToken(liveRow, "CE");
   const pe = legToken(liveRow, "PE");
   const tokens = useMemo(() => ({ CE: ce, PE: pe }), [ce, pe]);

@@ -11,7 +11,7 @@ import { selectRow, selectVisibleIds } from "../store/selectors";
 import { legsChosen, MAX_WATCHED, watchToggled, type OiLegs } from "../store/toolsSlice";
 import type { RootState } from "../store";
 import type { Side, StrikeRow } from "../types";
-import { extendLive, fieldPoints, legToken, sumPoints } from "../tools/series";
+import { extendLive, fieldPoints, legToken, liveMinute, sumPoints } from "../tools/series";
 import { Chart, type SeriesSpec } from "./Chart";
 import { historyMarker } from "./Charts";
 
@@ -37,7 +37,8 @@ export function OiWatch({ theme }: { theme: string }) {
   const legs = useAppSelector((s) => s.tools.legs);
   const at = useAppSelector((s) => s.ui.at);
   const ids = useAppSelector(selectVisibleIds);
-  const ts = useAppSelector((s) => s.chain.meta?.ts ?? null);
+  // The live minute, not every tick's time: the charts redraw with the throttled row.
+  const ts = useAppSelector((s) => liveMinute(s.chain.meta?.ts));
   const day = useChartDay();
   const rows = useThrottled(useAppSelector(selectWatchedRows, shallowRows), 2_000);
   // A new list each render is fine: RTK Query keys its cache by the arguments' values.

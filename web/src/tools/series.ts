@@ -13,6 +13,11 @@ export type LegField = "ltp" | "iv" | "oi" | "volume";
 /** A minute of one contract: the archive's, or the live chain's (`minute` ISO, UTC). */
 export type Minute = Pick<ContractMinute, LegField> & { minute: string };
 
+/** The start (Unix seconds) of the minute of a market time `ts`, or null. */
+export function liveMinute(ts: number | null | undefined): number | null {
+  return typeof ts === "number" && Number.isFinite(ts) ? Math.floor(ts / 60) * 60 : null;
+}
+
 /** The end (ms) of the minute `at` (history mode), or NaN when live. */
 export function minuteEnd(at: string | null): number {
   return at ? Math.floor(Date.parse(at) / 60_000) * 60_000 : NaN;
