@@ -12,7 +12,7 @@ import { Chart, type SeriesSpec } from "./Chart";
 /** Strikes either side of the nearest expiry's forward the heat map spans (%). */
 export const SPAN_PCT = 6;
 /** The heat map's most columns (the strikes are thinned evenly beyond it). */
-export const MOST_COLUMNS = 19;
+export const MOST_COLUMNS = 13;
 const fmt1 = (v: number) => v.toFixed(1);
 
 /** The term structure: ATM IV (%) against calendar days to expiry. */
