@@ -2,6 +2,7 @@
 import { createApi, fetchBaseQuery, type FetchBaseQueryError } from "@reduxjs/toolkit/query/react";
 import type { BaseQueryFn, FetchArgs } from "@reduxjs/toolkit/query";
 import { getAuth } from "../auth";
+import type * as wire from "../api/schema.gen";
 import type { ContractMinute, ContractSeries, DailyStat, Gex, Surface } from "../api/schema.gen";
 import type {
   Convention,
@@ -40,16 +41,10 @@ const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> =
   return result;
 };
 
-export interface IntradayPoint {
-  minute: string;
-  spot?: number | null;
-  future?: number | null;
-  pcr_oi?: number | null;
-  max_pain?: number | null;
-  atm_iv?: number | null;
-  straddle?: number | null;
-  atm_straddle?: number | null;
-}
+/** A minute of GET /api/analytics/intraday; the live chain's own minute has only some of it,
+ * its straddle under the snapshot's name `atm_straddle`. */
+export type IntradayPoint = Pick<wire.IntradayPoint, "minute"> &
+  Partial<Omit<wire.IntradayPoint, "minute">> & { atm_straddle?: number | null };
 
 export interface ChainQuery {
   expiry: string;
