@@ -96,20 +96,11 @@ export const ChainRow = memo(function ChainRow({ id, columns, callItm, putItm, a
       {columns.map((col) => (
         <Cell key={`c-${col}`} col={col} side="CE" value={legValue(row.CE, col)} reason={col === "iv" ? ivReason(row.CE) : undefined} />
       ))}
-      <div className="strike" role="rowheader">
+      {/* A click anywhere on the strike cell (but its B and S buttons) opens the strike's
+          drill-down; the strike is a button for the keyboard (its click comes here too). */}
+      <div className="strike" role="rowheader" onClick={() => dispatch(strikeDrilled(row.strike))}>
         <StrategyPick strike={row.strike} side="CE" />
-        <button
-          type="button"
-          className="strike-open"
-          aria-label={`strike ${row.strike}: drill-down`}
-          title="This strike through the day"
-          onClick={(e) => {
-            // The row's own click selects the strike; this one also opens its drill-down.
-            e.stopPropagation();
-            dispatch(strikeSelected(row.strike));
-            dispatch(strikeDrilled(row.strike));
-          }}
-        >
+        <button type="button" className="strike-open" aria-label={`strike ${row.strike}: drill-down`} title="This strike through the day">
           {row.strike}
         </button>
         {row.iv !== null && row.iv !== undefined ? (

@@ -13,7 +13,8 @@ import { Chart, type SeriesSpec } from "./Chart";
 export const SPAN_PCT = 6;
 /** The heat map's most columns (the strikes are thinned evenly beyond it). */
 export const MOST_COLUMNS = 13;
-const fmt1 = (v: number) => v.toFixed(1);
+// Two decimals: the expiries' ATM IVs often lie within a vol point of each other.
+const fmt2 = (v: number) => v.toFixed(2);
 
 /** The term structure: ATM IV (%) against calendar days to expiry. */
 export function termSeries(surface: Surface | undefined): SeriesSpec[] {
@@ -60,7 +61,7 @@ export function SurfaceView({ theme }: { theme: string }) {
   if (!currentData) return <p className="hint">{isFetching ? "Loading the surface…" : "No surface."}</p>;
   return (
     <div className="surface">
-      <Chart title="Term structure: ATM IV (%) by days to expiry" axis="price" series={term} theme={theme} height={150} format={fmt1} xFormat={xFormat} />
+      <Chart title="Term structure: ATM IV (%) by days to expiry" axis="price" series={term} theme={theme} height={150} format={fmt2} xFormat={xFormat} />
       <figure className="chart heat">
         <figcaption>
           Volatility surface: IV (%) by strike and expiry

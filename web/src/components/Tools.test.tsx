@@ -105,6 +105,12 @@ describe("the strike drill-down", () => {
     fireEvent.click(button!);
     expect(store.getState().tools).toMatchObject({ open: "strike", strike: 26_050 });
     expect(store.getState().ui.selectedStrike).toBe(26_050);
+    // Anywhere on the strike cell too, but its buy and sell buttons only add a leg.
+    fireEvent.click(view.container.querySelector('[data-strike="25950"] .strike')!);
+    expect(store.getState().tools.strike).toBe(25_950);
+    fireEvent.click(view.container.querySelector('[data-strike="26100"] [data-pick="sell-CE"]')!);
+    expect(store.getState().tools.strike).toBe(25_950);
+    expect(store.getState().strategy.legs).toHaveLength(1);
   });
 
   it("draws the archive's minutes of both legs extended by the live chain, and OI per session", async () => {
