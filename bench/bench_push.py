@@ -307,7 +307,7 @@ def _cpu_tree(proc: psutil.Process) -> list[psutil.Process]:
 
 def run_phase(phase: Phase, servers: list[list[str]], ws_url: str, ready_url: str,
               env: dict[str, str], redis_url: str, prefix: str) -> dict[str, Any]:  # fmt: skip
-    from strikeboard.push.replay import SimChain  # noqa: PLC0415 - not in the client process
+    from tests.support.sim_chain import SimChain  # noqa: PLC0415 - not in the client process
 
     chain = SimChain(seed=17)
     expiry = chain.expiries[0]
