@@ -57,6 +57,7 @@ import redis
 
 from strikeboard import devservices
 from strikeboard.auth import Principal
+from strikeboard.dev import GATEWAY_SERVES
 from strikeboard.push import messages
 from strikeboard.store.auth_state import AuthState
 from strikeboard.store.hot import HotStore
@@ -405,7 +406,14 @@ def main() -> None:
                 else:
                     env["PUSH_POSTER"] = phase.path
                     servers = [
-                        [sys.executable, "-m", "strikeboard.gateway", "--port", str(port)],
+                        [
+                            sys.executable,
+                            "-m",
+                            "strikeboard.gateway",
+                            *GATEWAY_SERVES,
+                            "--port",
+                            str(port),
+                        ],
                         [sys.executable, "-m", "strikeboard.push"],
                     ]
                     ready = f"{url}/_gateway/health"
