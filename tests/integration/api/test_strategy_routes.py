@@ -218,7 +218,7 @@ def test_the_underlying_is_one_followed_and_by_default_the_first(api: Api) -> No
         )
     assert _post(api, {"legs": legs}).json()["underlying"] == "NIFTY"
     settings = api.settings.model_copy(update={"underlyings": "SENSEX,NIFTY"})
-    with TestClient(create_app(settings, api.stores)) as client:
+    with TestClient(create_app(settings, api.stores, api.clock)) as client:
         default = client.post(URL, json={"legs": legs}, headers=AUTH)
         assert default.status_code == 404 and "SENSEX" in default.json()["detail"], default.text
         named = client.post(URL, json={"underlying": "NIFTY", "legs": legs}, headers=AUTH)
