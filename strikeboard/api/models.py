@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from strikeboard.market import underlyings
+
 Number = float | None
 Day = date  # a field named "date" would shadow the type in its own annotation
 
@@ -373,6 +375,15 @@ class SavedStrategy(BaseModel):
     name: str = Field(min_length=1, max_length=60, pattern=r"^[^\x00-\x1f]+$")
     underlying: str = Field("NIFTY", pattern=UNDERLYING_PATTERN)
     legs: list[StrategyLeg] = Field(min_length=1, max_length=MAX_STRATEGY_LEGS)
+
+    @field_validator("underlying")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        # Any underlying Strikeboard knows, followed here or not: a saved strategy outlives a
+        # change of UNDERLYINGS. Checked here rather than declared as an enum, so the schema
+        # (and the SPA's types generated from it) keeps the plain pattern.
+        underlyings.underlying(name)  # UnknownUnderlyingError, a ValueError: a 422
+        return name
 
 
 class StrategyRequest(BaseModel):
