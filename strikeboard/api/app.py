@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
@@ -102,14 +102,11 @@ def create_app(
     async def _store_error(_: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse({"detail": f"storage unavailable: {exc}"}, status_code=503)
 
-    public = APIRouter(prefix=PREFIX, responses=PUBLIC_ERRORS)
     for router in PUBLIC_ROUTERS:
-        public.include_router(router)
-    api = APIRouter(prefix=PREFIX, dependencies=[Depends(current_user)], responses=ERRORS)
+        app.include_router(router, prefix=PREFIX, responses=PUBLIC_ERRORS)
     for router in AUTHENTICATED_ROUTERS:
-        api.include_router(router)
-    app.include_router(public)
-    app.include_router(api)
+        app.include_router(router, prefix=PREFIX, dependencies=[Depends(current_user)],
+                           responses=ERRORS)  # fmt: skip
 
     open_paths = {PREFIX + route.path for r in PUBLIC_ROUTERS for route in r.routes
                   if isinstance(route, APIRoute)}  # fmt: skip
