@@ -67,6 +67,7 @@ AUTHENTICATED_ROUTERS = (
 
 
 def wall_clock() -> datetime:
+    """The market's time when no MARKET_CLOCK is set: now, in IST."""
     return datetime.now(IST)
 
 

@@ -1,3 +1,4 @@
-"""The API's routes, a router per resource (docs/api.md). Each module's ``router`` has no
-prefix and no guard: `strikeboard.api.app.create_app` mounts it under /api, on the public router
-(status, sign-in settings, the Kite callback) or the authenticated one (everything else)."""
+"""The API's routes, a router per resource (docs/api.md). Each module's router carries neither
+the /api prefix nor a guard: `strikeboard.api.app.create_app` includes it under /api, open to
+anyone (`PUBLIC_ROUTERS`: the status, the sign-in settings, the Kite callback) or behind
+`current_user` (`AUTHENTICATED_ROUTERS`: everything else)."""
