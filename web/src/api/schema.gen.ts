@@ -356,6 +356,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/analytics/surface": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Analytics Surface
+         * @description Term structure and volatility surface: per expiry (nearest first) its ATM IV and its
+         *     strikes' IVs with log-moneyness ln(K/F); live, or at the minute ``at``. The numbers are
+         *     the chain documents' (the ATM IV their aggregate, the smile `GET /analytics/smile`'s).
+         */
+        get: operations["analytics_surface_api_analytics_surface_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/preferences": {
         parameters: {
             query?: never;
@@ -436,27 +458,6 @@ export interface paths {
          *     PostgreSQL; at most 50 000 (more: 400, page through /history/ticks instead).
          */
         get: operations["export_ticks_api_export_ticks_csv_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/analytics/surface": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Analytics Surface
-         * @description Term structure and volatility surface: per expiry (nearest first) its ATM IV and
-         *     its strikes' IVs with log-moneyness ln(K/F); live, or at the minute ``at``.
-         */
-        get: operations["analytics_surface_api_analytics_surface_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2789,6 +2790,85 @@ export interface operations {
             };
         };
     };
+    analytics_surface_api_analytics_surface_get: {
+        parameters: {
+            query?: {
+                /** @description A past minute (ISO; naive = IST): the expiries alive then, each at its last archived minute up to it. */
+                at?: string | null;
+                /** @description Underlying name, one of UNDERLYINGS (default: the first configured; for /api/market, every one). */
+                underlying?: "NIFTY" | "BANKNIFTY" | "FINNIFTY" | "MIDCPNIFTY" | "SENSEX" | "BANKEX";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Surface"];
+                };
+            };
+            /** @description A parameter is unusable. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing there. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 64 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter has the wrong type or range. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis and/or PostgreSQL are down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_preferences_api_preferences_get: {
         parameters: {
             query?: never;
@@ -3122,85 +3202,6 @@ export interface operations {
                 };
                 content: {
                     "text/csv": string;
-                };
-            };
-            /** @description A parameter is unusable. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Missing or invalid token. */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Nothing there. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The body is over 64 KiB. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A parameter has the wrong type or range. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Redis and/or PostgreSQL are down. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    analytics_surface_api_analytics_surface_get: {
-        parameters: {
-            query?: {
-                /** @description A past minute (ISO; naive = IST): the expiries alive then, each at its last archived minute up to it. */
-                at?: string | null;
-                /** @description Underlying name, one of UNDERLYINGS (default: the first configured; for /api/market, every one). */
-                underlying?: "NIFTY" | "BANKNIFTY" | "FINNIFTY" | "MIDCPNIFTY" | "SENSEX" | "BANKEX";
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Surface"];
                 };
             };
             /** @description A parameter is unusable. */
