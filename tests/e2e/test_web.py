@@ -8,6 +8,7 @@ prints the failed checks from the runner's JSON report and where their traces ar
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -72,7 +73,7 @@ def _message(error: dict[str, Any]) -> list[str]:
 
 def failures(report: dict[str, Any]) -> list[str]:
     """What went wrong in a Playwright JSON report: each failed or flaky test's errors (the
-    first lines) and trace, and the run's own errors (a fixture, the config)."""
+    first lines), trace and stack output, and the run's own errors (a fixture, the config)."""
     lines: list[str] = []
     for spec in (s for suite in report.get("suites", []) for s in _specs(suite)):
         for t in spec.get("tests", []):
@@ -87,6 +88,9 @@ def failures(report: dict[str, Any]) -> list[str]:
                 for a in r.get("attachments", []):
                     if a.get("name") == "trace" and a.get("path"):
                         lines.append(f"    trace: {a['path']}")
+                    elif a.get("name") == "strikeboard dev" and a.get("body"):
+                        body = base64.b64decode(a["body"]).decode(errors="replace")
+                        lines += ["    stack: " + ln for ln in body.splitlines()]
     for e in report.get("errors", []):
         lines += ["RUN ERROR " + ln for ln in _message(e)[:20]]
     return lines

@@ -9,7 +9,7 @@ import { test as base, expect, type BrowserContext, type Page } from "@playwrigh
 import type { Auth } from "../src/auth/session";
 import type { RootState } from "../src/store";
 import type { LiveClient } from "../src/ws/client";
-import { freePort, STARTUP_S, Stack } from "./stack";
+import { freePort, STARTUP_S, Stack, summary } from "./stack";
 
 /** What the SPA hangs on `window` for the benchmark and these tests (src/main.tsx). */
 declare global {
@@ -60,7 +60,7 @@ export function watchErrors(page: Page, errors: string[]): void {
   });
 }
 
-export const test = base.extend<{ noPageErrors: void }, WorkerFixtures>({
+export const test = base.extend<{ noPageErrors: void; stackLog: void }, WorkerFixtures>({
   stackEnv: [{}, { scope: "worker", option: true }],
   stackPort: [async ({}, use) => use(await freePort()), { scope: "worker" }],
   dev: [
@@ -97,6 +97,16 @@ export const test = base.extend<{ noPageErrors: void }, WorkerFixtures>({
       await context.close();
     },
     { scope: "worker" },
+  ],
+  // A failed test carries the stack's own lines (its children's start, stop and errors).
+  stackLog: [
+    async ({ dev }, use, testInfo) => {
+      await use();
+      if (dev.stack && testInfo.status !== testInfo.expectedStatus) {
+        await testInfo.attach("strikeboard dev", { body: summary(dev.stack.output), contentType: "text/plain" });
+      }
+    },
+    { auto: true },
   ],
   noPageErrors: [
     async ({ app }, use) => {

@@ -38,6 +38,16 @@ export function summary(output: string): string {
     .join("\n");
 }
 
+/** Whether anything answers HTTP at `url` (any status). */
+async function answers(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(5000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Signals a process group, which may be gone already. */
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -71,44 +81,44 @@ export class Stack {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.proc = proc;
-    const exited = new Promise<never>((_, reject) =>
-      proc.once("exit", (code) => reject(new Error(`strikeboard dev exited with ${code}:\n${summary(this.output)}`))),
-    );
-    exited.catch(() => undefined);
+    const ended: { error: Error | null } = { error: null };
+    proc.once("exit", (code) => (ended.error = new Error(`strikeboard dev exited with ${code}:\n${summary(this.output)}`)));
     proc.stdout!.on("data", (d: Buffer) => (this.output += d.toString()));
     proc.stderr!.on("data", (d: Buffer) => (this.output += d.toString()));
-    let scan: NodeJS.Timeout | undefined;
-    let deadline: NodeJS.Timeout | undefined;
-    const found = new Promise<string>((resolve, reject) => {
-      deadline = setTimeout(
-        () => reject(new Error(`no gateway URL printed within ${STARTUP_S} s (is the gateway part of strikeboard dev?); output:\n${summary(this.output)}`)),
-        STARTUP_S * 1000,
-      );
-      scan = setInterval(() => {
-        for (const line of this.output.split("\n")) {
-          const url = /(https?:\/\/(?:127\.0\.0\.1|localhost|0\.0\.0\.0):\d+)/.exec(line);
-          if (url && /gateway|dashboard|open|web|spa|browser/i.test(line) && !/simulator|kite/i.test(line)) {
-            // A printed token (`#token=...` or a "dev token" line) wins over the one we set;
-            // other "token" strings in the children's logs (Kite's access_token) do not count.
-            const tok = /[?&#]token=([A-Za-z0-9._~-]{8,})/.exec(line) ?? /dev[ _-]?token\W+([A-Za-z0-9._~-]{8,})/i.exec(this.output);
-            if (tok?.[1]) this.token = tok[1];
-            resolve(url[1]!.replace("0.0.0.0", "127.0.0.1"));
-            return;
-          }
-        }
-      }, 200);
-    });
+    const deadline = Date.now() + STARTUP_S * 1000;
     try {
-      this.url = await Promise.race([found, exited]);
+      for (;;) {
+        if (ended.error) throw ended.error;
+        if (Date.now() > deadline) {
+          throw new Error(`no gateway URL printed and answering within ${STARTUP_S} s (is the gateway part of strikeboard dev?); output:\n${summary(this.output)}`);
+        }
+        const url = this.printedUrl();
+        // The gateway prints its URL as it starts, before it listens: wait until it answers.
+        if (url && (await answers(url))) {
+          this.url = url;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
     } catch (err) {
-      await this.stop(); // a stack that printed no URL in time may still be starting
+      await this.stop(); // a stack that did not come up in time may still be starting
       throw err;
-    } finally {
-      clearInterval(scan);
-      clearTimeout(deadline);
     }
+    // A printed token (`#token=...` or a "dev token" line) wins over the one we set; other
+    // "token" strings in the children's logs (Kite's access_token) do not count.
+    const tok = /[?&#]token=([A-Za-z0-9._~-]{8,})/.exec(this.output) ?? /dev[ _-]?token\W+([A-Za-z0-9._~-]{8,})/i.exec(this.output);
+    if (tok?.[1]) this.token = tok[1];
     log(`stack up at ${this.url}`);
     return this.url;
+  }
+
+  /** The gateway's URL from the output: a line naming it (not the simulator's or Kite's). */
+  private printedUrl(): string | null {
+    for (const line of this.output.split("\n")) {
+      const url = /(https?:\/\/(?:127\.0\.0\.1|localhost|0\.0\.0\.0):\d+)/.exec(line);
+      if (url?.[1] && /gateway|dashboard|open|web|spa|browser/i.test(line) && !/simulator|kite/i.test(line)) return url[1].replace("0.0.0.0", "127.0.0.1");
+    }
+    return null;
   }
 
   /** SIGINT to the group (the supervisor stops its children in order), SIGKILL after 40 s. */
