@@ -5,6 +5,8 @@
  * go to test-results/RUN/ and playwright-report/RUN/ (git-ignored; RUN is $E2E_REPORT, else
  * `all`): `npx playwright show-report playwright-report/all`.
  */
+import { readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "@playwright/test";
 
 const CI = !!process.env.CI;
@@ -15,7 +17,11 @@ const run = process.env.E2E_REPORT ?? "all";
 
 export default defineConfig({
   testDir: "e2e",
-  testMatch: "*.spec.ts",
+  // A project a spec file: projects never share a worker, so each file gets its own
+  // worker fixtures (its `strikeboard dev` stack, its page), whatever it overrides.
+  projects: readdirSync(fileURLToPath(new URL("e2e", import.meta.url)))
+    .filter((f) => f.endsWith(".spec.ts"))
+    .map((f) => ({ name: f.replace(/\.spec\.ts$/, ""), testMatch: f })),
   globalSetup: "./e2e/global-setup.ts",
   outputDir: `test-results/${run}`,
   // Two cores, and every spec file runs a whole stack (simulator, feed, gateway, pusher).

@@ -1,6 +1,7 @@
 /**
- * The browser tests' fixtures: a `strikeboard dev` stack per worker (a spec file: workers run
- * one file each, `fullyParallel` off) and one page per file that its serial tests share, as a
+ * The browser tests' fixtures: a `strikeboard dev` stack per worker (each spec file is a project
+ * of its own, playwright.config.ts: no worker serves two files) and one page per file that its
+ * serial tests share, as a
  * trader keeps one tab open. Every test fails on a page error or a Content-Security-Policy
  * violation that happened during it.
  */
