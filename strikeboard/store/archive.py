@@ -219,11 +219,6 @@ def copy_payload(ticks: TickArray) -> bytes:
     return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
 
 
-def ist_day(us: int) -> date:
-    """The IST calendar day of a Unix-microsecond timestamp."""
-    return date.fromordinal(_UNIX_ORDINAL + (us + _IST_OFFSET_US) // _DAY_US)
-
-
 def partition_name(day: date) -> str:
     return f"ticks_{day:%Y%m%d}"
 

@@ -17,6 +17,7 @@ import {
 import { ExportChain } from "./components/ExportChain";
 import { Account } from "./components/SignIn";
 import { StrategyBuilder } from "./components/StrategyBuilder";
+import { Tools } from "./components/Tools";
 import { UnderlyingSwitcher } from "./components/UnderlyingSwitcher";
 import { useAppDispatch, useAppSelector, useAppStore } from "./hooks";
 import {
@@ -198,6 +199,7 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
         </section>
       </main>
       <StrategyBuilder />
+      <Tools theme={theme} />
       <Settings expiries={expiries} />
       <Help />
       <Toasts />

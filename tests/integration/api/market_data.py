@@ -42,7 +42,7 @@ SECONDS = (3600, 3660, 3720)  # 10:15, 10:16, 10:17 IST
 DAY = date(2026, 11, 25)
 """The session's day: fixed, never today's (the tests must not depend on the wall clock)."""
 NOW = datetime.combine(DAY, time(10, 17, 30), IST)
-"""The API's clock during the tests (conftest patches `strikeboard.api.service.now_ist`):
+"""The API's clock during the tests (conftest's `FixedClock`, given to `create_app`):
 just after the last minute, market open. With the wall clock, the views that depend on
 "now" (unexpired expiries, today's history) changed with the day and the time of day, e.g.
 on an expiry day after 15:30 IST that expiry was gone."""

@@ -17,6 +17,7 @@ import prefs, {
   themeToggled,
 } from "./prefsSlice";
 import strategy from "./strategySlice";
+import tools from "./toolsSlice";
 import ui from "./uiSlice";
 import { selectView } from "./selectors";
 import { encodeView, navigated, viewApplied } from "./view";
@@ -26,6 +27,7 @@ export const rootReducer = combineReducers({
   market,
   prefs,
   strategy,
+  tools,
   ui,
   [api.reducerPath]: api.reducer,
 });
