@@ -135,11 +135,15 @@ class HotStore:
 
     # -- snapshots and deltas ---------------------------------------------------------------
 
-    def publish(self, snapshot: JSONDict, previous: JSONDict | None = None) -> int:
+    def publish(
+        self, snapshot: JSONDict, previous: JSONDict | None = None, delta: JSONDict | None = None
+    ) -> int:
         """Store ``snapshot`` as its expiry's current one and publish the change; returns seq.
 
         With ``previous`` (the snapshot last published for this expiry) the message is a
-        ``delta`` of the changed fields; without it, a ``reset`` telling clients to re-fetch.
+        ``delta`` of the changed fields: ``delta`` when the caller has it (`chain.document.build`
+        takes it from arrays), else `snapshot.diff_snapshot`; without ``previous``, a ``reset``
+        telling clients to re-fetch.
         The seq, snapshot, delta stream entry and PUBLISH happen atomically (one Lua script).
         ``snapshot["seq"]`` is set to the assigned seq. Raises `HotStoreUnavailableError` or
         `SnapshotError` (bad document); the previous state in Redis is then untouched.
@@ -150,7 +154,8 @@ class HotStore:
         if previous is None:
             message: JSONDict = {"type": MSG_RESET, **header}
         else:
-            delta = snap.diff_snapshot(previous, snapshot)
+            if delta is None:
+                delta = snap.diff_snapshot(previous, snapshot)
             message = {"type": MSG_DELTA, **header, "set": delta["set"]}
             if "unset" in delta:
                 message["unset"] = delta["unset"]
