@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -17,15 +18,36 @@ export const STARTUP_S = Number(process.env.E2E_STARTUP_S ?? 180);
 
 export const log = (...a: unknown[]): void => console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function listenOn(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
+    s.once("error", () => resolve(null));
+    s.listen(port, "127.0.0.1", () => {
+      const { port: got } = s.address() as AddressInfo;
+      s.close(() => resolve(got));
     });
   });
+}
+
+/**
+ * A port free now, below the kernel's ephemeral range (as strikeboard.devservices.free_port):
+ * a port the kernel hands out for `listen(0)` can become the source port of any outgoing
+ * connection before the stack binds it, which a busy machine (parallel tests) does.
+ */
+export async function freePort(): Promise<number> {
+  let floor = 32768;
+  try {
+    floor = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").split(/\s+/)[0]) || floor;
+  } catch {
+    // not Linux: the default floor
+  }
+  for (let i = 0; i < 100; i++) {
+    const port = await listenOn(20000 + Math.floor(Math.random() * Math.max(1, floor - 20000)));
+    if (port !== null) return port;
+  }
+  const port = await listenOn(0);
+  if (port === null) throw new Error("no free port");
+  return port;
 }
 
 /** The stack's own lines (not the children's access and JSON logs), for error messages. */
