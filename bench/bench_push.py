@@ -57,6 +57,7 @@ import redis
 
 from strikeboard import devservices
 from strikeboard.auth import Principal
+from strikeboard.dev import GATEWAY_SERVES
 from strikeboard.push import messages
 from strikeboard.store.auth_state import AuthState
 from strikeboard.store.hot import HotStore
@@ -307,7 +308,7 @@ def _cpu_tree(proc: psutil.Process) -> list[psutil.Process]:
 
 def run_phase(phase: Phase, servers: list[list[str]], ws_url: str, ready_url: str,
               env: dict[str, str], redis_url: str, prefix: str) -> dict[str, Any]:  # fmt: skip
-    from strikeboard.push.replay import SimChain  # noqa: PLC0415 - not in the client process
+    from tests.support.sim_chain import SimChain  # noqa: PLC0415 - not in the client process
 
     chain = SimChain(seed=17)
     expiry = chain.expiries[0]
@@ -405,7 +406,14 @@ def main() -> None:
                 else:
                     env["PUSH_POSTER"] = phase.path
                     servers = [
-                        [sys.executable, "-m", "strikeboard.gateway", "--port", str(port)],
+                        [
+                            sys.executable,
+                            "-m",
+                            "strikeboard.gateway",
+                            *GATEWAY_SERVES,
+                            "--port",
+                            str(port),
+                        ],
                         [sys.executable, "-m", "strikeboard.push"],
                     ]
                     ready = f"{url}/_gateway/health"

@@ -2,7 +2,7 @@
 behind API Gateway HTTP API (payload v2) via Mangum, like `lambdas.http_api`.
 
 It runs outside the VPC: it reaches Kite (api.kite.trade) and the public Secrets Manager
-endpoint, and never Redis or PostgreSQL (`strikeboard.api.kite_routes.create_kite_login_app`
+endpoint, and never Redis or PostgreSQL (`strikeboard.api.routes.kite_login.create_kite_login_app`
 builds no store; nothing it imports opens one). The login's `state` is signed, not stored;
 the token goes into the secret KITE_SECRET_NAME and the feed finds it on its backoff reads.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 
 from lambdas.asgi import mangum_for, serve
-from strikeboard.api.kite_routes import create_kite_login_app
+from strikeboard.api.routes.kite_login import create_kite_login_app
 from strikeboard.config import get_settings
 
 logger = Logger(service="strikeboard-kite-login")

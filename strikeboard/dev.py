@@ -37,6 +37,9 @@ DEFAULT_LOCAL_DIR = Path(".local/dev")
 DEV_UNDERLYINGS = "NIFTY,BANKNIFTY,SENSEX"
 """The local stack's UNDERLYINGS unless the environment sets it: several chains to switch
 between (the cloud's default stays NIFTY, config.Settings.underlyings)."""
+GATEWAY_SERVES = ["--http-app", "lambdas.http_api:app", "--ws-handler", "lambdas.ws:handler"]
+"""What the local gateway serves: the Lambdas' own HTTP app and WebSocket handler, named on its
+command line (this process composes the stack; the library imports no `lambdas` module)."""
 
 
 @dataclass
@@ -184,7 +187,7 @@ def plan(args: argparse.Namespace, sim_port: int) -> list[Child]:
     )
     gateway = Child(
         "gateway",
-        [sys.executable, "-m", "strikeboard.gateway", "--port", str(args.port)],
+        [sys.executable, "-m", "strikeboard.gateway", *GATEWAY_SERVES, "--port", str(args.port)],
         ready_url=f"http://127.0.0.1:{args.port}/_gateway/health",
     )
     if (static_dir := getattr(args, "static_dir", None)) is not None:

@@ -4,7 +4,7 @@ import reactHooks from "eslint-plugin-react-hooks";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist", "node_modules", "screenshots"] },
+  { ignores: ["dist", "node_modules", "screenshots", "playwright-report", "test-results", "src/api/schema.gen.ts"] },
   {
     files: ["**/*.{ts,tsx}"],
     extends: [js.configs.recommended, ...tseslint.configs.strict],
@@ -15,6 +15,16 @@ export default tseslint.config(
       "@typescript-eslint/no-non-null-assertion": "off",
       // RTK Query spells "no argument" as a `void` type argument.
       "@typescript-eslint/no-invalid-void-type": "off",
+    },
+  },
+  {
+    // Playwright's specs and fixtures: Node, and fixtures' `use` is no React hook.
+    files: ["e2e/**/*.ts", "playwright.config.ts"],
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
+    rules: {
+      "react-hooks/rules-of-hooks": "off",
+      // A fixture that needs no other fixture still destructures its first argument.
+      "no-empty-pattern": "off",
     },
   },
   {

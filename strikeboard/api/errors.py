@@ -1,6 +1,6 @@
 """The API's error types and their answers (`{"detail": ...}`, the Problem model), shared by
 the main app and the Kite login app. No store driver is imported here: the Kite login app runs
-where Redis and PostgreSQL are not reachable (`strikeboard.api.kite_routes`)."""
+where Redis and PostgreSQL are not reachable (`strikeboard.api.routes.kite_login`)."""
 
 from __future__ import annotations
 

@@ -31,8 +31,9 @@ def followed_name(settings: Settings, underlying: str | None) -> str:
         raise BadRequestError(str(exc)) from None
 
 
-def followed_underlying(request: Request, underlying: UNDERLYING = None) -> str:
-    """The `underlying` query parameter: one this deployment follows (400 otherwise)."""
+async def followed_underlying(request: Request, underlying: UNDERLYING = None) -> str:
+    """The `underlying` query parameter: one this deployment follows (400 otherwise). Async:
+    a check of settings, not worth a thread-pool round trip."""
     settings: Settings = request.app.state.settings
     return followed_name(settings, underlying)
 

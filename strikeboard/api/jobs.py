@@ -9,10 +9,11 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from strikeboard.api import service as svc
+from strikeboard.api.params import as_ist, check_day
 from strikeboard.api.stores import Stores
 from strikeboard.config import Settings
-from strikeboard.market.calendar import CALENDAR, IST
+from strikeboard.market.calendar import CALENDAR, IST, day_bounds
+from strikeboard.store import chain_queries, stats_queries
 from strikeboard.store.archive import Archive
 
 
@@ -21,7 +22,7 @@ def event_day(event: dict[str, Any], default: datetime | Callable[[], datetime])
     else the event's ``time``, else ``default`` (a clock is read only then)."""
     detail = event.get("detail")
     if isinstance(detail, dict) and isinstance(detail.get("day"), str):
-        return svc.check_day(date.fromisoformat(detail["day"]), "detail.day")
+        return check_day(date.fromisoformat(detail["day"]), "detail.day")
     return event_time(event, default).date()
 
 
@@ -31,7 +32,7 @@ def event_time(event: dict[str, Any], default: datetime | Callable[[], datetime]
     when = event.get("time")
     if isinstance(when, str):
         stamp = datetime.fromisoformat(when.replace("Z", "+00:00"))
-        return svc.as_ist(stamp, "time")
+        return as_ist(stamp, "time")
     now = default if isinstance(default, datetime) else default()
     return now.astimezone(IST)
 
@@ -47,9 +48,8 @@ def cleanup(settings: Settings, stores: Stores, today: date) -> dict[str, Any]:
     tick_cutoff = today - timedelta(days=settings.tick_retention_days)
     with Archive(settings.database_url, auto_migrate=True) as archive:
         dropped = archive.drop_partitions_before(tick_cutoff)
-    chain_cutoff, _ = svc.day_bounds(today - timedelta(days=settings.chain_retention_days))
-    rows = stores.execute("DELETE FROM chain_minute WHERE minute < %s", (chain_cutoff,))
-    aggs = stores.execute("DELETE FROM chain_minute_agg WHERE minute < %s", (chain_cutoff,))
+    chain_cutoff, _ = day_bounds(today - timedelta(days=settings.chain_retention_days))
+    rows, aggs = chain_queries.delete_before(stores.db, chain_cutoff)
     return {
         "tick_partitions_dropped": [d.isoformat() for d in dropped],
         "chain_minute_deleted": rows,
@@ -62,7 +62,9 @@ def cleanup(settings: Settings, stores: Stores, today: date) -> dict[str, Any]:
 def eod(stores: Stores, day: date, underlyings: Sequence[str] = ("NIFTY",)) -> dict[str, Any]:
     """Compute and store the day's statistics per underlying and expiry (daily_stats) from
     the minute aggregates, for each configured underlying."""
+    db = stores.db
     stored = {
-        u: svc.store_daily(stores, svc.compute_daily(stores, u, day, day)) for u in underlyings
+        u: stats_queries.store_daily(db, stats_queries.compute_daily(db, u, day, day))
+        for u in underlyings
     }
     return {"day": day.isoformat(), "underlyings": stored, "expiries": sum(stored.values())}

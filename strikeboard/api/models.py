@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from strikeboard.market import underlyings
+
 Number = float | None
 Day = date  # a field named "date" would shadow the type in its own annotation
 
@@ -291,6 +293,28 @@ class Smile(BaseModel):
     points: list[SmilePoint]
 
 
+class SurfaceExpiry(BaseModel):
+    """One expiry of the surface: a row of the heat map, a point of the term structure."""
+
+    expiry: date
+    days_to_expiry: Number = Field(description="Calendar days to 15:30 IST of the expiry day.")
+    forward: Number
+    atm_strike: Number
+    atm_iv: Number = Field(description="The expiry's ATM IV (annual, 0.12 = 12 %).")
+    minute: datetime | None = Field(
+        description="The archived minute the expiry's chain is from (null: live)."
+    )
+    source: Literal["live", "archive"]
+    stale: bool
+    points: list[SmilePoint] = Field(description="Finite shown IVs (OTM leg) by strike.")
+
+
+class Surface(BaseModel):
+    underlying: str
+    at: datetime | None = Field(description="The minute asked for (null: live).")
+    expiries: list[SurfaceExpiry] = Field(description="Nearest first.")
+
+
 class GexStrike(BaseModel):
     strike: float
     gex: float
@@ -373,6 +397,15 @@ class SavedStrategy(BaseModel):
     name: str = Field(min_length=1, max_length=60, pattern=r"^[^\x00-\x1f]+$")
     underlying: str = Field("NIFTY", pattern=UNDERLYING_PATTERN)
     legs: list[StrategyLeg] = Field(min_length=1, max_length=MAX_STRATEGY_LEGS)
+
+    @field_validator("underlying")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        # Any underlying Strikeboard knows, followed here or not: a saved strategy outlives a
+        # change of UNDERLYINGS. Checked here rather than declared as an enum, so the schema
+        # (and the SPA's types generated from it) keeps the plain pattern.
+        underlyings.underlying(name)  # UnknownUnderlyingError, a ValueError: a 422
+        return name
 
 
 class StrategyRequest(BaseModel):

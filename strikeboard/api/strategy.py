@@ -1,4 +1,5 @@
-"""POST /api/strategy/payoff: a strategy's legs priced against the chains the API serves.
+"""A strategy's legs priced against the chains the API serves (POST /api/strategy/payoff,
+`strikeboard.api.routes.strategy`).
 
 The route resolves each leg against its expiry's chain (live, else the archive's last minute):
 the strike must be listed, the lot size is the chain's (the instrument master's), the entry
@@ -10,23 +11,19 @@ implementation; the SPA only draws its answer.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from fastapi import APIRouter
-
-from strikeboard.api import service as svc
+from strikeboard.api.chain_source import ChainSource
 from strikeboard.api.errors import BadRequestError, NotFoundError
 from strikeboard.api.followed import followed_name
-from strikeboard.api.models import StrategyLeg, StrategyPayoff, StrategyRequest
-from strikeboard.api.stores import Stores
+from strikeboard.api.models import StrategyLeg, StrategyRequest
+from strikeboard.api.params import as_ist
 from strikeboard.chain import strategy
-from strikeboard.chain.conventions import IvLeg, carry_from_forward, time_to_expiry
-from strikeboard.config import Settings
+from strikeboard.chain.conventions import carry_from_forward, time_to_expiry
 
-__all__ = ["add_strategy_routes"]
+__all__ = ["payoff"]
 
 
 @dataclass
@@ -38,15 +35,11 @@ class _Chains:
     source: str
 
 
-def _load_chains(
-    store: Stores, settings: Settings, underlying: str, expiries: set[date], now: datetime
-) -> _Chains:
+def _load_chains(chains: ChainSource, underlying: str, expiries: set[date]) -> _Chains:
     docs: dict[date, dict[str, Any]] = {}
     stale, sources = False, set()
     for expiry in sorted(expiries):
-        svc.check_day(expiry, "expiry")
-        result = svc.get_chain(store, underlying, expiry, None, settings.api_stale_after_s,
-                               settings.risk_free_rate, IvLeg.OTM, now)  # fmt: skip
+        result = chains.chain(underlying, expiry)
         docs[expiry] = result.document()
         stale |= result.stale
         sources.add(result.source)
@@ -105,21 +98,20 @@ def _entry_price(underlying: str, leg: StrategyLeg, quote: dict[str, Any]) -> fl
     return price
 
 
-def _lot_size(store: Stores, underlying: str, expiry: date, doc: dict[str, Any]) -> int:
+def _lot_size(chains: ChainSource, underlying: str, expiry: date, doc: dict[str, Any]) -> int:
     lot = doc.get("lot_size")
     if not isinstance(lot, int) or lot <= 0:
-        lot = svc.lot_size(store, underlying, expiry)
+        lot = chains.lot_size(underlying, expiry)
     if lot is None or lot <= 0:
         raise NotFoundError(f"{underlying} {expiry.isoformat()}: lot size unknown")
     return lot
 
 
-def payoff(
-    request: StrategyRequest, store: Stores, settings: Settings, now: datetime
-) -> dict[str, Any]:
-    """The priced strategy (the StrategyPayoff model's fields)."""
+def payoff(request: StrategyRequest, chain_source: ChainSource) -> dict[str, Any]:
+    """The priced strategy (the StrategyPayoff model's fields), at the chain source's time."""
+    settings, now = chain_source.settings, chain_source.now
     underlying = followed_name(settings, request.underlying)
-    chains = _load_chains(store, settings, underlying, {leg.expiry for leg in request.legs}, now)
+    chains = _load_chains(chain_source, underlying, {leg.expiry for leg in request.legs})
     first = chains.docs[min(chains.docs)]
     spot = _finite(first.get("spot"))
     if spot is None or spot <= 0:
@@ -129,7 +121,7 @@ def payoff(
     markets = {e: _market(doc, spot, rate, now) for e, doc in chains.docs.items()}
     quotes = [_quote(underlying, leg, chains.docs[leg.expiry]) for leg in request.legs]
     prices = [_entry_price(underlying, leg, q) for leg, q in zip(request.legs, quotes, strict=True)]
-    lots = {e: _lot_size(store, underlying, e, doc) for e, doc in chains.docs.items()}
+    lots = {e: _lot_size(chain_source, underlying, e, doc) for e, doc in chains.docs.items()}
     implied = strategy.entry_vols(
         [(leg.expiry, leg.strike, leg.option_type == "CE", p)
          for leg, p in zip(request.legs, prices, strict=True)],
@@ -153,7 +145,7 @@ def payoff(
                                  quantity, price, iv))  # fmt: skip
         priced.append({**leg.model_dump(), "price": price, "lot_size": lots[leg.expiry],
                        "quantity": quantity, "iv": round(iv, 6), "iv_source": source})  # fmt: skip
-    target = svc.as_ist(request.target, "target") if request.target is not None else now
+    target = as_ist(request.target, "target") if request.target is not None else now
     range_pct = request.range_pct
     if range_pct is None:
         horizon = min(chains.docs)
@@ -183,16 +175,3 @@ def payoff(
                    "theta": round(a.greeks.theta, 2), "vega": round(a.greeks.vega, 2)},
         "legs": priced, "source": chains.source, "stale": chains.stale,
     }  # fmt: skip
-
-
-def add_strategy_routes(
-    api: APIRouter, settings: Settings, store: Stores, clock: Callable[[], datetime]
-) -> None:
-    """Adds the strategy route to the authenticated router ``api``."""
-
-    @api.post("/strategy/payoff", response_model=StrategyPayoff, tags=["strategy"])
-    def strategy_payoff(body: StrategyRequest) -> dict[str, Any]:
-        """A strategy's payoff at the first expiry and at a target date (spot axis, IV shift),
-        breakevens, max profit and loss, net Greeks in rupees and probability of profit, priced
-        against the live chains (the archive's last minute after hours)."""
-        return payoff(body, store, settings, clock())

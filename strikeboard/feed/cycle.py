@@ -37,9 +37,13 @@ SETTLE_S = 0.01
 class CycleCounters:
     cycles: int = 0
     last_cycle_ms: float = 0.0
+    last_cycle_cpu_ms: float = 0.0
+    """The publisher's CPU time in the last cycle (wall time also counts waits)."""
     max_cycle_ms: float = 0.0
     underlying_ms: dict[str, float] = field(default_factory=dict)
     """Per underlying, the time the last cycle that priced it spent on its expiries."""
+    underlying_cpu_ms: dict[str, float] = field(default_factory=dict)
+    """Per underlying, the publisher's CPU time on its expiries in that cycle."""
 
 
 class Cycle:
@@ -155,6 +159,8 @@ class Cycle:
         for result in self.publisher.cycle(values, ids, now, minutes):
             c = self.counters
             c.last_cycle_ms = result.elapsed_ms
+            c.last_cycle_cpu_ms = result.cpu_ms
+            c.underlying_cpu_ms.update(result.underlying_cpu_ms)
             c.max_cycle_ms = max(c.max_cycle_ms, result.elapsed_ms)
             c.underlying_ms.update(result.underlying_ms)
             self.spool_minute(result)

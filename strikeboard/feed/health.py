@@ -106,6 +106,7 @@ def health_document(view: FeedView) -> dict[str, Any]:
         "ingest_wait_ms": round(i.ingest_wait_ms, 2),
         "ingest_ms": round(i.ingest_ms, 2),
         "cycle_ms": round(c.last_cycle_ms, 2),
+        "cycle_cpu_ms": round(c.last_cycle_cpu_ms, 2),
         "max_cycle_ms": round(c.max_cycle_ms, 2),
         "redis_ok": view.redis_ok,
         "redis_errors": view.redis_errors,
@@ -125,6 +126,7 @@ def health_document(view: FeedView) -> dict[str, Any]:
                 "instruments": n,
                 "instruments_trimmed": trimmed,
                 "cycle_ms": round(c.underlying_ms.get(name, 0.0), 2),
+                "cycle_cpu_ms": round(c.underlying_cpu_ms.get(name, 0.0), 2),
             }
             for name, (n, trimmed) in view.underlyings.items()
         },

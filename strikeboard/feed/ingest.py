@@ -162,6 +162,9 @@ class Ingest:
         self._queue.put(None)
         if self._threads:
             self._threads[0].join(10)
+            if self._threads[0].is_alive():  # ending the spool now would lose its last records
+                log.warning("ingest still busy after 10 s; waiting for it")
+                self._threads[0].join()
         self._to_spool.put(None)
         for thread in self._threads:
             thread.join(10)
@@ -263,14 +266,16 @@ class Ingest:
         self._seq += len(records)
         # Redis first: the live path should not wait for the spool's fsync; the spool write
         # follows at once, before the next burst is taken.
-        if self.link.ok:
-            try:
-                self.link.hot.append_ticks(records)
-                if market_moved:
-                    self.link.hot.write_market(market)
-            except HotStoreError as exc:
-                self.link.down(exc)
-        self._to_spool.put(records)
+        try:
+            if self.link.ok:
+                try:
+                    self.link.hot.append_ticks(records)
+                    if market_moved:
+                        self.link.hot.write_market(market)
+                except HotStoreError as exc:
+                    self.link.down(exc)
+        finally:  # whatever happened on the live path, the ticks reach the archive
+            self._to_spool.put(records)
         self.counters.ticks += len(records)
         self.counters.last_tick_at = time.time()
 

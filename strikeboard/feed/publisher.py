@@ -24,10 +24,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from strikeboard.chain.snapshot import PricingParams, expiry_snapshot
+from strikeboard.chain import document
+from strikeboard.chain.document import Chain, ChainDocument
+from strikeboard.chain.snapshot import PricingParams, expiry_chain
 from strikeboard.chain.state import ChainState, Contract
 from strikeboard.feed.alerts import AlertEvaluator, AlertsConfig, maybe_start, stop_quietly
 from strikeboard.logs import configure_logging
+from strikeboard.store import archive
 from strikeboard.store.errors import HotStoreError, StoreError
 from strikeboard.store.hot import HotStore
 
@@ -39,8 +42,13 @@ Row = tuple[Any, ...]
 @dataclass
 class CycleResult:
     elapsed_ms: float = 0.0
+    cpu_ms: float = 0.0
+    """The publisher process's CPU time in the cycle (`elapsed_ms` also counts waits: Redis,
+    and the other processes on a busy machine)."""
     underlying_ms: dict[str, float] = field(default_factory=dict)
     """Of `elapsed_ms`, the time spent pricing and publishing each underlying's expiries."""
+    underlying_cpu_ms: dict[str, float] = field(default_factory=dict)
+    """Of `cpu_ms`, each underlying's."""
     published: int = 0
     redis_ok: bool = True
     chain_rows: list[Row] = field(default_factory=list)  # store.archive.CHAIN_COLUMNS order
@@ -57,7 +65,8 @@ class ChainPublisher:
         self.hot = hot
         self.pricing = pricing
         self.state = ChainState(underlyings)
-        self.published: dict[tuple[str, str], dict[str, Any]] = {}
+        self.published: dict[tuple[str, str], Chain] = {}
+        """The last chain of each (underlying, expiry): the next one's delta is taken from it."""
         self.redis_ok = True
         self.alerts: AlertEvaluator | None = None
         """Evaluates the users' alert rules on each cycle's documents (docs/alerts.md)."""
@@ -69,7 +78,8 @@ class ChainPublisher:
         except StoreError as exc:
             log.warning("no hot state to restore: %s", exc)
             return
-        self.published.update(restored.snapshots)
+        for key, snapshot in restored.snapshots.items():
+            self.published[key] = document.from_document(snapshot)
 
     def set_universe(self, contracts: Sequence[Contract]) -> None:
         self.state.set_universe(contracts)
@@ -89,20 +99,22 @@ class ChainPublisher:
         """Price and publish the dirty expiries; then the chain rows of each minute in
         `minutes` that closed since the last cycle (more than one only when a cycle took
         longer than a market minute: each gets the chain as it stands now, none is lost)."""
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         self.state.values = values
         if not self.redis_ok and self.hot.ping():
             self._redis_back()
         result = CycleResult()
-        priced: list[dict[str, Any]] = []
+        priced: list[ChainDocument] = []
         for i in dirty:
-            expiry_started = time.perf_counter()
+            expiry_started, expiry_cpu = time.perf_counter(), time.process_time()
             name = self.state.expiries[i].underlying
-            document = self._price_and_publish(i, now, result)
-            if document is not None:
-                priced.append(document)
+            priced_doc = self._price_and_publish(i, now, result)
+            if priced_doc is not None:
+                priced.append(priced_doc)
             spent = (time.perf_counter() - expiry_started) * 1000
+            cpu = (time.process_time() - expiry_cpu) * 1000
             result.underlying_ms[name] = result.underlying_ms.get(name, 0.0) + spent
+            result.underlying_cpu_ms[name] = result.underlying_cpu_ms.get(name, 0.0) + cpu
         if self.alerts is not None and priced:  # after publishing: alerts never delay the chain
             self.alerts.observe(priced, now)
         for stamp in minutes:
@@ -111,44 +123,36 @@ class ChainPublisher:
             result.agg_rows += agg_rows
         result.redis_ok = self.redis_ok
         result.elapsed_ms = (time.perf_counter() - started) * 1000
+        result.cpu_ms = (time.process_time() - cpu_started) * 1000
         return result
 
     def _price_and_publish(
         self, index: int, now: datetime, result: CycleResult
-    ) -> dict[str, Any] | None:
-        document = expiry_snapshot(self.state, self.state.expiries[index], now, self.pricing)
-        if document is None:
-            return None
-        key = (document["underlying"], document["expiry"])
+    ) -> ChainDocument | None:
+        expiry = self.state.expiries[index]
+        key = (expiry.underlying, expiry.expiry.isoformat())
         previous = self.published.get(key)
+        built = expiry_chain(self.state, expiry, now, self.pricing, previous)
+        if built is None:
+            return None
+        chain, delta = built
         if self.redis_ok:
+            before = document.as_json(previous.document) if previous is not None else None
             try:
-                self.hot.publish(document, previous)
+                self.hot.publish(document.as_json(chain.document), before, delta)
                 result.published += 1
             except HotStoreError as exc:
                 self._redis_down(exc)
-        self.published[key] = document
-        return document
+        self.published[key] = chain
+        return chain.document
 
     def minute_rows(self, stamp: str) -> tuple[list[Row], list[Row]]:
         """The chain as it stood at the close of the minute `stamp`, for the archive."""
         chain_rows: list[Row] = []
         agg_rows: list[Row] = []
-        for doc in self.published.values():
-            agg = doc["aggregates"]
-            u, e = doc["underlying"], doc["expiry"]
-            agg_rows.append((u, e, stamp, doc["spot"], doc["future"], doc["forward"],
-                             doc["atm_strike"], agg["atm_iv"], agg["atm_straddle"],
-                             agg["expected_move"], agg["pcr_oi"], agg["pcr_volume"],
-                             agg["max_pain"]))  # fmt: skip
-            for row in doc["strikes"].values():
-                for side in ("CE", "PE"):
-                    leg = row.get(side)
-                    if leg is not None:
-                        chain_rows.append((u, e, stamp, row["strike"], side, leg["token"],
-                                           leg["ltp"], leg["bid"], leg["ask"], leg["iv"],
-                                           leg["delta"], leg["gamma"], leg["theta"], leg["vega"],
-                                           leg["oi"], leg["oi_change"], leg["volume"]))  # fmt: skip
+        for chain in self.published.values():
+            agg_rows.append(archive.aggregate_row(chain.document, stamp))
+            chain_rows += archive.chain_rows(chain, stamp)
         return chain_rows, agg_rows
 
     def _redis_down(self, exc: Exception) -> None:
@@ -158,7 +162,7 @@ class ChainPublisher:
 
     def _redis_back(self) -> None:
         try:
-            self.hot.rebuild(list(self.published.values()))
+            self.hot.rebuild([document.as_json(c.document) for c in self.published.values()])
         except HotStoreError as exc:
             self._redis_down(exc)
             return

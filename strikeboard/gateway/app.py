@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import importlib
 import json
 import logging
 import os
@@ -34,7 +33,6 @@ WsHandler = Callable[[Event, Any], dict[str, Any]]
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 DEFAULT_STATIC_DIR: Final = ROOT / "web" / "dist"
-HTTP_APP: Final = "lambdas.http_api:app"
 MAX_MESSAGE_BYTES: Final = 128 * 1024  # API Gateway's limit per message (post or reply)
 # Any request body, as a backstop (issue 13): above @connections' 128 KB, whose own 413 is
 # AWS's PayloadTooLargeException; /api has its own, smaller limit (strikeboard.api.guard).
@@ -125,14 +123,17 @@ class LocalConnection:
 
 
 class LazyApp:
-    """The HTTP app, imported on first use so that the gateway starts even when it fails.
+    """The HTTP app, loaded on first use so that the gateway starts even when it fails.
 
-    Runs the app's lifespan startup once imported (as Mangum does in a Lambda); a failed
-    import answers 503 with the error and is retried on the next request.
+    ``load`` builds or imports the app (the entry point's choice, e.g. importing the Lambda's
+    module); ``name`` names it in errors. Runs the app's lifespan startup once loaded (as
+    Mangum does in a Lambda); a failed load answers 503 with the error and is retried on the
+    next request.
     """
 
-    def __init__(self, target: str = HTTP_APP) -> None:
-        self.target = target
+    def __init__(self, load: Callable[[], ASGIApp], name: str) -> None:
+        self.load = load
+        self.name = name
         self.app: ASGIApp | None = None
         self.error: str | None = None
         self._lock = asyncio.Lock()
@@ -143,11 +144,9 @@ class LazyApp:
         async with self._lock:
             if self.app is not None:
                 return self.app
-            module_name, _, attr = self.target.partition(":")
             try:
-                module = await anyio.to_thread.run_sync(importlib.import_module, module_name)
-                app: ASGIApp = getattr(module, attr)
-            except Exception as exc:  # any import-time failure must not take the gateway down
+                app = await anyio.to_thread.run_sync(self.load)
+            except Exception as exc:  # any load-time failure must not take the gateway down
                 self.error = f"{type(exc).__name__}: {exc}"
                 return None
             await self._start_lifespan(app)
@@ -192,7 +191,7 @@ class LazyApp:
         app = await self._load()
         if app is None:
             response = JSONResponse(
-                {"detail": f"the HTTP API ({self.target}) failed to load: {self.error}"},
+                {"detail": f"the HTTP API ({self.name}) failed to load: {self.error}"},
                 status_code=503,
             )
             await response(scope, receive, send)
@@ -201,21 +200,27 @@ class LazyApp:
 
 
 class Gateway:
-    """Connections of one local gateway, its routes and its WebSocket event plumbing."""
+    """Connections of one local gateway, its routes and its WebSocket event plumbing.
+
+    The gateway is given what it serves: ``ws_handler``, the WebSocket route handler it invokes
+    with API Gateway-shaped events, and ``http_app``, the ASGI app of /api (a `LazyApp` to load
+    it on first use). The entry points wire in the Lambdas' (``lambdas.ws.handler``,
+    ``lambdas.http_api.app``); the library never imports them.
+    """
 
     def __init__(
         self,
-        ws_handler: WsHandler | None = None,
+        ws_handler: WsHandler,
         *,
-        http_app: ASGIApp | str = HTTP_APP,
+        http_app: ASGIApp,
         static_dir: Path = DEFAULT_STATIC_DIR,
         domain_name: str = "127.0.0.1",
         stage: str = "local",
         idle_timeout_s: float = IDLE_TIMEOUT_S,
         max_queued: int = MAX_QUEUED,
     ) -> None:
-        self._ws_handler = ws_handler
-        self.http_app: ASGIApp = LazyApp(http_app) if isinstance(http_app, str) else http_app
+        self.ws_handler = ws_handler
+        self.http_app = http_app
         self.static_dir = static_dir
         self.domain_name = domain_name
         self.stage = stage
@@ -223,14 +228,6 @@ class Gateway:
         self.max_queued = max_queued
         self.connections: dict[str, LocalConnection] = {}
         self.posted = 0
-
-    @property
-    def ws_handler(self) -> WsHandler:
-        if self._ws_handler is None:
-            from lambdas.ws import handler  # noqa: PLC0415 - the Lambda code, loaded on use
-
-            self._ws_handler = handler
-        return self._ws_handler
 
     # -- API Gateway-shaped events ----------------------------------------------------------
 

@@ -237,6 +237,12 @@ def market_open(now: dt.datetime, calendar: TradingCalendar = CALENDAR) -> bool:
     return phase(now, calendar) in (Phase.OPEN, Phase.SPECIAL)
 
 
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The IST day ``day`` as [start, end): its midnight and the next one, in IST."""
+    start = dt.datetime.combine(day, dt.time(0, 0), IST)
+    return start, start + dt.timedelta(days=1)
+
+
 def token_expiry(issued: dt.datetime) -> dt.datetime:
     """When a Kite access token issued at ``issued`` dies: the next 06:00 IST strictly after
     it (Kite flushes every token daily at 06:00)."""

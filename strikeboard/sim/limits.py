@@ -54,10 +54,3 @@ class RateLimiter:
             return False
         log.append(now)
         return True
-
-    def retry_after(self, api_key: str, kind: str) -> float:
-        """Seconds until `admit` would next succeed for this key and kind (0 if now)."""
-        log = self._log.get((api_key, kind))
-        if not log or len(log) < self.limits[kind]:
-            return 0.0
-        return max(0.0, log[0] + self.window - self.clock())

@@ -102,7 +102,6 @@ class MarketModel:
             for i in range((end - start).days + 1)
             if calendar.is_trading_day(start + dt.timedelta(days=i))
         ]
-        self._days = days
         self._index = {d: i for i, d in enumerate(days)}
         ords = np.array([d.toordinal() for d in days], dtype=np.int64)
         shocks_px = params.daily_vol * normal(hash_keys(seed, 1, ords))
@@ -134,10 +133,6 @@ class MarketModel:
     def close(self, day: dt.date) -> float:
         """The session close of a trading day."""
         return float(self._close[self._check(day)])
-
-    def vol_level_close(self, day: dt.date) -> float:
-        """Log vol level at a day's close (ATM IV = base_iv * exp(level))."""
-        return float(self._lv[self._check(day)])
 
     def path(self, day: dt.date) -> DayPath:
         """The per-second spot, vol level and cumulative activity of a trading day (cached)."""

@@ -126,7 +126,9 @@ class Connection:
     access_token: str
     ws: WebSocket
     subs: dict[int, int] = field(default_factory=dict)
-    queue: asyncio.Queue[bytes | str | None] = field(default_factory=lambda: asyncio.Queue(4096))
+    queue: asyncio.Queue[bytes | str | tuple[bytes, SentMessage] | None] = field(
+        default_factory=lambda: asyncio.Queue(4096)
+    )
     last_send: float = field(default_factory=time.monotonic)
     stall_until: float = 0.0
     sub_idx: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -139,8 +141,9 @@ class Connection:
         order = np.argsort(keys)
         self.sub_idx, self.sub_mode = keys[order], vals[order]
 
-    def put(self, msg: bytes | str | None) -> None:
-        """Queue a message; a client too slow to drain 4,096 messages loses the newest."""
+    def put(self, msg: bytes | str | tuple[bytes, SentMessage] | None) -> None:
+        """Queue a message; a client too slow to drain 4,096 messages loses the newest. A
+        tick message goes with its `SentMessage`: it counts as sent once it was written."""
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(msg)
 
@@ -381,14 +384,20 @@ class SimServer:
 
     def _send_ticks(self, conn: Connection, idx: np.ndarray, mode: np.ndarray) -> None:
         groups = self.encode(idx, mode)
-        conn.put(L.frame_many(groups))
         conn.last_send = time.monotonic()
         if self.opts.record_sent or self.on_sent is not None:
-            msg = SentMessage(conn.id, next(self._seq), groups)
-            if self.opts.record_sent:
-                self.sent_log.append(msg)
-            if self.on_sent is not None:
-                self.on_sent(msg)
+            conn.put((L.frame_many(groups), SentMessage(conn.id, next(self._seq), groups)))
+        else:
+            conn.put(L.frame_many(groups))
+
+    def _record_sent(self, msg: SentMessage) -> None:
+        """A tick message written to the socket: what the client can have received. One queued
+        but never written (the socket closed first, or the queue was full) was not sent, as
+        Kite's ticks in flight at a disconnect are simply gone."""
+        if self.opts.record_sent:
+            self.sent_log.append(msg)
+        if self.on_sent is not None:
+            self.on_sent(msg)
 
     def sent_ticks(self, conn_id: int | None = None) -> list[dict[str, Any]]:
         """Every recorded tick sent (optionally to one connection), oldest first."""
@@ -863,6 +872,9 @@ class SimServer:
                     return
                 if isinstance(msg, str):
                     await conn.ws.send_text(msg)
+                elif isinstance(msg, tuple):
+                    await conn.ws.send_bytes(msg[0])
+                    self._record_sent(msg[1])
                 else:
                     await conn.ws.send_bytes(msg)
         except Exception:

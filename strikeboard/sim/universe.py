@@ -30,10 +30,7 @@ from strikeboard.market.underlyings import UNDERLYINGS, Underlying
 from strikeboard.market.universe import CSV_FIELDS as CSV_COLUMNS
 from strikeboard.market.universe import NIFTY_50_TOKEN as NIFTY_TOKEN
 
-SEG_NSE: Final = layouts.SEGMENT_NSE
 SEG_NFO: Final = layouts.SEGMENT_NFO
-SEG_BFO: Final = layouts.SEGMENT_BFO
-SEG_INDICES: Final = layouts.SEGMENT_INDICES
 TICK: Final = 0.05
 
 

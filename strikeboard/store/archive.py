@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from strikeboard.chain.document import Chain
 from strikeboard.market.calendar import IST
 from strikeboard.store.errors import ArchiveUnavailableError, StoreError
 from strikeboard.store.migrate import migrate
@@ -54,6 +55,25 @@ CHAIN_AGG_COLUMNS: Final = (
 )  # fmt: skip
 """Column order of the rows given to `Archive.write_chain_minute` as aggregates."""
 
+LEG_COLUMNS: Final = CHAIN_COLUMNS[5:]
+"""The archived leg fields: each column holds the chain document leg's field of its name (the
+columns before them are the row's key: underlying, expiry, minute, strike, option_type)."""
+
+AGGREGATE_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
+    "spot": ("spot",),
+    "future": ("future",),
+    "forward": ("forward",),
+    "atm_strike": ("atm_strike",),
+    "atm_iv": ("aggregates", "atm_iv"),
+    "straddle": ("aggregates", "atm_straddle"),
+    "expected_move": ("aggregates", "expected_move"),
+    "pcr_oi": ("aggregates", "pcr_oi"),
+    "pcr_volume": ("aggregates", "pcr_volume"),
+    "max_pain": ("aggregates", "max_pain"),
+}
+"""Each chain_minute_agg value column and where the chain document holds it (the columns
+before them are the row's key: underlying, expiry, minute)."""
+
 CANDLE_COLUMNS: Final = ("token", "minute", "open", "high", "low", "close", "volume", "oi")
 """Column order of the rows given to `Archive.upsert_candles`."""
 
@@ -66,6 +86,49 @@ INSTRUMENT_COLUMNS: Final = (
 )  # fmt: skip
 """Keys read from each Kite instrument dict by `Archive.upsert_instruments` (`underlying`
 is Strikeboard's, `market.underlyings.underlying_of`: absent means none)."""
+
+
+def aggregate_row(document: Mapping[str, Any], minute: str) -> tuple[Any, ...]:
+    """The chain_minute_agg row (`CHAIN_AGG_COLUMNS` order) of a chain document."""
+    values: dict[str, Any] = {"underlying": document["underlying"],
+                              "expiry": document["expiry"], "minute": minute}  # fmt: skip
+    for name, path in AGGREGATE_FIELDS.items():
+        node: Any = document
+        for part in path:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        values[name] = node
+    return tuple(values[c] for c in CHAIN_AGG_COLUMNS)
+
+
+def document_values(aggregates: Mapping[str, Any]) -> dict[str, Any]:
+    """A chain_minute_agg row (by column name) as the chain document's values: the header's
+    by their names, and under "aggregates" the aggregates' (absent columns: None)."""
+    out: dict[str, Any] = {"aggregates": {}}
+    for name, path in AGGREGATE_FIELDS.items():
+        node = out
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = aggregates.get(name)
+    return out
+
+
+def chain_rows(chain: Chain, minute: str) -> list[tuple[Any, ...]]:
+    """The chain_minute rows (`CHAIN_COLUMNS` order) of a built chain: one per leg, the calls
+    then the puts."""
+    doc = chain.document
+    rows: list[tuple[Any, ...]] = []
+    strikes = chain.columns.strikes.tolist()
+    n = len(strikes)
+    for side in chain.columns.sides:
+        by_name: dict[str, Sequence[Any]] = {
+            "underlying": [doc["underlying"]] * n, "expiry": [doc["expiry"]] * n,
+            "minute": [minute] * n, "strike": strikes, "option_type": [side] * n,
+            **{name: chain.values(side, name) for name in LEG_COLUMNS},
+        }  # fmt: skip
+        present = chain.columns.sides[side].present.tolist()
+        columns = [by_name[c] for c in CHAIN_COLUMNS]
+        rows += [row for row, p in zip(zip(*columns, strict=True), present, strict=True) if p]
+    return rows
 
 
 def _array_field(elem: str) -> list[tuple[Any, ...]]:
@@ -154,11 +217,6 @@ def copy_payload(ticks: TickArray) -> bytes:
         else:
             field["v"] = ticks[column]
     return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
-
-
-def ist_day(us: int) -> date:
-    """The IST calendar day of a Unix-microsecond timestamp."""
-    return date.fromordinal(_UNIX_ORDINAL + (us + _IST_OFFSET_US) // _DAY_US)
 
 
 def partition_name(day: date) -> str:

@@ -10,7 +10,6 @@ retries with exponential backoff while the feed keeps appending.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -94,7 +93,9 @@ class Archiver:
                 if kind == KIND_TICKS:
                     arrays.append(tick_records.from_bytes(body))
                 elif kind == KIND_MINUTE:
-                    minutes.append(json.loads(body))
+                    # orjson: a minute of 9,000 chain rows parses in a third of json's time,
+                    # which the feed's ingest thread would otherwise wait out for the GIL.
+                    minutes.append(orjson.loads(body))
                 elif record.payload:
                     raise ValueError(f"unknown record kind {kind!r}")
             except ValueError as exc:

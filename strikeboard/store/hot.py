@@ -77,6 +77,16 @@ class HotState:
     market: dict[str, JSONDict] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """An expiry's stored snapshot as stored (its JSON, without the seq), its seq, and the
+    feed's health document read in the same round trip (None when absent or unreadable)."""
+
+    data: bytes
+    seq: int
+    health: JSONDict | None
+
+
 def _key_of(document: JSONDict) -> tuple[str, str]:
     underlying = document.get("underlying")
     expiry = document.get("expiry")
@@ -125,11 +135,15 @@ class HotStore:
 
     # -- snapshots and deltas ---------------------------------------------------------------
 
-    def publish(self, snapshot: JSONDict, previous: JSONDict | None = None) -> int:
+    def publish(
+        self, snapshot: JSONDict, previous: JSONDict | None = None, delta: JSONDict | None = None
+    ) -> int:
         """Store ``snapshot`` as its expiry's current one and publish the change; returns seq.
 
         With ``previous`` (the snapshot last published for this expiry) the message is a
-        ``delta`` of the changed fields; without it, a ``reset`` telling clients to re-fetch.
+        ``delta`` of the changed fields: ``delta`` when the caller has it (`chain.document.build`
+        takes it from arrays), else `snapshot.diff_snapshot`; without ``previous``, a ``reset``
+        telling clients to re-fetch.
         The seq, snapshot, delta stream entry and PUBLISH happen atomically (one Lua script).
         ``snapshot["seq"]`` is set to the assigned seq. Raises `HotStoreUnavailableError` or
         `SnapshotError` (bad document); the previous state in Redis is then untouched.
@@ -140,7 +154,8 @@ class HotStore:
         if previous is None:
             message: JSONDict = {"type": MSG_RESET, **header}
         else:
-            delta = snap.diff_snapshot(previous, snapshot)
+            if delta is None:
+                delta = snap.diff_snapshot(previous, snapshot)
             message = {"type": MSG_DELTA, **header, "set": delta["set"]}
             if "unset" in delta:
                 message["unset"] = delta["unset"]
@@ -195,6 +210,23 @@ class HotStore:
         document = snap.loads(data)
         document[snap.SEQ] = int(seq)
         return document
+
+    def read_live(self, underlying: str, expiry: date | str) -> LiveSnapshot | None:
+        """The snapshot of one expiry unparsed, with the feed's health, in one round trip (the
+        API splices the stored JSON into its answer); None when the expiry has none."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hmget(self.keys.snapshot(underlying, expiry), ["seq", "data"])
+        pipe.get(self.keys.health())
+        (seq, data), health_raw = self._call(pipe.execute)
+        if seq is None or data is None:
+            return None
+        health = None
+        if health_raw is not None:
+            try:
+                health = snap.loads(health_raw)
+            except snap.SnapshotError:
+                health = None
+        return LiveSnapshot(bytes(data), int(seq), health)
 
     def expiries(self, underlying: str) -> list[str]:
         """The live expiries of an underlying, nearest first (ISO dates)."""

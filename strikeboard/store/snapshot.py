@@ -83,11 +83,6 @@ def diff_snapshot(old: JSONDict | None, new: JSONDict) -> JSONDict:
     return delta
 
 
-def is_empty(delta: JSONDict) -> bool:
-    """True when a delta changes nothing besides the seq."""
-    return not delta.get("set") and not delta.get("unset")
-
-
 def remove_path(node: Any, path: list[Any]) -> None:
     """Delete the value at ``path`` (a list of keys) if it is there (an ``unset`` entry)."""
     for part in path[:-1]:

@@ -1,15 +1,21 @@
-"""The SPA's tests inside `make test`: Vitest (unit) and the browser end-to-end run.
+"""The SPA's tests inside `make test`: Vitest (unit) and the browser end-to-end specs.
 
 Both run through npm in web/ (Node 20+, `npm ci` done by these tests when node_modules is
-missing); the end-to-end run needs Debian's Chromium at /usr/bin/chromium (or CHROMIUM_PATH).
+missing). The end-to-end specs (web/e2e/*.spec.ts) run in Playwright's runner, one pytest test
+per spec file, driving Debian's Chromium at /usr/bin/chromium (or CHROMIUM_PATH); a failure
+prints the failed checks from the runner's JSON report and where their traces are.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,12 +56,68 @@ def built_spa() -> None:
     assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _specs(suite: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every spec (a test) of a JSON report's suite, nested describes included."""
+    out = list(suite.get("specs", []))
+    for child in suite.get("suites", []):
+        out += _specs(child)
+    return out
+
+
+def _message(error: dict[str, Any]) -> list[str]:
+    return ANSI.sub("", error.get("message", "")).splitlines()
+
+
+def failures(report: dict[str, Any]) -> list[str]:
+    """What went wrong in a Playwright JSON report: each failed or flaky test's errors (the
+    first lines), trace and stack output, and the run's own errors (a fixture, the config)."""
+    lines: list[str] = []
+    for spec in (s for suite in report.get("suites", []) for s in _specs(suite)):
+        for t in spec.get("tests", []):
+            if t.get("status") not in ("unexpected", "flaky"):
+                continue
+            for n, r in enumerate(t.get("results", [])):
+                if r.get("status") in ("passed", "skipped"):
+                    continue
+                lines.append(f"{t['status'].upper()} {spec['title']} (try {n + 1}: {r['status']})")
+                for e in r.get("errors", []):
+                    lines += ["    " + ln for ln in _message(e)[:12]]
+                for a in r.get("attachments", []):
+                    if a.get("name") == "trace" and a.get("path"):
+                        lines.append(f"    trace: {a['path']}")
+                    elif a.get("name") == "strikeboard dev" and a.get("body"):
+                        body = base64.b64decode(a["body"]).decode(errors="replace")
+                        lines += ["    stack: " + ln for ln in body.splitlines()]
+    for e in report.get("errors", []):
+        lines += ["RUN ERROR " + ln for ln in _message(e)[:20]]
+    return lines
+
+
+def run_spec(name: str, timeout: float) -> None:
+    """`npm run e2e:<name>`: the spec in Playwright's runner; asserts it passed."""
+    report_file = WEB / "test-results" / name / "report.json"
+    report_file.unlink(missing_ok=True)
+    result = _npm("run", f"e2e:{name}", timeout=timeout)
+    report = json.loads(report_file.read_text()) if report_file.exists() else {}
+    found = failures(report)
+    if found:  # flaky tests pass on their retry: said in the output all the same
+        print("\n".join(found))
+    stats = report.get("stats", {})
+    assert result.returncode == 0 and stats.get("unexpected", 1) == 0, "\n".join(
+        [*found, f"stats: {stats}", f"report: web/playwright-report/{name}/index.html",
+         "--- output ---", result.stdout[-6000:], result.stderr[-3000:]]
+    )  # fmt: skip
+
+
 @needs_npm
 @needs_chromium
 @pytest.mark.slow
 def test_dashboard_end_to_end(built_spa: None) -> None:
-    result = _npm("run", "e2e", timeout=900)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-4000:]
+    """The dashboard against `strikeboard dev` (web/e2e/dashboard.spec.ts)."""
+    run_spec("dashboard", timeout=1200)
 
 
 @needs_npm
@@ -63,9 +125,8 @@ def test_dashboard_end_to_end(built_spa: None) -> None:
 @pytest.mark.slow
 def test_signin_end_to_end(built_spa: None) -> None:
     """Sign-in against the local OAuth stand-in (tests/e2e/oauth_standin.py), silent refresh of
-    5-second access tokens, ticket sockets, sign-out (tests/e2e/signin.e2e.mjs)."""
-    result = _npm("run", "e2e:signin", timeout=600)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-4000:]
+    5-second access tokens, ticket sockets, sign-out (web/e2e/signin.spec.ts)."""
+    run_spec("signin", timeout=600)
 
 
 @needs_npm
@@ -73,6 +134,5 @@ def test_signin_end_to_end(built_spa: None) -> None:
 @pytest.mark.slow
 def test_strategy_builder_end_to_end(built_spa: None) -> None:
     """A straddle built from the chain shows breakevens at strike -/+ premium at expiry; save,
-    reload, share link; web/screenshots/strategy.png (tests/e2e/strategy.e2e.mjs)."""
-    result = _npm("run", "e2e:strategy", timeout=600)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-4000:]
+    reload, share link; web/screenshots/strategy.png (web/e2e/strategy.spec.ts)."""
+    run_spec("strategy", timeout=600)

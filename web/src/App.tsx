@@ -18,6 +18,7 @@ import { Alerts, AlertsButton } from "./components/Alerts";
 import { ExportChain } from "./components/ExportChain";
 import { Account } from "./components/SignIn";
 import { StrategyBuilder } from "./components/StrategyBuilder";
+import { Tools } from "./components/Tools";
 import { UnderlyingSwitcher } from "./components/UnderlyingSwitcher";
 import { useAppDispatch, useAppSelector, useAppStore } from "./hooks";
 import {
@@ -200,6 +201,7 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
         </section>
       </main>
       <StrategyBuilder />
+      <Tools theme={theme} />
       <Alerts />
       <Settings expiries={expiries} />
       <Help />

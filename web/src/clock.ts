@@ -112,7 +112,7 @@ export function sessionText(session: Session | null | undefined): string | null 
       `closed ${istTime(session.last_close)} IST · opens ${next}`
     );
   }
-  const why = closedLabel(session.reason);
+  const why = closedLabel(session.reason ?? null);
   return (
     `Market closed${why ? ` (${why})` : ""} · showing the last session, ` +
     `${sessionDay(session.last_session)} · next open ${next}`

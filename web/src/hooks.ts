@@ -1,7 +1,7 @@
 /** Typed Redux hooks and small timing hooks. */
 import { useEffect, useRef, useState } from "react";
 import { useDispatch, useSelector, useStore } from "react-redux";
-import { serverNow } from "./clock";
+import { istDate, serverNow } from "./clock";
 import type { AppDispatch, AppStore, RootState } from "./store";
 
 export const useAppDispatch = useDispatch.withTypes<AppDispatch>();
@@ -49,4 +49,16 @@ export function useThrottled<T>(value: T, ms: number): T {
     return () => clearTimeout(t);
   }, [value, ms]);
   return shown;
+}
+
+/**
+ * The IST day (YYYY-MM-DD) the intraday charts show: the travelled-to one, else the day of the
+ * chain on screen (its own market time), else the API's last session (on a weekend or holiday
+ * the last trading day, not today).
+ */
+export function useChartDay(): string | undefined {
+  const at = useAppSelector((s) => s.ui.at);
+  const lastSession = useAppSelector((s) => s.market.session?.last_session);
+  const dataDay = useAppSelector((s) => (typeof s.chain.meta?.ts === "number" ? istDate(s.chain.meta.ts * 1000) : undefined));
+  return at ? at.slice(0, 10) : (dataDay ?? lastSession);
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { isTextEntry, keyAction, SHORTCUTS, type KeyLike } from "./keys";
 import { makeStore } from "./store";
 import { expirySelected, snapshotReceived } from "./store/chainSlice";
+import { strikeDrilled, toolOpened } from "./store/toolsSlice";
 import { panelToggled, strikeSelected } from "./store/uiSlice";
 import { snapshot } from "./test/fixtures";
 
@@ -63,9 +64,26 @@ describe("keyboard shortcuts", () => {
     expect(keyAction(press("["), store.getState(), EXPIRIES)).toBeNull(); // already the first
   });
 
+  it("Enter opens the selected strike's drill-down, unless a control has the focus; Esc closes the tools", () => {
+    const store = loaded();
+    expect(keyAction(press("Enter"), store.getState(), EXPIRIES)).toBeNull(); // nothing selected
+    store.dispatch(strikeSelected(26050));
+    expect(keyAction(press("Enter"), store.getState(), EXPIRIES)).toEqual(strikeDrilled(26050));
+    for (const control of [document.createElement("button"), document.createElement("a"), input("checkbox"), input("text")]) {
+      expect(keyAction(press("Enter", control), store.getState(), EXPIRIES)).toBeNull();
+    }
+    store.dispatch(strikeDrilled(26050));
+    store.dispatch(panelToggled("help"));
+    expect(keyAction(press("Escape"), store.getState(), EXPIRIES)).toEqual(panelToggled(null)); // the panel first
+    store.dispatch(panelToggled(null));
+    expect(keyAction(press("Escape"), store.getState(), EXPIRIES)).toEqual(toolOpened(null));
+    store.dispatch(toolOpened(null));
+    expect(keyAction(press("Escape"), store.getState(), EXPIRIES)).toEqual(strikeSelected(null));
+  });
+
   it("lists every key it handles", () => {
     const listed = SHORTCUTS.flatMap((s) => s.keys);
-    expect(listed).toEqual(expect.arrayContaining(["↑", "↓", "[", "]", "t", "?", "Esc"]));
+    expect(listed).toEqual(expect.arrayContaining(["↑", "↓", "Enter", "[", "]", "t", "?", "Esc"]));
     expect(isTextEntry(null)).toBe(false);
   });
 });

@@ -7,15 +7,17 @@ import type { UnknownAction } from "@reduxjs/toolkit";
 import { expirySelected } from "./store/chainSlice";
 import { themeToggled } from "./store/prefsSlice";
 import { selectVisibleIds } from "./store/selectors";
+import { strikeDrilled, toolOpened } from "./store/toolsSlice";
 import { panelToggled, strikeSelected } from "./store/uiSlice";
 import type { RootState } from "./store";
 
 export const SHORTCUTS: readonly { keys: string[]; what: string }[] = [
   { keys: ["↑", "↓"], what: "select the strike above or below" },
+  { keys: ["Enter"], what: "the selected strike's drill-down" },
   { keys: ["[", "]"], what: "previous or next expiry" },
   { keys: ["t"], what: "light or dark theme" },
   { keys: ["?"], what: "this list" },
-  { keys: ["Esc"], what: "close the open panel, else clear the selected strike" },
+  { keys: ["Esc"], what: "close the open panel (then the tools), else clear the selected strike" },
 ];
 
 // Inputs whose keys are not text: shortcuts still work there.
@@ -30,6 +32,13 @@ export function isTextEntry(target: EventTarget | null): boolean {
   return el.tagName === "INPUT" && !NOT_TEXT.has((el as HTMLInputElement).type);
 }
 
+/** Whether `target` is a control that Enter activates itself (a button, a link, a summary). */
+function isControl(target: EventTarget | null): boolean {
+  if (!target || typeof (target as Element).tagName !== "string") return false;
+  const tag = (target as HTMLElement).tagName;
+  return tag === "BUTTON" || tag === "A" || tag === "SUMMARY" || tag === "INPUT";
+}
+
 export interface KeyLike {
   key: string;
   target: EventTarget | null;
@@ -42,9 +51,15 @@ export interface KeyLike {
 export function keyAction(e: KeyLike, s: RootState, expiries: readonly string[]): UnknownAction | null {
   if (e.key === "Escape") {
     if (s.ui.panel) return panelToggled(null);
+    if (s.tools.open) return toolOpened(null);
     return s.ui.selectedStrike !== null ? strikeSelected(null) : null;
   }
   if (isTextEntry(e.target) || e.ctrlKey || e.metaKey || e.altKey) return null;
+  // Enter on a button or link is that control's own.
+  if (e.key === "Enter") {
+    if (isControl(e.target) || s.ui.selectedStrike === null) return null;
+    return strikeDrilled(s.ui.selectedStrike);
+  }
   if (e.key === "ArrowUp" || e.key === "ArrowDown") {
     const ids = selectVisibleIds(s);
     if (!ids.length) return null;

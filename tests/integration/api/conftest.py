@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from strikeboard.api import service as svc
 from strikeboard.api.app import create_app
 from strikeboard.api.stores import Stores
 from strikeboard.config import Settings
@@ -27,24 +27,30 @@ DEAD_REDIS = "redis://127.0.0.1:1/0"
 DEAD_POSTGRES = "postgresql://postgres@127.0.0.1:1/none"
 
 
+class FixedClock:
+    """The API's clock in these tests (`create_app`'s ``clock``): the session's market time,
+    not the wall clock, until a test moves it."""
+
+    def __init__(self, now: datetime = market_data.NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 @dataclass
 class Api:
     client: TestClient
     data: market_data.MarketData
     settings: Settings
     stores: Stores
+    clock: FixedClock = field(default_factory=FixedClock)
 
 
 def make_settings(redis_url: str, prefix: str, database_url: str) -> Settings:
     return Settings(redis_url=redis_url, redis_key_prefix=prefix, database_url=database_url,
                     dev_token=SecretStr(TOKEN), cognito_issuer="", kite_api_key="",
                     kite_secret_name="")  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def market_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The API's "now" is the test session's market time, not the wall clock."""
-    monkeypatch.setattr(svc, "now_ist", lambda: market_data.NOW)
 
 
 @pytest.fixture(scope="session")
@@ -54,9 +60,10 @@ def data() -> market_data.MarketData:
 
 def _api(settings: Settings, data: market_data.MarketData) -> Iterator[Api]:
     stores = Stores(settings, timeout=1.0)
-    app = create_app(settings, stores)
+    clock = FixedClock()
+    app = create_app(settings, stores, clock)
     with TestClient(app) as client:
-        yield Api(client, data, settings, stores)
+        yield Api(client, data, settings, stores, clock)
     stores.close()
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from strikeboard.chain.snapshot import PricingParams, expiry_snapshot, market_document
+from strikeboard.chain.document import as_json
+from strikeboard.chain.snapshot import PricingParams, expiry_chain, market_document
 from strikeboard.chain.state import ChainState, Field
 from strikeboard.feed.records import to_tick_records
 from strikeboard.market import codec, layouts
@@ -31,7 +32,8 @@ from strikeboard.market.universe import (
 from strikeboard.sim.engine import SimConfig
 from strikeboard.sim.server import MODE_FULL, SimServer
 from strikeboard.sim.universe import instruments_csv
-from strikeboard.store.archive import Archive
+from strikeboard.store.archive import Archive, aggregate_row
+from strikeboard.store.archive import chain_rows as archive_rows
 from strikeboard.store.hot import HotStore
 from strikeboard.store.ticks import TickArray
 
@@ -40,7 +42,7 @@ SECONDS = (3600, 3660, 3720)  # 10:15, 10:16, 10:17 IST
 DAY = date(2026, 11, 25)
 """The session's day: fixed, never today's (the tests must not depend on the wall clock)."""
 NOW = datetime.combine(DAY, time(10, 17, 30), IST)
-"""The API's clock during the tests (conftest patches `strikeboard.api.service.now_ist`):
+"""The API's clock during the tests (conftest's `FixedClock`, given to `create_app`):
 just after the last minute, market open. With the wall clock, the views that depend on
 "now" (unexpired expiries, today's history) changed with the day and the time of day, e.g.
 on an expiry day after 15:30 IST that expiry was gone."""
@@ -67,54 +69,6 @@ class MarketData:
     @property
     def latest(self) -> dict[str, dict[str, Any]]:
         return self.snapshots[-1]
-
-
-def _minute_rows(doc: dict[str, Any], stamp: str) -> tuple[list[Any], tuple[Any, ...]]:
-    """The rows the feed archives for a closed minute (feed.service._roll_minute)."""
-    agg = doc["aggregates"]
-    agg_row = (
-        doc["underlying"],
-        doc["expiry"],
-        stamp,
-        doc["spot"],
-        doc["future"],
-        doc["forward"],
-        doc["atm_strike"],
-        agg["atm_iv"],
-        agg["atm_straddle"],
-        agg["expected_move"],
-        agg["pcr_oi"],
-        agg["pcr_volume"],
-        agg["max_pain"],
-    )
-    rows = []
-    for row in doc["strikes"].values():
-        for side in ("CE", "PE"):
-            leg = row.get(side)
-            if leg is None:
-                continue
-            rows.append(
-                (
-                    doc["underlying"],
-                    doc["expiry"],
-                    stamp,
-                    row["strike"],
-                    side,
-                    leg["token"],
-                    leg["ltp"],
-                    leg["bid"],
-                    leg["ask"],
-                    leg["iv"],
-                    leg["delta"],
-                    leg["gamma"],
-                    leg["theta"],
-                    leg["vega"],
-                    leg["oi"],
-                    leg["oi_change"],
-                    leg["volume"],
-                )
-            )
-    return rows, agg_row
 
 
 @lru_cache(maxsize=1)
@@ -149,18 +103,18 @@ def build() -> MarketData:
         records = to_tick_records(batch, seq, received)
         seq += len(records)
         data.ticks.append(records)
+        stamp = now.replace(second=0, microsecond=0)
         docs = {}
         for index in state.expiries:
-            doc = expiry_snapshot(state, index, now, PricingParams(rate=RATE))
-            if doc is not None:
-                docs[doc["expiry"]] = doc
-        stamp = now.replace(second=0, microsecond=0)
+            built = expiry_chain(state, index, now, PricingParams(rate=RATE))
+            if built is not None:
+                chain = built[0]
+                docs[chain.document["expiry"]] = as_json(chain.document)
+                # The rows the feed archives for a closed minute (`ChainPublisher.minute_rows`).
+                data.chain_rows += archive_rows(chain, stamp.isoformat())
+                data.agg_rows.append(aggregate_row(chain.document, stamp.isoformat()))
         data.minutes.append(stamp)
         data.snapshots.append(docs)
-        for doc in docs.values():
-            rows, agg = _minute_rows(doc, stamp.isoformat())
-            data.chain_rows += rows
-            data.agg_rows.append(agg)
         market = market_document(state)
         for name, value in market.items():
             token = int(value["token"])

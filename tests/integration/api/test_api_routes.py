@@ -12,7 +12,6 @@ import pytest
 from conftest import AUTH, Api
 from fastapi.testclient import TestClient
 
-from strikeboard.api import service as svc
 from strikeboard.api.app import create_app
 from strikeboard.chain import conventions, pricing
 from strikeboard.market.calendar import IST
@@ -216,7 +215,7 @@ def test_underlyings_are_the_configured_ones_and_no_other(api: Api) -> None:
     assert declared == {"type": "string", "enum": ["NIFTY"]}
     # Another deployment follows three: in their configured order, each with its own facts.
     settings = api.settings.model_copy(update={"underlyings": "SENSEX,NIFTY,BANKNIFTY"})
-    with TestClient(create_app(settings, api.stores)) as client:
+    with TestClient(create_app(settings, api.stores, api.clock)) as client:
         listed = client.get("/api/underlyings", headers=AUTH).json()
         assert [u["name"] for u in listed] == ["SENSEX", "NIFTY", "BANKNIFTY"]
         sensex = {"name": "SENSEX", "exchange": "BSE", "spot_symbol": "SENSEX",
@@ -344,7 +343,7 @@ def test_preferences_round_trip_per_user(api: Api) -> None:
 
 
 def test_health_says_closed_when_the_feed_is_stopped_outside_its_hours(
-    archive_only: Api, monkeypatch: pytest.MonkeyPatch
+    archive_only: Api,
 ) -> None:
     """The cloud feed runs 08:30-16:05 IST on trading days (strikeboard/market/feed_hours.py):
     its health key absent outside those hours is the normal state, not a fault; inside them
@@ -352,7 +351,7 @@ def test_health_says_closed_when_the_feed_is_stopped_outside_its_hours(
     day = archive_only.data.day
     for at, status in ((dtime(20, 0), "closed"), (dtime(8, 0), "closed"),
                        (dtime(8, 45), "degraded"), (dtime(11, 0), "degraded")):  # fmt: skip
-        monkeypatch.setattr(svc, "now_ist", lambda at=at: datetime.combine(day, at, IST))
+        archive_only.clock.now = datetime.combine(day, at, IST)
         body = archive_only.client.get("/api/health").json()
         assert body["status"] == status, at
         assert body["feed"]["connected"] is False

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from conftest import AUTH, Api
 
-from strikeboard.api import export
-from strikeboard.api import service as svc
-from strikeboard.api.export import CHAIN_COLUMNS, TICK_COLUMNS
+from strikeboard.api import tick_pages
+from strikeboard.api.routes import export
+from strikeboard.api.routes.export import CHAIN_COLUMNS, TICK_COLUMNS
 
 
 def _rows(text: str) -> list[dict[str, str]]:
@@ -97,14 +97,14 @@ def test_ticks_csv_streams_page_by_page_and_is_bounded(
     params = {"token": 256265, "day": api.data.day.isoformat()}
     whole = _rows(api.client.get("/api/export/ticks.csv", params=params, headers=AUTH).text)
     pages: list[int] = []
-    real = svc.ticks_page
+    real = tick_pages.ticks_page
 
     def counted(*args: Any) -> dict[str, Any]:
         page = real(*args)
         pages.append(len(page["ticks"]))
         return page
 
-    monkeypatch.setattr(svc, "ticks_page", counted)
+    monkeypatch.setattr(tick_pages, "ticks_page", counted)
     monkeypatch.setattr(export, "_PAGE", 1)
     paged = _rows(api.client.get("/api/export/ticks.csv", params=params, headers=AUTH).text)
     assert paged == whole and len(paged) == 3

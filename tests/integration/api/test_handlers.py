@@ -41,7 +41,7 @@ class FakeContext:
 def invoke(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Call `lambdas.http_api.handler` with an event file, against this test's stores.
     The events' dates and tokens are moved onto the simulated session's."""
-    app = create_app(api.settings, api.stores)
+    app = create_app(api.settings, api.stores, api.clock)
     monkeypatch.setattr(http_api, "_mangum", http_api.mangum_for(app))
     expiry = api.data.expiries[0]
     leg = api.data.latest[expiry]["strikes"][f"{api.data.latest[expiry]['atm_strike']:g}"]["CE"]

@@ -20,7 +20,7 @@ from typing import Any, cast
 import jwt
 import moto
 import pytest
-from conftest import AUTH, TOKEN, make_settings
+from conftest import AUTH, TOKEN, FixedClock, make_settings
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.types import ASGIApp
@@ -64,7 +64,7 @@ def settings(redis_url: str, redis_prefix: str, database_url: str) -> Settings:
 @pytest.fixture
 def app(settings: Settings) -> Iterator[FastAPI]:
     stores = Stores(settings, timeout=1.0)
-    yield create_app(settings, stores)
+    yield create_app(settings, stores, FixedClock())
     stores.close()
 
 
@@ -276,7 +276,7 @@ def cognito(
         update={"cognito_issuer": ISSUER, "cognito_client_id": "app"}
     )
     stores = Stores(settings, timeout=1.0)
-    with TestClient(create_app(settings, stores)) as c:
+    with TestClient(create_app(settings, stores, FixedClock())) as c:
         yield c
     stores.close()
 

@@ -31,14 +31,14 @@ import lambdas.kite_login
 from lambdas import http_api
 from strikeboard import auth
 from strikeboard.api.app import create_app
-from strikeboard.api.kite_routes import (
+from strikeboard.api.kite_state import STATE_TTL_S, StateSigner, state_key
+from strikeboard.api.routes.kite_login import (
     EXPIRED,
     INVALID,
     OTHER_BROWSER,
     STATE_COOKIE,
     create_kite_login_app,
 )
-from strikeboard.api.kite_state import STATE_TTL_S, StateSigner, state_key
 from strikeboard.api.stores import Stores
 from strikeboard.config import Settings, get_settings
 from strikeboard.sim.server import Running, ServerOptions, run_simulator
@@ -328,7 +328,7 @@ def test_another_admins_login_state_works_only_in_their_browser(
     assert _stored(secrets) == {}
     # Each completes their own; the log names who started the login that was stored.
     _put_back(bob, state_b)
-    with caplog.at_level(logging.INFO, logger="strikeboard.api.kite_routes"):
+    with caplog.at_level(logging.INFO, logger="strikeboard.api.routes.kite_login"):
         assert _callback(bob, params_b).status_code == 302
         assert _callback(alice, params_a).status_code == 302
     assert [r.getMessage() for r in caplog.records if "Kite token stored" in r.getMessage()] == [

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from conftest import AUTH, TOKEN, make_settings
+from conftest import AUTH, TOKEN, FixedClock, make_settings
 from fastapi.testclient import TestClient
 
 from strikeboard.api.app import create_app
@@ -30,7 +30,7 @@ def settings(redis_url: str, redis_prefix: str, database_url: str) -> Settings:
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     stores = Stores(settings, timeout=1.0)
-    with TestClient(create_app(settings, stores), follow_redirects=False) as c:
+    with TestClient(create_app(settings, stores, FixedClock()), follow_redirects=False) as c:
         yield c
     stores.close()
 
@@ -40,7 +40,7 @@ def test_auth_config_dev_and_cognito(client: TestClient, settings: Settings) -> 
     domain = "https://sb-123.auth.ap-south-1.amazoncognito.com"
     cloud = settings.model_copy(update={"cognito_domain": domain + "/",
                                         "cognito_client_id": "abc123"})  # fmt: skip
-    with TestClient(create_app(cloud, Stores(cloud))) as c:
+    with TestClient(create_app(cloud, Stores(cloud), FixedClock())) as c:
         body = c.get("/api/auth/config").json()
     assert body == {
         "mode": "cognito",
@@ -102,7 +102,7 @@ def test_ws_ticket_is_one_time_and_short_lived(client: TestClient, settings: Set
 def test_ws_ticket_without_redis_is_a_503(database_url: str) -> None:
     settings = make_settings("redis://127.0.0.1:1/0", "x:", database_url)
     stores = Stores(settings, timeout=0.2)
-    with TestClient(create_app(settings, stores)) as c:
+    with TestClient(create_app(settings, stores, FixedClock())) as c:
         response = c.post("/api/ws/ticket", headers=AUTH)
     stores.close()
     assert response.status_code == 503 and "Redis" in response.json()["detail"]

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from strikeboard.api.app import create_app
 from strikeboard.api.limits import MAX_BODY_BYTES
 from strikeboard.api.models import COLUMNS, MAX_SAVED_STRATEGIES, MAX_STRATEGY_LEGS
+from strikeboard.market.underlyings import UNDERLYINGS
 
 URL = "/api/strategy/payoff"
 
@@ -181,6 +182,22 @@ def test_strategies_are_saved_in_the_preferences_bounded(api: Api) -> None:
     assert back[0]["name"] == "ATM straddle"
     assert [leg["lots"] for leg in back[0]["legs"]] == [1, 2]
     assert back[0]["legs"][0]["entry"] == "mid"
+    # Any underlying Strikeboard knows may be saved (SENSEX is not followed here), no other.
+    sensex = {**saved, "name": "SENSEX straddle", "underlying": "SENSEX"}
+    both = api.client.put("/api/preferences", json={**prefs, "strategies": [saved, sensex]},
+                          headers=AUTH)  # fmt: skip
+    assert both.status_code == 200, both.text
+    assert [s["underlying"] for s in both.json()["strategies"]] == ["NIFTY", "SENSEX"]
+    for name in ("CRUDE", "NIFTY50"):
+        unknown = {**saved, "underlying": name}
+        refused = api.client.put("/api/preferences", json={"strategies": [unknown]}, headers=AUTH)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"] == (
+            "body.strategies.0.underlying: Value error, unknown underlying "
+            f"'{name}': known are NIFTY, BANKNIFTY, FINNIFTY, MIDCPNIFTY, SENSEX, BANKEX"
+        )
+    assert api.client.put("/api/preferences", json={**prefs, "strategies": [saved]},
+                          headers=AUTH).status_code == 200  # fmt: skip
     many = [{**saved, "name": f"s{i}"} for i in range(MAX_SAVED_STRATEGIES + 1)]
     for bad in (many, [saved, saved], [{**saved, "legs": []}], [{**saved, "name": ""}]):
         response = api.client.put("/api/preferences", json={"strategies": bad}, headers=AUTH)
@@ -195,7 +212,7 @@ def test_the_largest_saved_strategies_fit_the_body_limit(api: Api) -> None:
            "lots": 10_000, "entry": "typed", "price": 123456.75}  # fmt: skip
     legs = [leg] * MAX_STRATEGY_LEGS
     strategies = [
-        {"name": f"{i:02d}" + "x" * 58, "underlying": "BANKNIFTY", "legs": legs}
+        {"name": f"{i:02d}" + "x" * 58, "underlying": max(UNDERLYINGS, key=len), "legs": legs}
         for i in range(MAX_SAVED_STRATEGIES)
     ]
     body = json.dumps({"strategies": strategies, "columns": list(COLUMNS)})
@@ -218,7 +235,7 @@ def test_the_underlying_is_one_followed_and_by_default_the_first(api: Api) -> No
         )
     assert _post(api, {"legs": legs}).json()["underlying"] == "NIFTY"
     settings = api.settings.model_copy(update={"underlyings": "SENSEX,NIFTY"})
-    with TestClient(create_app(settings, api.stores)) as client:
+    with TestClient(create_app(settings, api.stores, api.clock)) as client:
         default = client.post(URL, json={"legs": legs}, headers=AUTH)
         assert default.status_code == 404 and "SENSEX" in default.json()["detail"], default.text
         named = client.post(URL, json={"underlying": "NIFTY", "legs": legs}, headers=AUTH)

@@ -35,11 +35,11 @@ from strikeboard.push import messages
 from strikeboard.push.httpposter import HttpPoster
 from strikeboard.push.poster import ManagementApiPoster, PostResult
 from strikeboard.push.registry import Registry
-from strikeboard.push.replay import SimChain
 from strikeboard.push.service import Pusher
 from strikeboard.store.auth_state import AuthState
 from strikeboard.store.hot import HotStore
 from strikeboard.store.snapshot import loads
+from tests.support.sim_chain import SimChain
 
 TOKEN = "integration-dev-token"
 JSONDict = dict[str, Any]

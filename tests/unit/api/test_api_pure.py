@@ -13,11 +13,12 @@ from pydantic import SecretStr, ValidationError
 from starlette.requests import Request
 
 from strikeboard.api import chain as chain_doc
-from strikeboard.api import service as svc
 from strikeboard.api.app import create_app
 from strikeboard.api.errors import BadRequestError, NotFoundError, UnauthorizedError
+from strikeboard.api.freshness import Freshness, feed_freshness
 from strikeboard.api.guard import current_user
 from strikeboard.api.models import Preferences
+from strikeboard.api.tick_pages import decode_cursor, encode_cursor
 from strikeboard.auth import Principal
 from strikeboard.chain import conventions, pricing
 from strikeboard.config import Settings
@@ -70,10 +71,10 @@ def test_gex_flip() -> None:
 
 
 def test_freshness_follows_the_feed_health() -> None:
-    assert svc.feed_freshness(None, 30, 1000.0) == svc.Freshness(True, None)
-    fresh = svc.feed_freshness({"ts": 995.0, "last_tick_age_s": 1.0}, 30, 1000.0)
-    assert fresh == svc.Freshness(False, 6.0)
-    assert svc.feed_freshness({"ts": 900.0, "last_tick_age_s": 1.0}, 30, 1000.0).stale
+    assert feed_freshness(None, 30, 1000.0) == Freshness(True, None)
+    fresh = feed_freshness({"ts": 995.0, "last_tick_age_s": 1.0}, 30, 1000.0)
+    assert fresh == Freshness(False, 6.0)
+    assert feed_freshness({"ts": 900.0, "last_tick_age_s": 1.0}, 30, 1000.0).stale
 
 
 def test_market_hours() -> None:
@@ -85,10 +86,10 @@ def test_market_hours() -> None:
 
 def test_cursor_round_trip_and_garbage() -> None:
     ts = datetime(2026, 11, 25, 10, 15, 1, 123456, tzinfo=IST)
-    assert svc.decode_cursor(svc.encode_cursor(ts, 42)) == (ts, 42)
+    assert decode_cursor(encode_cursor(ts, 42)) == (ts, 42)
     for bad in ("", "x", "1:2:3", "12:ab", "99999999999999999999999:1", "1795582020000000:-1"):
         with pytest.raises((BadRequestError, NotFoundError)):
-            svc.decode_cursor(bad)
+            decode_cursor(bad)
 
 
 def test_preferences_validation() -> None:

@@ -33,14 +33,14 @@ def test_a_live_feed_is_ok() -> None:
 
 
 def test_a_trimmed_universe_is_shown_but_is_no_fault() -> None:
-    cycle = CycleCounters(underlying_ms={"SENSEX": 12.345})  # NIFTY's not priced yet
+    cycle = CycleCounters(underlying_ms={"SENSEX": 12.345}, underlying_cpu_ms={"SENSEX": 9.876})
     doc = health_document(view(trimmed=1514, underlyings={"NIFTY": (3000, 14),
                                                           "SENSEX": (2000, 1500)},
                                cycle=cycle))  # fmt: skip
     assert doc["instruments_trimmed"] == 1514
     assert doc["underlyings"]["SENSEX"] == {"instruments": 2000, "instruments_trimmed": 1500,
-                                            "cycle_ms": 12.35}  # fmt: skip
-    assert doc["underlyings"]["NIFTY"]["cycle_ms"] == 0.0
+                                            "cycle_ms": 12.35, "cycle_cpu_ms": 9.88}  # fmt: skip
+    assert doc["underlyings"]["NIFTY"]["cycle_ms"] == 0.0  # not priced yet
     assert doc["status"] == "ok"  # the configuration asked for more than Kite carries
     assert health_document(view())["instruments_trimmed"] == 0
 

@@ -23,10 +23,10 @@ from strikeboard.push import messages
 from strikeboard.push.conflate import Board, Item
 from strikeboard.push.poster import PostResult
 from strikeboard.push.registry import Registry
-from strikeboard.push.replay import SimChain
 from strikeboard.push.service import Pusher
 from strikeboard.store import snapshot as snap
 from strikeboard.store.hot import HotStore
+from tests.support.sim_chain import SimChain
 
 JSONDict = dict[str, Any]
 USER = Principal("dev", "dev")

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from strikeboard.push import messages
-from strikeboard.push.replay import SimChain
 from strikeboard.store.snapshot import apply_delta, diff_snapshot
+from tests.support.sim_chain import SimChain
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ from strikeboard.auth import Principal
 from strikeboard.push import messages
 from strikeboard.push.poster import PostResult
 from strikeboard.push.registry import Registry
-from strikeboard.push.replay import SimChain
 from strikeboard.push.service import Pusher
 from strikeboard.store.hot import HotStore
+from tests.support.sim_chain import SimChain
 
 SHARDS = 3
 JSONDict = dict[str, Any]

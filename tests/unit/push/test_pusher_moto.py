@@ -22,10 +22,10 @@ from strikeboard.config import Settings
 from strikeboard.push import messages
 from strikeboard.push.conflate import Item
 from strikeboard.push.registry import Registry
-from strikeboard.push.replay import SimChain
 from strikeboard.push.service import Pusher
 from strikeboard.store.hot import HotStore
 from strikeboard.store.snapshot import apply_delta, loads
+from tests.support.sim_chain import SimChain
 
 
 @dataclass

@@ -17,8 +17,8 @@ from strikeboard.auth import Principal
 from strikeboard.config import get_settings
 from strikeboard.push import messages
 from strikeboard.push.registry import Registry
-from strikeboard.push.replay import SimChain
 from strikeboard.store.hot import HotStore
+from tests.support.sim_chain import SimChain
 
 CID = "Pk4p5eeGhcwCF2Q="
 EXPIRY = "2026-12-01"

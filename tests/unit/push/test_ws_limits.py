@@ -18,7 +18,7 @@ from push_helpers import connect_event, load_event, reply_of
 from lambdas import ws
 from strikeboard.push import messages
 from strikeboard.push.registry import Allowance
-from strikeboard.push.replay import SimChain
+from tests.support.sim_chain import SimChain
 
 CID = "Pk4p5eeGhcwCF2Q="
 

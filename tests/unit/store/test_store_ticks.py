@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import pytest
 
 from strikeboard.store import ticks
-from strikeboard.store.archive import copy_payload, effective_exchange_ts, ist_day
+from strikeboard.store.archive import copy_payload, effective_exchange_ts
 
 DAY_US = 86_400_000_000
 
@@ -21,12 +19,6 @@ def test_round_trip_bytes() -> None:
         ticks.from_bytes(b"\x00" * (ticks.TICK_DTYPE.itemsize + 1))
     with pytest.raises(ValueError):
         ticks.to_bytes(np.zeros(3))  # type: ignore[arg-type]
-
-
-def test_ist_day_boundaries() -> None:
-    midnight_ist_utc_us = 1_795_545_000_000_000  # 2026-11-24 18:30 UTC = 2026-11-25 00:00 IST
-    assert ist_day(midnight_ist_utc_us) == date(2026, 11, 25)
-    assert ist_day(midnight_ist_utc_us - 1) == date(2026, 11, 24)
 
 
 def test_missing_or_absurd_exchange_ts_falls_back_to_received() -> None:

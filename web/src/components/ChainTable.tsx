@@ -10,6 +10,7 @@ import { COLUMNS } from "../format";
 import { useAppDispatch, useAppSelector } from "../hooks";
 import { selectMoneynessRef, selectOiScale, selectRow, selectSpot, selectVisibleIds } from "../store/selectors";
 import { strikeSelected, type HistoryStatus } from "../store/uiSlice";
+import { strikeDrilled } from "../store/toolsSlice";
 import type { ColumnKey, IvReason, Leg, Side } from "../types";
 import { flashDigits, setFlashEnabled } from "./flash";
 import { ivReasonText, NO_LEG } from "./legend";
@@ -75,11 +76,11 @@ interface RowProps {
 }
 
 /** Why a leg has no IV: the API's code, or that the strike has no such leg. */
-function ivReason(leg: Leg | undefined): IvReason | typeof NO_LEG | null | undefined {
+function ivReason(leg: Leg | null | undefined): IvReason | typeof NO_LEG | null | undefined {
   return leg ? leg.iv_reason : NO_LEG;
 }
 
-function legValue(leg: Leg | undefined, col: ColumnKey): unknown {
+function legValue(leg: Leg | null | undefined, col: ColumnKey): unknown {
   return leg ? leg[col] : undefined;
 }
 
@@ -95,9 +96,13 @@ export const ChainRow = memo(function ChainRow({ id, columns, callItm, putItm, a
       {columns.map((col) => (
         <Cell key={`c-${col}`} col={col} side="CE" value={legValue(row.CE, col)} reason={col === "iv" ? ivReason(row.CE) : undefined} />
       ))}
-      <div className="strike" role="rowheader">
+      {/* A click anywhere on the strike cell (but its B and S buttons) opens the strike's
+          drill-down; the strike is a button for the keyboard (its click comes here too). */}
+      <div className="strike" role="rowheader" onClick={() => dispatch(strikeDrilled(row.strike))}>
         <StrategyPick strike={row.strike} side="CE" />
-        {row.strike}
+        <button type="button" className="strike-open" aria-label={`strike ${row.strike}: drill-down`} title="This strike through the day">
+          {row.strike}
+        </button>
         {row.iv !== null && row.iv !== undefined ? (
           <small className="siv">{(row.iv * 100).toFixed(1)}</small>
         ) : null}

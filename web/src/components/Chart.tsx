@@ -79,8 +79,10 @@ interface ChartProps {
   tooltipFormat?: (value: number) => string;
   /** Delay before drawing new data (ms): charts updated together redraw in separate frames. */
   delayMs?: number;
-  /** An x to mark with a vertical line (history mode's minute), or null. */
+  /** An x to mark with a vertical line (history mode's minute, GEX's flip strike), or null. */
   marker?: number | null;
+  /** The tooltip's x (default `xLabel`: a time in IST, or "Strike x"). */
+  xFormat?: (x: number) => string;
 }
 
 /** The value under the crosshair; none for a whitespace point or an invisible (no-value) bar. */
@@ -89,7 +91,7 @@ function seriesValue(param: MouseEventParams<number>, handle: ISeriesApi<SeriesT
   return d?.color === "transparent" ? undefined : d?.value;
 }
 
-export function Chart({ title, axis, series, theme, height = 150, format, tooltipFormat, delayMs = 0, marker = null }: ChartProps) {
+export function Chart({ title, axis, series, theme, height = 150, format, tooltipFormat, delayMs = 0, marker = null, xFormat }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const tip = useRef<HTMLDivElement>(null);
   const mark = useRef<HTMLDivElement>(null);
@@ -97,11 +99,16 @@ export function Chart({ title, axis, series, theme, height = 150, format, toolti
   const handles = useRef<ISeriesApi<SeriesType, number>[]>([]);
   const specs = useRef(series);
   const markerAt = useRef(marker);
+  const xText = useRef(xFormat);
+  // A title that changes (figures in it) must not recreate the chart: the tooltip reads it here.
+  const titleNow = useRef(title);
   const shape = series.map((s) => `${s.kind}:${s.color}`).join("|");
 
   useEffect(() => {
     specs.current = series;
-  }, [series]);
+    xText.current = xFormat;
+    titleNow.current = title;
+  }, [series, xFormat, title]);
 
   useEffect(() => {
     const el = box.current;
@@ -151,12 +158,13 @@ export function Chart({ title, axis, series, theme, height = 150, format, toolti
         return;
       }
       const values = handles.current.map((h) => seriesValue(param, h));
-      const lines = tooltipLines(specs.current, values, tooltipFormat ?? show, title);
+      const lines = tooltipLines(specs.current, values, tooltipFormat ?? show, titleNow.current);
       if (!lines.length) {
         t.hidden = true;
         return;
       }
-      t.textContent = [xLabel(axis, param.time), ...lines].join("\n");
+      const x = xText.current ? xText.current(param.time) : xLabel(axis, param.time);
+      t.textContent = [x, ...lines].join("\n");
       t.hidden = false;
       // Beside the cursor, on the side with room.
       const left = param.point.x > el.clientWidth / 2 ? param.point.x - t.offsetWidth - 12 : param.point.x + 12;
@@ -172,7 +180,7 @@ export function Chart({ title, axis, series, theme, height = 150, format, toolti
       chart.current = null;
       handles.current = [];
     };
-  }, [axis, shape, theme, format, tooltipFormat, title]);
+  }, [axis, shape, theme, format, tooltipFormat]);
 
   useEffect(() => {
     markerAt.current = marker;

@@ -1,7 +1,7 @@
 /** Intraday charts (spot, future, straddle, ATM IV, PCR, max pain) and by-strike charts. */
 import { useMemo } from "react";
-import { useAppSelector, useThrottled } from "../hooks";
-import { useIntradayQuery, type IntradayPoint } from "../store/api";
+import { useAppSelector, useChartDay, useThrottled } from "../hooks";
+import { useGexQuery, useIntradayQuery, type IntradayPoint } from "../store/api";
 import { selectStrikeSeries, type StrikeSeries } from "../store/selectors";
 import { compact } from "../format";
 import { chartTime, istDate } from "../clock";
@@ -45,6 +45,20 @@ export function untilMinute(points: readonly IntradayPoint[], at: string | null)
   return Number.isFinite(end) ? points.filter((p) => Date.parse(p.minute) <= end) : [...points];
 }
 
+/** The chart x of history mode's minute (marked on every time chart), or null when live. */
+export function historyMarker(at: string | null): number | null {
+  const marker = at ? chartTime(Math.floor(Date.parse(at) / 60_000) * 60_000) : null;
+  return marker !== null && Number.isFinite(marker) ? marker : null;
+}
+
+/** The GEX chart's title with the API's total (₹ crore) and flip strike, when known. */
+export function gexTitle(gex: { total: number; flip?: number | null } | undefined): string {
+  const base = "GEX by strike, ₹ Cr per 1 % move";
+  if (!gex) return base;
+  const flip = gex.flip == null ? "no flip" : `flip ${gex.flip}`;
+  return `${base} · total ${fmtCrore(gex.total)} · ${flip}`;
+}
+
 /** A histogram's bar where a strike has no value: zero and invisible (the tooltip skips it). */
 export const NO_BAR = "transparent";
 
@@ -69,12 +83,7 @@ export function strikePoints(
 
 export function IntradayCharts({ expiry, theme }: { expiry: string; theme: string }) {
   const at = useAppSelector((s) => s.ui.at);
-  // The day on screen: the travelled-to one, else the day of the chain on screen, else the
-  // API's last session (on a weekend or holiday the last trading day, not today).
-  // The chain's own market time says which day it is from when it has one.
-  const lastSession = useAppSelector((s) => s.market.session?.last_session);
-  const dataDay = useAppSelector((s) => (typeof s.chain.meta?.ts === "number" ? istDate(s.chain.meta.ts * 1000) : undefined));
-  const date = at ? at.slice(0, 10) : (dataDay ?? lastSession);
+  const date = useChartDay();
   const underlying = useAppSelector((s) => s.ui.underlying);
   const { data } = useIntradayQuery(
     { expiry, underlying, ...(date ? { date } : {}) },
@@ -123,8 +132,7 @@ export function IntradayCharts({ expiry, theme }: { expiry: string; theme: strin
     };
   }, [points]);
   // History mode: every chart ends at the chosen minute and marks it.
-  const marker = at ? chartTime(Math.floor(Date.parse(at) / 60_000) * 60_000) : null;
-  const mark = marker !== null && Number.isFinite(marker) ? marker : null;
+  const mark = historyMarker(at);
   return (
     <>
       <Chart title="Spot and future (₹)" axis="time" series={specs.price} theme={theme} format={fmt0} marker={mark} />
@@ -138,6 +146,16 @@ export function IntradayCharts({ expiry, theme }: { expiry: string; theme: strin
 
 export function StrikeCharts({ theme }: { theme: string }) {
   const rows = useThrottled(useAppSelector(selectStrikeSeries), 1_000);
+  const underlying = useAppSelector((s) => s.ui.underlying);
+  const expiry = useAppSelector((s) => s.chain.expiry);
+  const at = useAppSelector((s) => s.ui.at);
+  // The API's total and flip (one implementation, chain/analytics.py) of the live chain; the
+  // route has no past minute, so history mode shows the bars alone.
+  const { currentData: gex } = useGexQuery(
+    { underlying, expiry: expiry ?? "" },
+    { skip: !expiry || at !== null, pollingInterval: 10_000 },
+  );
+  const gexNow = gex && gex.expiry === expiry && at === null ? gex : undefined;
   const specs = useMemo(() => {
     const bars = (f: (r: StrikeSeries) => number | null, color?: (v: number) => string) => strikePoints(rows, f, "histogram", color);
     const line = (f: (r: StrikeSeries) => number | null) => strikePoints(rows, f, "line");
@@ -168,7 +186,16 @@ export function StrikeCharts({ theme }: { theme: string }) {
       <Chart title="OI by strike, units (puts below)" axis="price" series={specs.oi} theme={theme} format={fmtOi} delayMs={0} />
       <Chart title="Change in OI, units (puts mirrored below)" axis="price" series={specs.oiChange} theme={theme} height={120} format={fmtCompact} delayMs={250} />
       <Chart title="IV smile (%)" axis="price" series={specs.smile} theme={theme} height={120} format={fmt1} delayMs={500} />
-      <Chart title="GEX by strike, ₹ Cr per 1 % move" axis="price" series={specs.gex} theme={theme} height={120} format={fmtCrore} delayMs={750} />
+      <Chart
+        title={gexTitle(gexNow)}
+        axis="price"
+        series={specs.gex}
+        theme={theme}
+        height={120}
+        format={fmtCrore}
+        delayMs={750}
+        marker={gexNow?.flip ?? null}
+      />
     </>
   );
 }

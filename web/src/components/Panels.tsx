@@ -1,5 +1,7 @@
 /** The smaller parts of the dashboard: market bar, badge, banners, tabs, header, settings, toasts. */
 import { memo, useEffect, useRef, useState, type ReactNode } from "react";
+import { IvRank } from "./IvRank";
+import { Stat } from "./Stat";
 import { SHORTCUTS } from "../keys";
 import { compact, DASH, pct, price, signed } from "../format";
 import { useAppDispatch, useAppSelector, useAppStore, useMarketClock, useMarketNow, useNow } from "../hooks";
@@ -312,24 +314,6 @@ export function ExpiryTabs({
   );
 }
 
-interface StatProps {
-  label: string;
-  value: string;
-  title?: string;
-  wide?: boolean;
-  /** The header's days to expiry (the e2e test compares it with the tab's). */
-  dte?: boolean;
-}
-
-function Stat({ label, value, title, wide, dte }: StatProps) {
-  return (
-    <div className={wide ? "stat wide" : "stat"} title={title} {...(dte ? { "data-dte": value } : {})}>
-      <span>{label}</span>
-      <b>{value}</b>
-    </div>
-  );
-}
-
 export function ChainHeader() {
   const meta = useAppSelector((s) => s.chain.meta);
   const convention = useAppSelector((s) => s.prefs.convention);
@@ -342,6 +326,7 @@ export function ChainHeader() {
       <Stat label="PCR" value={a.pcr_oi == null ? DASH : a.pcr_oi.toFixed(2)} title="Put-call ratio of OI" />
       <Stat label="Max pain" value={a.max_pain == null ? DASH : String(a.max_pain)} />
       <Stat label="ATM IV" value={pct(a.atm_iv)} />
+      <IvRank />
       <Stat label="Straddle" value={price(a.atm_straddle)} />
       <Stat label="Exp. move" value={a.expected_move == null ? DASH : `±${price(a.expected_move)}`} />
       <Stat label="Lot" value={meta?.lot_size == null ? DASH : String(meta.lot_size)} />

@@ -2,6 +2,8 @@
 import { createApi, fetchBaseQuery, type FetchBaseQueryError } from "@reduxjs/toolkit/query/react";
 import type { BaseQueryFn, FetchArgs } from "@reduxjs/toolkit/query";
 import { getAuth } from "../auth";
+import type * as wire from "../api/schema.gen";
+import type { ContractMinute, ContractSeries, DailyStat, Gex, Surface } from "../api/schema.gen";
 import type {
   Convention,
   ExpiryInfo,
@@ -39,16 +41,10 @@ const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> =
   return result;
 };
 
-export interface IntradayPoint {
-  minute: string;
-  spot?: number | null;
-  future?: number | null;
-  pcr_oi?: number | null;
-  max_pain?: number | null;
-  atm_iv?: number | null;
-  straddle?: number | null;
-  atm_straddle?: number | null;
-}
+/** A minute of GET /api/analytics/intraday; the live chain's own minute has only some of it,
+ * its straddle under the snapshot's name `atm_straddle`. */
+export type IntradayPoint = Pick<wire.IntradayPoint, "minute"> &
+  Partial<Omit<wire.IntradayPoint, "minute">> & { atm_straddle?: number | null };
 
 export interface ChainQuery {
   expiry: string;
@@ -93,6 +89,22 @@ export function toPoints(raw: unknown): IntradayPoint[] {
   return [];
 }
 
+/** The key of one contract's day in `contracts`' answer. */
+export const contractKey = (token: number, date: string) => `${token}|${date}`;
+
+export interface ContractsQuery {
+  tokens: readonly number[];
+  /** IST days, YYYY-MM-DD. */
+  dates: readonly string[];
+}
+
+/** The path of GET /api/analytics/surface. */
+export function surfacePath(underlying: string, at: string | null): string {
+  const params = new URLSearchParams({ underlying });
+  if (at) params.set("at", at);
+  return `analytics/surface?${params.toString()}`;
+}
+
 export const api = createApi({
   reducerPath: "api",
   baseQuery,
@@ -118,6 +130,35 @@ export const api = createApi({
         (underlying ? `&underlying=${encodeURIComponent(underlying)}` : ""),
       transformResponse: toPoints,
     }),
+    /** Per-minute series of several contracts over several days (GET /history/contract each),
+     * by `contractKey`: one answer for a panel's lines, fetched together. */
+    contracts: b.query<Record<string, ContractMinute[]>, ContractsQuery>({
+      async queryFn({ tokens, dates }, _api, _extra, fetchWith) {
+        const keys = tokens.flatMap((t) => dates.map((d) => [t, d] as const));
+        const answers = await Promise.all(
+          keys.map(([t, d]) => fetchWith(`history/contract?token=${t}&date=${encodeURIComponent(d)}`)),
+        );
+        const out: Record<string, ContractMinute[]> = {};
+        for (const [i, a] of answers.entries()) {
+          if (a.error) return { error: a.error };
+          const [t, d] = keys[i]!;
+          out[contractKey(t, d)] = (a.data as ContractSeries).minutes;
+        }
+        return { data: out };
+      },
+      keepUnusedDataFor: 300,
+    }),
+    /** The front expiry's daily statistics with IV rank and percentile, oldest first. */
+    daily: b.query<DailyStat[], { underlying: string; days: number }>({
+      query: ({ underlying, days }) => `analytics/daily?underlying=${encodeURIComponent(underlying)}&days=${days}`,
+    }),
+    gex: b.query<Gex, { underlying: string; expiry: string }>({
+      query: ({ underlying, expiry }) =>
+        `analytics/gex?underlying=${encodeURIComponent(underlying)}&expiry=${encodeURIComponent(expiry)}`,
+    }),
+    surface: b.query<Surface, { underlying: string; at: string | null }>({
+      query: ({ underlying, at }) => surfacePath(underlying, at),
+    }),
     preferences: b.query<Preferences, void>({
       query: () => "preferences",
       providesTags: ["Preferences"],
@@ -136,5 +177,9 @@ export const {
   useExpiriesQuery,
   useChainQuery,
   useIntradayQuery,
+  useContractsQuery,
+  useDailyQuery,
+  useGexQuery,
+  useSurfaceQuery,
   usePreferencesQuery,
 } = api;

@@ -18,6 +18,7 @@ import prefs, {
   themeToggled,
 } from "./prefsSlice";
 import strategy from "./strategySlice";
+import tools from "./toolsSlice";
 import ui from "./uiSlice";
 import { selectView } from "./selectors";
 import { encodeView, navigated, viewApplied } from "./view";
@@ -28,6 +29,7 @@ export const rootReducer = combineReducers({
   market,
   prefs,
   strategy,
+  tools,
   ui,
   [api.reducerPath]: api.reducer,
 });

@@ -1,65 +1,34 @@
-/** Wire types of the strategy builder (strikeboard/api/models.py StrategyLeg, StrategyPayoff). */
+/**
+ * Wire types of the strategy builder (strikeboard/api/models.py StrategyLeg, StrategyPayoff),
+ * aliased from the types generated from the API's schema (api/schema.gen.ts).
+ */
+import type * as api from "../api/schema.gen";
+import type { Without } from "../types";
 
 export type OptionType = "CE" | "PE";
 export type TradeSide = "buy" | "sell";
 export const ENTRIES = ["mid", "bid", "ask", "ltp", "typed"] as const;
 export type Entry = (typeof ENTRIES)[number];
 
-export interface StrategyLeg {
-  expiry: string;
-  strike: number;
-  option_type: OptionType;
-  side: TradeSide;
-  lots: number;
-  entry: Entry;
+// The schema's rule "a typed entry needs a price" (an anyOf) comes out of the generator as a
+// union with partial members: a leg is its member with every field.
+type Full<T> = Extract<T, { strike: number }>;
+
+export type StrategyLeg = Without<Full<api.StrategyLeg>, "price"> & {
   /** Premium per unit; used with entry "typed". */
   price: number | null;
-}
+};
 
-export interface SavedStrategy {
-  name: string;
-  underlying: string;
-  legs: StrategyLeg[];
-}
+export type SavedStrategy = Without<api.SavedStrategy, "legs"> & { legs: StrategyLeg[] };
 
-export interface StrategyRequest {
+/** The request; `underlying` is one of the deployment's (the schema's enum is the dump's). */
+export type StrategyRequest = Without<api.StrategyRequest, "underlying" | "legs" | "range_pct" | "target"> & {
   underlying: string;
   legs: StrategyLeg[];
   range_pct: number | null;
-  points: number;
-  iv_shift: number;
   target: string | null;
-}
+};
 
-export interface PricedLeg extends StrategyLeg {
-  price: number;
-  lot_size: number;
-  quantity: number;
-  iv: number;
-  iv_source: "entry" | "chain";
-}
+export type PricedLeg = Full<api.StrategyLegPriced>;
 
-export interface StrategyPayoff {
-  underlying: string;
-  spot: number;
-  now: string;
-  target: string;
-  horizon: string;
-  forward: number | null;
-  atm_iv: number | null;
-  iv_shift: number;
-  range_pct: number;
-  spots: number[];
-  at_expiry: number[];
-  at_target: number[];
-  target_at_spot: number;
-  breakevens: number[];
-  max_profit: number | null;
-  max_loss: number | null;
-  pop: number | null;
-  net_premium: number;
-  greeks: { delta: number; gamma: number; theta: number; vega: number };
-  legs: PricedLeg[];
-  source: "live" | "archive";
-  stale: boolean;
-}
+export type StrategyPayoff = Without<api.StrategyPayoff, "legs"> & { legs: PricedLeg[] };

@@ -37,7 +37,7 @@ class FakeSocket implements SocketLike {
 }
 
 const EXPIRY = "2026-12-01";
-const market: MarketResponse = { instruments: { "NIFTY 50": { ltp: 26000 } }, stale: false, age_s: 0, market_open: true };
+const market: MarketResponse = { instruments: { "NIFTY 50": { ltp: 26000 } }, stale: false, age_s: 0, market_open: true, source: "live" };
 
 function delta(seq: number, ltp: number) {
   return { type: "delta", expiry: EXPIRY, seq, base: seq - 1, set: { strikes: { "26000": { CE: { ltp } } } } };

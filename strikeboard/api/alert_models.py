@@ -1,5 +1,4 @@
-"""The caller's alert rules and fired alerts: GET/POST/DELETE /api/alerts, GET
-/api/alerts/events (docs/alerts.md).
+"""The alert routes' models (`strikeboard.api.routes.alerts`, docs/alerts.md).
 
 A rule is checked here (422 with the reason: a kind without the fields it reads, a level that
 kind cannot take, an expiry already past, more than ALERTS_MAX_RULES rules) and stored; the
@@ -11,25 +10,16 @@ deleted.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Any, Final, Literal
 
-from fastapi import APIRouter, Path, Query, Response
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from strikeboard.api.errors import NotFoundError
-from strikeboard.api.followed import followed_name
-from strikeboard.api.guard import USER
 from strikeboard.api.models import EXPIRY_CEILING, EXPIRY_FLOOR, UNDERLYING_PATTERN
-from strikeboard.api.stores import Stores
-from strikeboard.chain.alerts import EXPIRY_KINDS, Kind, Op, RuleError, Target
-from strikeboard.config import Settings
-from strikeboard.store import alerts as store_alerts
+from strikeboard.chain.alerts import EXPIRY_KINDS, Kind, RuleError, Target
 
 __all__ = ["AlertEvent", "AlertEvents", "AlertRule", "AlertRuleIn", "AlertRules",
-           "add_alert_routes"]  # fmt: skip
+           "declare_rule_choices"]  # fmt: skip
 
 KINDS = Literal["spot", "ltp", "iv", "oi", "oi_change", "pcr", "max_pain"]
 OPS = Literal["crosses_above", "crosses_below"]
@@ -83,6 +73,16 @@ def _declare_kinds(schema: dict[str, Any]) -> None:
     schema["anyOf"] = _kinds_schema()
 
 
+def declare_rule_choices(schema: dict[str, Any], followed: list[str], email: bool) -> None:
+    """This deployment's choices in the OpenAPI schema's `AlertRuleIn`: the followed
+    underlyings (another is a 400, as everywhere), and e-mail only when there is a topic
+    (else a 422)."""
+    props = schema["components"]["schemas"]["AlertRuleIn"]["properties"]
+    props["underlying"]["anyOf"] = [{"type": "string", "enum": followed}, {"type": "null"}]
+    if not email:
+        props["email"]["enum"] = [False]
+
+
 class AlertRuleIn(BaseModel):
     """A new rule: what it watches (``kind`` and, for a contract, ``expiry``, ``strike`` and
     ``option_type``; for PCR and max pain, ``expiry``), which way (``op``) across which
@@ -124,24 +124,6 @@ class AlertRuleIn(BaseModel):
         if problem is not None:
             raise ValueError(problem)
         return self
-
-
-def _rule_model(followed: list[str], email: bool) -> type[AlertRuleIn]:
-    """`AlertRuleIn` with this deployment's choices in its schema: the followed underlyings
-    (another is a 400, as everywhere), and e-mail only when there is a topic (else a 422)."""
-
-    def declare(schema: dict[str, Any]) -> None:
-        _declare_kinds(schema)
-        props = schema["properties"]
-        props["underlying"]["anyOf"] = [{"type": "string", "enum": followed}, {"type": "null"}]
-        if not email:
-            props["email"]["enum"] = [False]
-
-    config = ConfigDict(extra="forbid", json_schema_extra=declare)
-    # Named as the base: the schema's component stays "AlertRuleIn".
-    namespace = {"model_config": config, "__module__": __name__}
-    model: type[AlertRuleIn] = type("AlertRuleIn", (AlertRuleIn,), namespace)
-    return model
 
 
 class _Watched(BaseModel):
@@ -200,71 +182,3 @@ class AlertEvent(_Watched):
 class AlertEvents(BaseModel):
     events: list[AlertEvent]
     next: int | None = Field(description="Pass as `before` for the next (older) page.")
-
-
-def _invalid(message: str) -> RequestValidationError:
-    """A 422 in the API's one-sentence form (errors.add_error_handlers)."""
-    return RequestValidationError([{"loc": ("body",), "msg": message}])
-
-
-def _public(doc: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k in model.model_fields}
-
-
-def add_alert_routes(
-    api: APIRouter, settings: Settings, store: Stores, clock: Callable[[], datetime]
-) -> None:
-    """Adds the alert routes to the authenticated router ``api``."""
-    email_on = bool(settings.alerts_topic_arn)
-    rule_in = _rule_model([u.name for u in settings.underlying_list], email_on)
-
-    @api.get("/alerts", response_model=AlertRules, tags=["alerts"])
-    def list_alerts(principal: USER) -> dict[str, Any]:
-        """The caller's rules, oldest first, with the cap and whether e-mail is offered."""
-        rules = store_alerts.list_rules(store.rows, principal.user_id)
-        return {"rules": [_public(r, AlertRule) for r in rules],
-                "max_rules": settings.alerts_max_rules, "email": email_on}  # fmt: skip
-
-    def create_alert(body: AlertRuleIn, principal: USER) -> dict[str, Any]:
-        """Store a rule (422: incomplete, a level its kind cannot take, the cap reached,
-        e-mail asked where none is configured; 404: an expiry that is past); it is live
-        within seconds."""
-        underlying = followed_name(settings, body.underlying)
-        if body.expiry is not None and body.expiry < clock().date():
-            raise NotFoundError(f"expiry {body.expiry} is past: nothing left to watch")
-        if body.email and not email_on:
-            raise _invalid("e-mail alerts are not configured on this deployment")
-        target = Target(Kind(body.kind), underlying,
-                        body.expiry.isoformat() if body.expiry else None, body.strike,
-                        body.option_type)  # fmt: skip
-        made = store_alerts.create_rule(
-            store.rows, principal.user_id, target, Op(body.op), body.level,
-            hysteresis=body.hysteresis, email=body.email, note=body.note,
-            cap=settings.alerts_max_rules,
-        )  # fmt: skip
-        if made is None:
-            raise _invalid(f"at most {settings.alerts_max_rules} alert rules: delete one first")
-        return _public(made, AlertRule)
-
-    # FastAPI reads the body's model from the annotation: this deployment's (`_rule_model`).
-    create_alert.__annotations__["body"] = rule_in
-    api.post("/alerts", response_model=AlertRule, status_code=201, tags=["alerts"])(create_alert)
-
-    @api.delete("/alerts/{rule_id}", status_code=204, response_class=Response, tags=["alerts"])
-    def delete_alert(rule_id: Annotated[int, Path(gt=0, lt=2**63)], principal: USER) -> Response:
-        """Delete one of the caller's rules (its fired alerts stay listed); 404 if none."""
-        if not store_alerts.delete_rule(store.rows, principal.user_id, rule_id):
-            raise NotFoundError(f"no alert rule {rule_id}")
-        return Response(status_code=204)
-
-    @api.get("/alerts/events", response_model=AlertEvents, tags=["alerts"])
-    def alert_events(
-        principal: USER,
-        before: Annotated[
-            int | None, Query(gt=0, lt=2**63, description="`next` of the previous page.")
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    ) -> dict[str, Any]:
-        """The caller's fired alerts, newest first, a page at a time."""
-        events, after = store_alerts.list_events(store.rows, principal.user_id, before, limit)
-        return {"events": [_public(e, AlertEvent) for e in events], "next": after}

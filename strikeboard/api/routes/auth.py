@@ -1,11 +1,11 @@
-"""Sign-in routes: the SPA's sign-in settings, `/ws` tickets, and the Kite login's routes
-(`strikeboard.api.kite_routes`) over this app's Redis.
+"""Sign-in routes: the SPA's sign-in settings and `/ws` tickets; `RedisTokens`, where the Kite
+login's routes (`strikeboard.api.routes.kite_login`) put the token in an app with Redis.
 
 - `GET /api/auth/config` (public): the hosted UI endpoints and client id, or `{"mode": "dev"}`.
 - `POST /api/ws/ticket`: a one-time ticket for `/ws?ticket=` (30 s).
-- `POST /api/auth/kite/login`, `GET /api/auth/kite/callback`: see `kite_routes`; here the
-  token goes to Redis (local) or, with KITE_SECRET_NAME, to Secrets Manager followed by the
-  Redis notice that wakes the feed.
+- `POST /api/auth/kite/login`, `GET /api/auth/kite/callback`: see `kite_login`; in the main
+  app the token goes to Redis (local) or, with KITE_SECRET_NAME, to Secrets Manager followed
+  by the Redis notice that wakes the feed.
 
 Who is calling: `strikeboard.api.guard.current_user`.
 """
@@ -17,9 +17,9 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from strikeboard.api.dependencies import SETTINGS, STORES
 from strikeboard.api.errors import UnavailableError
 from strikeboard.api.guard import USER
-from strikeboard.api.kite_routes import add_kite_login_routes
 from strikeboard.api.stores import Stores
 from strikeboard.config import Settings
 from strikeboard.store.auth_state import TICKET_TTL_S, AuthState
@@ -77,19 +77,18 @@ def auth_config(settings: Settings) -> dict[str, Any]:
             "redirect_path": REDIRECT_PATH}  # fmt: skip
 
 
-def add_auth_routes(public: APIRouter, api: APIRouter, settings: Settings, store: Stores) -> None:
-    """Register the sign-in routes on the public and the authenticated /api routers."""
+public_router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"])
 
-    @public.get("/auth/config", response_model=AuthConfig, response_model_exclude_none=True,
-                tags=["auth"])  # fmt: skip
-    def get_auth_config() -> dict[str, Any]:
-        """How to sign in: `mode` "cognito" with the hosted UI's endpoints, or "dev"."""
-        return auth_config(settings)
 
-    @api.post("/ws/ticket", response_model=WsTicket, tags=["auth"])
-    def ws_ticket(principal: USER) -> dict[str, Any]:
-        """A one-time ticket for `/ws?ticket=` (valid 30 s): no token travels in a URL."""
-        ticket = AuthState.of(store.hot).issue_ticket(principal, TICKET_TTL_S)
-        return {"ticket": ticket, "expires_in": TICKET_TTL_S}
+@public_router.get("/auth/config", response_model=AuthConfig, response_model_exclude_none=True)
+def get_auth_config(settings: SETTINGS) -> dict[str, Any]:
+    """How to sign in: `mode` "cognito" with the hosted UI's endpoints, or "dev"."""
+    return auth_config(settings)
 
-    add_kite_login_routes(public, api, settings, RedisTokens(store))
+
+@router.post("/ws/ticket", response_model=WsTicket)
+def ws_ticket(principal: USER, stores: STORES) -> dict[str, Any]:
+    """A one-time ticket for `/ws?ticket=` (valid 30 s): no token travels in a URL."""
+    ticket = AuthState.of(stores.hot).issue_ticket(principal, TICKET_TTL_S)
+    return {"ticket": ticket, "expires_in": TICKET_TTL_S}
