@@ -27,7 +27,7 @@ from typing import Any
 from strikeboard.chain.alerts import AlertBook, Kind, Op, Rule, RuleState, Target
 from strikeboard.feed.alerts import AlertEvaluator
 from strikeboard.market.calendar import IST
-from strikeboard.push.replay import SimChain
+from tests.support.sim_chain import SimChain
 from strikeboard.store.alerts import AlertRepo
 from strikeboard.store.hot import HotStore
 

@@ -22,7 +22,7 @@ from moto import mock_aws
 from strikeboard.chain.alerts import Kind, Op, Rule, RuleState, Target, step
 from strikeboard.feed.alerts import AlertEvaluator
 from strikeboard.market.calendar import IST
-from strikeboard.push.replay import SimChain
+from tests.support.sim_chain import SimChain
 from strikeboard.store import alerts as store
 from strikeboard.store.alerts import AlertRepo
 from strikeboard.store.hot import HotStore
