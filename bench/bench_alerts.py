@@ -27,9 +27,9 @@ from typing import Any
 from strikeboard.chain.alerts import AlertBook, Kind, Op, Rule, RuleState, Target
 from strikeboard.feed.alerts import AlertEvaluator
 from strikeboard.market.calendar import IST
-from tests.support.sim_chain import SimChain
 from strikeboard.store.alerts import AlertRepo
 from strikeboard.store.hot import HotStore
+from tests.support.sim_chain import SimChain
 
 RULES = int(os.environ.get("RULES", "1000"))
 CYCLES = int(os.environ.get("CYCLES", "400"))

@@ -22,10 +22,10 @@ from moto import mock_aws
 from strikeboard.chain.alerts import Kind, Op, Rule, RuleState, Target, step
 from strikeboard.feed.alerts import AlertEvaluator
 from strikeboard.market.calendar import IST
-from tests.support.sim_chain import SimChain
 from strikeboard.store import alerts as store
 from strikeboard.store.alerts import AlertRepo
 from strikeboard.store.hot import HotStore
+from tests.support.sim_chain import SimChain
 
 AT = datetime(2026, 11, 25, 10, 0, tzinfo=IST)
 REGION = "ap-south-1"
