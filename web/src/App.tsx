@@ -15,6 +15,7 @@ import {
   Toasts,
 } from "./components/Panels";
 import { ExportChain } from "./components/ExportChain";
+import { ReplayBar } from "./components/ReplayBar";
 import { Account } from "./components/SignIn";
 import { StrategyBuilder } from "./components/StrategyBuilder";
 import { Tools } from "./components/Tools";
@@ -186,6 +187,7 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
         <Account />
       </header>
       <Banners health={health} />
+      <ReplayBar />
       <ExpiryTabs expiries={expiries} current={expiry} onSelect={(e) => dispatch(expirySelected(e))} />
       <ChainHeader />
       <main className="grid">
