@@ -14,6 +14,15 @@ const STOPPED: Record<ReplayStop, string> = {
   "last-minute": "Stopped at the last archived minute.",
 };
 
+// Drawn, not characters: the media-control glyphs are missing from many fonts.
+function Icon({ d }: { d: string }) {
+  return (
+    <svg viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
+      <path d={d} fill="currentColor" stroke="currentColor" strokeWidth="1.5" strokeLinejoin="round" />
+    </svg>
+  );
+}
+
 export function ReplayBar() {
   const at = useAppSelector((s) => s.ui.at);
   if (!at) return null;
@@ -31,7 +40,7 @@ function ReplayControls({ at }: { at: string }) {
     <div className="replay" role="group" aria-label="replay" data-playing={playing ? "1" : "0"}>
       <span className="replay-label">Replay</span>
       <button type="button" onClick={() => go(shiftMinute(at, -1))} aria-label="a minute back" title="A minute back">
-        ⏮
+        <Icon d="M4 3v10M13 3 6 8l7 5z" />
       </button>
       <button
         type="button"
@@ -41,10 +50,10 @@ function ReplayControls({ at }: { at: string }) {
         aria-pressed={playing}
         title={playing ? "Pause the replay" : "Play this day from this minute"}
       >
-        {playing ? "⏸" : "▶"}
+        <Icon d={playing ? "M4 3h3v10H4zM9 3h3v10H9z" : "M4 2.5v11L13 8z"} />
       </button>
       <button type="button" onClick={() => go(later)} disabled={Date.parse(later) > now} aria-label="a minute forward" title="A minute forward">
-        ⏭
+        <Icon d="M12 3v10M3 3l7 5-7 5z" />
       </button>
       <span className="replay-speeds" role="group" aria-label="replay speed">
         {SPEEDS.map((x) => (
