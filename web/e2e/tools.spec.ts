@@ -87,9 +87,10 @@ test("a replay at 60x moves the chain minute by minute, as the API's chain of ea
   // Every change of the minute, its answer and the sampled cells, as the page shows them.
   await page.evaluate((k) => {
     const seen: Seen[] = [];
-    (window as unknown as { __seen: Seen[] }).__seen = seen;
+    const w = window as unknown as { __seen: Seen[]; __seenTimer: number };
+    w.__seen = seen;
     const cell = (side: string) => document.querySelector(`[data-strike="${k}"] .c.ltp.${side} .v`)?.textContent ?? null;
-    setInterval(() => {
+    w.__seenTimer = window.setInterval(() => {
       const s = window.__strikeboard.store.getState();
       const e: Seen = {
         t: performance.now(),
@@ -111,7 +112,11 @@ test("a replay at 60x moves the chain minute by minute, as the API's chain of ea
   const minutes = () => page.evaluate(() => [...new Set((window as unknown as { __seen: Seen[] }).__seen.map((e) => e.at))]);
   await expect.poll(async () => (await minutes()).length, { timeout: 60_000, message: "minutes played" }).toBeGreaterThanOrEqual(STEPS + 1);
   await page.getByRole("button", { name: "pause" }).click();
-  const seen = await page.evaluate(() => (window as unknown as { __seen: Seen[] }).__seen);
+  const seen = await page.evaluate(() => {
+    const w = window as unknown as { __seen: Seen[]; __seenTimer: number };
+    clearInterval(w.__seenTimer);
+    return w.__seen;
+  });
   const held = await state(page, (s) => s.ui.at);
 
   const played = [...new Set(seen.map((e) => e.at))].slice(0, STEPS + 1) as string[];
