@@ -136,3 +136,13 @@ def test_strategy_builder_end_to_end(built_spa: None) -> None:
     """A straddle built from the chain shows breakevens at strike -/+ premium at expiry; save,
     reload, share link; web/screenshots/strategy.png (web/e2e/strategy.spec.ts)."""
     run_spec("strategy", timeout=600)
+
+
+@needs_npm
+@needs_chromium
+@pytest.mark.slow
+def test_trader_tools_end_to_end(built_spa: None) -> None:
+    """A replay at 60x moves the chain minute by minute as the API's chain of each minute; the
+    strike drill-down and the surface tab with data; web/screenshots/replay.png
+    (web/e2e/tools.spec.ts)."""
+    run_spec("tools", timeout=600)

@@ -16,6 +16,7 @@ import {
 } from "./components/Panels";
 import { Alerts, AlertsButton } from "./components/Alerts";
 import { ExportChain } from "./components/ExportChain";
+import { ReplayBar } from "./components/ReplayBar";
 import { Account } from "./components/SignIn";
 import { StrategyBuilder } from "./components/StrategyBuilder";
 import { Tools } from "./components/Tools";
@@ -188,6 +189,7 @@ export function App({ client, initialView = {} }: { client: LiveClient; initialV
         <Account />
       </header>
       <Banners health={health} />
+      <ReplayBar />
       <ExpiryTabs expiries={expiries} current={expiry} onSelect={(e) => dispatch(expirySelected(e))} />
       <ChainHeader />
       <main className="grid">

@@ -17,6 +17,7 @@ import prefs, {
   prefsLoaded,
   themeToggled,
 } from "./prefsSlice";
+import replay, { startReplayListener, type ReplayClock } from "./replaySlice";
 import strategy from "./strategySlice";
 import tools from "./toolsSlice";
 import ui from "./uiSlice";
@@ -28,6 +29,7 @@ export const rootReducer = combineReducers({
   chain,
   market,
   prefs,
+  replay,
   strategy,
   tools,
   ui,
@@ -41,6 +43,8 @@ export interface StoreOptions {
   /** Write preferences back to the API (off in unit tests without a server). */
   syncPrefs?: boolean;
   preloaded?: Partial<RootState>;
+  /** The replay's clock (its "never past the market's now"); the browser's by default. */
+  replayClock?: ReplayClock;
   /**
    * Keep the view in this address bar: a navigation (another expiry, minute or convention)
    * adds a history entry, the rest (a panel, a view applied from the address itself, the
@@ -79,6 +83,7 @@ export function makeStore(options: StoreOptions = {}) {
       }
     },
   });
+  startReplayListener(listener, options.replayClock);
   const url = options.url;
   if (url) {
     listener.startListening({
