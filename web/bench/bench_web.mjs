@@ -9,7 +9,10 @@
  * and the time from a delta's arrival to the updated cell being painted (p50/p99: receipt ->
  * the rAF in which the probed cell shows the new value -> the task after that frame).
  * Reference in the same run: the naive page (bench/naive.html) that rebuilds the table's HTML
- * on every message. Options: --seconds N (default 60), --ref-seconds N (default 20).
+ * on every message. A second SPA phase, as long as the first, has the strategy builder open on an
+ * iron condor (its payoff from the fake gateway's Black-76 bench double) while the chain stays
+ * live, and counts the payoff requests the SPA makes meanwhile.
+ * Options: --seconds N (default 60, each SPA phase), --ref-seconds N (default 20).
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -106,7 +109,20 @@ function tasksFromTrace(buffer) {
   return out;
 }
 
-async function measure(browser, url, seconds, rowsWanted) {
+/**
+ * The builder's phase: an iron condor around the synthetic chain's first ATM (26000), opened the
+ * way a shared link opens it (`?strategy=`, web/src/strategy/codec.ts's form: expiry yymmdd, C/P,
+ * strike, b/s, lots, m = at the mid). The SPA then prices it with POST /api/strategy/payoff.
+ */
+const CONDOR = [
+  [26200, "C", "s"],
+  [26400, "C", "b"],
+  [25800, "P", "s"],
+  [25600, "P", "b"],
+];
+const condorLink = (expiry) => ["NIFTY", ...CONDOR.map(([k, t, side]) => `${expiry.slice(2).replace(/-/g, "")}${t}${k}${side}1m`)].join("_");
+
+async function measure(browser, url, seconds, rowsWanted, { ready, counted } = {}) {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   const page = await context.newPage();
   await page.addInitScript(probe);
@@ -114,15 +130,18 @@ async function measure(browser, url, seconds, rowsWanted) {
   // Strikes held (the SPA renders only the rows in view; the naive page renders them all).
   const held = () => window.__strikeboard?.store.getState().chain.rows.ids.length ?? document.querySelectorAll("[data-strike]").length;
   await page.waitForFunction(`(${held})() >= ${rowsWanted}`, null, { timeout: 30_000 });
+  if (ready) await page.waitForFunction(ready, null, { timeout: 30_000 });
   await page.waitForTimeout(1000); // settle after the first render
   await page.evaluate(() => {
     window.__bench.latency.length = 0;
     window.__bench.longtasks.length = 0;
     window.__bench.missed = 0;
   });
+  const before = counted?.() ?? 0;
   await browser.startTracing(page, { categories: ["toplevel"] });
   await page.waitForTimeout(seconds * 1000);
   const trace = await browser.stopTracing();
+  const requests = (counted?.() ?? 0) - before;
   const b = await page.evaluate(() => window.__bench);
   const rows = await page.evaluate(`(${held})()`);
   const domRows = await page.evaluate(() => document.querySelectorAll("[data-strike]").length);
@@ -133,6 +152,7 @@ async function measure(browser, url, seconds, rowsWanted) {
   const lat = [...b.latency].sort((x, y) => x - y);
   const load = (await import("node:os")).loadavg()[0];
   return {
+    requests,
     rows,
     domRows,
     load,
@@ -162,6 +182,11 @@ async function main() {
     const version = browser.version();
     console.log(`Chromium ${version}; ${STRIKES} strikes x 8 columns a side, a delta ${HZ}x/s (a third of the legs change), synthetic data`);
     const spa = await measure(browser, `${gw.url}/#token=bench`, SECONDS, STRIKES);
+    const builder = await measure(browser, `${gw.url}/?underlying=NIFTY&strategy=${condorLink(gw.chain.expiry)}#token=bench`, SECONDS, STRIKES, {
+      // The builder open with its four legs and the API's payoff drawn.
+      ready: `document.querySelectorAll(".strategy [data-leg]").length === ${CONDOR.length} && !!document.querySelector('.strategy [data-fig="breakevens"]')`,
+      counted: () => gw.stats.payoffs,
+    });
     const naive = await measure(browser, `${gw.url}/naive.html`, REF_SECONDS, STRIKES);
     const f = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : "n/a");
     const line = (name, secs, r) => [
@@ -171,11 +196,17 @@ async function main() {
     const rows = [
       ["run", "s", "strikes", "DOM rows", "tasks", "longest ms", ">50 ms", "longtask", "longest cpu ms", ">50 cpu", "main busy", "delta->paint p50", "p99", "max", "n", "missed", "load"],
       line("Strikeboard SPA", SECONDS, spa),
+      line("SPA + builder (iron condor)", SECONDS, builder),
       line("reference: naive full re-render", REF_SECONDS, naive),
     ];
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
     for (const r of rows) console.log(r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join("  "));
     console.log(`deltas sent: ${gw.stats.deltas}, mean delta ${(gw.stats.bytes / Math.max(1, gw.stats.deltas) / 1024).toFixed(1)} KB; target: no task over 50 ms`);
+    const each = builder.requests ? `one per ${(SECONDS / builder.requests).toFixed(1)} s` : "none";
+    console.log(
+      `builder: POST /api/strategy/payoff ${builder.requests} times in ${SECONDS} s with the chain live (${each}; ${gw.stats.payoffs} in all, ` +
+        `mean answer ${(gw.stats.payoffBytes / Math.max(1, gw.stats.payoffs) / 1024).toFixed(1)} KB, from the Black-76 bench double of bench/payoff-double.mjs)`,
+    );
     console.log("longest/>50: wall time of renderer main-thread tasks (trace RunTask); cpu: the same tasks' thread CPU time;");
     console.log("longtask: PerformanceObserver entries; delta->paint in ms; load: 1-min load average of this machine");
   } finally {

@@ -1,12 +1,14 @@
 /**
  * A stand-in gateway for the browser benchmark: serves web/dist, a minimal /api, and a /ws
  * that streams a synthetic chain of N strikes with deltas at a fixed rate (the wire format of
- * docs/api.md). Synthetic and labelled as such: it measures the browser, not the market.
+ * docs/api.md), and POST /api/strategy/payoff from a Black-76 bench double (payoff-double.mjs).
+ * Synthetic and labelled as such: it measures the browser, not the market.
  */
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 import { WebSocketServer } from "ws";
+import { payoffDouble } from "./payoff-double.mjs";
 
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png" };
 
@@ -96,7 +98,7 @@ export class SyntheticChain {
 /** Start the server; returns {url, close, stats}. */
 export async function startFakeGateway({ dist, extra = {}, strikes = 200, hz = 4, port = 0 }) {
   const chain = new SyntheticChain({ strikes });
-  const stats = { deltas: 0, bytes: 0 };
+  const stats = { deltas: 0, bytes: 0, payoffs: 0, payoffBytes: 0 };
   const api = {
     "/api/ws/ticket": () => ({ ticket: `bench-${Math.random().toString(36).slice(2)}`, expires_in: 30 }),
     "/api/health": () => ({ status: "ok", feed: { connected: true, token: "ok", last_tick_age_s: 0.1, ticks_per_s: 9000 }, market_open: true, now: new Date().toISOString() }),
@@ -108,6 +110,22 @@ export async function startFakeGateway({ dist, extra = {}, strikes = 200, hz = 4
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, "http://x");
     let body;
+    if (url.pathname === "/api/strategy/payoff" && req.method === "POST") {
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      let request = null;
+      try {
+        request = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      } catch {
+        // answered below as a request without legs
+      }
+      const answer = payoffDouble(request, chain);
+      const text = JSON.stringify(answer.body);
+      stats.payoffs += 1;
+      stats.payoffBytes += text.length;
+      res.writeHead(answer.status, { "content-type": "application/json" }).end(text);
+      return;
+    }
     if (url.pathname.startsWith("/api/chain/")) body = { ...chain.snapshot(), source: "live", stale: false, age_s: 0.1 };
     else if (api[url.pathname]) body = api[url.pathname]();
     if (body !== undefined) {
