@@ -25,7 +25,6 @@ test.describe.configure({ mode: "serial" });
 
 /** What the page shows at each change while the replay plays (recorded in the page). */
 interface Seen {
-  t: number;
   at: string | null;
   history: string | null;
   shown: string | null;
@@ -93,7 +92,6 @@ test("a replay at 60x moves the chain minute by minute, as the API's chain of ea
     w.__seenTimer = window.setInterval(() => {
       const s = window.__strikeboard.store.getState();
       const e: Seen = {
-        t: performance.now(),
         at: s.ui.at,
         history: s.ui.history?.state ?? null,
         shown: document.querySelector(".replay-minute")?.getAttribute("data-at") ?? null,
@@ -101,7 +99,7 @@ test("a replay at 60x moves the chain minute by minute, as the API's chain of ea
         pe: cell("PE"),
       };
       const last = seen[seen.length - 1];
-      if (!last || JSON.stringify({ ...last, t: 0 }) !== JSON.stringify({ ...e, t: 0 })) seen.push(e);
+      if (!last || JSON.stringify(last) !== JSON.stringify(e)) seen.push(e);
     }, 20);
   }, strike);
   await page.getByRole("button", { name: "60x" }).click();
@@ -124,10 +122,10 @@ test("a replay at 60x moves the chain minute by minute, as the API's chain of ea
     played.map((m) => Date.parse(m) - Date.parse(start)),
     `the minutes played: ${played.join(", ")}`,
   ).toEqual(Array.from({ length: STEPS + 1 }, (_, i) => i * 60_000));
-  // The bar shows the store's minute, and a minute is on screen a second at least at 60x.
-  const firsts = played.map((m) => seen.find((e) => e.at === m)!);
+  // The bar shows the store's minute. The pace (a second a minute at 60x) is replaySlice's
+  // Vitest, on fake timers: here the page's own sampling would make it a test of the
+  // machine's speed.
   expect(seen.filter((e) => e.shown !== e.at && e.history === "loaded"), "the replay bar's minute is the chain's").toEqual([]);
-  firsts.slice(1).forEach((e, i) => expect(e.t - firsts[i]!.t, `step ${i + 1} after ${(e.t - firsts[i]!.t).toFixed(0)} ms`).toBeGreaterThanOrEqual(950));
 
   // Each minute's cells as last shown (settled), against the API's chain of that minute.
   const api = (await page.evaluate(
