@@ -115,6 +115,16 @@ def run_spec(name: str, timeout: float) -> None:
 @needs_npm
 @needs_chromium
 @pytest.mark.slow
+def test_alerts_end_to_end(built_spa: None) -> None:
+    """A spot alert set from the SPA fires once (a toast, a row, one event); a page opened
+    again lists it, and one that fired while no page was open; web/screenshots/alerts.png
+    (web/e2e/alerts.spec.ts)."""
+    run_spec("alerts", timeout=600)
+
+
+@needs_npm
+@needs_chromium
+@pytest.mark.slow
 def test_dashboard_end_to_end(built_spa: None) -> None:
     """The dashboard against `strikeboard dev` (web/e2e/dashboard.spec.ts)."""
     run_spec("dashboard", timeout=1200)

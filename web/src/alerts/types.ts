@@ -1,8 +1,14 @@
-/** Wire types of the alerts (docs/alerts.md): GET/POST /api/alerts, GET /api/alerts/events, the `alert` message. */
+/**
+ * Wire types of the alerts (docs/alerts.md). The REST ones (GET/POST /api/alerts, GET
+ * /api/alerts/events) are the generated schema's (api/schema.gen.ts, `npm run api:types`),
+ * aliased here; written here: the WebSocket's `alert` message and the SPA's own constants.
+ */
+import type * as api from "../api/schema.gen";
+import type { Without } from "../types";
 
-export type AlertKind = "spot" | "ltp" | "iv" | "oi" | "oi_change" | "pcr" | "max_pain";
-export type AlertOp = "crosses_above" | "crosses_below";
-export type OptionType = "CE" | "PE";
+export type AlertKind = api.AlertRule["kind"];
+export type AlertOp = api.AlertRule["op"];
+export type OptionType = NonNullable<api.AlertRule["option_type"]>;
 
 export const ALERT_KINDS: readonly AlertKind[] = ["spot", "ltp", "iv", "oi", "oi_change", "pcr", "max_pain"];
 /** Kinds read from one leg: they need an expiry, a strike and CE/PE. */
@@ -21,55 +27,29 @@ export const KIND_LABELS: Record<AlertKind, string> = {
 };
 
 /** What a rule watches and how (shared by rules and their fired alerts). */
-export interface Watched {
-  kind: AlertKind;
+export type Watched = Pick<api.AlertRule, "kind" | "underlying" | "expiry" | "strike" | "option_type" | "op" | "level">;
+
+/**
+ * POST /api/alerts. The schema's per-kind variants (which fields each kind needs) come out of
+ * openapi-typescript as members of a union: the complete object is the one with `op`. Two
+ * fields are the deployment's choice, so the dumped schema (scripts/api_types.py: every known
+ * underlying, no e-mail topic) says less than the SPA may send: `underlying` is one the
+ * deployment follows (the SPA's selection), and `email` may be true where GET /api/alerts
+ * says `email`.
+ */
+export type AlertRuleIn = Without<Extract<api.AlertRuleIn, { op: unknown }>, "email" | "underlying"> & {
   underlying: string;
-  expiry: string | null;
-  strike: number | null;
-  option_type: OptionType | null;
-  op: AlertOp;
-  /** In the chain's unit: IV is a fraction (0.12 = 12 %). */
-  level: number;
-}
-
-/** POST /api/alerts. */
-export interface AlertRuleIn extends Watched {
-  hysteresis: number;
   email: boolean;
-  note: string;
-}
-
+};
 /** A stored rule and where it stands. */
-export interface AlertRule extends AlertRuleIn {
-  id: number;
-  created_at: string;
-  armed: boolean | null;
-  side: "above" | "below" | null;
-  last_value: number | null;
-  observed_at: string | null;
-  crossings: number;
-}
+export type AlertRule = api.AlertRule;
+export type AlertRules = api.AlertRules;
+/** A row of GET /api/alerts/events: a fired alert with its deliveries. */
+export type AlertEvent = api.AlertEvent;
+export type AlertEvents = api.AlertEvents;
 
-export interface AlertRules {
-  rules: AlertRule[];
-  max_rules: number;
-  /** Whether this deployment e-mails alerts. */
-  email: boolean;
-}
-
-/** A fired alert: the `alert` message's data, and (with delivery fields) an events row. */
-export interface FiredAlert extends Watched {
-  id: number;
-  rule_id: number;
-  crossing: number;
-  value: number;
-  previous: number | null;
-  text: string;
-  note: string;
-  fired_at: string;
-}
-
-export interface AlertEvents {
-  events: FiredAlert[];
-  next: number | null;
-}
+/**
+ * A fired alert as the WebSocket's `alert` message carries it (not a REST model:
+ * strikeboard.push.messages.alert_message): an events row without its delivery fields.
+ */
+export type FiredAlert = Without<AlertEvent, "email" | "pushed_at" | "emailed_at">;
