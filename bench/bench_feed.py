@@ -5,8 +5,8 @@ simulator lists more than Kite's 3 x 3,000, the feed trims by priority).
 The simulator runs in this process (recording when it wrote each tick to the socket); the feed
 runs as its own process (`python -m feed_container`), so its CPU share is measured alone. The
 tick-to-Redis latency is measured twice: from the feed receiving a burst (its reactor thread) to
-the recent-ticks stream entry holding it (per batch), and from the simulator queueing each tick
-for its socket (per tick; this one also carries the simulator's and this process's scheduling).
+the recent-ticks stream entry holding it (per batch), and from the simulator writing each tick to
+its socket (per tick; this one also carries the simulator's and this process's scheduling).
 Stream entry ids are Redis' own clock, on the same host.
 Archive rows/s: rows landing in PostgreSQL over the window. Target (issue 4): p99 under 50 ms.
 Per underlying: its ticks' tick-to-Redis latency (from the simulator's socket) and the
