@@ -29,32 +29,38 @@ def oi_by_strike(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _floats(values: list[Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    return np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
 def smile(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Finite shown IVs by strike with log-moneyness against the document's forward (spot
-    for the NSE convention, whose model has no forward)."""
+    """The shown IVs by strike with log-moneyness against the document's forward (spot for
+    the NSE convention, whose model has no forward), as `analytics.iv_smile` picks them."""
     rows = chain_doc.sorted_strikes(doc)
     ref = doc.get("spot") if doc.get("convention") == "nse" else doc.get("forward")
     if ref is None or not rows:
         return []
+    points = analytics.iv_smile(
+        _floats([r["strike"] for r in rows]), _floats([r.get("iv") for r in rows]), float(ref)
+    )
     out = []
-    for row in rows:
-        iv = row.get("iv")
-        k = float(row["strike"])
-        if iv is None or not math.isfinite(iv) or k <= 0:
-            continue
-        out.append({"strike": k, "moneyness": math.log(k / float(ref)), "iv": iv,
+    for i, m in zip(points.positions.tolist(), points.moneyness.tolist(), strict=True):
+        row = rows[i]
+        out.append({"strike": float(row["strike"]), "moneyness": m, "iv": row["iv"],
                     "call_iv": (row.get("CE") or {}).get("iv"),
                     "put_iv": (row.get("PE") or {}).get("iv")})  # fmt: skip
     return out
 
 
 def gex(doc: dict[str, Any]) -> dict[str, Any]:
+    """Dealer gamma by strike with `analytics.gex_total` and `analytics.gex_flip`; a strike
+    without a GEX (no Greeks yet) counts as 0."""
     rows = chain_doc.sorted_strikes(doc)
     strikes = [float(r["strike"]) for r in rows]
     values = [float(r["gex"]) if r.get("gex") is not None else 0.0 for r in rows]
     return {
-        "total": float(np.sum(values)) if values else 0.0,
-        "flip": chain_doc.gex_flip(strikes, values),
+        "total": analytics.gex_total(values),
+        "flip": analytics.gex_flip(strikes, values),
         "strikes": [{"strike": k, "gex": g} for k, g in zip(strikes, values, strict=True)],
     }
 

@@ -199,13 +199,3 @@ def archive_document(
     )  # fmt: skip
     built, _ = document.build(head, aggs, columns, minute=minute.isoformat())
     return document.as_json(built.document)
-
-
-def gex_flip(strikes: Sequence[float], gex: Sequence[float]) -> float | None:
-    """The strike where cumulative GEX (from the lowest strike) first changes sign."""
-    cumulative = np.cumsum(np.asarray(gex, dtype=np.float64))
-    signs = np.sign(cumulative)
-    for i in range(1, len(signs)):
-        if signs[i - 1] != 0 and signs[i] != 0 and signs[i] != signs[i - 1]:
-            return float(strikes[i])
-    return None

@@ -327,6 +327,9 @@ class Gex(BaseModel):
     flip: Number = Field(None, description="Strike where cumulative GEX changes sign, if any.")
     source: Literal["live", "archive"]
     stale: bool
+    minute: datetime | None = Field(
+        None, description="The archived minute the chain is from (null: live)."
+    )
     strikes: list[GexStrike]
 
 

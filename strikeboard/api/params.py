@@ -17,6 +17,10 @@ LATEST: Final = date(2100, 1, 1)
 
 TOKEN = Annotated[int, Query(gt=0, lt=2**40, description="Kite instrument token.")]
 CONVENTION = Annotated[Literal["forward", "nse"], Query(description="IV/Greeks convention.")]
+AT = Annotated[
+    datetime | None,
+    Query(description="A past minute (ISO; naive = IST): the archived chain of that minute."),
+]
 IVLEG = Annotated[
     Literal["otm", "call", "put"], Query(description="Which leg's IV a strike shows.")
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -16,11 +17,14 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = [
     "Buildup",
     "Pcr",
+    "Smile",
     "atm_index",
     "atm_iv",
     "atm_straddle",
     "expected_move",
     "gex_by_strike",
+    "gex_flip",
+    "gex_total",
     "iv_percentile",
     "iv_rank",
     "iv_smile",
@@ -193,14 +197,35 @@ def gex_by_strike(
     return (cg * co - pg * po) * lot_size * spot * spot * 0.01
 
 
-def iv_smile(
-    strikes: ArrayLike, iv: ArrayLike, forward: float, t: float
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(log-moneyness ln(K/F), IV, standardised moneyness ln(K/F)/sqrt(t)) of finite IVs."""
+class Smile(NamedTuple):
+    """The points of a smile: which strikes have a finite IV, and their log-moneyness."""
+
+    positions: NDArray[np.intp]
+    moneyness: FloatArray
+
+
+def iv_smile(strikes: ArrayLike, iv: ArrayLike, reference: float) -> Smile:
+    """The strikes with a finite IV (and a positive strike) and ln(K/reference) of each; the
+    reference is the forward (Black-76) or spot (the NSE convention, which has no forward)."""
     k, v = _f(strikes), _f(iv)
-    ok = np.isfinite(v) & (k > 0)
-    m = np.log(k[ok] / forward)
-    return m, v[ok], m / math.sqrt(t) if t > 0 else np.full(m.shape, np.nan)
+    positions = np.flatnonzero(np.isfinite(v) & (k > 0))
+    return Smile(positions, np.log(k[positions] / reference))
+
+
+def gex_total(gex: ArrayLike) -> float:
+    """The chain's dealer gamma exposure: the sum over strikes, strikes without one as 0."""
+    return float(np.nansum(_f(gex)))
+
+
+def gex_flip(strikes: ArrayLike, gex: ArrayLike) -> float | None:
+    """The strike where cumulative GEX (from the lowest strike up) first changes sign: below
+    it dealers' net gamma is of one sign, above it of the other. Strikes in ascending order."""
+    signs = np.sign(np.cumsum(np.nan_to_num(_f(gex))))
+    k = _f(strikes)
+    for i in range(1, signs.size):
+        if signs[i - 1] != 0 and signs[i] != 0 and signs[i] != signs[i - 1]:
+            return float(k[i])
+    return None
 
 
 def iv_rank(history: ArrayLike, current: float) -> float:

@@ -440,7 +440,7 @@ test("charts: a tooltip under the crosshair with the strike and every series' va
   expect(text, "tooltip").toMatch(/Call OI: |Put OI: /);
   expect(text, "tooltip").not.toMatch(/-\d/);
   const titles = await page.locator(".side-panel .chart figcaption").allInnerTexts();
-  expect(titles.some((t) => t.includes("GEX by strike, ₹ Cr per 1 % move")), `a unit on GEX: ${titles.join(" | ")}`).toBe(true);
+  expect(titles.some((t) => t.includes("GEX, ₹ Cr per 1 % move")), `a unit on GEX: ${titles.join(" | ")}`).toBe(true);
   await page.mouse.move(2, 2);
   log(`tooltip: ${text.replace(/\n/g, " · ")}`);
 });

@@ -15,16 +15,18 @@ from strikeboard.api.dependencies import CHAINS, NOW, STORES
 from strikeboard.api.errors import NotFoundError
 from strikeboard.api.followed import FOLLOWED
 from strikeboard.api.models import DailyStat, Gex, Intraday, OiAnalytics, Smile, Surface
-from strikeboard.api.params import CONVENTION, IVLEG, check_day, minute_ist
+from strikeboard.api.params import AT, CONVENTION, IVLEG, check_day, minute_ist
 from strikeboard.store import chain_queries
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 
 
 @router.get("/oi", response_model=OiAnalytics)
-def analytics_oi(expiry: date, underlying: FOLLOWED, chains: CHAINS) -> dict[str, Any]:
-    """OI and change in OI by strike, with totals, PCR and max pain."""
-    result = chains.chain(underlying, expiry)
+def analytics_oi(
+    expiry: date, underlying: FOLLOWED, chains: CHAINS, at: AT = None
+) -> dict[str, Any]:
+    """OI and change in OI by strike, with totals, PCR and max pain; live, or at ``at``."""
+    result = chains.chain(underlying, expiry, at)
     doc = result.document()
     agg = doc.get("aggregates") or {}
     return {"expiry": doc["expiry"], "source": result.source, "stale": result.stale,
@@ -52,10 +54,11 @@ def analytics_intraday(
 @router.get("/smile", response_model=Smile)
 def analytics_smile(
     expiry: date, underlying: FOLLOWED, chains: CHAINS, convention: CONVENTION = "forward",
-    iv_leg: IVLEG = "otm",
+    iv_leg: IVLEG = "otm", at: AT = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The IV smile: shown IV (and both legs' IVs) against log-moneyness ln(K/F)."""
-    result = chains.chain(underlying, expiry, None, iv_leg)
+    """The IV smile: shown IV (and both legs' IVs) against log-moneyness ln(K/F); live, or
+    at ``at``."""
+    result = chains.chain(underlying, expiry, at, iv_leg)
     doc = result.presented(convention, iv_leg)
     return {"expiry": doc["expiry"], "convention": convention, "forward": doc.get("forward"),
             "t_years": doc.get("t_years"),
@@ -65,12 +68,15 @@ def analytics_smile(
 
 
 @router.get("/gex", response_model=Gex)
-def analytics_gex(expiry: date, underlying: FOLLOWED, chains: CHAINS) -> dict[str, Any]:
-    """Dealer gamma exposure by strike (per 1 % move), its total and the flip strike."""
-    result = chains.chain(underlying, expiry)
+def analytics_gex(
+    expiry: date, underlying: FOLLOWED, chains: CHAINS, at: AT = None
+) -> dict[str, Any]:
+    """Dealer gamma exposure by strike (per 1 % move), its total and the flip strike; live,
+    or at ``at`` (the last archived minute up to it)."""
+    result = chains.chain(underlying, expiry, at)
     doc = result.document()
     return {"expiry": doc["expiry"], "spot": doc.get("spot"), "source": result.source,
-            "stale": result.stale, **views.gex(doc)}  # fmt: skip
+            "stale": result.stale, "minute": doc.get("minute"), **views.gex(doc)}  # fmt: skip
 
 
 @router.get("/daily", response_model=list[DailyStat])

@@ -3,7 +3,7 @@ convention, optionally windowed around the ATM."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -13,7 +13,7 @@ from strikeboard.api import chain as chain_doc
 from strikeboard.api.dependencies import CHAINS
 from strikeboard.api.followed import FOLLOWED
 from strikeboard.api.models import Chain
-from strikeboard.api.params import CONVENTION, IVLEG
+from strikeboard.api.params import AT, CONVENTION, IVLEG
 from strikeboard.store import snapshot as snap
 
 router = APIRouter(tags=["chain"])
@@ -28,7 +28,7 @@ def get_chain(
     strikes: Annotated[
         int | None, Query(ge=1, le=200, description="Strikes each side of the ATM.")
     ] = None,
-    at: Annotated[datetime | None, Query(description="A past minute (ISO; naive = IST).")] = None,
+    at: AT = None,
     iv_leg: IVLEG = "otm",
 ) -> Any:
     """The priced chain of an expiry: live from Redis, the last session from PostgreSQL

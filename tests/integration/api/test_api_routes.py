@@ -187,6 +187,39 @@ def test_time_travel_serves_the_chain_as_it_was(api: Api) -> None:
     assert response.status_code == 404
 
 
+def test_analytics_at_a_past_minute_are_that_minutes_chain(api: Api) -> None:
+    """History mode's charts: OI, smile and GEX (total and flip) of the archived minute."""
+    expiry = api.data.expiries[1]
+    first = api.data.minutes[0]
+    at = (first + timedelta(seconds=30)).replace(tzinfo=None).isoformat()
+    chain = api.client.get(f"/api/chain/{expiry}", params={"at": at}, headers=AUTH).json()
+    gex = api.client.get(
+        "/api/analytics/gex", params={"expiry": expiry, "at": at}, headers=AUTH
+    ).json()
+    assert gex["source"] == "archive" and gex["minute"] == first.isoformat()
+    by_strike = {r["strike"]: r["gex"] or 0.0 for r in chain["strikes"].values()}
+    assert {g["strike"]: g["gex"] for g in gex["strikes"]} == by_strike
+    assert gex["total"] == pytest.approx(sum(by_strike.values()))
+    live = api.client.get("/api/analytics/gex", params={"expiry": expiry}, headers=AUTH).json()
+    assert live["source"] == "live" and live["minute"] is None
+    oi = api.client.get("/api/analytics/oi", params={"expiry": expiry, "at": at}, headers=AUTH)
+    then = api.data.snapshots[0][expiry]
+    assert [s["call_oi"] for s in oi.json()["strikes"]] == [
+        then["strikes"][k]["CE"]["oi"] for k in sorted(then["strikes"], key=float)
+    ]
+    smile = api.client.get(
+        "/api/analytics/smile", params={"expiry": expiry, "at": at}, headers=AUTH
+    ).json()
+    assert {p["strike"]: p["iv"] for p in smile["points"]} == {
+        r["strike"]: r["iv"] for r in chain["strikes"].values() if r["iv"] is not None
+    }
+    before = (first - timedelta(minutes=5)).isoformat()
+    response = api.client.get(
+        "/api/analytics/gex", params={"expiry": expiry, "at": before}, headers=AUTH
+    )
+    assert response.status_code == 404
+
+
 def test_underlyings_are_the_configured_ones_and_no_other(api: Api) -> None:
     body = api.client.get("/api/underlyings", headers=AUTH).json()
     assert body == [{"name": "NIFTY", "exchange": "NSE", "spot_symbol": "NIFTY 50",

@@ -65,11 +65,6 @@ def test_window_keeps_the_atm_and_n_each_side() -> None:
     assert len(chain_doc.window(doc, 50)["strikes"]) == 11
 
 
-def test_gex_flip() -> None:
-    assert chain_doc.gex_flip([1, 2, 3, 4], [-5, -1, 10, 3]) == 3
-    assert chain_doc.gex_flip([1, 2], [1, 1]) is None
-
-
 def test_freshness_follows_the_feed_health() -> None:
     assert feed_freshness(None, 30, 1000.0) == Freshness(True, None)
     fresh = feed_freshness({"ts": 995.0, "last_tick_age_s": 1.0}, 30, 1000.0)

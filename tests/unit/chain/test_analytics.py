@@ -65,7 +65,15 @@ def test_iv_rank_percentile_and_smile() -> None:
     assert a.iv_rank(h, 0.25) == pytest.approx(75.0)
     assert a.iv_percentile(h, 0.25) == pytest.approx(75.0)
     assert math.isnan(a.iv_rank([0.2, 0.2], 0.2))
-    m, v, z = a.iv_smile([90.0, 100.0, 110.0], [0.2, np.nan, 0.18], 100.0, 0.25)
-    assert v.tolist() == [0.2, 0.18]
-    assert m == pytest.approx([math.log(0.9), math.log(1.1)])
-    assert z == pytest.approx(m / 0.5)
+    smile = a.iv_smile([0.0, 90.0, 100.0, 110.0], [0.3, 0.2, np.nan, 0.18], 100.0)
+    assert smile.positions.tolist() == [1, 3]  # no IV at 100, no log-moneyness at a 0 strike
+    assert smile.moneyness == pytest.approx([math.log(0.9), math.log(1.1)])
+
+
+def test_gex_total_and_flip() -> None:
+    assert a.gex_total([-5.0, np.nan, 10.0]) == 5.0
+    # Cumulative -5, -6, 4, 7: the sign turns at the third strike.
+    assert a.gex_flip([1, 2, 3, 4], [-5, -1, 10, 3]) == 3
+    assert a.gex_flip([1, 2, 3], [-5, np.nan, 10]) == 3  # a strike with no GEX counts as 0
+    assert a.gex_flip([1, 2], [1, 1]) is None
+    assert a.gex_flip([], []) is None

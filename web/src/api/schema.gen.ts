@@ -265,7 +265,7 @@ export interface paths {
         };
         /**
          * Analytics Oi
-         * @description OI and change in OI by strike, with totals, PCR and max pain.
+         * @description OI and change in OI by strike, with totals, PCR and max pain; live, or at ``at``.
          */
         get: operations["analytics_oi_api_analytics_oi_get"];
         put?: never;
@@ -305,7 +305,8 @@ export interface paths {
         };
         /**
          * Analytics Smile
-         * @description The IV smile: shown IV (and both legs' IVs) against log-moneyness ln(K/F).
+         * @description The IV smile: shown IV (and both legs' IVs) against log-moneyness ln(K/F); live, or
+         *     at ``at``.
          */
         get: operations["analytics_smile_api_analytics_smile_get"];
         put?: never;
@@ -325,7 +326,8 @@ export interface paths {
         };
         /**
          * Analytics Gex
-         * @description Dealer gamma exposure by strike (per 1 % move), its total and the flip strike.
+         * @description Dealer gamma exposure by strike (per 1 % move), its total and the flip strike; live,
+         *     or at ``at`` (the last archived minute up to it).
          */
         get: operations["analytics_gex_api_analytics_gex_get"];
         put?: never;
@@ -1061,6 +1063,11 @@ export interface components {
             source: "live" | "archive";
             /** Stale */
             stale: boolean;
+            /**
+             * Minute
+             * @description The archived minute the chain is from (null: live).
+             */
+            minute?: string | null;
             /** Strikes */
             strikes: components["schemas"]["GexStrike"][];
         };
@@ -2373,7 +2380,7 @@ export interface operations {
                 convention?: "forward" | "nse";
                 /** @description Strikes each side of the ATM. */
                 strikes?: number | null;
-                /** @description A past minute (ISO; naive = IST). */
+                /** @description A past minute (ISO; naive = IST): the archived chain of that minute. */
                 at?: string | null;
                 /** @description Which leg's IV a strike shows. */
                 iv_leg?: "otm" | "call" | "put";
@@ -2699,6 +2706,8 @@ export interface operations {
         parameters: {
             query: {
                 expiry: string;
+                /** @description A past minute (ISO; naive = IST): the archived chain of that minute. */
+                at?: string | null;
                 /** @description Underlying name, one of UNDERLYINGS (default: the first configured; for /api/market, every one). */
                 underlying?: "NIFTY" | "BANKNIFTY" | "FINNIFTY" | "MIDCPNIFTY" | "SENSEX" | "BANKEX";
             };
@@ -2861,6 +2870,8 @@ export interface operations {
                 convention?: "forward" | "nse";
                 /** @description Which leg's IV a strike shows. */
                 iv_leg?: "otm" | "call" | "put";
+                /** @description A past minute (ISO; naive = IST): the archived chain of that minute. */
+                at?: string | null;
                 /** @description Underlying name, one of UNDERLYINGS (default: the first configured; for /api/market, every one). */
                 underlying?: "NIFTY" | "BANKNIFTY" | "FINNIFTY" | "MIDCPNIFTY" | "SENSEX" | "BANKEX";
             };
@@ -2939,6 +2950,8 @@ export interface operations {
         parameters: {
             query: {
                 expiry: string;
+                /** @description A past minute (ISO; naive = IST): the archived chain of that minute. */
+                at?: string | null;
                 /** @description Underlying name, one of UNDERLYINGS (default: the first configured; for /api/market, every one). */
                 underlying?: "NIFTY" | "BANKNIFTY" | "FINNIFTY" | "MIDCPNIFTY" | "SENSEX" | "BANKEX";
             };

@@ -131,8 +131,8 @@ function SpotLine({ spot }: { spot: number }) {
 export const ROW_H = 22;
 /** The spot line's band in px (styles.css `.chain .spotline`), between two rows. */
 export const SPOT_H = 14;
-/** The strike column's width in px (the strike and its smile IV). */
-export const STRIKE_W = 92;
+/** The strike column's width in px: the strike and its smile IV, or on a hovered row the strike between its buy/sell buttons. */
+export const STRIKE_W = 104;
 /** A cell's horizontal padding, both sides (styles.css `.chain .row > div`). */
 const CELL_PAD = 12;
 

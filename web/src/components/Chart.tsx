@@ -208,7 +208,10 @@ export function Chart({ title, axis, series, theme, height = 150, format, toolti
   return (
     <figure className="chart">
       <figcaption>
-        {title}
+        {/* One line however narrow the column: the full title on hover. */}
+        <span className="title" title={title}>
+          {title}
+        </span>
         {series.filter((s) => s.title).map((s) => (
           <span key={s.title} className="legend" style={{ color: s.color }}>
             {s.title}

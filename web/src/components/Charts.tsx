@@ -53,7 +53,7 @@ export function historyMarker(at: string | null): number | null {
 
 /** The GEX chart's title with the API's total (₹ crore) and flip strike, when known. */
 export function gexTitle(gex: { total: number; flip?: number | null } | undefined): string {
-  const base = "GEX by strike, ₹ Cr per 1 % move";
+  const base = "GEX, ₹ Cr per 1 % move";
   if (!gex) return base;
   const flip = gex.flip == null ? "no flip" : `flip ${gex.flip}`;
   return `${base} · total ${fmtCrore(gex.total)} · ${flip}`;
@@ -149,13 +149,13 @@ export function StrikeCharts({ theme }: { theme: string }) {
   const underlying = useAppSelector((s) => s.ui.underlying);
   const expiry = useAppSelector((s) => s.chain.expiry);
   const at = useAppSelector((s) => s.ui.at);
-  // The API's total and flip (one implementation, chain/analytics.py) of the live chain; the
-  // route has no past minute, so history mode shows the bars alone.
+  // The API's total and flip (one implementation, chain/analytics.py): of the live chain,
+  // polled, or of the minute history mode (and its replay) shows.
   const { currentData: gex } = useGexQuery(
-    { underlying, expiry: expiry ?? "" },
-    { skip: !expiry || at !== null, pollingInterval: 10_000 },
+    { underlying, expiry: expiry ?? "", at },
+    { skip: !expiry, pollingInterval: at === null ? 10_000 : 0 },
   );
-  const gexNow = gex && gex.expiry === expiry && at === null ? gex : undefined;
+  const gexNow = gex && gex.expiry === expiry ? gex : undefined;
   const specs = useMemo(() => {
     const bars = (f: (r: StrikeSeries) => number | null, color?: (v: number) => string) => strikePoints(rows, f, "histogram", color);
     const line = (f: (r: StrikeSeries) => number | null) => strikePoints(rows, f, "line");

@@ -254,8 +254,8 @@ describe("the header's IV rank and the GEX chart's figures", () => {
   });
 
   it("titles the GEX chart with the total and the flip strike", () => {
-    expect(gexTitle(undefined)).toBe("GEX by strike, ₹ Cr per 1 % move");
-    expect(gexTitle({ total: 123_400_000, flip: 24_500 })).toBe("GEX by strike, ₹ Cr per 1 % move · total 12.3 · flip 24500");
-    expect(gexTitle({ total: -5e7, flip: null })).toBe("GEX by strike, ₹ Cr per 1 % move · total -5 · no flip");
+    expect(gexTitle(undefined)).toBe("GEX, ₹ Cr per 1 % move");
+    expect(gexTitle({ total: 123_400_000, flip: 24_500 })).toBe("GEX, ₹ Cr per 1 % move · total 12.3 · flip 24500");
+    expect(gexTitle({ total: -5e7, flip: null })).toBe("GEX, ₹ Cr per 1 % move · total -5 · no flip");
   });
 });

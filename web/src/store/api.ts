@@ -152,9 +152,13 @@ export const api = createApi({
     daily: b.query<DailyStat[], { underlying: string; days: number }>({
       query: ({ underlying, days }) => `analytics/daily?underlying=${encodeURIComponent(underlying)}&days=${days}`,
     }),
-    gex: b.query<Gex, { underlying: string; expiry: string }>({
-      query: ({ underlying, expiry }) =>
-        `analytics/gex?underlying=${encodeURIComponent(underlying)}&expiry=${encodeURIComponent(expiry)}`,
+    /** GEX by strike with its total and flip: live, or the archived minute `at` (history mode). */
+    gex: b.query<Gex, { underlying: string; expiry: string; at: string | null }>({
+      query: ({ underlying, expiry, at }) => {
+        const params = new URLSearchParams({ underlying, expiry });
+        if (at) params.set("at", at);
+        return `analytics/gex?${params.toString()}`;
+      },
     }),
     surface: b.query<Surface, { underlying: string; at: string | null }>({
       query: ({ underlying, at }) => surfacePath(underlying, at),
