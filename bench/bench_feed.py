@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
@@ -51,6 +52,13 @@ class SendTimes:
     """(token, exchange_ts, volume) -> wall time the simulator sent it, for one token in ten
     (bookkeeping every tick here would slow the simulator's own sending)."""
 
+    @staticmethod
+    def sampled(token: np.ndarray | int) -> Any:
+        """One instrument in ten, by exchange token: Kite's token is ``exchange_token << 8 |
+        segment``, so ``token % 10`` never hits a BFO (segment 5) token and SENSEX had no
+        samples."""
+        return (token >> 8) % 10 == 0
+
     def __init__(self) -> None:
         self.at: dict[tuple[int, int, int], float] = {}
         self.lock = threading.Lock()
@@ -62,7 +70,7 @@ class SendTimes:
             if "exchange_timestamp" not in names:
                 continue
             vol = arr["volume_traded"] if "volume_traded" in names else np.zeros(len(arr), int)
-            sample = arr["instrument_token"] % 10 == 0
+            sample = self.sampled(arr["instrument_token"])
             keys = zip(arr["instrument_token"][sample].tolist(),
                        arr["exchange_timestamp"][sample].tolist(), vol[sample].tolist(),
                        strict=True)  # fmt: skip
@@ -173,7 +181,7 @@ def run(feed: subprocess.Popen[bytes], redis_url: str, prefix: str, database_url
                 with sent.lock:
                     for tok, ts_us, vol in zip(cols["token"], cols["exchange_ts"], cols["volume"],
                                                strict=True):  # fmt: skip
-                        if tok % 10:
+                        if not sent.sampled(tok):
                             continue
                         t_sent = sent.at.pop((tok, ts_us // 1_000_000, vol), None)
                         if t_sent is not None:
