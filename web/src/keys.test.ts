@@ -2,8 +2,10 @@ import { describe, expect, it } from "vitest";
 import { isTextEntry, keyAction, SHORTCUTS, type KeyLike } from "./keys";
 import { makeStore } from "./store";
 import { expirySelected, snapshotReceived } from "./store/chainSlice";
+import { replayPaused, replayPlayed } from "./store/replaySlice";
 import { strikeDrilled, toolOpened } from "./store/toolsSlice";
 import { panelToggled, strikeSelected } from "./store/uiSlice";
+import { viewApplied } from "./store/view";
 import { snapshot } from "./test/fixtures";
 
 function input(type: string): HTMLInputElement {
@@ -81,9 +83,26 @@ describe("keyboard shortcuts", () => {
     expect(keyAction(press("Escape"), store.getState(), EXPIRIES)).toEqual(strikeSelected(null));
   });
 
+  it("in history mode Space plays or pauses the replay and , . step a minute, never past the market's now", () => {
+    const store = loaded();
+    const now = Date.parse("2026-11-25T10:01:30+05:30"); // the market's clock (no offset told: local)
+    expect(keyAction(press(" "), store.getState(), EXPIRIES, now)).toBeNull(); // live: nothing to play
+    expect(keyAction(press(","), store.getState(), EXPIRIES, now)).toBeNull();
+    store.dispatch(viewApplied({ at: "2026-11-25T10:00:00+05:30" }));
+    expect(keyAction(press(" "), store.getState(), EXPIRIES, now)).toEqual(replayPlayed());
+    expect(keyAction(press(" ", document.createElement("button")), store.getState(), EXPIRIES, now)).toBeNull();
+    expect(keyAction(press(" ", input("text")), store.getState(), EXPIRIES, now)).toBeNull();
+    store.dispatch(replayPlayed());
+    expect(keyAction(press(" "), store.getState(), EXPIRIES, now)).toEqual(replayPaused());
+    expect(keyAction(press(","), store.getState(), EXPIRIES, now)).toEqual(viewApplied({ at: "2026-11-25T09:59:00+05:30" }));
+    expect(keyAction(press("."), store.getState(), EXPIRIES, now)).toEqual(viewApplied({ at: "2026-11-25T10:01:00+05:30" }));
+    store.dispatch(viewApplied({ at: "2026-11-25T10:01:00+05:30" }));
+    expect(keyAction(press("."), store.getState(), EXPIRIES, now)).toBeNull(); // 10:02 is still to come
+  });
+
   it("lists every key it handles", () => {
     const listed = SHORTCUTS.flatMap((s) => s.keys);
-    expect(listed).toEqual(expect.arrayContaining(["↑", "↓", "Enter", "[", "]", "t", "?", "Esc"]));
+    expect(listed).toEqual(expect.arrayContaining(["↑", "↓", "Enter", "[", "]", "Space", ",", ".", "t", "?", "Esc"]));
     expect(isTextEntry(null)).toBe(false);
   });
 });

@@ -4,17 +4,22 @@
  * wait while a text field has the focus (they are its text), but not on a checkbox or button.
  */
 import type { UnknownAction } from "@reduxjs/toolkit";
+import { serverNow } from "./clock";
 import { expirySelected } from "./store/chainSlice";
 import { themeToggled } from "./store/prefsSlice";
+import { replayPaused, replayPlayed, shiftMinute } from "./store/replaySlice";
 import { selectVisibleIds } from "./store/selectors";
 import { strikeDrilled, toolOpened } from "./store/toolsSlice";
 import { panelToggled, strikeSelected } from "./store/uiSlice";
+import { viewApplied } from "./store/view";
 import type { RootState } from "./store";
 
 export const SHORTCUTS: readonly { keys: string[]; what: string }[] = [
   { keys: ["↑", "↓"], what: "select the strike above or below" },
   { keys: ["Enter"], what: "the selected strike's drill-down" },
   { keys: ["[", "]"], what: "previous or next expiry" },
+  { keys: ["Space"], what: "history mode: play or pause the replay" },
+  { keys: [",", "."], what: "history mode: a minute back or forward" },
   { keys: ["t"], what: "light or dark theme" },
   { keys: ["?"], what: "this list" },
   { keys: ["Esc"], what: "close the open panel (then the tools), else clear the selected strike" },
@@ -48,7 +53,7 @@ export interface KeyLike {
 }
 
 /** The action a key asks for in state `s` (null: none, the key is left to the browser). */
-export function keyAction(e: KeyLike, s: RootState, expiries: readonly string[]): UnknownAction | null {
+export function keyAction(e: KeyLike, s: RootState, expiries: readonly string[], now: number = Date.now()): UnknownAction | null {
   if (e.key === "Escape") {
     if (s.ui.panel) return panelToggled(null);
     if (s.tools.open) return toolOpened(null);
@@ -73,6 +78,15 @@ export function keyAction(e: KeyLike, s: RootState, expiries: readonly string[])
     const i = expiries.indexOf(s.chain.expiry ?? "");
     const next = expiries[Math.min(expiries.length - 1, Math.max(0, i + (e.key === "[" ? -1 : 1)))];
     return next && next !== s.chain.expiry ? expirySelected(next) : null;
+  }
+  const at = s.ui.at;
+  if (at !== null) {
+    // Space on a button is that button's press.
+    if (e.key === " ") return isControl(e.target) ? null : s.replay.playing ? replayPaused() : replayPlayed();
+    if (e.key === ",") return viewApplied({ at: shiftMinute(at, -1) });
+    // Never past the market's now (as the bar's forward button).
+    const later = shiftMinute(at, 1);
+    if (e.key === ".") return Date.parse(later) <= serverNow(s.market.clockOffsetMs, now) ? viewApplied({ at: later }) : null;
   }
   if (e.key === "t") return themeToggled();
   if (e.key === "?") return panelToggled("help");

@@ -39,7 +39,7 @@ function ReplayControls({ at }: { at: string }) {
   return (
     <div className="replay" role="group" aria-label="replay" data-playing={playing ? "1" : "0"}>
       <span className="replay-label">Replay</span>
-      <button type="button" onClick={() => go(shiftMinute(at, -1))} aria-label="a minute back" title="A minute back">
+      <button type="button" onClick={() => go(shiftMinute(at, -1))} aria-label="a minute back" title="A minute back (,)">
         <Icon d="M4 3v10M13 3 6 8l7 5z" />
       </button>
       <button
@@ -48,11 +48,11 @@ function ReplayControls({ at }: { at: string }) {
         onClick={() => dispatch(playing ? replayPaused() : replayPlayed())}
         aria-label={playing ? "pause" : "play"}
         aria-pressed={playing}
-        title={playing ? "Pause the replay" : "Play this day from this minute"}
+        title={playing ? "Pause the replay (Space)" : "Play this day from this minute (Space)"}
       >
         <Icon d={playing ? "M4 3h3v10H4zM9 3h3v10H9z" : "M4 2.5v11L13 8z"} />
       </button>
-      <button type="button" onClick={() => go(later)} disabled={Date.parse(later) > now} aria-label="a minute forward" title="A minute forward">
+      <button type="button" onClick={() => go(later)} disabled={Date.parse(later) > now} aria-label="a minute forward" title="A minute forward (.)">
         <Icon d="M12 3v10M3 3l7 5-7 5z" />
       </button>
       <span className="replay-speeds" role="group" aria-label="replay speed">
