@@ -232,7 +232,7 @@ class Feed:
         # (parsing thousands of quotes) is not done against the live ingest.
         session.retry_until_done("snapshot", lambda: session.snapshot(universe.tokens))
         self.shards.assign(self._shard_sets)
-        session.request_baselines(i.instrument_token for i in universe.options)
+        session.request_baselines(i.instrument_token for i in universe.options_nearest_first())
         self.day.loaded = self.session_day
         self.phase = "live"
         shards = len(self._shard_sets)
@@ -252,7 +252,7 @@ class Feed:
             self.session.catalog = catalog
             self._set_universe(universe)
             self.shards.assign(self._shard_sets)
-        options = [i.instrument_token for i in universe.options]
+        options = [i.instrument_token for i in universe.options_nearest_first()]
         # Yesterday's baselines are the day before's closes: unknown ("-") beats wrong.
         self.chain.set_values({Field.OI_PREV: dict.fromkeys(options, math.nan)})
         self.session_day = now.date()

@@ -123,6 +123,22 @@ def test_select_window_around_atm(dump: list[dict[str, Any]]) -> None:
     assert len(uni.instruments) == len(uni.tokens)
 
 
+def test_options_nearest_first_fill_the_chain_on_screen_first(
+    dump: list[dict[str, Any]],
+) -> None:
+    uni = select_universe(_catalog(dump), 26_012.0, TODAY)
+    ordered = uni.options_nearest_first()
+    assert sorted(o.instrument_token for o in ordered) == sorted(
+        o.instrument_token for o in uni.options
+    )
+    front = min(w.expiry for w in uni.windows)
+    assert {(o.expiry, o.strike) for o in ordered[:2]} == {(front, 26_000.0)}
+    expiries = [o.expiry for o in ordered]
+    assert expiries == sorted(expiries)  # type: ignore[type-var]
+    distance = [abs(o.strike - 26_000.0) for o in ordered if o.expiry == front]
+    assert distance == sorted(distance)
+
+
 def test_window_clips_at_the_strike_range_and_all_strikes(dump: list[dict[str, Any]]) -> None:
     uni = select_universe(_catalog(dump), 22_010.0, TODAY)
     assert uni.windows[0].window[0] == 22_000.0 and len(uni.windows[0].window) == 26
