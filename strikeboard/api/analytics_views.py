@@ -90,11 +90,14 @@ def daily(db: Database, underlying: str, days: int, today: date) -> list[dict[st
         if record["day"] < today - timedelta(days=days - 1):
             continue
         window_start = record["day"] - timedelta(days=IV_LOOKBACK_DAYS)
-        history = [r[12] for r in ordered[: i + 1] if r[1] >= window_start and r[12] is not None]
+        earlier = [r[12] for r in ordered[:i] if r[1] >= window_start and r[12] is not None]
         current = record["atm_iv_close"]
         cur = float(current) if current is not None else math.nan
-        rank = analytics.iv_rank(np.array(history, dtype=np.float64), cur)
-        pct = analytics.iv_percentile(np.array(history, dtype=np.float64), cur)
+        # Rank: where the day's IV sits between the year's low and high, the day included.
+        # Percentile: the share of the earlier days below it; none before it (a first day)
+        # is unknown, not 0 %.
+        rank = analytics.iv_rank(np.array([*earlier, cur], dtype=np.float64), cur)
+        pct = analytics.iv_percentile(np.array(earlier, dtype=np.float64), cur)
         record["iv_rank"] = round(rank, 2) if math.isfinite(rank) else None
         record["iv_percentile"] = round(pct, 2) if math.isfinite(pct) else None
         record.pop("underlying")

@@ -8,6 +8,7 @@ from datetime import time as dtime
 from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
 from conftest import AUTH, Api
 from fastapi.testclient import TestClient
@@ -352,6 +353,32 @@ def test_analytics(api: Api) -> None:
     assert daily[-1]["day"] == day and daily[-1]["expiry"] == expiry  # the front expiry
     assert daily[-1]["minutes"] == 3
     assert daily[-1]["atm_iv_close"] == live["aggregates"]["atm_iv"]
+    # One session archived: its IV has no year to rank against ("-", not 0 %).
+    assert daily[-1]["iv_rank"] is None and daily[-1]["iv_percentile"] is None
+
+
+def test_iv_rank_and_percentile_against_the_earlier_sessions(api: Api) -> None:
+    """Four earlier sessions stored (as the end-of-day job stores them) with closing ATM IVs
+    10 %, 20 %, 30 % and 40 %: the day's IV ranks between the year's low and high (the day
+    included) and its percentile is the share of the earlier days below it."""
+    day = api.data.day
+    expiry = api.data.expiries[0]
+    current = api.data.latest[expiry]["aggregates"]["atm_iv"]
+    earlier = [0.10, 0.20, 0.30, 0.40]
+    with psycopg.connect(api.settings.database_url, autocommit=True) as conn:
+        for n, iv in enumerate(earlier, start=1):
+            conn.execute(
+                "INSERT INTO daily_stats (underlying, day, expiry, minutes, atm_iv_close)"
+                " VALUES ('NIFTY', %s, %s, 375, %s)",
+                (day - timedelta(days=7 * n), expiry, iv),
+            )
+    daily = api.client.get("/api/analytics/daily?days=60", headers=AUTH).json()
+    assert [d["day"] for d in daily][-1] == day.isoformat() and len(daily) == 5
+    lo, hi = min(*earlier, current), max(*earlier, current)
+    assert daily[-1]["iv_rank"] == pytest.approx(round(100 * (current - lo) / (hi - lo), 2))
+    below = sum(iv < current for iv in earlier)
+    assert daily[-1]["iv_percentile"] == pytest.approx(100 * below / len(earlier))
+    assert daily[0]["iv_percentile"] is None  # the first stored day has none before it
 
 
 def test_preferences_round_trip_per_user(api: Api) -> None:
