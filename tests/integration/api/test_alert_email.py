@@ -15,6 +15,7 @@ import pytest
 from conftest import AUTH, Api, _api, make_settings
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sns.exceptions import InternalError, SNSInvalidParameter
 from moto.sns.models import sns_backends
 
 from strikeboard.api.alert_email import address_sha256
@@ -61,10 +62,23 @@ def subscriptions(sns: Any, topic: str) -> list[dict[str, Any]]:
             for s in listed]  # fmt: skip
 
 
+def backend() -> Any:
+    return sns_backends[DEFAULT_ACCOUNT_ID][REGION]
+
+
 def set_pending(arn: str, pending: bool) -> None:
     """What SNS says until the mailed link is followed (moto confirms at once)."""
-    backend = sns_backends[DEFAULT_ACCOUNT_ID][REGION]
-    backend.subscriptions[arn].attributes["PendingConfirmation"] = pending
+    backend().subscriptions[arn].attributes["PendingConfirmation"] = pending
+
+
+def refuse(monkeypatch: pytest.MonkeyPatch, action: str, error: Exception) -> None:
+    """SNS answering ``action`` with ``error`` (what moto does not do by itself). On the
+    class: leaving the mock resets the backend's instance attributes before the undo."""
+
+    def refused(*_args: Any, **_kwargs: Any) -> None:
+        raise error
+
+    monkeypatch.setattr(type(backend()), action, refused)
 
 
 def test_subscribe_state_replace_unsubscribe(
@@ -110,7 +124,7 @@ def test_subscribe_state_replace_unsubscribe(
 
 
 def test_a_subscription_gone_from_sns_reads_none(api: Api, sns: Any, topic: str) -> None:
-    """Unsubscribed from a mail's link, or never confirmed (SNS drops those after 3 days)."""
+    """Unsubscribed from a mail's link, or never confirmed (SNS deletes those after 48 hours)."""
     put(api)
     (sub,) = subscriptions(sns, topic)
     sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
@@ -201,3 +215,34 @@ def test_without_a_topic_or_a_way_to_sns_409(
             response = api.client.request(method, "/api/alerts/email", headers=AUTH, json=body)
             assert response.status_code == 409, (method, response.text)
             assert reason in response.json()["detail"]
+
+
+def test_a_subscription_sns_will_not_delete_is_forgotten(
+    api: Api, sns: Any, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SNS may refuse to delete a subscription still pending confirmation: it deletes those
+    itself after 48 hours, and the user is free to subscribe again meanwhile."""
+    put(api)
+    refuse(monkeypatch, "unsubscribe", SNSInvalidParameter("Invalid parameter: SubscriptionArn"))
+    assert api.client.delete("/api/alerts/email", headers=AUTH).status_code == 204
+    assert api.client.get("/api/alerts/email", headers=AUTH).json()["state"] == "none"
+    assert len(subscriptions(sns, topic)) == 1  # left to SNS
+
+
+def test_sns_refusing_the_address_or_failing(
+    api: Api, sns: Any, topic: str, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """SNS refuses an endpoint it has with other attributes (another filter: an operator's
+    subscription made by hand): 409. SNS failing: 503, nothing stored, the address masked."""
+    refuse(monkeypatch, "subscribe", SNSInvalidParameter(
+        "Invalid parameter: Attributes Reason: Subscription already exists with different "
+        "attributes"))  # fmt: skip
+    response = put(api)
+    assert response.status_code == 409 and "another account" in response.json()["detail"]
+    refuse(monkeypatch, "subscribe", InternalError(f"failed for {ADDRESS}"))
+    response = put(api)
+    assert response.status_code == 503, response.text
+    assert response.json()["detail"] == "e-mail subscriptions unavailable: subscribing failed"
+    assert store_alerts.email_subscription(api.stores.db.rows, "dev") is None
+    assert "t***@example.com" in caplog.text and ADDRESS not in caplog.text
