@@ -99,6 +99,10 @@ def emit_metrics(metrics: Metrics, health: dict[str, Any], running_s: float = 0.
         tick_age = running_s
     if tick_age is not None:
         metrics.add_metric("LastTickAgeSeconds", MetricUnit.Seconds, tick_age)
+    alerts = health["alerts"]  # the users' alert rules (docs/alerts.md), since the start
+    metrics.add_metric("AlertsFired", MetricUnit.Count, alerts["fired"])
+    metrics.add_metric("AlertsEmailed", MetricUnit.Count, alerts["emailed"])
+    metrics.add_metric("AlertsFailed", MetricUnit.Count, alerts["failed"])
     for reason, count in health["rejects"].items():
         metrics.add_metric(f"Rejected_{reason}", MetricUnit.Count, count)
     metrics.flush_metrics()

@@ -199,7 +199,7 @@ class Usage:
     efs_gb: float = 1.0
     image_gb: float = 0.7  # the two images in the CDK assets repository
     container_insights_metrics: int = 30
-    feed_metrics: int = 16  # feed_container emit_metrics: 11 figures + Rejected_<reason>
+    feed_metrics: int = 19  # feed_container emit_metrics: 14 figures + Rejected_<reason>
     lambda_metrics: int = 14  # Powertools metrics of the Lambdas (published in user hours)
 
     @property

@@ -1,8 +1,9 @@
 """Scheduled (EventBridge) Lambdas: after-hours retention cleanup and end-of-day statistics.
 
-`cleanup_handler` drops tick partitions older than TICK_RETENTION_DAYS and chain minutes older
-than CHAIN_RETENTION_DAYS; `eod_handler` computes the day's statistics per expiry of each
-configured underlying (UNDERLYINGS) into daily_stats. Both take an EventBridge scheduled
+`cleanup_handler` drops tick partitions older than TICK_RETENTION_DAYS, chain minutes older
+than CHAIN_RETENTION_DAYS and fired alerts older than ALERTS_EVENTS_RETENTION_DAYS;
+`eod_handler` computes the day's statistics per expiry of each configured underlying
+(UNDERLYINGS) into daily_stats. Both take an EventBridge scheduled
 event; ``detail.day`` (ISO date) overrides the day for a manual re-run. The logic is in
 `strikeboard.api.jobs`.
 

@@ -32,6 +32,9 @@ class Principal:
     user_id: str
     username: str
     groups: tuple[str, ...] = ()
+    email: str = ""
+    """The token's verified ``email`` claim (Cognito ID tokens carry it, access tokens do
+    not); empty when absent or not verified."""
 
     def in_group(self, group: str) -> bool:
         return bool(group) and group in self.groups
@@ -47,11 +50,22 @@ def _groups(value: Any) -> tuple[str, ...]:
     return ()
 
 
+def _verified_email(claims: dict[str, Any]) -> str:
+    """The ``email`` claim when Cognito says it is verified (``email_verified``: a boolean in
+    the token, the string "true" once API Gateway's authorizer has flattened the claims)."""
+    email = claims.get("email")
+    verified = claims.get("email_verified")
+    if isinstance(email, str) and (verified is True or str(verified).lower() == "true"):
+        return email
+    return ""
+
+
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
     """The caller named by verified Cognito claims (access token: username; ID token:
     cognito:username); KeyError without a subject."""
     name = claims.get("username") or claims.get("cognito:username") or claims.get("email") or ""
-    return Principal(str(claims["sub"]), str(name), _groups(claims.get("cognito:groups")))
+    return Principal(str(claims["sub"]), str(name), _groups(claims.get("cognito:groups")),
+                     _verified_email(claims))  # fmt: skip
 
 
 @lru_cache(maxsize=4)

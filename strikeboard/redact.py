@@ -51,6 +51,15 @@ def health_view(doc: dict[str, Any], *, signed_in: bool) -> dict[str, Any]:
     return out
 
 
+def mask_email(address: str) -> str:
+    """An e-mail address for a log line: its first character and its domain, never the whole
+    local part (``trader@example.com`` -> ``t***@example.com``; docs/security.md)."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local:
+        return "***"
+    return f"{local[0]}***@{domain}"
+
+
 SECRET_PARAMS = re.compile(
     r"((?:access_token|request_token|api_secret|checksum|ticket|token|code|state)=)[^&\s\"']+",
     re.I,

@@ -10,6 +10,7 @@ deleted.
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime
 from typing import Any, Final, Literal
 
@@ -18,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from strikeboard.api.models import EXPIRY_CEILING, EXPIRY_FLOOR, UNDERLYING_PATTERN
 from strikeboard.chain.alerts import EXPIRY_KINDS, Kind, RuleError, Target
 
-__all__ = ["AlertEvent", "AlertEvents", "AlertRule", "AlertRuleIn", "AlertRules",
-           "declare_rule_choices"]  # fmt: skip
+__all__ = ["AlertEmail", "AlertEmailIn", "AlertEvent", "AlertEvents", "AlertRule",
+           "AlertRuleIn", "AlertRules", "declare_rule_choices", "email_problem"]  # fmt: skip
 
 KINDS = Literal["spot", "ltp", "iv", "oi", "oi_change", "pcr", "max_pain"]
 OPS = Literal["crosses_above", "crosses_below"]
@@ -160,6 +161,10 @@ class AlertRules(BaseModel):
     rules: list[AlertRule]
     max_rules: int = Field(description="How many rules a user may have (ALERTS_MAX_RULES).")
     email: bool = Field(description="Whether this deployment e-mails alerts (ALERTS_TOPIC_ARN).")
+    email_subscribe: bool = Field(
+        description="Whether users subscribe their address here (/alerts/email); false: an "
+        "operator does (ALERTS_EMAIL_SUBSCRIBE)."
+    )
 
 
 class AlertEvent(_Watched):
@@ -182,3 +187,57 @@ class AlertEvent(_Watched):
 class AlertEvents(BaseModel):
     events: list[AlertEvent]
     next: int | None = Field(description="Pass as `before` for the next (older) page.")
+
+
+EMAIL_PATTERN: Final = (
+    r"^[^@\s\"(),:;<>\[\\\]]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,63}$"
+)
+"""What `AlertEmailIn` takes as an address: a local part without spaces, quotes or brackets,
+and a domain of DNS labels (an internationalised one in its xn-- form). Deliberately loose
+(SNS and the confirmation mail are the real check), but a typo such as a missing ``@`` or a
+trailing dot is a 422 here, not a subscription nobody can confirm."""
+_EMAIL = re.compile(EMAIL_PATTERN)
+
+
+def email_problem(address: str) -> str | None:
+    """Why ``address`` cannot be subscribed (None: it can). The reason never repeats the
+    address (422 answers are logged by API Gateway)."""
+    if len(address) > 254:
+        return "an e-mail address has at most 254 characters"
+    if not _EMAIL.match(address):
+        return "not an e-mail address (name@example.com)"
+    return None
+
+
+class AlertEmailIn(BaseModel):
+    """Where to e-mail the caller's alerts (the rules with ``email: true``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str | None = Field(
+        None, max_length=254, description="The address to subscribe; null: the verified "
+        "e-mail of the caller's token (`token_address` of GET /alerts/email).",
+        json_schema_extra={"pattern": EMAIL_PATTERN},
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _address(self) -> AlertEmailIn:
+        if self.address is not None:
+            self.address = self.address.strip()
+            problem = email_problem(self.address)
+            if problem is not None:
+                raise ValueError(problem)
+        return self
+
+
+class AlertEmail(BaseModel):
+    """The caller's e-mail subscription: ``none``, ``pending`` (SNS mailed a confirmation
+    link that was not followed yet: nothing is mailed until it is) or ``confirmed``."""
+
+    state: Literal["none", "pending", "confirmed"]
+    address: str | None = Field(description="The subscribed address (null: none).")
+    token_address: str | None = Field(
+        description="The verified e-mail of the caller's token, the default of PUT (null: "
+        "the token carries none, as Cognito access tokens)."
+    )

@@ -25,6 +25,7 @@ from strikeboard.api.errors import add_error_handlers
 from strikeboard.api.guard import current_user, protect
 from strikeboard.api.models import Problem
 from strikeboard.api.routes import (
+    alert_email,
     alerts,
     analytics,
     auth,
@@ -63,7 +64,8 @@ PUBLIC_ROUTERS = (status.router, auth.public_router, kite_login.public_router)
 """Open to anyone: the status, the sign-in settings, the Kite callback (a browser navigation)."""
 AUTHENTICATED_ROUTERS = (
     auth.router, kite_login.router, market.router, chain.router, history.router,
-    analytics.router, preferences.router, strategy.router, export.router, alerts.router,
+    analytics.router, preferences.router, strategy.router, export.router,
+    alert_email.router, alerts.router,  # /alerts/email before /alerts/{rule_id}
 )  # fmt: skip
 """Behind `current_user` (and `AuthFirst`, which refuses a caller before the body is read)."""
 

@@ -21,6 +21,11 @@ class BadRequestError(Exception):
     """A parameter is unusable (400 with this message)."""
 
 
+class ConflictError(Exception):
+    """The request cannot be done in this state (409 with this message): e.g. e-mail alerts
+    on a deployment without a topic, an address another user subscribed."""
+
+
 class UnauthorizedError(Exception):
     """Raised by the auth dependency; answered 401."""
 
@@ -39,6 +44,10 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BadRequestError)
     async def _bad_request(_: Request, exc: BadRequestError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

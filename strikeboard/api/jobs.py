@@ -13,6 +13,7 @@ from strikeboard.api.params import as_ist, check_day
 from strikeboard.api.stores import Stores
 from strikeboard.config import Settings
 from strikeboard.market.calendar import CALENDAR, IST, day_bounds
+from strikeboard.store import alerts as store_alerts
 from strikeboard.store import chain_queries, stats_queries
 from strikeboard.store.archive import Archive
 
@@ -43,19 +44,24 @@ def closed_reason(day: date) -> str | None:
 
 
 def cleanup(settings: Settings, stores: Stores, today: date) -> dict[str, Any]:
-    """Drop tick partitions older than TICK_RETENTION_DAYS and chain minutes older than
-    CHAIN_RETENTION_DAYS (relative to ``today``)."""
+    """Drop tick partitions older than TICK_RETENTION_DAYS, chain minutes older than
+    CHAIN_RETENTION_DAYS and fired alerts older than ALERTS_EVENTS_RETENTION_DAYS (relative to
+    ``today``)."""
     tick_cutoff = today - timedelta(days=settings.tick_retention_days)
     with Archive(settings.database_url, auto_migrate=True) as archive:
         dropped = archive.drop_partitions_before(tick_cutoff)
     chain_cutoff, _ = day_bounds(today - timedelta(days=settings.chain_retention_days))
     rows, aggs = chain_queries.delete_before(stores.db, chain_cutoff)
+    alerts_cutoff, _ = day_bounds(today - timedelta(days=settings.alerts_events_retention_days))
+    alert_events = store_alerts.delete_events_before(stores.db.rows, alerts_cutoff)
     return {
         "tick_partitions_dropped": [d.isoformat() for d in dropped],
         "chain_minute_deleted": rows,
         "chain_minute_agg_deleted": aggs,
         "tick_cutoff": tick_cutoff.isoformat(),
         "chain_cutoff": chain_cutoff.date().isoformat(),
+        "alert_events_deleted": alert_events,
+        "alert_events_cutoff": alerts_cutoff.date().isoformat(),
     }
 
 

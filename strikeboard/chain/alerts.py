@@ -272,6 +272,9 @@ class AlertBook:
     entries: dict[int, _Entry] = field(default_factory=dict)
     _by_doc: dict[tuple[str, str], list[_Entry]] = field(default_factory=dict)
     _by_spot: dict[str, list[_Entry]] = field(default_factory=dict)
+    evaluated: int = 0
+    """Rules looked at by `observe`, all cycles together (each rule once per document it
+    reads): the health's ``alerts.evaluated``."""
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -318,6 +321,7 @@ class AlertBook:
             if underlying not in spot_seen:
                 spot_seen.add(underlying)
                 targets = [*targets, *self._by_spot.get(underlying, [])]
+            self.evaluated += len(targets)
             for entry in targets:
                 rule = entry.rule
                 value = rule.target.read(doc)

@@ -44,6 +44,10 @@ MAX_PENDING: Final = 100_000
 """Changes waiting for PostgreSQL beyond this are dropped (logged): an outage of hours with
 every rule flapping; memory stays bounded."""
 SUBJECT_MAX: Final = 99  # SNS: "under 100 characters", ASCII
+ALERT_COUNTS: Final = ("evaluated", "fired", "pushed", "emailed", "failed", "dropped")
+"""The evaluator's counters in the feed's health (``alerts``) and metrics: rules looked at,
+fires decided, pushes and e-mails done, failed attempts (PostgreSQL, Redis or SNS; retried),
+changes dropped."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,16 @@ def email_body(event: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def publish_email(sns: Any, topic_arn: str, event: Mapping[str, Any]) -> None:
+    """Publish one event to the alerts topic with the ``user_id`` message attribute that the
+    subscriptions' filter policies match (`strikeboard.api.alert_email.filter_policy`)."""
+    sns.publish(
+        TopicArn=topic_arn, Subject=email_subject(event), Message=email_body(event),
+        MessageAttributes={"user_id": {"DataType": "String",
+                                       "StringValue": str(event["user_id"])}},
+    )  # fmt: skip
+
+
 class AlertEvaluator:
     """See the module docstring. `observe` from the cycle's thread; `start`/`stop` around."""
 
@@ -125,6 +139,7 @@ class AlertEvaluator:
         self._fingerprint: tuple[int, int] | None = None
         self._thread: threading.Thread | None = None
         self._unavailable = False
+        self._taken = dict.fromkeys(ALERT_COUNTS, 0)
 
     @classmethod
     def from_config(cls, config: AlertsConfig) -> AlertEvaluator:
@@ -154,6 +169,20 @@ class AlertEvaluator:
         self.stats.cycles += 1
         self.stats.observe_cpu_s += time.thread_time() - started
         return len(changes)
+
+    def counts(self) -> dict[str, int]:
+        """`ALERT_COUNTS` since this evaluator started."""
+        s = self.stats
+        return {"evaluated": self.book.evaluated, "fired": s.fired, "pushed": s.pushed,
+                "emailed": s.emailed, "failed": s.errors, "dropped": s.dropped}  # fmt: skip
+
+    def take_counts(self) -> dict[str, int]:
+        """What `counts` gained since the last take (the publisher sends these with each
+        cycle's result: the feed's totals survive a restarted publisher process)."""
+        now = self.counts()
+        gained = {k: now[k] - self._taken[k] for k in ALERT_COUNTS}
+        self._taken = now
+        return gained
 
     @property
     def pending(self) -> int:
@@ -266,12 +295,7 @@ class AlertEvaluator:
                 self._failed("pushing", exc)
         if self.sns is not None and event.get("email") and event.get("emailed_at") is None:
             try:
-                self.sns.publish(
-                    TopicArn=self.topic_arn, Subject=email_subject(event),
-                    Message=email_body(event),
-                    MessageAttributes={"user_id": {"DataType": "String",
-                                                   "StringValue": str(event["user_id"])}},
-                )  # fmt: skip
+                publish_email(self.sns, self.topic_arn, event)
             except Exception as exc:  # botocore's errors (throttling, network): retried later
                 self._failed("e-mailing", exc)
                 return

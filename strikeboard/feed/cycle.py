@@ -21,6 +21,7 @@ from datetime import datetime
 import numpy as np
 
 from strikeboard.chain.state import Field
+from strikeboard.feed.alerts import ALERT_COUNTS
 from strikeboard.feed.ingest import HotLink, LiveChain
 from strikeboard.feed.publisher import CycleResult, PublisherProcess
 from strikeboard.market.calendar import IST
@@ -44,6 +45,10 @@ class CycleCounters:
     """Per underlying, the time the last cycle that priced it spent on its expiries."""
     underlying_cpu_ms: dict[str, float] = field(default_factory=dict)
     """Per underlying, the publisher's CPU time on its expiries in that cycle."""
+    alerts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ALERT_COUNTS, 0))
+    """The alert evaluator's counters since the feed started (all publisher processes)."""
+    alert_rules: int | None = None
+    """Rules the evaluator holds (None: no evaluator, or no cycle yet)."""
 
 
 class Cycle:
@@ -163,6 +168,9 @@ class Cycle:
             c.underlying_cpu_ms.update(result.underlying_cpu_ms)
             c.max_cycle_ms = max(c.max_cycle_ms, result.elapsed_ms)
             c.underlying_ms.update(result.underlying_ms)
+            for name, gained in result.alerts.items():
+                c.alerts[name] = c.alerts.get(name, 0) + gained
+            c.alert_rules = result.alert_rules
             self.spool_minute(result)
         if closing:
             rows = self.chain.take_candles(flush=True)

@@ -130,6 +130,9 @@ def health_document(view: FeedView) -> dict[str, Any]:
             }
             for name, (n, trimmed) in view.underlyings.items()
         },
+        # The users' alert rules (docs/alerts.md): counters since the feed started; rules is
+        # null without an evaluator (ALERTS_ENABLED=false) or before the first cycle.
+        "alerts": {"rules": c.alert_rules, **c.alerts},
         "gap_fills": s.gap_fills,
         "gap_fills_pending": view.pending_fills,
         "gap_fill_failures": s.fill_failures,

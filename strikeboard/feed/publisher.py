@@ -51,6 +51,10 @@ class CycleResult:
     """Of `cpu_ms`, each underlying's."""
     published: int = 0
     redis_ok: bool = True
+    alerts: dict[str, int] = field(default_factory=dict)
+    """The alert evaluator's counters gained since the last result (`ALERT_COUNTS`)."""
+    alert_rules: int | None = None
+    """Rules the evaluator holds (None: no evaluator)."""
     chain_rows: list[Row] = field(default_factory=list)  # store.archive.CHAIN_COLUMNS order
     agg_rows: list[Row] = field(default_factory=list)  # CHAIN_AGG_COLUMNS order
 
@@ -117,6 +121,9 @@ class ChainPublisher:
             result.underlying_cpu_ms[name] = result.underlying_cpu_ms.get(name, 0.0) + cpu
         if self.alerts is not None and priced:  # after publishing: alerts never delay the chain
             self.alerts.observe(priced, now)
+        if self.alerts is not None:
+            result.alerts = self.alerts.take_counts()
+            result.alert_rules = self.alerts.stats.rules
         for stamp in minutes:
             chain_rows, agg_rows = self.minute_rows(stamp)
             result.chain_rows += chain_rows

@@ -1,4 +1,5 @@
-"""Alert rules and fired alerts in PostgreSQL (tables of migration 0005, docs/alerts.md).
+"""Alert rules and fired alerts in PostgreSQL (tables of migrations 0005 and 0006,
+docs/alerts.md).
 
 Two users of the tables: the API (a user's rules and events; functions over any ``rows``
 callable, such as `strikeboard.api.stores.Stores.rows`) and the evaluator in the feed's
@@ -32,11 +33,16 @@ __all__ = [
     "AlertRepo",
     "Recorded",
     "create_rule",
+    "delete_events_before",
     "delete_rule",
+    "drop_email_subscription",
+    "email_subscription",
+    "email_taken",
     "event_document",
     "list_events",
     "list_rules",
     "rule_document",
+    "save_email_subscription",
 ]
 
 Rows = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
@@ -135,6 +141,65 @@ def list_events(
     )
     page = [event_document(r) for r in found[:limit]]
     return page, (page[-1]["id"] if len(found) > limit else None)
+
+
+# -- e-mail subscriptions (migration 0006) ---------------------------------------------------
+
+
+def email_subscription(rows: Rows, user_id: str) -> str | None:
+    """The ARN of the user's subscription to the alerts topic (None: none made)."""
+    found = rows("SELECT subscription_arn FROM alert_email WHERE user_id = %s", (user_id,))
+    return str(found[0][0]) if found else None
+
+
+def email_taken(rows: Rows, user_id: str, address_sha256: str) -> bool:
+    """Whether another user's subscription has this address."""
+    found = rows("SELECT 1 FROM alert_email WHERE address_sha256 = %s AND user_id <> %s",
+                 (address_sha256, user_id))  # fmt: skip
+    return bool(found)
+
+
+def save_email_subscription(
+    rows: Rows, user_id: str, subscription_arn: str, address_sha256: str
+) -> bool:
+    """Make this the user's one subscription (replacing the row of an earlier one); False
+    when another user's has the address (also when one raced this)."""
+    try:
+        found = rows(
+            "INSERT INTO alert_email (user_id, subscription_arn, address_sha256)"
+            " SELECT %s, %s, %s WHERE NOT EXISTS (SELECT 1 FROM alert_email"
+            " WHERE address_sha256 = %s AND user_id <> %s)"
+            " ON CONFLICT (user_id) DO UPDATE SET subscription_arn = EXCLUDED.subscription_arn,"
+            " address_sha256 = EXCLUDED.address_sha256, created_at = now() RETURNING user_id",
+            (user_id, subscription_arn, address_sha256, address_sha256, user_id),
+        )  # fmt: skip
+    except psycopg.errors.UniqueViolation:
+        return False
+    return bool(found)
+
+
+def drop_email_subscription(rows: Rows, user_id: str, subscription_arn: str) -> None:
+    """Forget the user's subscription (only that one: a newer one made meanwhile stays)."""
+    rows("DELETE FROM alert_email WHERE user_id = %s AND subscription_arn = %s RETURNING 1",
+         (user_id, subscription_arn))  # fmt: skip
+
+
+# -- retention --------------------------------------------------------------------------------
+
+
+def delete_events_before(rows: Rows, cutoff: datetime, batch: int = 10_000) -> int:
+    """Delete fired alerts created before ``cutoff`` (ALERTS_EVENTS_RETENTION_DAYS), in
+    batches (a first run over years of events holds no long lock); how many."""
+    deleted = 0
+    while True:
+        found = rows(
+            "DELETE FROM alert_events WHERE id IN (SELECT id FROM alert_events"
+            " WHERE created_at < %s ORDER BY id LIMIT %s) RETURNING id",
+            (cutoff, batch),
+        )
+        deleted += len(found)
+        if len(found) < batch:
+            return deleted
 
 
 # -- the evaluator's ------------------------------------------------------------------------

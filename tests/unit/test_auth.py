@@ -75,6 +75,16 @@ def test_groups_and_names_from_cognito_tokens_and_api_gateway_claims() -> None:
     assert principal_from_claims({"sub": "u-3", "cognito:groups": "[]"}).groups == ()
 
 
+def test_the_email_claim_only_when_verified() -> None:
+    """The alerts' e-mail subscription defaults to the token's address (ID tokens carry it;
+    API Gateway flattens email_verified to the string "true")."""
+    claims = {"sub": "u-4", "username": "cy", "email": "cy@example.com"}
+    assert principal_from_claims({**claims, "email_verified": True}).email == "cy@example.com"
+    assert principal_from_claims({**claims, "email_verified": "true"}).email == "cy@example.com"
+    assert principal_from_claims({**claims, "email_verified": "false"}).email == ""
+    assert principal_from_claims(claims).email == ""
+
+
 def test_the_dev_user_is_an_admin() -> None:
     settings = Settings(dev_token=SecretStr("s3cret"), admin_group="kite-admins")
     assert authenticate("Bearer s3cret", settings).in_group("kite-admins")

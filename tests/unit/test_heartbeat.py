@@ -60,6 +60,8 @@ HEALTH: dict[str, Any] = {
     "ticks": 0, "ticks_per_s": 0.0, "cycle_ms": 1.0, "archive": {"lag_records": 0},
     "bad_messages": 0, "token": "ok", "status": "ok", "shards": [], "gap_fills_pending": 0,
     "rejects": {}, "last_tick_age_s": None, "market_open": False,
+    "alerts": {"rules": 4, "evaluated": 900, "fired": 3, "pushed": 3, "emailed": 1, "failed": 2,
+               "dropped": 0},
 }  # fmt: skip
 
 
@@ -73,6 +75,13 @@ def test_tick_age_before_any_tick_is_the_feeds_age_in_market_hours() -> None:
     assert "LastTickAgeSeconds" not in closed.values
     assert opened.values["LastTickAgeSeconds"] == 300.0
     assert ticking.values["LastTickAgeSeconds"] == 0.4
+
+
+def test_the_alert_counters_are_metrics() -> None:
+    recorder = Recorder()
+    emit_metrics(recorder, HEALTH)  # type: ignore[arg-type]
+    assert {k: v for k, v in recorder.values.items() if k.startswith("Alerts")} == {
+        "AlertsFired": 3, "AlertsEmailed": 1, "AlertsFailed": 2}  # fmt: skip
 
 
 def test_the_pusher_beats_while_its_loop_runs(tmp_path: Path) -> None:

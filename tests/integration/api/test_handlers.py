@@ -178,6 +178,42 @@ def test_cleanup_job_drops_old_tick_partitions_only(job_env: Settings, api: Api)
     assert result["chain_minute_deleted"] == 0
 
 
+def test_cleanup_job_deletes_fired_alerts_older_than_their_retention(
+    job_env: Settings, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ALERTS_EVENTS_RETENTION_DAYS (here 30): events created before the start of the IST day
+    30 days before the job's day go; younger ones, and the rules, stay."""
+    monkeypatch.setenv("ALERTS_EVENTS_RETENTION_DAYS", "30")
+    get_settings.cache_clear()
+    today = api.data.day
+    ages = {"old": 45, "edge": 31, "kept": 30, "new": 1}  # days before `today`, at 09:20 IST
+    with psycopg.connect(job_env.database_url, autocommit=True) as conn:
+        (rule,) = (
+            conn.execute(
+                "INSERT INTO alert_rules (user_id, kind, underlying, op, level) VALUES"
+                " ('dev', 'spot', 'NIFTY', 'crosses_above', 24600) RETURNING id"
+            ).fetchone()
+            or ()
+        )
+        for crossing, (text, days) in enumerate(ages.items(), start=1):
+            conn.execute(
+                "INSERT INTO alert_events (rule_id, crossing, user_id, kind, underlying, op, email,"
+                " level, value, text, fired_at, created_at) VALUES (%s, %s, 'dev', 'spot',"
+                " 'NIFTY', 'crosses_above', false, 24600, 24601, %s, %s, %s)",
+                (rule, crossing, text, f"{today - timedelta(days=days)}T09:20:00+05:30",
+                 f"{today - timedelta(days=days)}T09:20:00+05:30"),
+            )  # fmt: skip
+    result = jobs_lambda.cleanup_handler(_schedule("cleanup", day=today.isoformat()), FakeContext())
+    assert result["alert_events_deleted"] == 2
+    assert result["alert_events_cutoff"] == (today - timedelta(days=30)).isoformat()
+    with psycopg.connect(job_env.database_url) as conn:
+        left = [r[0] for r in conn.execute("SELECT text FROM alert_events ORDER BY id")]
+        assert left == ["kept", "new"]
+        assert conn.execute("SELECT count(*) FROM alert_rules").fetchone() == (1,)
+    again = jobs_lambda.cleanup_handler(_schedule("cleanup", day=today.isoformat()), FakeContext())
+    assert again["alert_events_deleted"] == 0  # idempotent
+
+
 def test_schedule_event_time_gives_the_ist_day() -> None:
     event = json.loads((EVENTS / "schedule" / "cleanup.json").read_text())
     assert event_day(event, default=None) == date(2026, 11, 25)  # type: ignore[arg-type]

@@ -117,6 +117,12 @@ async def test_spot_crossing_a_level_fires_once_to_its_owner_only(
             end = sim.server.market_now() + dt.timedelta(seconds=WINDOW_S - ARMING_S)
             await eventually(lambda: sim.server.market_now() > end, WINDOW_S / SPEED + 30)
             await asyncio.sleep(1.0)
+            # The feed's health counts it (docs/alerts.md "Health"; the publisher process sends
+            # its counters with each cycle's result).
+            await eventually(lambda: feed.health()["alerts"]["pushed"] == 1, 10)
+            counts = feed.health()["alerts"]
+            assert counts["rules"] == 1 and counts["fired"] == 1 and counts["evaluated"] > 0
+            assert counts["failed"] == 0 and counts["dropped"] == 0 and counts["emailed"] == 0
         finally:
             await asyncio.to_thread(feed.stop)
 

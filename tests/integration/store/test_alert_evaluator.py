@@ -246,6 +246,7 @@ def test_a_failed_push_is_swept_later(rig: Rig, rows: Callable[..., Any], path: 
     observe(down, path.docs[i], path.docs[i + 1])
     (event,) = events(rows)
     assert event["pushed_at"] is None and down.stats.errors >= 1
+    assert down.counts()["failed"] >= 1 and down.counts()["pushed"] == 0
     down.stop(1.0)
     up = rig.evaluator()  # a restart sweeps what recent events are owed
     wait_for(lambda: events(rows)[0]["pushed_at"] is not None, what="swept")
@@ -280,3 +281,9 @@ def test_email_goes_to_sns_for_the_rules_that_ask_and_reaches_its_user_only(
     assert "Messages" not in sqs.receive_message(QueueUrl=inbox["bob"], WaitTimeSeconds=0)
     emailed = rows("SELECT rule_id FROM alert_events WHERE emailed_at IS NOT NULL")
     assert emailed == [(mailed,)]
+    # The feed's health counters (docs/alerts.md "Health"): two spot rules read each of the
+    # two documents; both fired and were pushed, one e-mailed. A take is what grew since.
+    wait_for(lambda: ev.stats.pushed == 2, what="pushed")
+    assert ev.take_counts() == {"evaluated": 4, "fired": 2, "pushed": 2, "emailed": 1,
+                                "failed": 0, "dropped": 0}  # fmt: skip
+    assert set(ev.take_counts().values()) == {0}

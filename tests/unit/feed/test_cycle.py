@@ -60,3 +60,41 @@ def test_ticks_are_priced_at_once_not_a_period_later(
     finally:
         cycle.stop()
         hot.close()
+
+
+class ResultsPublisher(RecordingPublisher):
+    """Hands back the given results, one list a cycle."""
+
+    def __init__(self, *results: list[CycleResult]) -> None:
+        super().__init__()
+        self.results = list(results)
+
+    def cycle(self, values: NDArray[np.float64], dirty: Sequence[int], now: datetime,
+              minutes: Sequence[str] = ()) -> list[CycleResult]:  # fmt: skip
+        super().cycle(values, dirty, now, minutes)
+        return self.results.pop(0)
+
+
+def test_the_alert_counters_add_up_over_results_and_publisher_restarts(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """Each result carries what the evaluator's counters gained since the last one (a
+    restarted publisher process starts again from 0): the feed's health sums them."""
+    gained = {"evaluated": 10, "fired": 1, "pushed": 1, "emailed": 0, "failed": 0, "dropped": 0}
+    later = {**gained, "evaluated": 4, "fired": 0, "pushed": 0, "failed": 1}
+    publisher = ResultsPublisher(
+        [CycleResult(alerts=gained, alert_rules=3), CycleResult(alerts=later, alert_rules=3)],
+        [], [CycleResult(alerts=gained, alert_rules=2)],
+    )  # fmt: skip
+    hot = HotStore.from_url(redis_url, redis_prefix)
+    cycle = Cycle(LiveChain("NIFTY"), publisher, Spool(tmp_path / "spool"),  # type: ignore[arg-type]
+                  HotLink(hot), cycle_ms=1000, now=lambda: NOW, on_spot=lambda _s, _n: None,
+                  on_second=lambda: None)  # fmt: skip
+    try:
+        for _ in range(3):
+            cycle._cycle()
+        assert cycle.counters.alerts == {"evaluated": 24, "fired": 2, "pushed": 2,
+                                         "emailed": 0, "failed": 1, "dropped": 0}  # fmt: skip
+        assert cycle.counters.alert_rules == 2
+    finally:
+        hot.close()

@@ -45,6 +45,17 @@ def test_a_trimmed_universe_is_shown_but_is_no_fault() -> None:
     assert health_document(view())["instruments_trimmed"] == 0
 
 
+def test_the_alert_counters() -> None:
+    """The evaluator's counters (summed over the cycles' results by the feed) and rules."""
+    assert health_document(view())["alerts"] == {
+        "rules": None, "evaluated": 0, "fired": 0, "pushed": 0, "emailed": 0, "failed": 0,
+        "dropped": 0}  # fmt: skip
+    counts = {"evaluated": 5000, "fired": 3, "pushed": 3, "emailed": 1, "failed": 2,
+              "dropped": 0}  # fmt: skip
+    doc = health_document(view(cycle=CycleCounters(alerts=counts, alert_rules=250)))
+    assert doc["alerts"] == {"rules": 250, **counts} and doc["status"] == "ok"
+
+
 def test_old_ticks_degrade_only_in_market_hours() -> None:
     stale = IngestCounters(ticks=100, last_tick_at=NOW - 6.0)
     doc = health_document(view(ingest=stale))

@@ -1,6 +1,6 @@
 /**
  * Wire types of the alerts (docs/alerts.md). The REST ones (GET/POST /api/alerts, GET
- * /api/alerts/events) are the generated schema's (api/schema.gen.ts, `npm run api:types`),
+ * /api/alerts/events, /api/alerts/email) are the generated schema's (api/schema.gen.ts, `npm run api:types`),
  * aliased here; written here: the WebSocket's `alert` message and the SPA's own constants.
  */
 import type * as api from "../api/schema.gen";
@@ -47,6 +47,9 @@ export type AlertRules = api.AlertRules;
 /** A row of GET /api/alerts/events: a fired alert with its deliveries. */
 export type AlertEvent = api.AlertEvent;
 export type AlertEvents = api.AlertEvents;
+/** GET/PUT /api/alerts/email: the user's e-mail subscription (none, pending, confirmed). */
+export type AlertEmail = api.AlertEmail;
+export type AlertEmailIn = api.AlertEmailIn;
 
 /**
  * A fired alert as the WebSocket's `alert` message carries it (not a REST model:

@@ -468,6 +468,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/alerts/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Email
+         * @description The caller's subscription: none, pending (a confirmation link was mailed) or
+         *     confirmed; and the token's address (the default of PUT).
+         */
+        get: operations["get_email_api_alerts_email_get"];
+        /**
+         * Put Email
+         * @description Subscribe an address (the body's, else the token's verified e-mail) to the caller's
+         *     e-mailed alerts; it replaces the caller's earlier one. SNS mails a confirmation link
+         *     first: the answer is ``pending`` until it is followed (``confirmed`` at once when the
+         *     address was already subscribed and confirmed). 409: an address another user has, or no
+         *     topic; 422: no address or not an address.
+         */
+        put: operations["put_email_api_alerts_email_put"];
+        post?: never;
+        /**
+         * Delete Email
+         * @description Unsubscribe the caller's address (404: none).
+         */
+        delete: operations["delete_email_api_alerts_email_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/alerts": {
         parameters: {
             query?: never;
@@ -568,6 +601,39 @@ export interface components {
             resistance?: number | null;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * AlertEmail
+         * @description The caller's e-mail subscription: ``none``, ``pending`` (SNS mailed a confirmation
+         *     link that was not followed yet: nothing is mailed until it is) or ``confirmed``.
+         */
+        AlertEmail: {
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "none" | "pending" | "confirmed";
+            /**
+             * Address
+             * @description The subscribed address (null: none).
+             */
+            address: string | null;
+            /**
+             * Token Address
+             * @description The verified e-mail of the caller's token, the default of PUT (null: the token carries none, as Cognito access tokens).
+             */
+            token_address: string | null;
+        };
+        /**
+         * AlertEmailIn
+         * @description Where to e-mail the caller's alerts (the rules with ``email: true``).
+         */
+        AlertEmailIn: {
+            /**
+             * Address
+             * @description The address to subscribe; null: the verified e-mail of the caller's token (`token_address` of GET /alerts/email).
+             */
+            address?: string | null;
         };
         /**
          * AlertEvent
@@ -798,6 +864,11 @@ export interface components {
              * @description Whether this deployment e-mails alerts (ALERTS_TOPIC_ARN).
              */
             email: boolean;
+            /**
+             * Email Subscribe
+             * @description Whether users subscribe their address here (/alerts/email); false: an operator does (ALERTS_EMAIL_SUBSCRIBE).
+             */
+            email_subscribe: boolean;
         };
         /**
          * AuthConfig
@@ -1809,6 +1880,8 @@ export interface components {
     pathItems: never;
 }
 export type Aggregates = components['schemas']['Aggregates'];
+export type AlertEmail = components['schemas']['AlertEmail'];
+export type AlertEmailIn = components['schemas']['AlertEmailIn'];
 export type AlertEvent = components['schemas']['AlertEvent'];
 export type AlertEvents = components['schemas']['AlertEvents'];
 export type AlertRule = components['schemas']['AlertRule'];
@@ -3538,6 +3611,257 @@ export interface operations {
             };
             /** @description Nothing there. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 64 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter has the wrong type or range. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis and/or PostgreSQL are down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_email_api_alerts_email_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertEmail"];
+                };
+            };
+            /** @description A parameter is unusable. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing there. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No topic here, or another user has the address. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 64 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter has the wrong type or range. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis and/or PostgreSQL are down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_email_api_alerts_email_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AlertEmailIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertEmail"];
+                };
+            };
+            /** @description A parameter is unusable. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing there. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No topic here, or another user has the address. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 64 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter has the wrong type or range. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis and/or PostgreSQL are down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_email_api_alerts_email_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A parameter is unusable. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing there. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No topic here, or another user has the address. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

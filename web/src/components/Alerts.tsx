@@ -39,6 +39,7 @@ import {
   type Watched,
 } from "../alerts/types";
 import { notifications } from "../alerts/notify";
+import { AlertEmailSection } from "./AlertEmail";
 import "./Alerts.css";
 
 /** The chain's cells a rule can watch (their column names in ChainTable). */
@@ -339,6 +340,7 @@ export function AlertsPanel() {
         <button type="button" className="icon" aria-label="close alerts" onClick={() => dispatch(alertsToggled(false))}>×</button>
       </header>
       <NotificationsSwitch />
+      <AlertEmailSection email={data?.email ?? false} subscribe={data?.email_subscribe ?? false} />
       {draft ? (
         <RuleForm draft={draft} email={data?.email ?? false} />
       ) : (

@@ -1,8 +1,8 @@
 /** The alert routes (docs/alerts.md), injected into the REST API slice (store/api.ts). */
 import { api } from "./api";
-import type { AlertEvents, AlertRule, AlertRuleIn, AlertRules } from "../alerts/types";
+import type { AlertEmail, AlertEmailIn, AlertEvents, AlertRule, AlertRuleIn, AlertRules } from "../alerts/types";
 
-export const alertsApi = api.enhanceEndpoints({ addTagTypes: ["Alerts"] }).injectEndpoints({
+export const alertsApi = api.enhanceEndpoints({ addTagTypes: ["Alerts", "AlertEmail"] }).injectEndpoints({
   endpoints: (b) => ({
     alerts: b.query<AlertRules, void>({ query: () => "alerts", providesTags: ["Alerts"] }),
     createAlert: b.mutation<AlertRule, AlertRuleIn>({
@@ -17,7 +17,25 @@ export const alertsApi = api.enhanceEndpoints({ addTagTypes: ["Alerts"] }).injec
     alertEvents: b.query<AlertEvents, number | void>({
       query: (limit) => `alerts/events?limit=${limit ?? 50}`,
     }),
+    /** The user's e-mail subscription: none, pending (a confirmation link was mailed) or confirmed. */
+    alertEmail: b.query<AlertEmail, void>({ query: () => "alerts/email", providesTags: ["AlertEmail"] }),
+    subscribeAlertEmail: b.mutation<AlertEmail, AlertEmailIn>({
+      query: (body) => ({ url: "alerts/email", method: "PUT", body }),
+      invalidatesTags: ["AlertEmail"],
+    }),
+    unsubscribeAlertEmail: b.mutation<null, void>({
+      query: () => ({ url: "alerts/email", method: "DELETE" }),
+      invalidatesTags: ["AlertEmail"],
+    }),
   }),
 });
 
-export const { useAlertsQuery, useCreateAlertMutation, useDeleteAlertMutation, useAlertEventsQuery } = alertsApi;
+export const {
+  useAlertsQuery,
+  useCreateAlertMutation,
+  useDeleteAlertMutation,
+  useAlertEventsQuery,
+  useAlertEmailQuery,
+  useSubscribeAlertEmailMutation,
+  useUnsubscribeAlertEmailMutation,
+} = alertsApi;
