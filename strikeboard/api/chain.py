@@ -110,7 +110,7 @@ def archive_document(
     """A chain document (same shape as the live snapshot) from one archived minute: the
     chain_minute rows of the expiry and its chain_minute_agg row, each by column name
     (`store.archive.CHAIN_COLUMNS`, `CHAIN_AGG_COLUMNS`). ``closes``: each token's
-    previous-session close (`service.previous_closes`), from which a leg's change is counted
+    previous-session close (`chain_queries.previous_closes`), from which a leg's change is counted
     as the live chain counts it. Fields the archive does not keep (quantities, average price,
     buildup) are absent from the legs."""
     closes = closes or {}

@@ -105,7 +105,8 @@ class ChainSource:
         """The chain document of an archived minute."""
         db = self.stores.db
         stored = chain_queries.minute_of(db, underlying, expiry, minute)
-        closes = chain_queries.previous_closes(db, underlying, expiry, minute)
+        tokens = [int(r["token"]) for r in stored.rows if r.get("token") is not None]
+        closes = chain_queries.previous_closes(db, underlying, expiry, minute, tokens)
         size = chain_queries.lot_size(db, underlying, expiry)
         return chain_doc.archive_document(
             underlying, expiry, minute, stored.aggregates, stored.rows,

@@ -8,6 +8,7 @@ Errors: `strikeboard.store.database`'s.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
@@ -71,18 +72,34 @@ def minute_of(db: Database, underlying: str, expiry: date, minute: datetime) -> 
 
 
 def previous_closes(
-    db: Database, underlying: str, expiry: date, minute: datetime
+    db: Database, underlying: str, expiry: date, minute: datetime, tokens: Sequence[int]
 ) -> dict[int, float]:
-    """Each option's close of the session before ``minute``'s IST day: its LTP at the last
-    archived minute of that session (what a change in history mode is counted from)."""
-    day_start, _ = day_bounds(minute.astimezone(IST).date())
+    """Each option's previous close for ``minute``'s IST day, as the live chain had it: Kite's
+    ``close`` in that day's ticks (the previous session's close, the same all day); where the
+    day's ticks are gone (their retention is shorter than the minutes') or have none, its LTP
+    at the last archived minute of the session before. What a change in history mode is
+    counted from."""
+    day_start, day_end = day_bounds(minute.astimezone(IST).date())
+    # One primary-key probe per token, in the day's partition only.
+    from_ticks = db.rows(
+        "SELECT t.token, (SELECT close FROM ticks WHERE token = t.token AND exchange_ts >= %s"
+        "  AND exchange_ts < %s AND close > 0 ORDER BY exchange_ts LIMIT 1)"
+        " FROM unnest(%s::bigint[]) AS t(token)",
+        (day_start, day_end, list(tokens)),
+    )
+    closes = {int(token): float(close) for token, close in from_ticks if close is not None}
+    if len(closes) == len(set(tokens)):
+        return closes
     rows = db.rows(
         "SELECT token, ltp FROM chain_minute WHERE underlying = %s AND expiry = %s"
         " AND ltp IS NOT NULL AND minute = (SELECT max(minute) FROM chain_minute_agg"
         "  WHERE underlying = %s AND expiry = %s AND minute < %s)",
         (underlying, expiry, underlying, expiry, day_start),
     )
-    return {int(token): float(ltp) for token, ltp in rows if token is not None}
+    for token, ltp in rows:
+        if token is not None:
+            closes.setdefault(int(token), float(ltp))
+    return closes
 
 
 def lot_size(db: Database, underlying: str, expiry: date) -> int | None:

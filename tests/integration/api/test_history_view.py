@@ -1,11 +1,13 @@
 """History mode's numbers are the chosen minute's: the quotes at that minute (GET /market?at=)
-and each option's change from the previous session's close; a missing IV says why."""
+and each option's change from the previous session's close (Kite's, as live); a missing IV says
+why."""
 
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from typing import Any
 
+import psycopg
 from conftest import AUTH, Api
 
 from strikeboard.market.calendar import IST
@@ -47,27 +49,67 @@ def _previous_session(api: Api) -> tuple[datetime, dict[int, float], dict[int, f
     return minute, options, quotes
 
 
-def test_a_past_minute_counts_each_change_from_the_previous_sessions_close(api: Api) -> None:
+def _legs(doc: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {
+        int(row[side]["token"]): row[side]
+        for row in doc["strikes"].values()
+        for side in ("CE", "PE")
+        if row.get(side)
+    }
+
+
+def _drop_ticks(api: Api) -> None:
+    """The day's ticks gone, as after their retention (shorter than the minutes')."""
+    with psycopg.connect(api.settings.database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM ticks")
+
+
+def test_a_past_minute_counts_each_change_from_kites_close_as_the_live_chain_did(
+    api: Api,
+) -> None:
+    """The change at a past minute is the one the live chain showed then: from Kite's `close`
+    in the day's ticks, also where an earlier session is archived (its last LTP differs)."""
+    _previous_session(api)
+    expiry = api.data.expiries[0]
+    at = api.data.minutes[1]
+    body = api.client.get(f"/api/chain/{expiry}", params={"at": at.isoformat()}, headers=AUTH)
+    assert body.status_code == 200, body.text
+    live_then = _legs(api.data.snapshots[1][expiry])
+    checked = 0
+    for token, leg in _legs(body.json()).items():
+        if leg["ltp"] is None:
+            continue
+        was = live_then[token]
+        assert leg["close"] == was["close"] and leg["close"] > 0
+        assert leg["change"] == was["change"]
+        assert leg["change_pct"] == was["change_pct"]
+        checked += 1
+    assert checked >= 20
+
+
+def test_without_the_days_ticks_the_change_is_from_the_previous_sessions_last_ltp(
+    api: Api,
+) -> None:
+    _drop_ticks(api)
     _, closes, _ = _previous_session(api)
     expiry = api.data.expiries[0]
     at = api.data.minutes[1]
     body = api.client.get(f"/api/chain/{expiry}", params={"at": at.isoformat()}, headers=AUTH)
     assert body.status_code == 200, body.text
     checked = 0
-    for row in body.json()["strikes"].values():
-        for side in ("CE", "PE"):
-            leg = row[side]
-            if leg["ltp"] is None:
-                continue
-            close = closes[leg["token"]]
-            assert leg["close"] == close
-            assert leg["change"] == round(leg["ltp"] - close, 2)
-            assert leg["change_pct"] == round((leg["ltp"] - close) / close * 100, 2)
-            checked += 1
+    for token, leg in _legs(body.json()).items():
+        if leg["ltp"] is None:
+            continue
+        close = closes[token]
+        assert leg["close"] == close
+        assert leg["change"] == round(leg["ltp"] - close, 2)
+        assert leg["change_pct"] == round((leg["ltp"] - close) / close * 100, 2)
+        checked += 1
     assert checked >= 20
 
 
-def test_without_a_previous_session_the_change_is_unknown_not_zero(api: Api) -> None:
+def test_without_ticks_or_a_previous_session_the_change_is_unknown_not_zero(api: Api) -> None:
+    _drop_ticks(api)
     expiry = api.data.expiries[0]
     params = {"at": api.data.minutes[1].isoformat()}
     body = api.client.get(f"/api/chain/{expiry}", params=params, headers=AUTH).json()
