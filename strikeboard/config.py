@@ -139,12 +139,6 @@ class Settings(BaseSettings):
     alerts_max_rules: int = Field(
         50, ge=1, le=10_000, description="Alert rules a user may have (POST /api/alerts: 422)."
     )
-    alerts_email_subscribe: bool = Field(
-        True,
-        description="Users subscribe their own address to e-mailed alerts (PUT "
-        "/api/alerts/email; the API must reach SNS: the cloud sets it from the network); "
-        "false: an operator subscribes addresses by hand.",
-    )
     alerts_events_retention_days: int = Field(
         90, ge=1, le=36_500,
         description="Fired alerts older than this are deleted by the retention job (days).",
