@@ -129,8 +129,9 @@ class Settings(BaseSettings):
     alerts_topic_arn: str = Field(
         "",
         description="SNS topic the feed publishes e-mail alerts to (rules with email: true), "
-        "with a user_id message attribute for the subscriptions' filter policies; empty = no "
-        "e-mail (the cloud stack sets it).",
+        "with a user_id message attribute for the subscriptions' filter policies, which the "
+        "feed also makes for the users (PUT /api/alerts/email); empty = no e-mail (the cloud "
+        "stack sets it).",
     )
     alerts_refresh_s: float = Field(
         2.0, gt=0, le=300,

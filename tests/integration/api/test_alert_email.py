@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -396,3 +397,20 @@ def test_without_a_topic_409(
             response = api.client.request(method, "/api/alerts/email", headers=AUTH, json=body)
             assert response.status_code == 409, (method, response.text)
             assert "not configured" in response.json()["detail"]
+
+
+def test_the_workers_thread_performs_requests_by_itself(
+    api: Api, sns: Any, topic: str, worker: SubscriptionWorker
+) -> None:
+    """As in the feed's publisher process: started, it takes a request within a pass."""
+    worker.every_s = 0.05
+    put(api)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while get(api)["state"] == "requested":
+            assert time.monotonic() < deadline, "the worker's thread never subscribed"
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert len(subscriptions(sns, topic)) == 1 and worker.stats.passes >= 1
