@@ -15,10 +15,6 @@ Context (``-c key=value`` or cdk.json "context"), all optional:
 - ``egress`` (``none``): the private subnets' way out: ``none`` (isolated, nothing there
   needs the internet), a t4g.nano NAT ``instance`` or a NAT ``gateway``; ``nat_gateways``
   (1): how many of them
-- ``sns_endpoint`` (false): an SNS interface endpoint in one private subnet (about $8 a
-  month) so that users subscribe their own address to e-mailed alerts (PUT /api/alerts/email);
-  a NAT (``egress``) does it too. Without either, an operator subscribes them by hand
-  (docs/alerts.md "E-mail subscriptions")
 - ``tracing`` (false): X-Ray active tracing on the Lambdas
 - ``feed_cpu`` (512) and ``feed_memory_mb`` (2048): the feed task's Fargate size (0.5 vCPU
   holds ten users' push; docs/deploy.md sizes it for more)
@@ -76,7 +72,6 @@ class Strikeboard:
             f"{prefix}Network",
             nat_gateways=int(ctx("nat_gateways") or 1),
             egress=str(ctx("egress") or "none"),  # type: ignore[arg-type]  # checked there
-            sns_endpoint=_flag(ctx("sns_endpoint")),
             env=env,
         )
         vpc = self.network.vpc
@@ -114,8 +109,6 @@ class Strikeboard:
             kite_secret=self.data.kite_secret,
             kite_api_secret_name=str(ctx("kite_api_secret_name") or "") or None,
             domain_prefix=str(ctx("cognito_domain_prefix") or "") or None,
-            user_alerts_export=self.data.user_alerts_export,
-            sns_reachable=self.network.sns_reachable,
             env=env,
         )
         self.feed = FeedStack(
@@ -127,6 +120,7 @@ class Strikeboard:
             db_secret=self.data.db_secret,
             kite_secret=self.data.kite_secret,
             user_alerts=self.data.user_alerts,
+            user_alerts_export=self.data.user_alerts_export,
             ws_api_id_export=self.api.ws_api_id_export,
             ws_stage_name=self.api.ws_stage.stage_name,
             push_endpoint_url=self.api.push_endpoint_url,

@@ -129,8 +129,9 @@ class Settings(BaseSettings):
     alerts_topic_arn: str = Field(
         "",
         description="SNS topic the feed publishes e-mail alerts to (rules with email: true), "
-        "with a user_id message attribute for the subscriptions' filter policies; empty = no "
-        "e-mail (the cloud stack sets it).",
+        "with a user_id message attribute for the subscriptions' filter policies, which the "
+        "feed also makes for the users (PUT /api/alerts/email); empty = no e-mail (the cloud "
+        "stack sets it).",
     )
     alerts_refresh_s: float = Field(
         2.0, gt=0, le=300,
@@ -138,12 +139,6 @@ class Settings(BaseSettings):
     )  # fmt: skip
     alerts_max_rules: int = Field(
         50, ge=1, le=10_000, description="Alert rules a user may have (POST /api/alerts: 422)."
-    )
-    alerts_email_subscribe: bool = Field(
-        True,
-        description="Users subscribe their own address to e-mailed alerts (PUT "
-        "/api/alerts/email; the API must reach SNS: the cloud sets it from the network); "
-        "false: an operator subscribes addresses by hand.",
     )
     alerts_events_retention_days: int = Field(
         90, ge=1, le=36_500,

@@ -13,7 +13,6 @@ from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as sm
@@ -212,13 +211,8 @@ class ApiStack(Stack):
         kite_secret: sm.ISecret,
         kite_api_secret_name: str | None,
         domain_prefix: str | None = None,
-        user_alerts_export: str | None = None,
-        sns_reachable: bool = False,
         **kwargs: Any,
     ) -> None:
-        """``user_alerts_export``: the export of the topic whose e-mail subscriptions users
-        manage themselves (GET/PUT/DELETE /api/alerts/email), offered when ``sns_reachable``
-        (the private subnets reach SNS: a NAT or the Network stack's SNS endpoint)."""
         super().__init__(scope, construct_id, **kwargs)
 
         self.user_pool = cognito.UserPool(
@@ -306,11 +300,8 @@ class ApiStack(Stack):
         self.http_function = vpc_function(
             self, "HttpFunction", handler="lambdas.http_api.handler", vpc=vpc,
             security_group=lambda_sg,
-            environment={**env, "POWERTOOLS_SERVICE_NAME": "strikeboard-api",
-                         "ALERTS_EMAIL_SUBSCRIBE": "true" if sns_reachable else "false"},
+            environment={**env, "POWERTOOLS_SERVICE_NAME": "strikeboard-api"},
         )  # fmt: skip
-        if user_alerts_export is not None:
-            self._manage_subscriptions(user_alerts_export)
         self.kite_login_function = self._kite_login_function(
             environment, issuer, client_id, kite_secret, kite_api_secret_name
         )
@@ -399,25 +390,6 @@ class ApiStack(Stack):
         )  # fmt: skip
         kite_secret.grant_write(fn)  # the daily login stores the token; it never reads it
         return fn
-
-    def _manage_subscriptions(self, topic_export: str) -> None:
-        """The API subscribes a user's address to the alerts topic with a filter on their
-        user id, reads its state and unsubscribes it: on that topic only. Subscribe and the
-        listing name the topic; Unsubscribe and GetSubscriptionAttributes a subscription,
-        whose ARN is the topic's followed by ``:<id>``."""
-        topic_arn = Fn.import_value(topic_export)
-        self.http_function.add_to_role_policy(iam.PolicyStatement(
-            actions=["sns:Subscribe", "sns:ListSubscriptionsByTopic"], resources=[topic_arn],
-        ))  # fmt: skip
-        self.http_function.add_to_role_policy(iam.PolicyStatement(
-            actions=["sns:Unsubscribe", "sns:GetSubscriptionAttributes"],
-            resources=[f"{topic_arn}:*"],
-        ))  # fmt: skip
-        acknowledge(self.http_function, {
-            f"AwsSolutions-IAM5[Resource::{topic_export}:*]": "The alerts topic's "
-            "subscriptions (ARN: the topic's, ':', an id SNS makes): the users' own, which the "
-            "API reads and deletes for them (docs/alerts.md).",
-        })  # fmt: skip
 
     def _access_logs(self, stage: apigw.IStage | None, construct_id: str) -> None:
         assert stage is not None  # HttpApi creates its $default stage

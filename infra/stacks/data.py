@@ -169,8 +169,8 @@ class DataStack(Stack):
             self, "UserAlerts", display_name="Strikeboard alerts", enforce_ssl=True,
             master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
         )  # fmt: skip
-        # Named: the API's policy on the topic's subscriptions (`<arn>:*`) imports it, and
-        # cdk-nag's finding for that wildcard names the import (infra/stacks/api.py).
+        # Named: the feed's policy on the topic's subscriptions (`<arn>:*`) imports it, and
+        # cdk-nag's finding for that wildcard names the import (infra/stacks/feed.py).
         self.user_alerts_export = f"{self.stack_name}-UserAlertsArn"
         CfnOutput(self, "UserAlertsArn", value=self.user_alerts.topic_arn,
                   export_name=self.user_alerts_export)  # fmt: skip

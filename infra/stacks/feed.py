@@ -68,6 +68,7 @@ class FeedStack(Stack):
         db_secret: sm.ISecret,
         kite_secret: sm.ISecret,
         user_alerts: sns.ITopic,
+        user_alerts_export: str,
         ws_api_id_export: str,
         ws_stage_name: str,
         push_endpoint_url: str,
@@ -140,6 +141,7 @@ class FeedStack(Stack):
         kite_secret.grant_read(self.task.task_role)
         # The alert evaluator (the feed's publisher process) e-mails fires through the topic.
         user_alerts.grant_publish(self.task.task_role)
+        self._manage_subscriptions(user_alerts_export)
         # The pusher posts to any connection of the stage (ids are known only at run time).
         # The API id comes from a named export so that the resource is predictable for nag.
         connections = self.format_arn(
@@ -190,6 +192,27 @@ class FeedStack(Stack):
                 ),
             },
         )
+
+    def _manage_subscriptions(self, topic_export: str) -> None:
+        """The users' alert e-mail subscriptions are made by the feed (its publisher
+        process's worker, docs/alerts.md "E-mail subscriptions"): the API Lambda's isolated
+        subnets do not reach SNS, the task's public subnets do. Subscribe names the topic;
+        Unsubscribe and GetSubscriptionAttributes a subscription, whose ARN is the topic's
+        followed by ``:<id>``. On that topic only (imported by its export's name, which
+        cdk-nag's finding for the wildcard names)."""
+        topic_arn = Fn.import_value(topic_export)
+        self.task.add_to_task_role_policy(
+            iam.PolicyStatement(actions=["sns:Subscribe"], resources=[topic_arn])
+        )
+        self.task.add_to_task_role_policy(iam.PolicyStatement(
+            actions=["sns:Unsubscribe", "sns:GetSubscriptionAttributes"],
+            resources=[f"{topic_arn}:*"],
+        ))  # fmt: skip
+        acknowledge(self.task.task_role, {
+            f"AwsSolutions-IAM5[Resource::{topic_export}:*]": "The alerts topic's "
+            "subscriptions (ARN: the topic's, ':', an id SNS makes): the users' own, which the "
+            "feed reads and deletes for them (docs/alerts.md).",
+        })  # fmt: skip
 
 
 # --- The spool on EFS --------------------------------------------------------------------------

@@ -33,9 +33,7 @@ class NetworkStack(Stack):
     `egress="instance"` adds a t4g.nano NAT instance (about $7.70 a month with its public
     IPv4), `egress="gateway"` a managed NAT gateway (about $45 in ap-south-1), for teams that
     add VPC code that needs the internet; `nat_gateways` is how many (one by default).
-    docs/deploy.md "Costs to expect" compares them. `sns_endpoint` adds an SNS interface
-    endpoint (one AZ, about $8 a month) so that the API can manage the users' alert e-mail
-    subscriptions without a NAT (docs/alerts.md "E-mail subscriptions").
+    docs/deploy.md "Costs to expect" compares them.
     """
 
     def __init__(
@@ -45,7 +43,6 @@ class NetworkStack(Stack):
         *,
         nat_gateways: int = 1,
         egress: Egress = "none",
-        sns_endpoint: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -107,20 +104,6 @@ class NetworkStack(Stack):
                     ),
                 },
             )
-        self.sns_endpoint: ec2.InterfaceVpcEndpoint | None = None
-        if sns_endpoint and egress == "none":
-            # The API Lambda manages the users' alert e-mail subscriptions (SNS), which isolated
-            # subnets cannot reach. One AZ (about $8 a month; a Lambda in the other AZ reaches
-            # it too): only those few requests depend on it, the alerts' mail is the feed's.
-            # Private DNS answers for the whole VPC, so the feed's publishes go through it as
-            # well: `open` admits HTTPS from the VPC's range.
-            self.sns_endpoint = self.vpc.add_interface_endpoint(
-                "Sns", service=ec2.InterfaceVpcEndpointAwsService.SNS, open=True,
-                subnets=ec2.SubnetSelection(subnets=self.vpc.select_subnets(
-                    subnet_group_name=PRIVATE_SUBNETS).subnets[:1]),
-            )  # fmt: skip
-        self.sns_reachable = egress != "none" or self.sns_endpoint is not None
-        """Whether the private subnets' Lambdas can call SNS (a NAT, or the endpoint)."""
         self.feed_sg = ec2.SecurityGroup(
             self, "FeedSg", vpc=self.vpc, description="Strikeboard feed + pusher (ECS task)"
         )

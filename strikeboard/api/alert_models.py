@@ -161,10 +161,6 @@ class AlertRules(BaseModel):
     rules: list[AlertRule]
     max_rules: int = Field(description="How many rules a user may have (ALERTS_MAX_RULES).")
     email: bool = Field(description="Whether this deployment e-mails alerts (ALERTS_TOPIC_ARN).")
-    email_subscribe: bool = Field(
-        description="Whether users subscribe their address here (/alerts/email); false: an "
-        "operator does (ALERTS_EMAIL_SUBSCRIBE)."
-    )
 
 
 class AlertEvent(_Watched):
@@ -232,12 +228,21 @@ class AlertEmailIn(BaseModel):
 
 
 class AlertEmail(BaseModel):
-    """The caller's e-mail subscription: ``none``, ``pending`` (SNS mailed a confirmation
-    link that was not followed yet: nothing is mailed until it is) or ``confirmed``."""
+    """The caller's e-mail subscription. The API records requests; the feed performs them
+    with SNS within seconds (docs/alerts.md "E-mail subscriptions"): ``requested`` (the feed
+    has not subscribed the address yet), ``pending`` (SNS mailed a confirmation link that was
+    not followed yet: nothing is mailed until it is), ``confirmed``, ``none``."""
 
-    state: Literal["none", "pending", "confirmed"]
-    address: str | None = Field(description="The subscribed address (null: none).")
+    state: Literal["none", "requested", "pending", "confirmed"]
+    address: str | None = Field(
+        description="The address: whole while requested, masked (t***@example.com) once the "
+        "feed has subscribed it (null: none)."
+    )
     token_address: str | None = Field(
         description="The verified e-mail of the caller's token, the default of PUT (null: "
         "the token carries none, as Cognito access tokens)."
     )
+    problem: str | None = Field(
+        None, description="Why the last request is not done: SNS refused the address (state "
+        "none), or failed and the feed retries (state requested)."
+    )  # fmt: skip

@@ -108,7 +108,7 @@ def email_body(event: Mapping[str, Any]) -> str:
 
 def publish_email(sns: Any, topic_arn: str, event: Mapping[str, Any]) -> None:
     """Publish one event to the alerts topic with the ``user_id`` message attribute that the
-    subscriptions' filter policies match (`strikeboard.api.alert_email.filter_policy`)."""
+    subscriptions' filter policies match (`strikeboard.feed.alert_email.filter_policy`)."""
     sns.publish(
         TopicArn=topic_arn, Subject=email_subject(event), Message=email_body(event),
         MessageAttributes={"user_id": {"DataType": "String",

@@ -28,6 +28,7 @@ from strikeboard.chain import document
 from strikeboard.chain.document import Chain, ChainDocument
 from strikeboard.chain.snapshot import PricingParams, expiry_chain
 from strikeboard.chain.state import ChainState, Contract
+from strikeboard.feed import alert_email
 from strikeboard.feed.alerts import AlertEvaluator, AlertsConfig, maybe_start, stop_quietly
 from strikeboard.logs import configure_logging
 from strikeboard.store import archive
@@ -184,15 +185,20 @@ def _worker(conn: Connection, redis_url: str, prefix: str, underlyings: Sequence
     publisher = ChainPublisher(HotStore.from_url(redis_url, prefix), underlyings, pricing)
     publisher.restore()
     publisher.alerts = maybe_start(alerts)
+    # The users' e-mail subscriptions (the API cannot reach SNS): a thread of its own.
+    subscriptions = (alert_email.maybe_start(alerts.database_url, alerts.topic_arn)
+                     if alerts is not None else None)  # fmt: skip
     while True:
         try:
             message = conn.recv()
         except EOFError:  # the feed is gone
             stop_quietly(publisher.alerts)
+            alert_email.stop_quietly(subscriptions)
             return
         kind = message[0]
         if kind == "stop":
             stop_quietly(publisher.alerts)  # records what it decided (a few seconds at most)
+            alert_email.stop_quietly(subscriptions)
             conn.send(("stopped",))
             return
         try:

@@ -1,5 +1,5 @@
-"""Alert rules and fired alerts in PostgreSQL (tables of migrations 0005 and 0006,
-docs/alerts.md).
+"""Alert rules, fired alerts and e-mail subscriptions in PostgreSQL (tables of migrations
+0005-0007, docs/alerts.md).
 
 Two users of the tables: the API (a user's rules and events; functions over any ``rows``
 callable, such as `strikeboard.api.stores.Stores.rows`) and the evaluator in the feed's
@@ -14,11 +14,12 @@ the same stored state, with the same crossing number, if the value is still acro
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -28,21 +29,26 @@ from strikeboard.store.errors import ArchiveUnavailableError, StoreError
 from strikeboard.store.migrate import migrate
 
 __all__ = [
+    "EMAIL_STATES",
     "EVENT_COLUMNS",
     "RULE_COLUMNS",
     "AlertRepo",
+    "EmailOutcome",
+    "EmailRow",
     "Recorded",
+    "address_sha256",
     "create_rule",
     "delete_events_before",
     "delete_rule",
-    "drop_email_subscription",
-    "email_subscription",
+    "email_request",
     "email_taken",
     "event_document",
+    "keep_email",
     "list_events",
     "list_rules",
+    "request_email",
     "rule_document",
-    "save_email_subscription",
+    "unrequest_email",
 ]
 
 Rows = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
@@ -143,45 +149,124 @@ def list_events(
     return page, (page[-1]["id"] if len(found) > limit else None)
 
 
-# -- e-mail subscriptions (migration 0006) ---------------------------------------------------
+# -- e-mail subscriptions (migrations 0006, 0007) ------------------------------------------
+# The API records what the user asks (it cannot reach SNS); the feed's worker performs it
+# (`AlertRepo.work_email`, `strikeboard.feed.alert_email`). Every API write is guarded by the
+# row as the API read it: a row the worker changed meanwhile is read again, never overwritten.
+
+EMAIL_STATES: Final = ("requested", "pending", "confirmed", "unsubscribe_requested", "refused")
+_EMAIL = ("user_id, state, address, address_hint, address_sha256, subscription_arn, attempts,"
+          " last_error")  # fmt: skip
 
 
-def email_subscription(rows: Rows, user_id: str) -> str | None:
-    """The ARN of the user's subscription to the alerts topic (None: none made)."""
-    found = rows("SELECT subscription_arn FROM alert_email WHERE user_id = %s", (user_id,))
-    return str(found[0][0]) if found else None
+@dataclass(frozen=True)
+class EmailRow:
+    """A user's row of ``alert_email`` (states: migration 0007)."""
+
+    user_id: str
+    state: str
+    address: str | None
+    """The plain address, only while ``requested``."""
+    address_hint: str
+    """The address masked (t***@example.com), for the panel."""
+    address_sha256: str
+    subscription_arn: str | None
+    attempts: int = 0
+    last_error: str = ""
+
+
+def address_sha256(address: str) -> str:
+    """The key of "one user per address": mail systems take ``Trader@Example.com`` and
+    ``trader@example.com`` alike."""
+    return hashlib.sha256(address.strip().lower().encode()).hexdigest()
+
+
+def _email_row(row: Sequence[Any]) -> EmailRow:
+    return EmailRow(str(row[0]), str(row[1]), row[2], str(row[3]), str(row[4]), row[5],
+                    int(row[6]), str(row[7]))  # fmt: skip
+
+
+def email_request(rows: Rows, user_id: str) -> EmailRow | None:
+    """The user's row (None: no subscription and nothing asked)."""
+    found = rows(f"SELECT {_EMAIL} FROM alert_email WHERE user_id = %s", (user_id,))
+    return _email_row(found[0]) if found else None
 
 
 def email_taken(rows: Rows, user_id: str, address_sha256: str) -> bool:
-    """Whether another user's subscription has this address."""
+    """Whether another user's row has this address."""
     found = rows("SELECT 1 FROM alert_email WHERE address_sha256 = %s AND user_id <> %s",
                  (address_sha256, user_id))  # fmt: skip
     return bool(found)
 
 
-def save_email_subscription(
-    rows: Rows, user_id: str, subscription_arn: str, address_sha256: str
-) -> bool:
-    """Make this the user's one subscription (replacing the row of an earlier one); False
-    when another user's has the address (also when one raced this)."""
+_UNCHANGED = ("user_id = %s AND state = %s AND address_sha256 = %s"
+              " AND subscription_arn IS NOT DISTINCT FROM %s")  # fmt: skip
+
+
+def _was(before: EmailRow) -> tuple[Any, ...]:
+    return (before.user_id, before.state, before.address_sha256, before.subscription_arn)
+
+
+def request_email(
+    rows: Rows, user_id: str, address: str, hint: str, before: EmailRow | None
+) -> Literal["done", "moved", "taken"]:
+    """Ask the feed to subscribe ``address`` for the user (state ``requested``), over
+    ``before``, the row as the caller read it (a subscription it still names is replaced:
+    the worker unsubscribes it first). ``moved``: the row is no longer ``before`` (read it
+    again); ``taken``: another user's row has the address."""
+    digest = address_sha256(address)
     try:
-        found = rows(
-            "INSERT INTO alert_email (user_id, subscription_arn, address_sha256)"
-            " SELECT %s, %s, %s WHERE NOT EXISTS (SELECT 1 FROM alert_email"
-            " WHERE address_sha256 = %s AND user_id <> %s)"
-            " ON CONFLICT (user_id) DO UPDATE SET subscription_arn = EXCLUDED.subscription_arn,"
-            " address_sha256 = EXCLUDED.address_sha256, created_at = now() RETURNING user_id",
-            (user_id, subscription_arn, address_sha256, address_sha256, user_id),
-        )  # fmt: skip
+        if before is None:
+            found = rows(
+                "INSERT INTO alert_email (user_id, state, address, address_hint, address_sha256)"
+                " VALUES (%s, 'requested', %s, %s, %s) ON CONFLICT (user_id) DO NOTHING"
+                " RETURNING 1", (user_id, address, hint, digest))  # fmt: skip
+        else:
+            arn = None if before.state == "refused" else before.subscription_arn
+            found = rows(
+                "UPDATE alert_email SET state = 'requested', address = %s, address_hint = %s,"
+                " address_sha256 = %s, subscription_arn = %s, attempts = 0, last_error = '',"
+                f" next_attempt_at = now(), updated_at = now() WHERE {_UNCHANGED} RETURNING 1",
+                (address, hint, digest, arn, *_was(before)))  # fmt: skip
     except psycopg.errors.UniqueViolation:
-        return False
+        return "taken"
+    return "done" if found else "moved"
+
+
+def keep_email(rows: Rows, before: EmailRow) -> bool:
+    """Take back an unsubscribe not yet performed (the same address asked again): the
+    subscription stays, ``pending`` until the worker has read SNS's state anew; False when
+    the row moved."""
+    found = rows("UPDATE alert_email SET state = 'pending', checked_at = NULL,"
+                 f" next_attempt_at = now(), updated_at = now() WHERE {_UNCHANGED} RETURNING 1",
+                 _was(before))  # fmt: skip
     return bool(found)
 
 
-def drop_email_subscription(rows: Rows, user_id: str, subscription_arn: str) -> None:
-    """Forget the user's subscription (only that one: a newer one made meanwhile stays)."""
-    rows("DELETE FROM alert_email WHERE user_id = %s AND subscription_arn = %s RETURNING 1",
-         (user_id, subscription_arn))  # fmt: skip
+def unrequest_email(rows: Rows, before: EmailRow) -> bool:
+    """Ask the feed to unsubscribe the user: a subscription the row names becomes
+    ``unsubscribe_requested``; a request that names none (nothing in SNS yet, or refused) is
+    deleted. False when the row moved."""
+    if before.subscription_arn is None:
+        found = rows(f"DELETE FROM alert_email WHERE {_UNCHANGED} RETURNING 1", _was(before))
+    else:
+        found = rows("UPDATE alert_email SET state = 'unsubscribe_requested', address = NULL,"
+                     " attempts = 0, last_error = '', next_attempt_at = now(),"
+                     f" updated_at = now() WHERE {_UNCHANGED} RETURNING 1",
+                     _was(before))  # fmt: skip
+    return bool(found)
+
+
+@dataclass(frozen=True)
+class EmailOutcome:
+    """What the feed's worker did with a row (`AlertRepo.work_email`): the row's new
+    ``state`` (``none``: delete the row) with its ``subscription_arn``; or, with ``retry_in_s``,
+    a failure to try again then (``error``: why, never the address), the row's state kept."""
+
+    state: str
+    subscription_arn: str | None = None
+    retry_in_s: float = 0.0
+    error: str = ""
 
 
 # -- retention --------------------------------------------------------------------------------
@@ -332,3 +417,61 @@ class AlertRepo:
             self._run(lambda c: c.execute(
                 f"UPDATE alert_events SET {column} = now() WHERE id = ANY(%s)",
                 (list(ids),)))  # fmt: skip
+
+    # -- the e-mail subscription worker's (strikeboard.feed.alert_email) --------------------
+
+    def work_email(
+        self, perform: Callable[[EmailRow], EmailOutcome], pending_every_s: float,
+        confirmed_every_s: float,
+    ) -> tuple[EmailRow, EmailOutcome] | None:  # fmt: skip
+        """Take one due row and ``perform`` it, the row locked meanwhile (FOR UPDATE SKIP
+        LOCKED: a second worker, a feed being replaced, skips it, and finds it done once this
+        commits: one Subscribe per request); store the outcome. Due: a request (requested,
+        unsubscribe_requested) whose retry time has come, before a ``pending`` row not read
+        from SNS for ``pending_every_s`` and a ``confirmed`` one for ``confirmed_every_s``.
+        None when nothing is due. The API's writes to that row wait for the commit (the SNS
+        calls have short timeouts) and then find it moved."""
+
+        def work(conn: psycopg.Connection[TupleRow]) -> tuple[EmailRow, EmailOutcome] | None:
+            found = conn.execute(
+                f"SELECT {_EMAIL} FROM alert_email WHERE next_attempt_at <= now() AND ("
+                "state IN ('requested', 'unsubscribe_requested')"
+                " OR (state = 'pending' AND (checked_at IS NULL"
+                "     OR checked_at < now() - make_interval(secs => %s)))"
+                " OR (state = 'confirmed' AND (checked_at IS NULL"
+                "     OR checked_at < now() - make_interval(secs => %s))))"
+                " ORDER BY state IN ('requested', 'unsubscribe_requested') DESC,"
+                " checked_at NULLS FIRST, next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+                (pending_every_s, confirmed_every_s),
+            ).fetchone()  # fmt: skip
+            if found is None:
+                return None
+            row = _email_row(found)
+            outcome = perform(row)
+            if outcome.retry_in_s > 0:
+                conn.execute(
+                    "UPDATE alert_email SET subscription_arn = %s, attempts = attempts + 1,"
+                    " last_error = %s, next_attempt_at = now() + make_interval(secs => %s)"
+                    " WHERE user_id = %s",
+                    (outcome.subscription_arn, outcome.error[:300], outcome.retry_in_s,
+                     row.user_id),
+                )  # fmt: skip
+            elif outcome.state == "none":
+                conn.execute("DELETE FROM alert_email WHERE user_id = %s", (row.user_id,))
+            else:
+                if outcome.state not in EMAIL_STATES:
+                    raise ValueError(f"not an e-mail subscription state: {outcome.state}")
+                # Subscribed or refused: the plain address is no longer needed.
+                conn.execute(
+                    "UPDATE alert_email SET state = %s, subscription_arn = %s, address = NULL,"
+                    " attempts = 0, last_error = %s, next_attempt_at = now(),"
+                    # read from SNS: now; just subscribed: to be read at the next pass
+                    " checked_at = CASE WHEN state IN ('pending', 'confirmed') THEN now() END,"
+                    " updated_at = now() WHERE user_id = %s",
+                    (outcome.state, outcome.subscription_arn, outcome.error[:300],
+                     row.user_id),
+                )  # fmt: skip
+            return row, outcome
+
+        done: tuple[EmailRow, EmailOutcome] | None = self._run(work)
+        return done

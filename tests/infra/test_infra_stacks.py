@@ -590,64 +590,48 @@ def test_user_alerts_topic_the_feed_publishes_to(synth: Synth) -> None:
     assert topic_id in json.dumps(variables["ALERTS_TOPIC_ARN"])
 
 
-def test_the_api_manages_alert_email_subscriptions_on_that_topic_only(synth: Synth) -> None:
-    """PUT/GET/DELETE /api/alerts/email: the HTTP function may subscribe to and list the
-    UserAlerts topic, and read and delete that topic's subscriptions (ARN: the topic's plus
-    ":<id>"); nothing else of SNS. Without a NAT or the SNS endpoint (the default) its
-    subnets cannot reach SNS: ALERTS_EMAIL_SUBSCRIBE=false, the routes say so (409)."""
+def _sns_actions(synth: Synth, stack: str, role: dict[str, Any]) -> dict[str, str]:
+    """The SNS actions the role's policies allow in ``stack``, each with its resources."""
+    statements = [
+        statement
+        for policy in resources(synth, stack, "AWS::IAM::Policy").values()
+        if role in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(a.startswith("sns:") for a in _list(statement["Action"]))
+    ]
+    return {a: json.dumps(s["Resource"]) for s in statements for a in _list(s["Action"])}
+
+
+def test_the_feed_manages_alert_email_subscriptions_on_that_topic_only(synth: Synth) -> None:
+    """The users' e-mail subscriptions are made by the feed (its task reaches SNS from the
+    public subnets; the API Lambda's isolated subnets do not, and no SNS endpoint is paid
+    for): the task role may publish to and subscribe to the UserAlerts topic, and read and
+    delete that topic's subscriptions (ARN: the topic's plus ":<id>"); nothing else of SNS.
+    The API's functions have no SNS permission at all."""
     ((topic_id, _),) = resources(synth, "Data", "AWS::SNS::Topic").items()
     export = synth.app.data.user_alerts_export
     (output,) = [o for o in synth.templates["StrikeboardData"]["Outputs"].values()
                  if o.get("Export", {}).get("Name") == export]  # fmt: skip
     assert output["Value"] == {"Ref": topic_id}
-    functions = resources(synth, "Api", "AWS::Lambda::Function")
-    http_key, http = next((k, f) for k, f in functions.items() if k.startswith("HttpFunction"))
-    role = http["Properties"]["Role"]["Fn::GetAtt"][0]
-    sns_statements = [
-        statement
-        for policy in resources(synth, "Api", "AWS::IAM::Policy").values()
-        if {"Ref": role} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if any(a.startswith("sns:") for a in _list(statement["Action"]))
-    ]
-    actions = {a: json.dumps(s["Resource"]) for s in sns_statements for a in _list(s["Action"])}
-    assert set(actions) == {"sns:Subscribe", "sns:ListSubscriptionsByTopic", "sns:Unsubscribe",
-                            "sns:GetSubscriptionAttributes"}, http_key  # fmt: skip
-    for action, resource in actions.items():
+    (task,) = resources(synth, "Feed", "AWS::ECS::TaskDefinition").values()
+    actions = _sns_actions(
+        synth, "Feed", {"Ref": task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]}
+    )
+    assert set(actions) == {"sns:Publish", "sns:Subscribe", "sns:Unsubscribe",
+                            "sns:GetSubscriptionAttributes"}  # fmt: skip
+    for action in ("sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes"):
+        resource = actions[action]
         assert export in resource and "*" not in resource.replace(":*", ""), action
     assert ":*" in actions["sns:Unsubscribe"] and ":*" not in actions["sns:Subscribe"]
-    variables = http["Properties"]["Environment"]["Variables"]
-    assert variables["ALERTS_EMAIL_SUBSCRIBE"] == "false"
-    assert not resources(synth, "Network", "AWS::EC2::VPCEndpoint") or all(
-        "sns" not in json.dumps(e["Properties"]["ServiceName"])
-        for e in resources(synth, "Network", "AWS::EC2::VPCEndpoint").values()
-    )
+    for key, function in resources(synth, "Api", "AWS::Lambda::Function").items():
+        role = function["Properties"].get("Role", {}).get("Fn::GetAtt", [None])[0]
+        if role is not None:
+            assert _sns_actions(synth, "Api", {"Ref": role}) == {}, key
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert "ALERTS_EMAIL_SUBSCRIBE" not in variables, key
+    endpoints = resources(synth, "Network", "AWS::EC2::VPCEndpoint").values()
+    assert all("sns" not in json.dumps(e["Properties"]["ServiceName"]) for e in endpoints)
 
 
 def _list(value: Any) -> list[str]:
     return value if isinstance(value, list) else [value]
-
-
-def test_the_sns_endpoint_context_adds_one_endpoint_in_one_az() -> None:
-    """``-c sns_endpoint=true``: the isolated subnets reach SNS through an interface endpoint
-    in one AZ, open to the VPC's range (the feed's publishes resolve to it too); priced."""
-    import aws_cdk as cdk  # noqa: PLC0415  (as the module's other CDK imports, after the skip)
-
-    from infra import cost  # noqa: PLC0415
-    from infra.stacks.network import NetworkStack  # noqa: PLC0415
-
-    stack = NetworkStack(cdk.App(), "Net", sns_endpoint=True)
-    assert stack.sns_reachable
-    network = Template.from_stack(stack).to_json()
-    (endpoint,) = [r["Properties"] for r in network["Resources"].values()
-                   if r["Type"] == "AWS::EC2::VPCEndpoint"
-                   and r["Properties"].get("VpcEndpointType") == "Interface"]  # fmt: skip
-    assert "sns" in json.dumps(endpoint["ServiceName"]) and endpoint["PrivateDnsEnabled"]
-    assert len(endpoint["SubnetIds"]) == 1
-    lines = cost.price({"Net": network}, cost.Usage(users=10))
-    [line] = [line for line in lines if line.item == "interface endpoint"]
-    assert line.usd == pytest.approx(
-        cost.HOURS_PER_MONTH * cost.PRICES["interface_endpoint_hour"].usd
-    )
-    assert not NetworkStack(cdk.App(), "Nat", egress="instance", sns_endpoint=True).sns_endpoint
-    assert NetworkStack(cdk.App(), "Nat2", egress="instance").sns_reachable

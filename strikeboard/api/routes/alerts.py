@@ -42,9 +42,7 @@ def list_alerts(principal: USER, settings: SETTINGS, stores: STORES) -> dict[str
     rules = store_alerts.list_rules(stores.db.rows, principal.user_id)
     return {"rules": [_public(r, AlertRule) for r in rules],
             "max_rules": settings.alerts_max_rules,
-            "email": bool(settings.alerts_topic_arn),
-            "email_subscribe": bool(settings.alerts_topic_arn)
-            and settings.alerts_email_subscribe}  # fmt: skip
+            "email": bool(settings.alerts_topic_arn)}  # fmt: skip
 
 
 @router.post("", response_model=AlertRule, status_code=201)

@@ -39,7 +39,6 @@ def test_create_list_delete(api: Api) -> None:
     listed = api.client.get("/api/alerts", headers=AUTH).json()
     assert [r["id"] for r in listed["rules"]] == [spot["id"], contract["id"], pcr["id"]]
     assert listed["email"] is False and listed["max_rules"] == 50
-    assert listed["email_subscribe"] is False
     assert listed["rules"][1]["strike"] == 24_500 and listed["rules"][1]["option_type"] == "CE"
     assert api.client.delete(f"/api/alerts/{contract['id']}", headers=AUTH).status_code == 204
     assert api.client.delete(f"/api/alerts/{contract['id']}", headers=AUTH).status_code == 404

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import psycopg
 import pytest
 
+from strikeboard.store import alerts
 from strikeboard.store import migrate as migrate_module
 from strikeboard.store.migrate import applied, available, migrate
 
@@ -91,3 +93,41 @@ def test_0004_names_the_underlying_of_rows_archived_before(
     assert named == {256265: "NIFTY", 264969: "NIFTY", 10_000_002: "NIFTY", 20_000_002: "NIFTY",
                      738_561: None}  # fmt: skip
     assert tick == [("NIFTY", 101.5)]
+
+
+def test_0007_keeps_the_subscriptions_0006_made(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subscription the API made with SNS itself (0006) becomes a ``pending`` row that the
+    feed's worker reads from SNS at its next pass (here: says confirmed), nothing lost."""
+    older = [m for m in available() if m.version < 7]
+    monkeypatch.setattr(migrate_module, "available", lambda: older)
+    migrate(database_url)
+    arn = "arn:aws:sns:ap-south-1:123456789012:UserAlerts:0b1c"
+    digest = alerts.address_sha256("trader@example.com")
+    with psycopg.connect(database_url) as conn:
+        conn.execute("INSERT INTO alert_email (user_id, subscription_arn, address_sha256)"
+                     " VALUES ('dev', %s, %s)", (arn, digest))  # fmt: skip
+    monkeypatch.undo()
+    assert migrate(database_url) == [m.version for m in available() if m.version >= 7]
+
+    def rows(query: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(database_url) as conn:
+            return conn.execute(query, params).fetchall()
+
+    assert alerts.email_request(rows, "dev") == alerts.EmailRow(
+        "dev", "pending", None, "", digest, arn)  # fmt: skip
+    seen: list[alerts.EmailRow] = []
+
+    def confirmed(row: alerts.EmailRow) -> alerts.EmailOutcome:
+        seen.append(row)
+        return alerts.EmailOutcome("confirmed", row.subscription_arn)
+
+    repo = alerts.AlertRepo(database_url)
+    try:
+        assert repo.work_email(confirmed, 30, 3600) is not None
+        assert repo.work_email(confirmed, 30, 3600) is None  # read just now: not due again
+    finally:
+        repo.close()
+    assert [r.state for r in seen] == ["pending"]
+    assert alerts.email_request(rows, "dev").state == "confirmed"  # type: ignore[union-attr]

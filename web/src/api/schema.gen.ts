@@ -477,23 +477,25 @@ export interface paths {
         };
         /**
          * Get Email
-         * @description The caller's subscription: none, pending (a confirmation link was mailed) or
-         *     confirmed; and the token's address (the default of PUT).
+         * @description The caller's subscription as the feed last found it in SNS: none, requested (the
+         *     feed subscribes it within seconds), pending (a confirmation link was mailed) or
+         *     confirmed; and the token's address (the default of PUT). No SNS call.
          */
         get: operations["get_email_api_alerts_email_get"];
         /**
          * Put Email
-         * @description Subscribe an address (the body's, else the token's verified e-mail) to the caller's
-         *     e-mailed alerts; it replaces the caller's earlier one. SNS mails a confirmation link
-         *     first: the answer is ``pending`` until it is followed (``confirmed`` at once when the
-         *     address was already subscribed and confirmed). 409: an address another user has, or no
-         *     topic; 422: no address or not an address.
+         * @description Ask for an address (the body's, else the token's verified e-mail) to get the caller's
+         *     e-mailed alerts; it replaces the caller's earlier one. 202: recorded, ``requested``; the
+         *     feed subscribes it within seconds and SNS mails a confirmation link (``pending`` until it
+         *     is followed). The address already subscribed answers its state. 409: an address another
+         *     user has, or no topic; 422: no address or not an address.
          */
         put: operations["put_email_api_alerts_email_put"];
         post?: never;
         /**
          * Delete Email
-         * @description Unsubscribe the caller's address (404: none).
+         * @description Unsubscribe the caller's address: recorded, the feed unsubscribes it within seconds
+         *     (a request it had not performed is simply dropped). 404: none.
          */
         delete: operations["delete_email_api_alerts_email_delete"];
         options?: never;
@@ -604,18 +606,20 @@ export interface components {
         };
         /**
          * AlertEmail
-         * @description The caller's e-mail subscription: ``none``, ``pending`` (SNS mailed a confirmation
-         *     link that was not followed yet: nothing is mailed until it is) or ``confirmed``.
+         * @description The caller's e-mail subscription. The API records requests; the feed performs them
+         *     with SNS within seconds (docs/alerts.md "E-mail subscriptions"): ``requested`` (the feed
+         *     has not subscribed the address yet), ``pending`` (SNS mailed a confirmation link that was
+         *     not followed yet: nothing is mailed until it is), ``confirmed``, ``none``.
          */
         AlertEmail: {
             /**
              * State
              * @enum {string}
              */
-            state: "none" | "pending" | "confirmed";
+            state: "none" | "requested" | "pending" | "confirmed";
             /**
              * Address
-             * @description The subscribed address (null: none).
+             * @description The address: whole while requested, masked (t***@example.com) once the feed has subscribed it (null: none).
              */
             address: string | null;
             /**
@@ -623,6 +627,11 @@ export interface components {
              * @description The verified e-mail of the caller's token, the default of PUT (null: the token carries none, as Cognito access tokens).
              */
             token_address: string | null;
+            /**
+             * Problem
+             * @description Why the last request is not done: SNS refused the address (state none), or failed and the feed retries (state requested).
+             */
+            problem?: string | null;
         };
         /**
          * AlertEmailIn
@@ -864,11 +873,6 @@ export interface components {
              * @description Whether this deployment e-mails alerts (ALERTS_TOPIC_ARN).
              */
             email: boolean;
-            /**
-             * Email Subscribe
-             * @description Whether users subscribe their address here (/alerts/email); false: an operator does (ALERTS_EMAIL_SUBSCRIBE).
-             */
-            email_subscribe: boolean;
         };
         /**
          * AuthConfig
@@ -3744,7 +3748,7 @@ export interface operations {
         };
         responses: {
             /** @description Successful Response */
-            200: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };

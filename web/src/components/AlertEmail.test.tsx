@@ -10,7 +10,7 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-/** /api/alerts/email at the network boundary: SNS's state as the test sets it, and what was sent. */
+/** /api/alerts/email at the network boundary: the state as the test sets it (the server's feed moving it on), and what was sent. */
 function serve(start: AlertEmail, put: (body: { address: string | null }) => [number, unknown]) {
   let current = start;
   const sent: { method: string; body: unknown }[] = [];
@@ -23,7 +23,7 @@ function serve(start: AlertEmail, put: (body: { address: string | null }) => [nu
         new Response(JSON.stringify(data), { status, headers: { "content-type": "application/json" } });
       if (req.method === "PUT") {
         const [status, answer] = put(body as { address: string | null });
-        if (status === 200) current = answer as AlertEmail;
+        if (status < 300) current = answer as AlertEmail;
         return json(answer, status);
       }
       if (req.method === "DELETE") {
@@ -36,10 +36,10 @@ function serve(start: AlertEmail, put: (body: { address: string | null }) => [nu
   return { sent, set: (next: AlertEmail) => (current = next) };
 }
 
-function section(email = true, subscribe = true) {
+function section(email = true) {
   return render(
     <Provider store={makeStore()}>
-      <AlertEmailSection email={email} subscribe={subscribe} />
+      <AlertEmailSection email={email} pollMs={20} />
     </Provider>,
   );
 }
@@ -53,29 +53,34 @@ describe("the alerts panel's e-mail section", () => {
     expect(api.sent).toEqual([]);
   });
 
-  it("says who subscribes where the API cannot", () => {
-    const api = serve(NONE, () => [500, null]);
-    const view = section(true, false);
-    expect(view.container.textContent).toContain("an operator subscribed for you");
-    expect(api.sent).toEqual([]);
-  });
-
-  it("subscribes the token's address, asks to confirm while pending, then unsubscribes", async () => {
-    const api = serve(NONE, (body) => [200, { state: "pending", address: body.address, token_address: "ana@example.com" }]);
+  it("subscribes the token's address, polls while the server subscribes and SNS waits for the link, then unsubscribes", async () => {
+    const api = serve(NONE, (body) => [202, { state: "requested", address: body.address, token_address: "ana@example.com" }]);
     const view = section();
     const input = (await vi.waitFor(() => view.getByLabelText("e-mail address"))) as HTMLInputElement;
     await vi.waitFor(() => expect(input.value).toBe("ana@example.com"));
     act(() => void fireEvent.submit(input.closest("form")!));
-    await vi.waitFor(() => expect(view.getByRole("status").textContent).toContain("Check your inbox (ana@example.com) to confirm"));
+    await vi.waitFor(() => expect(view.getByRole("status").textContent).toContain("Subscribing… (ana@example.com)"));
     expect(api.sent.filter((r) => r.method === "PUT").map((r) => r.body)).toEqual([{ address: "ana@example.com" }]);
-    // Confirmed from the mail's link: "Check again" asks SNS's state anew.
-    api.set({ state: "confirmed", address: "ana@example.com", token_address: "ana@example.com" });
-    act(() => (view.getByText("Check again") as HTMLButtonElement).click());
-    await vi.waitFor(() => expect(view.container.textContent).toContain("Alerts marked e-mail go to ana@example.com."));
+    // The feed subscribed it: the section finds out by itself (polling), no click.
+    api.set({ state: "pending", address: "a***@example.com", token_address: "ana@example.com" });
+    await vi.waitFor(() => expect(view.getByRole("status").textContent).toContain("Check your inbox (a***@example.com) to confirm"));
+    // Confirmed from the mail's link: polled again; then the polling stops.
+    api.set({ state: "confirmed", address: "a***@example.com", token_address: "ana@example.com" });
+    await vi.waitFor(() => expect(view.container.textContent).toContain("Alerts marked e-mail go to a***@example.com."));
     expect(view.queryByRole("status")).toBeNull();
+    const gets = api.sent.filter((r) => r.method === "GET").length;
+    await new Promise((resolve) => setTimeout(resolve, 100)); // five polling intervals
+    expect(api.sent.filter((r) => r.method === "GET").length).toBe(gets);
     act(() => (view.getByText("Unsubscribe") as HTMLButtonElement).click());
     await vi.waitFor(() => expect(view.getByLabelText("e-mail address")).toBeTruthy());
     expect(api.sent.filter((r) => r.method === "DELETE")).toHaveLength(1);
+  });
+
+  it("says why SNS refused the address", async () => {
+    serve({ ...NONE, problem: "SNS has this address subscribed with another filter (another account's, or an operator's)" }, () => [500, null]);
+    const view = section();
+    await vi.waitFor(() => expect(view.getByRole("alert").textContent).toContain("another filter"));
+    expect(view.getByLabelText("e-mail address")).toBeTruthy();
   });
 
   it("sends the typed address and shows the API's reason when it refuses it", async () => {

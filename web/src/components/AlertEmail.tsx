@@ -1,17 +1,22 @@
 /**
  * The alerts panel's e-mail section (docs/alerts.md "E-mail subscriptions"): the address the
- * user's e-mailed alerts (rules with "e-mail" ticked) go to. Subscribing makes SNS mail a
- * confirmation link; nothing is mailed until it is followed, so the section says to check the
- * inbox while the subscription is pending. Shown only where GET /api/alerts says `email`;
- * where the API cannot manage subscriptions (`email_subscribe` false) it says who does.
+ * user's e-mailed alerts (rules with "e-mail" ticked) go to. The API records the request and
+ * the server's feed subscribes it with SNS within seconds (`requested`: "Subscribing…"); SNS
+ * then mails a confirmation link and nothing is mailed until it is followed, so the section
+ * says to check the inbox while the subscription is `pending`. While either lasts it asks
+ * GET /api/alerts/email again every few seconds. Shown only where GET /api/alerts says `email`.
  */
 import { useState } from "react";
 import {
+  alertsApi,
   useAlertEmailQuery,
   useSubscribeAlertEmailMutation,
   useUnsubscribeAlertEmailMutation,
 } from "../store/alertsApi";
 import "./AlertEmail.css";
+
+/** How often the section asks for the state while the server subscribes or SNS waits for the link. */
+export const POLL_MS = 3000;
 
 /** The API's one-sentence reason (`detail`), else what failed. */
 function reason(error: unknown): string {
@@ -20,20 +25,16 @@ function reason(error: unknown): string {
   return typeof detail === "string" ? detail : "the e-mail subscription could not be changed";
 }
 
-export function AlertEmailSection({ email, subscribe }: { email: boolean; subscribe: boolean }) {
+export function AlertEmailSection({ email, pollMs = POLL_MS }: { email: boolean; pollMs?: number }) {
   if (!email) return null;
-  if (!subscribe) {
-    return (
-      <section className="alert-email" aria-label="e-mail">
-        <p className="note">E-mailed alerts go to the address an operator subscribed for you.</p>
-      </section>
-    );
-  }
-  return <Subscription />;
+  return <Subscription pollMs={pollMs} />;
 }
 
-function Subscription() {
-  const { data, error: loadError, refetch, isFetching } = useAlertEmailQuery();
+function Subscription({ pollMs }: { pollMs: number }) {
+  // The cached state (read without subscribing) decides whether the subscription below polls.
+  const cached = alertsApi.endpoints.alertEmail.useQueryState().data?.state;
+  const waiting = cached === "requested" || cached === "pending";
+  const { data, error: loadError } = useAlertEmailQuery(undefined, { pollingInterval: waiting ? pollMs : 0 });
   const [put, putState] = useSubscribeAlertEmailMutation();
   const [remove, removeState] = useUnsubscribeAlertEmailMutation();
   const [typed, setTyped] = useState<string | null>(null);
@@ -44,10 +45,14 @@ function Subscription() {
   return (
     <section className="alert-email" aria-label="e-mail">
       <h4>E-mail</h4>
+      {state === "requested" ? (
+        <p className="pending" role="status">
+          Subscribing… ({data?.address}){data?.problem ? `: ${data.problem}` : ""}
+        </p>
+      ) : null}
       {state === "pending" ? (
         <p className="pending" role="status">
-          Check your inbox ({data?.address}) to confirm: nothing is e-mailed until you follow the link.{" "}
-          <button type="button" disabled={isFetching} onClick={() => void refetch()}>Check again</button>
+          Check your inbox ({data?.address}) to confirm: nothing is e-mailed until you follow the link.
         </p>
       ) : null}
       {state === "confirmed" ? <p className="note">Alerts marked e-mail go to {data?.address}.</p> : null}
@@ -79,6 +84,7 @@ function Subscription() {
           Unsubscribe
         </button>
       )}
+      {state === "none" && data?.problem && !error ? <p className="problem" role="alert">{data.problem}</p> : null}
       {error ? <p className="problem" role="alert">{reason(error)}</p> : null}
     </section>
   );

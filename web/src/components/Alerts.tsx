@@ -340,7 +340,7 @@ export function AlertsPanel() {
         <button type="button" className="icon" aria-label="close alerts" onClick={() => dispatch(alertsToggled(false))}>×</button>
       </header>
       <NotificationsSwitch />
-      <AlertEmailSection email={data?.email ?? false} subscribe={data?.email_subscribe ?? false} />
+      <AlertEmailSection email={data?.email ?? false} />
       {draft ? (
         <RuleForm draft={draft} email={data?.email ?? false} />
       ) : (
