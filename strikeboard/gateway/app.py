@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -151,6 +152,7 @@ class LazyApp:
                 self.error = f"{type(exc).__name__}: {exc}"
                 return None
             await self._start_lifespan(app)
+            gc.freeze()  # the app's modules stay loaded: out of the collector's way
             self.app, self.error = app, None
             return app
 
