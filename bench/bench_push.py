@@ -23,8 +23,9 @@ Phases, in one run (BENCH_PHASES, comma-separated ``path:workers:clients:hz``):
 Default: http and boto3 at 1,000 clients x 4 Hz, http at 5,000 connections x 1 Hz, the
 reference at 1,000 x 4 Hz. Other knobs: BENCH_DURATION (s, default 30), BENCH_MARKET (0: no
 market data), BENCH_VERIFY (clients that rebuild the document, default 5), BENCH_READY_S
-(how long the clients may take to connect, default 300); PUSH_CONCURRENCY and the other
-pusher settings pass through.
+(how long the clients may take to connect, default 300), BENCH_POST_RTT_MS (the gateway
+answers each post this much later, as the network to API Gateway would: 0 by default);
+PUSH_CONCURRENCY and the other pusher settings pass through.
 
 Uses REDIS_URL when set, else a private Redis. Run: uv run python bench/bench_push.py
 """
@@ -68,6 +69,7 @@ DURATION_S = float(os.environ.get("BENCH_DURATION", "30"))
 VERIFY = int(os.environ.get("BENCH_VERIFY", "5"))  # clients that rebuild the document
 MARKET = os.environ.get("BENCH_MARKET", "1") != "0"
 READY_S = float(os.environ.get("BENCH_READY_S", "300"))
+POST_RTT_MS = float(os.environ.get("BENCH_POST_RTT_MS", "0"))  # the gateway's --post-rtt-ms
 TOKEN = "bench-token"
 UNIT_BYTES = 32 * 1024  # API Gateway meters WebSocket messages in 32 KB units
 DEFAULT_PHASES = "http:1:1000:4,boto3:1:1000:4,http:1:5000:1,reference:0:1000:4"
@@ -435,6 +437,8 @@ def main() -> None:
                             *GATEWAY_SERVES,
                             "--port",
                             str(port),
+                            "--post-rtt-ms",
+                            str(POST_RTT_MS),
                         ],
                         [sys.executable, "-m", "strikeboard.push"],
                     ]

@@ -105,7 +105,12 @@ class Settings(BaseSettings):
         "URL). Empty in a WebSocket Lambda = derived from the event's domainName and stage.",
     )
     push_concurrency: int = Field(
-        64, ge=1, le=1024, description="Concurrent post_to_connection calls of the pusher."
+        256,
+        ge=1,
+        le=1024,
+        description="Posts in flight per pusher process: at least posts a second x the round "
+        "trip to API Gateway (4,000/s x 20 ms = 80; 64 capped a cycle's 1,000 posts at 3,200/s "
+        "with a 20 ms round trip, bench_push BENCH_POST_RTT_MS=20).",
     )
     push_poster: Literal["http", "boto3"] = Field(
         "http",

@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="the built SPA (default web/dist)")  # fmt: skip
     parser.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_S,
                         help="close WebSockets silent this long, s (API Gateway: 600)")  # fmt: skip
+    parser.add_argument("--post-rtt-ms", type=float, default=0.0,
+                        help="answer each @connections POST this much later: the pusher's "
+                             "round trip to API Gateway in AWS (default 0)")  # fmt: skip
     args = parser.parse_args(argv)
     local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     # The WebSocket handlers run in this process and reply with their route responses (the
@@ -83,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         static_dir=args.static_dir,
         domain_name=f"{local}:{args.port}",
         idle_timeout_s=args.idle_timeout,
+        post_rtt_s=args.post_rtt_ms / 1000,
     )
     print(f"Strikeboard gateway on http://{local}:{args.port}  (ws: /ws, api: /api)", flush=True)
     # No permessage-deflate: API Gateway does not compress either, and compressing every

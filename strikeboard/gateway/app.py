@@ -221,6 +221,7 @@ class Gateway:
         stage: str = "local",
         idle_timeout_s: float = IDLE_TIMEOUT_S,
         max_queued: int = MAX_QUEUED,
+        post_rtt_s: float = 0.0,
     ) -> None:
         self.ws_handler = ws_handler
         self.http_app = http_app
@@ -229,6 +230,9 @@ class Gateway:
         self.stage = stage
         self.idle_timeout_s = idle_timeout_s
         self.max_queued = max_queued
+        # The network between the pusher and API Gateway in AWS (a post answers a round trip
+        # later, ~RTT of waiting each): 0 locally unless asked (bench_push's BENCH_POST_RTT_MS).
+        self.post_rtt_s = post_rtt_s
         self.connections: dict[str, LocalConnection] = {}
         self.posted = 0
 
@@ -397,6 +401,8 @@ class Gateway:
         elif conn.queue.qsize() >= self.max_queued:
             error = _aws_error(429, "LimitExceededException", "client buffer is full")
         else:
+            if self.post_rtt_s > 0:
+                await asyncio.sleep(self.post_rtt_s)
             conn.queue.put_nowait(b"".join(chunks).decode("utf-8", "replace"))
             self.posted += 1
             await send({"type": "http.response.start", "status": 200, "headers": _POSTED})

@@ -87,7 +87,7 @@ class HttpPoster:
         self._hashed: tuple[bytes, str] = (b"", payload_hash(b""))
 
     @classmethod
-    def from_endpoint(cls, endpoint_url: str, concurrency: int = 64) -> HttpPoster:
+    def from_endpoint(cls, endpoint_url: str, concurrency: int = 256) -> HttpPoster:
         if not endpoint_url:
             raise ValueError("the Management API endpoint URL is empty (set PUSH_ENDPOINT_URL)")
         local = not is_aws_endpoint(endpoint_url)

@@ -102,7 +102,7 @@ class Pusher:
         market_hz: float = 4.0,
         shard: int = 0,
         shards: int = 1,
-        concurrency: int = 64,
+        concurrency: int = 256,
     ) -> None:
         if not 0 <= shard < shards:
             raise ValueError(f"shard {shard} not in 0..{shards - 1}")
