@@ -8,6 +8,7 @@ loaded on first use: the library does not import the Lambdas (`strikeboard dev` 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import threading
@@ -47,6 +48,7 @@ def lazy_handler(spec: str) -> WsHandler:
             with lock:
                 if not loaded:
                     loaded.append(import_target(spec))
+                    gc.freeze()  # see main()
         return loaded[0](event, context)
 
     return handler
@@ -68,6 +70,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="the built SPA (default web/dist)")  # fmt: skip
     parser.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_S,
                         help="close WebSockets silent this long, s (API Gateway: 600)")  # fmt: skip
+    parser.add_argument("--post-rtt-ms", type=float, default=0.0,
+                        help="answer each @connections POST this much later: the pusher's "
+                             "round trip to API Gateway in AWS (default 0)")  # fmt: skip
     args = parser.parse_args(argv)
     local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     # The WebSocket handlers run in this process and reply with their route responses (the
@@ -81,11 +86,15 @@ def main(argv: list[str] | None = None) -> None:
         static_dir=args.static_dir,
         domain_name=f"{local}:{args.port}",
         idle_timeout_s=args.idle_timeout,
+        post_rtt_s=args.post_rtt_ms / 1000,
     )
     print(f"Strikeboard gateway on http://{local}:{args.port}  (ws: /ws, api: /api)", flush=True)
     # No permessage-deflate: API Gateway does not compress either, and compressing every
     # delta for every socket would cost more CPU than the rest of the fan-out. Header and
     # handshake deadlines and sizes: strikeboard.gateway.limits.
+    # What is imported stays: out of the collector's way (full collections walking it paused
+    # the gateway ~50-120 ms at a time under the pusher's posts, which API Gateway does not).
+    gc.freeze()
     uvicorn.run(build_app(gateway), host=args.host, port=args.port, log_level="warning",
                 access_log=False, ws_per_message_deflate=False,
                 **uvicorn_limits())  # fmt: skip

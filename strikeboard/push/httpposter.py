@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from strikeboard.push.httppool import HttpError, HttpPool, Origin, Response
 from strikeboard.push.poster import PostResult, is_aws_endpoint, region_of
-from strikeboard.push.sigv4 import Signer, botocore_credentials, canonical_uri
+from strikeboard.push.sigv4 import Signer, botocore_credentials, canonical_uri, payload_hash
 
 MAX_ATTEMPTS: Final = 3
 PATH_CACHE: Final = 100_000
@@ -82,9 +82,12 @@ class HttpPoster:
         self.last_error: str | None = None
         self.retries = 0
         self._paths: dict[str, tuple[str, str]] = {}  # connection id -> (path, signed uri)
+        # The last body and its hash: a cycle posts the same bytes object to every connection
+        # owed the same message, so it is hashed once, not once a post.
+        self._hashed: tuple[bytes, str] = (b"", payload_hash(b""))
 
     @classmethod
-    def from_endpoint(cls, endpoint_url: str, concurrency: int = 64) -> HttpPoster:
+    def from_endpoint(cls, endpoint_url: str, concurrency: int = 256) -> HttpPoster:
         if not endpoint_url:
             raise ValueError("the Management API endpoint URL is empty (set PUSH_ENDPOINT_URL)")
         local = not is_aws_endpoint(endpoint_url)
@@ -106,10 +109,13 @@ class HttpPoster:
 
     async def post(self, connection_id: str, data: bytes) -> PostResult:
         path, uri = self._path(connection_id)
+        if self._hashed[0] is not data:
+            self._hashed = (data, payload_hash(data))
+        body_hash = self._hashed[1]
         error = ""
         for attempt in range(1, self.attempts + 1):
             # Signed again for each attempt, as botocore does (the date moves on).
-            headers = self.signer.sign("POST", self.pool.host, uri, data)
+            headers = self.signer.sign("POST", self.pool.host, uri, data, body_hash)
             try:
                 response = await self.pool.request("POST", path, headers, data)
             except HttpError as exc:

@@ -29,7 +29,7 @@ import logging
 import time
 import uuid
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -102,6 +102,7 @@ class Pusher:
         market_hz: float = 4.0,
         shard: int = 0,
         shards: int = 1,
+        concurrency: int = 256,
     ) -> None:
         if not 0 <= shard < shards:
             raise ValueError(f"shard {shard} not in 0..{shards - 1}")
@@ -117,7 +118,12 @@ class Pusher:
         self.orders: list[str] = []  # order messages for the next cycle
         self.alerts: list[tuple[str, str]] = []  # (user id, alert message) for the next cycle
         self.board = Board(history=max(4, round(HISTORY_S * market_hz)))
-        self.deliveries: set[asyncio.Task[None]] = set()  # at most one per connection
+        # Deliveries wait here for one of `window` posting tasks: a cycle's 1,000 posts are
+        # not 1,000 tasks that each run (and sign) up to the pool's limit before the first
+        # response is read, which held every answer back ~100 ms behind the planning.
+        self.window = max(1, concurrency)
+        self.waiting: deque[tuple[str, list[bytes], asyncio.Future[None]]] = deque()
+        self.deliveries: set[asyncio.Task[None]] = set()  # the posting tasks
         self.stats = PusherStats()
         self.subscribed = asyncio.Event()  # set once the live channels are subscribed
         self.wake = asyncio.Event()  # something arrived for the next cycle
@@ -177,23 +183,36 @@ class Pusher:
             with contextlib.suppress(StoreError):
                 await self._io(self.registry.disconnect, connection_id)
 
-    def _start(self, connection_ids: list[str], texts: list[str]) -> list[asyncio.Task[None]]:
+    def _start(self, connection_ids: list[str], texts: list[str]) -> list[asyncio.Future[None]]:
+        """Queue one message (encoded once, shared) for each of these connections; a future
+        per delivery, done when it is."""
         payloads = [
             part.encode()
             for part in messages.split(messages.batch_message(texts), uuid.uuid4().hex[:12])
         ]
-        tasks = []
-        for cid in connection_ids:
-            task = asyncio.create_task(self._deliver(cid, payloads))
+        loop = asyncio.get_running_loop()
+        done = [loop.create_future() for _ in connection_ids]
+        self.waiting.extend((cid, payloads, d) for cid, d in zip(connection_ids, done, strict=True))
+        for _ in range(min(len(self.waiting), self.window - len(self.deliveries))):
+            task = asyncio.create_task(self._post_waiting())
             self.deliveries.add(task)
             task.add_done_callback(self.deliveries.discard)
-            tasks.append(task)
-        return tasks
+        return done
 
-    async def send_cycle(self) -> list[asyncio.Task[None]]:
-        """Plan the cycle on the board and start its posts: ONE message per free connection
+    async def _post_waiting(self) -> None:
+        """One posting task: deliveries in the order they were queued, until none wait."""
+        while self.waiting:
+            connection_id, payloads, done = self.waiting.popleft()
+            try:
+                await self._deliver(connection_id, payloads)
+            finally:
+                if not done.done():
+                    done.set_result(None)
+
+    async def send_cycle(self) -> list[asyncio.Future[None]]:
+        """Plan the cycle on the board and queue its posts: ONE message per free connection
         with everything it is owed. Not awaited (a slow connection must not hold the others):
-        the posts are returned for callers that want to wait."""
+        a future per post is returned for callers that want to wait."""
         if not self.board.dirty:
             return []
         everyone = self.mine(await self._io(self.registry.connections))
@@ -469,6 +488,9 @@ class Pusher:
             for lane in self.lanes.values():
                 if lane.task is not None:
                     lane.task.cancel()
+            for _, _, done in self.waiting:
+                done.cancel()
+            self.waiting.clear()
             for task in [*tasks, *self.deliveries]:
                 task.cancel()
             await asyncio.gather(*tasks, *self.deliveries,

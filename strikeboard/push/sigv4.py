@@ -48,6 +48,11 @@ def botocore_credentials(local: bool) -> Credentials:
     return found.get_frozen_credentials
 
 
+def payload_hash(body: bytes) -> str:
+    """The hex SHA-256 of a request body, as SigV4 signs it."""
+    return hashlib.sha256(body).hexdigest()
+
+
 class Signer:
     """Signs requests to one host in one region; ``clock`` gives epoch seconds (injected)."""
 
@@ -84,9 +89,13 @@ class Signer:
         self.derivations += 1
         return key
 
-    def sign(self, method: str, host: str, uri: str, body: bytes) -> list[tuple[str, str]]:
+    def sign(
+        self, method: str, host: str, uri: str, body: bytes, body_hash: str | None = None
+    ) -> list[tuple[str, str]]:
         """The headers that authenticate ``method`` ``uri`` (a `canonical_uri`) with ``body``
-        to ``host`` (as in the Host header: the port only when not the scheme's default)."""
+        to ``host`` (as in the Host header: the port only when not the scheme's default).
+        ``body_hash``: `payload_hash` of ``body`` when the caller has it (a message posted
+        to many connections is hashed once: 20 us for 14 KB here, a third of a post)."""
         now = self.clock()
         second = int(now)
         if second != self._second:  # strftime once a second, not once a post
@@ -102,7 +111,7 @@ class Signer:
         else:
             headers = f"host:{host}\nx-amz-date:{amz_date}\n"
             signed = "host;x-amz-date"
-        payload = hashlib.sha256(body).hexdigest()
+        payload = body_hash if body_hash is not None else payload_hash(body)
         request = f"{method}\n{uri}\n\n{headers}\n{signed}\n{payload}"
         scope = f"{date}/{self.region}/{self.service}/aws4_request"
         digest = hashlib.sha256(request.encode()).hexdigest()

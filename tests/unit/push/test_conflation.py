@@ -42,10 +42,12 @@ class GatedPoster:
         self.gone: set[str] = set()
         self.in_flight: Counter[str] = Counter()
         self.peak: Counter[str] = Counter()
+        self.peak_total = 0  # posts in flight at once, all connections
 
     async def post(self, connection_id: str, data: bytes) -> PostResult:
         self.in_flight[connection_id] += 1
         self.peak[connection_id] = max(self.peak[connection_id], self.in_flight[connection_id])
+        self.peak_total = max(self.peak_total, self.in_flight.total())
         try:
             gate = self.gates.get(connection_id)
             if gate is not None:
@@ -388,3 +390,25 @@ async def test_an_alert_reaches_its_users_connections_only(rig: Rig) -> None:
         assert set(message["data"]) == set(messages.ALERT_FIELDS)  # no user id, no bookkeeping
     assert alerts("theirs=") == []
     assert rig.pusher.stats.alerts == 1
+
+
+@pytest.mark.asyncio
+async def test_posts_in_flight_are_bounded_by_the_concurrency(rig: Rig) -> None:
+    """A cycle's deliveries wait in a queue for `window` posting tasks (PUSH_CONCURRENCY):
+    never more posts in flight, and the waiting ones go as soon as a task is free."""
+    rig.pusher.window = 2
+    ids = [f"c{i}=" for i in range(6)]
+    for cid in ids:
+        rig.client(cid)
+    received = rig.poster.received
+    seq = rig.publish()
+    await eventually(lambda: all(received[c] and received[c][-1]["seq"] == seq for c in ids))
+    for cid in ids[:2]:
+        rig.poster.gates[cid] = asyncio.Event()  # these two hang in their next post
+    seq = rig.publish()
+    await eventually(lambda: rig.poster.in_flight.total() == 2)
+    assert len(rig.pusher.deliveries) <= 2
+    for cid in ids[:2]:
+        rig.poster.gates[cid].set()
+    await eventually(lambda: all(received[c][-1]["seq"] == seq for c in ids))
+    assert rig.poster.peak_total == 2 and not rig.pusher.waiting

@@ -202,3 +202,26 @@ async def test_the_pool_reconnects_after_close_and_times_out(server: tuple[Serve
     refused = HttpPool("http://127.0.0.1:9/", 1, connect_timeout=1.0)
     with pytest.raises(HttpError, match="connect"):
         await refused.request("POST", "/@connections/a", [], b"{}")
+
+
+def test_the_pool_runs_on_uvloop() -> None:
+    """The pusher runs on uvloop (strikeboard.push.__main__), whose transports are not
+    asyncio.Transport subclasses."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main() -> tuple[list[int], int]:
+        state = Server()
+        listener = await asyncio.start_server(state.handle, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        pool = HttpPool(f"http://127.0.0.1:{port}/stage", 2)
+        try:
+            responses = await asyncio.gather(
+                *(pool.request("POST", f"/stage/@connections/c{i}", [], b"{}") for i in range(10))
+            )
+        finally:
+            await pool.aclose()
+            listener.close()
+        return [r.status for r in responses], pool.opened
+
+    statuses, opened = uvloop.run(main())
+    assert statuses == [200] * 10 and opened <= 2

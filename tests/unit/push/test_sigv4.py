@@ -16,7 +16,7 @@ from botocore.credentials import Credentials, ReadOnlyCredentials
 
 from strikeboard.push import sigv4
 from strikeboard.push.httppool import HttpPool
-from strikeboard.push.sigv4 import CREDENTIALS_TTL_S, Signer, canonical_uri
+from strikeboard.push.sigv4 import CREDENTIALS_TTL_S, Signer, canonical_uri, payload_hash
 
 AWS = "https://abc123def4.execute-api.ap-south-1.amazonaws.com/prod"
 LOCAL = "http://127.0.0.1:8123"
@@ -82,6 +82,11 @@ def test_signature_equals_botocore(
     assert mine.get("X-Amz-Security-Token") == theirs.get("X-Amz-Security-Token") == creds.token
     assert mine["Authorization"] == theirs["Authorization"]
     assert "/ap-south-1/execute-api/aws4_request" in mine["Authorization"]
+    # The body's hash given (a message posted to many connections is hashed once): the same.
+    signer = Signer("ap-south-1", lambda: creds, clock=lambda: T0)
+    host = HttpPool(endpoint, 1).host
+    given = signer.sign("POST", host, canonical_uri(path), body, payload_hash(body))
+    assert dict(given) == mine
 
 
 def test_signature_equals_sigv4auth_for_an_empty_body() -> None:
