@@ -102,7 +102,9 @@ def emit_metrics(metrics: Metrics, health: dict[str, Any], running_s: float = 0.
     alerts = health["alerts"]  # the users' alert rules (docs/alerts.md), since the start
     metrics.add_metric("AlertsFired", MetricUnit.Count, alerts["fired"])
     metrics.add_metric("AlertsEmailed", MetricUnit.Count, alerts["emailed"])
-    metrics.add_metric("AlertsFailed", MetricUnit.Count, alerts["failed"])
+    # The subscription worker's failures too: an alarm on it catches a role without SNS rights.
+    failed = alerts["failed"] + alerts["subscriptions_failed"]
+    metrics.add_metric("AlertsFailed", MetricUnit.Count, failed)
     for reason, count in health["rejects"].items():
         metrics.add_metric(f"Rejected_{reason}", MetricUnit.Count, count)
     metrics.flush_metrics()

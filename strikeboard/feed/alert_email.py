@@ -199,9 +199,19 @@ class SubscriptionWorker:
         self.pending_every_s = pending_every_s
         self.confirmed_every_s = confirmed_every_s
         self.stats = WorkerStats()
+        self._taken = (0, 0)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._db_down = False
+
+    def take_counts(self) -> dict[str, int]:
+        """Rows performed and failures since the last take, for the feed's health (the
+        publisher sends them with its cycle results, as the evaluator's)."""
+        done, failed = self.stats.done, self.stats.failed
+        gained = {"subscriptions_done": done - self._taken[0],
+                  "subscriptions_failed": failed - self._taken[1]}  # fmt: skip
+        self._taken = (done, failed)
+        return gained
 
     def run_once(self) -> int:
         """Perform up to ``batch`` due rows; how many. Raises `StoreError` when PostgreSQL

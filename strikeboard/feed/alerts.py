@@ -44,10 +44,13 @@ MAX_PENDING: Final = 100_000
 """Changes waiting for PostgreSQL beyond this are dropped (logged): an outage of hours with
 every rule flapping; memory stays bounded."""
 SUBJECT_MAX: Final = 99  # SNS: "under 100 characters", ASCII
-ALERT_COUNTS: Final = ("evaluated", "fired", "pushed", "emailed", "failed", "dropped")
-"""The evaluator's counters in the feed's health (``alerts``) and metrics: rules looked at,
-fires decided, pushes and e-mails done, failed attempts (PostgreSQL, Redis or SNS; retried),
-changes dropped."""
+EVALUATOR_COUNTS: Final = ("evaluated", "fired", "pushed", "emailed", "failed", "dropped")
+"""The evaluator's counters: rules looked at, fires decided, pushes and e-mails done, failed
+attempts (PostgreSQL, Redis or SNS; retried), changes dropped."""
+ALERT_COUNTS: Final = (*EVALUATOR_COUNTS, "subscriptions_done", "subscriptions_failed")
+"""The feed's health's ``alerts`` counters: the evaluator's, and the e-mail subscription
+worker's (`strikeboard.feed.alert_email`: requests and checks performed, SNS or PostgreSQL
+failures, each retried)."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ class AlertEvaluator:
         self._fingerprint: tuple[int, int] | None = None
         self._thread: threading.Thread | None = None
         self._unavailable = False
-        self._taken = dict.fromkeys(ALERT_COUNTS, 0)
+        self._taken = dict.fromkeys(EVALUATOR_COUNTS, 0)
 
     @classmethod
     def from_config(cls, config: AlertsConfig) -> AlertEvaluator:
@@ -171,7 +174,7 @@ class AlertEvaluator:
         return len(changes)
 
     def counts(self) -> dict[str, int]:
-        """`ALERT_COUNTS` since this evaluator started."""
+        """`EVALUATOR_COUNTS` since this evaluator started."""
         s = self.stats
         return {"evaluated": self.book.evaluated, "fired": s.fired, "pushed": s.pushed,
                 "emailed": s.emailed, "failed": s.errors, "dropped": s.dropped}  # fmt: skip
@@ -180,7 +183,7 @@ class AlertEvaluator:
         """What `counts` gained since the last take (the publisher sends these with each
         cycle's result: the feed's totals survive a restarted publisher process)."""
         now = self.counts()
-        gained = {k: now[k] - self._taken[k] for k in ALERT_COUNTS}
+        gained = {k: now[k] - self._taken[k] for k in EVALUATOR_COUNTS}
         self._taken = now
         return gained
 

@@ -74,6 +74,7 @@ class ChainPublisher:
         """The last chain of each (underlying, expiry): the next one's delta is taken from it."""
         self.redis_ok = True
         self.alerts: AlertEvaluator | None = None
+        self.subscriptions: alert_email.SubscriptionWorker | None = None
         """Evaluates the users' alert rules on each cycle's documents (docs/alerts.md)."""
 
     def restore(self) -> None:
@@ -125,6 +126,8 @@ class ChainPublisher:
         if self.alerts is not None:
             result.alerts = self.alerts.take_counts()
             result.alert_rules = self.alerts.stats.rules
+        if self.subscriptions is not None:
+            result.alerts.update(self.subscriptions.take_counts())
         for stamp in minutes:
             chain_rows, agg_rows = self.minute_rows(stamp)
             result.chain_rows += chain_rows
@@ -188,6 +191,7 @@ def _worker(conn: Connection, redis_url: str, prefix: str, underlyings: Sequence
     # The users' e-mail subscriptions (the API cannot reach SNS): a thread of its own.
     subscriptions = (alert_email.maybe_start(alerts.database_url, alerts.topic_arn)
                      if alerts is not None else None)  # fmt: skip
+    publisher.subscriptions = subscriptions
     while True:
         try:
             message = conn.recv()

@@ -61,7 +61,7 @@ HEALTH: dict[str, Any] = {
     "bad_messages": 0, "token": "ok", "status": "ok", "shards": [], "gap_fills_pending": 0,
     "rejects": {}, "last_tick_age_s": None, "market_open": False,
     "alerts": {"rules": 4, "evaluated": 900, "fired": 3, "pushed": 3, "emailed": 1, "failed": 2,
-               "dropped": 0},
+               "dropped": 0, "subscriptions_done": 7, "subscriptions_failed": 5},
 }  # fmt: skip
 
 
@@ -81,7 +81,7 @@ def test_the_alert_counters_are_metrics() -> None:
     recorder = Recorder()
     emit_metrics(recorder, HEALTH)  # type: ignore[arg-type]
     assert {k: v for k, v in recorder.values.items() if k.startswith("Alerts")} == {
-        "AlertsFired": 3, "AlertsEmailed": 1, "AlertsFailed": 2}  # fmt: skip
+        "AlertsFired": 3, "AlertsEmailed": 1, "AlertsFailed": 2 + 5}  # fmt: skip
 
 
 def test_the_pusher_beats_while_its_loop_runs(tmp_path: Path) -> None:

@@ -280,9 +280,14 @@ def test_sns_failing_keeps_the_request_and_retries(
         worker.run_once()
         assert stored(api)["attempts"] == 2  # type: ignore[index]
     assert worker.stats.failed == 2
+    # What the feed's health counts (sent with the publisher's cycle results), then nothing new.
+    assert worker.take_counts() == {"subscriptions_done": 2, "subscriptions_failed": 2}
+    assert worker.take_counts() == {"subscriptions_done": 0, "subscriptions_failed": 0}
     due_now(api)
     worker.run_once()
     assert get(api)["state"] in ("pending", "confirmed") and len(subscriptions(sns, topic)) == 1
+    counts = worker.take_counts()  # the subscribe, and the fixture's immediate refreshes
+    assert counts["subscriptions_done"] >= 1 and counts["subscriptions_failed"] == 0
     assert "t***@example.com" in caplog.text and ADDRESS not in caplog.text
 
 

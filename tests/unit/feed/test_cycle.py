@@ -94,7 +94,9 @@ def test_the_alert_counters_add_up_over_results_and_publisher_restarts(
         for _ in range(3):
             cycle._cycle()
         assert cycle.counters.alerts == {"evaluated": 24, "fired": 2, "pushed": 2,
-                                         "emailed": 0, "failed": 1, "dropped": 0}  # fmt: skip
+                                         "emailed": 0, "failed": 1, "dropped": 0,
+                                         "subscriptions_done": 0,
+                                         "subscriptions_failed": 0}  # fmt: skip
         assert cycle.counters.alert_rules == 2
     finally:
         hot.close()

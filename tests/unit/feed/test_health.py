@@ -46,12 +46,13 @@ def test_a_trimmed_universe_is_shown_but_is_no_fault() -> None:
 
 
 def test_the_alert_counters() -> None:
-    """The evaluator's counters (summed over the cycles' results by the feed) and rules."""
+    """The evaluator's and the subscription worker's counters (summed over the cycles'
+    results by the feed) and the rules."""
     assert health_document(view())["alerts"] == {
         "rules": None, "evaluated": 0, "fired": 0, "pushed": 0, "emailed": 0, "failed": 0,
-        "dropped": 0}  # fmt: skip
+        "dropped": 0, "subscriptions_done": 0, "subscriptions_failed": 0}  # fmt: skip
     counts = {"evaluated": 5000, "fired": 3, "pushed": 3, "emailed": 1, "failed": 2,
-              "dropped": 0}  # fmt: skip
+              "dropped": 0, "subscriptions_done": 4, "subscriptions_failed": 1}  # fmt: skip
     doc = health_document(view(cycle=CycleCounters(alerts=counts, alert_rules=250)))
     assert doc["alerts"] == {"rules": 250, **counts} and doc["status"] == "ok"
 
