@@ -169,7 +169,20 @@ def run(feed: subprocess.Popen[bytes], redis_url: str, prefix: str, database_url
     last_id = "$"
     end = time.monotonic() + WINDOW_S
     ticks_seen = 0
+    # Each underlying's publisher time, as health has it each second (the last cycle that
+    # priced it): percentiles over the window, not one cycle that may also have closed a minute.
+    cycles: dict[str, list[tuple[float, float]]] = {name: [] for name in UNDERLYINGS}
+    next_health, last_health_ts = 0.0, None
     while time.monotonic() < end:
+        if time.monotonic() >= next_health:
+            next_health = time.monotonic() + 1.0
+            raw = r.get(f"{prefix}health")
+            doc = json.loads(raw) if raw else {}
+            if doc.get("ts") != last_health_ts:
+                last_health_ts = doc.get("ts")
+                for name, part in (doc.get("underlyings") or {}).items():
+                    if part.get("cycle_ms") is not None and name in cycles:
+                        cycles[name].append((part["cycle_ms"], part.get("cycle_cpu_ms") or 0.0))
         reply = r.xread({f"{prefix}ticks": last_id}, block=500, count=1000)
         for _stream, entries in reply:
             for entry_id, fields in entries:
@@ -218,10 +231,14 @@ def run(feed: subprocess.Popen[bytes], redis_url: str, prefix: str, database_url
     for name, samples in by_underlying.items():
         part = parts.get(name, {})
         p99 = f"{np.percentile(np.array(samples) * 1000, 99):6.1f} ms" if samples else "     -"
+        seen = np.array(cycles.get(name) or [(np.nan, np.nan)])
+        wall50, wall99 = np.percentile(seen[:, 0], [50, 99])
+        cpu50 = np.percentile(seen[:, 1], 50)
         print(f"  {name:10s} {part.get('instruments', 0):5} instruments "
               f"({part.get('instruments_trimmed', 0)} trimmed): tick-to-Redis p99 {p99} "
-              f"({len(samples):,} samples), publisher cycle {part.get('cycle_ms')} ms "
-              f"(CPU {part.get('cycle_cpu_ms')} ms)")  # fmt: skip
+              f"({len(samples):,} samples); publisher time a cycle p50 {wall50:.1f} ms "
+              f"(CPU {cpu50:.1f}), p99 {wall99:.1f} ms ({len(cycles.get(name, []))} "
+              f"health samples)")  # fmt: skip
     print(f"  archive               {(rows1 - rows0) / elapsed:10,.0f} rows/s into PostgreSQL")
     print(
         f"  cycle                 {health.get('cycle_ms')} ms last (publisher CPU "
