@@ -10,7 +10,7 @@ from typing import Any, Final
 import numpy as np
 
 from strikeboard.api import chain as chain_doc
-from strikeboard.chain import analytics
+from strikeboard.chain import analytics, document
 from strikeboard.store import stats_queries
 from strikeboard.store.database import Database
 from strikeboard.store.stats_queries import DAILY_COLUMNS
@@ -29,10 +29,6 @@ def oi_by_strike(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _floats(values: list[Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
-    return np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
-
-
 def smile(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """The shown IVs by strike with log-moneyness against the document's forward (spot for
     the NSE convention, whose model has no forward), as `analytics.iv_smile` picks them."""
@@ -40,9 +36,9 @@ def smile(doc: dict[str, Any]) -> list[dict[str, Any]]:
     ref = doc.get("spot") if doc.get("convention") == "nse" else doc.get("forward")
     if ref is None or not rows:
         return []
-    points = analytics.iv_smile(
-        _floats([r["strike"] for r in rows]), _floats([r.get("iv") for r in rows]), float(ref)
-    )
+    strikes = document.column("strike", [r["strike"] for r in rows])
+    points = analytics.iv_smile(strikes, document.column("iv", [r.get("iv") for r in rows]),
+                                float(ref))  # fmt: skip
     out = []
     for i, m in zip(points.positions.tolist(), points.moneyness.tolist(), strict=True):
         row = rows[i]
